@@ -1,0 +1,40 @@
+// Fused Weston–Watkins multiclass SVM hinge (plain or squared): margins
+// max(0, s_j − s_y + Δ) for j ≠ y, the row loss and dScores in one pass.
+
+@compute @workgroup_size(256, 1, 1)
+fn hinge(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let lane = lid.x;
+    let squared = has_flag(SQUARED);
+    var loss_sum = 0.0;
+    var correct = 0.0;
+    for (var i = lane; i < p.rows; i += LANES) {
+        let base = i * p.cols;
+        let y = labels[i];
+        let s_y = scores[base + y];
+        var loss = 0.0;
+        var d_y = 0.0;
+        for (var j = 0u; j < p.cols; j++) {
+            if j == y {
+                continue;
+            }
+            let m = scores[base + j] - s_y + p.margin;
+            var grad = 0.0;
+            if m > 0.0 {
+                if squared {
+                    loss += m * m;
+                    grad = 2.0 * m;
+                } else {
+                    loss += m;
+                    grad = 1.0;
+                }
+                d_y -= grad;
+            }
+            dscores[base + j] = grad * p.inv_rows;
+        }
+        dscores[base + y] = d_y * p.inv_rows;
+        row_loss[i] = loss;
+        loss_sum += loss;
+        correct += correct_row(i, 0.0);
+    }
+    reduce_and_store(lane, loss_sum, correct);
+}

@@ -1,0 +1,313 @@
+//! The one seam between the training code and the hardware: every operation
+//! training needs, implemented by [`crate::cpu::CpuBackend`] and
+//! [`crate::gpu::GpuBackend`]. Tests and the training loop are written once
+//! against this trait.
+//!
+//! Buffers are flat, row-major f32 (or u32) vectors. Operations record work;
+//! on the GPU nothing runs until a read or [`Backend::flush`], so a whole
+//! epoch of steps goes into one submission. Every operation checks its shapes
+//! and offsets on the host and returns [`crate::Error::ShapeMismatch`] rather
+//! than reaching the device with a bad index.
+
+use crate::loss::Loss;
+use crate::optimizer::UpdateStep;
+use crate::{Error, Result};
+use ndarray::ArrayView2;
+
+/// Which kind of device runs a backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Cpu,
+    Gpu,
+}
+
+/// What ran: reported in the training history and by `lintrain info`.
+#[derive(Clone, Debug)]
+pub struct BackendInfo {
+    pub kind: BackendKind,
+    /// Adapter name on the GPU ("llvmpipe (LLVM 15, 256 bits)"), "cpu" otherwise.
+    pub adapter: String,
+    /// Graphics API ("Vulkan") on the GPU, "ndarray" on the CPU.
+    pub api: String,
+    /// wgpu's device type ("Cpu", "DiscreteGpu", …), or "Host".
+    pub device_type: String,
+}
+
+/// `out[out_offset..][M×N] = op(A)·B (+ bias)`, all row-major.
+///
+/// `A` is read at `a_offset`: M×K, or with `transpose_a` a K×M matrix used
+/// as its transpose. `B` is K×N at `b_offset`. With `bias_offset`, a row
+/// vector of N values read from the B buffer at that offset is added to every
+/// row (so W and b can live in one parameter buffer).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MatmulSpec {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub transpose_a: bool,
+    pub a_offset: usize,
+    pub b_offset: usize,
+    pub out_offset: usize,
+    pub bias_offset: Option<usize>,
+}
+
+impl MatmulSpec {
+    /// Plain `C = A·B` for contiguous matrices.
+    pub fn new(m: usize, k: usize, n: usize) -> Self {
+        Self {
+            m,
+            k,
+            n,
+            ..Self::default()
+        }
+    }
+}
+
+/// What a loss compares the scores against.
+pub enum Targets<'a, B: Backend + ?Sized> {
+    /// One class index per row, and optional per-class weights (length C).
+    Classes {
+        labels: &'a B::Labels,
+        class_weights: Option<&'a B::Buffer>,
+    },
+    /// Real-valued targets, one per score (rows × C).
+    Values(&'a B::Buffer),
+}
+
+/// Where a loss writes: `dscores` (rows × C), the per-row loss (rows), and
+/// into `stats[2·slot]` the batch's mean data loss and into
+/// `stats[2·slot + 1]` its number of correct predictions (0 for real
+/// targets). A row is correct when its argmax (first maximum) equals the
+/// label; with C = 1 when the score is above 0 (logistic) or 0.5 (MSE)
+/// exactly when the label is 1.
+pub struct LossOutputs<'a, B: Backend + ?Sized> {
+    pub dscores: &'a mut B::Buffer,
+    pub row_loss: &'a mut B::Buffer,
+    pub stats: &'a mut B::Buffer,
+    pub slot: usize,
+}
+
+/// The operations training needs.
+pub trait Backend {
+    /// A flat f32 buffer.
+    type Buffer;
+    /// A flat u32 buffer (labels, indices, predictions).
+    type Labels;
+    /// A resident row-major matrix (the dataset), possibly split over several
+    /// device buffers.
+    type Rows;
+
+    fn info(&self) -> BackendInfo;
+
+    fn zeros(&self, len: usize) -> Result<Self::Buffer>;
+    fn upload(&self, data: &[f32]) -> Result<Self::Buffer>;
+    /// Overwrites the start of `dst` with `data`.
+    fn write(&self, dst: &mut Self::Buffer, data: &[f32]) -> Result<()>;
+    fn read(&self, src: &Self::Buffer) -> Result<Vec<f32>>;
+    fn len(&self, buffer: &Self::Buffer) -> usize;
+
+    fn upload_labels(&self, data: &[u32]) -> Result<Self::Labels>;
+    fn write_labels(&self, dst: &mut Self::Labels, data: &[u32]) -> Result<()>;
+    fn read_labels(&self, src: &Self::Labels) -> Result<Vec<u32>>;
+    fn labels_len(&self, labels: &Self::Labels) -> usize;
+    /// The largest value in the buffer, known on the host without a readback.
+    fn labels_max(&self, labels: &Self::Labels) -> Option<u32>;
+
+    fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<Self::Rows>;
+    /// (rows, columns) of a resident matrix.
+    fn rows_shape(&self, rows: &Self::Rows) -> (usize, usize);
+
+    /// Minibatch gather: `out[r] = src[indices[first + r]]` for r < `count`,
+    /// and the same for `labels` when given (`(source, destination)`).
+    fn gather(
+        &self,
+        src: &Self::Rows,
+        labels: Option<(&Self::Labels, &mut Self::Labels)>,
+        indices: &Self::Labels,
+        first: usize,
+        count: usize,
+        out: &mut Self::Buffer,
+    ) -> Result<()>;
+
+    /// See [`MatmulSpec`].
+    fn matmul(
+        &self,
+        a: &Self::Buffer,
+        b: &Self::Buffer,
+        out: &mut Self::Buffer,
+        spec: &MatmulSpec,
+    ) -> Result<()>;
+
+    /// Bias gradient: `out[out_offset + j] = Σ_i a[i·cols + j]`, summed in row order.
+    fn column_sums(
+        &self,
+        a: &Self::Buffer,
+        rows: usize,
+        cols: usize,
+        out: &mut Self::Buffer,
+        out_offset: usize,
+    ) -> Result<()>;
+
+    /// Fused loss: see [`Loss`] for the formulas and [`LossOutputs`] for what is written.
+    fn loss(
+        &self,
+        loss: &Loss,
+        scores: &Self::Buffer,
+        targets: Targets<'_, Self>,
+        rows: usize,
+        cols: usize,
+        out: LossOutputs<'_, Self>,
+    ) -> Result<()>;
+
+    /// `out[slot] = Σ x[..len]` (or the mean), in a fixed order.
+    fn sum(
+        &self,
+        x: &Self::Buffer,
+        len: usize,
+        mean: bool,
+        out: &mut Self::Buffer,
+        slot: usize,
+    ) -> Result<()>;
+
+    /// `out[i] = argmax_j x[i·cols + j]`, the first index of the maximum.
+    fn argmax_rows(
+        &self,
+        x: &Self::Buffer,
+        rows: usize,
+        cols: usize,
+        out: &mut Self::Labels,
+    ) -> Result<()>;
+
+    /// `out[slot] = (1/n)·#{i < n : predicted[i] = labels[i]}`.
+    fn accuracy(
+        &self,
+        predicted: &Self::Labels,
+        labels: &Self::Labels,
+        n: usize,
+        out: &mut Self::Buffer,
+        slot: usize,
+    ) -> Result<()>;
+
+    /// One fused optimizer update of every parameter and its state
+    /// (`state` holds [`crate::optimizer::STATE_SLOTS`] × len values), with
+    /// the regularizer's gradient added for the first `weight_len` entries.
+    fn update(
+        &self,
+        params: &mut Self::Buffer,
+        grads: &Self::Buffer,
+        state: &mut Self::Buffer,
+        step: &UpdateStep,
+    ) -> Result<()>;
+
+    /// Submits everything recorded so far (a no-op on the CPU).
+    fn flush(&self) -> Result<()>;
+}
+
+/// Checks `offset + len ≤ capacity` for an operand of an op.
+pub(crate) fn check_extent(
+    op: &'static str,
+    operand: &str,
+    offset: usize,
+    len: usize,
+    capacity: usize,
+) -> Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= capacity => Ok(()),
+        _ => Err(Error::ShapeMismatch {
+            op,
+            detail: format!(
+                "{operand} needs elements {offset}..{} but its buffer holds {capacity}",
+                offset.saturating_add(len)
+            ),
+        }),
+    }
+}
+
+/// Shape checks shared by both backends, so that they reject the same inputs.
+pub(crate) mod checks {
+    use super::*;
+
+    pub fn matmul(spec: &MatmulSpec, a_len: usize, b_len: usize, out_len: usize) -> Result<()> {
+        let MatmulSpec { m, k, n, .. } = *spec;
+        if m == 0 || k == 0 || n == 0 {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                detail: format!("empty dimension in {m}×{k} · {k}×{n}"),
+            });
+        }
+        check_extent("matmul", "A", spec.a_offset, m * k, a_len)?;
+        check_extent("matmul", "B", spec.b_offset, k * n, b_len)?;
+        check_extent("matmul", "output", spec.out_offset, m * n, out_len)?;
+        if let Some(bias) = spec.bias_offset {
+            check_extent("matmul", "bias", bias, n, b_len)?;
+        }
+        Ok(())
+    }
+
+    pub fn loss(
+        rows: usize,
+        cols: usize,
+        scores_len: usize,
+        targets: (Option<(usize, Option<u32>)>, Option<usize>, Option<usize>),
+        dscores_len: usize,
+        row_loss_len: usize,
+        stats_len: usize,
+        slot: usize,
+    ) -> Result<()> {
+        let op = "loss";
+        if rows == 0 || cols == 0 {
+            return Err(Error::ShapeMismatch {
+                op,
+                detail: format!("empty scores {rows}×{cols}"),
+            });
+        }
+        check_extent(op, "scores", 0, rows * cols, scores_len)?;
+        check_extent(op, "dscores", 0, rows * cols, dscores_len)?;
+        check_extent(op, "row loss", 0, rows, row_loss_len)?;
+        check_extent(op, "stats", 2 * slot, 2, stats_len)?;
+        let (labels, weights, values) = targets;
+        if let Some((len, max)) = labels {
+            check_extent(op, "labels", 0, rows, len)?;
+            let classes = cols.max(2);
+            if let Some(max) = max
+                && max as usize >= classes
+            {
+                return Err(Error::LabelOutOfRange {
+                    row: 0,
+                    label: max as usize,
+                    classes,
+                });
+            }
+        }
+        if let Some(len) = weights {
+            check_extent(op, "class weights", 0, cols, len)?;
+        }
+        if let Some(len) = values {
+            check_extent(op, "targets", 0, rows * cols, len)?;
+        }
+        Ok(())
+    }
+
+    pub fn gather(
+        src_rows: usize,
+        cols: usize,
+        indices_len: usize,
+        indices_max: Option<u32>,
+        first: usize,
+        count: usize,
+        out_len: usize,
+    ) -> Result<()> {
+        check_extent("gather", "indices", first, count, indices_len)?;
+        check_extent("gather", "output", 0, count * cols, out_len)?;
+        if let Some(max) = indices_max
+            && max as usize >= src_rows
+        {
+            return Err(Error::IndexOutOfRange {
+                position: 0,
+                index: max as usize,
+                rows: src_rows,
+            });
+        }
+        Ok(())
+    }
+}

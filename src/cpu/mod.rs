@@ -1,0 +1,31 @@
+//! The CPU backend on ndarray: every operation computed plainly. It is the
+//! reference the GPU kernels are checked against, and a real fallback on
+//! machines with no GPU.
+
+mod backend;
+pub mod reference;
+mod update;
+
+pub use backend::{CpuBackend, CpuLabels};
+pub(crate) use update::update_element;
+
+/// Threads per workgroup of the GPU's single-workgroup reductions; the CPU
+/// sums in the same order so both backends round alike.
+pub(crate) const REDUCTION_LANES: usize = 256;
+
+/// Sum in the GPU's order: lane `t` adds elements t, t + 256, … in turn, then
+/// the 256 partial sums are combined pairwise in a fixed tree.
+pub(crate) fn lane_tree_sum(values: impl Iterator<Item = f32>) -> f32 {
+    let mut lanes = [0.0f32; REDUCTION_LANES];
+    for (i, v) in values.enumerate() {
+        lanes[i % REDUCTION_LANES] += v;
+    }
+    let mut width = REDUCTION_LANES / 2;
+    while width > 0 {
+        for t in 0..width {
+            lanes[t] += lanes[t + width];
+        }
+        width /= 2;
+    }
+    lanes[0]
+}

@@ -1,0 +1,184 @@
+//! The losses written plainly, generic over the float type so the same code
+//! serves the f32 CPU backend and the f64 gradient check.
+
+use crate::loss::Loss;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use num_traits::Float;
+
+/// What a row's loss is compared against.
+pub enum RowTargets<'a, F> {
+    Classes {
+        labels: &'a [u32],
+        class_weights: Option<ArrayView1<'a, F>>,
+    },
+    Values(ArrayView2<'a, F>),
+}
+
+/// Per-row losses, the score gradient (already divided by N) and the number
+/// of correct rows.
+pub struct LossResult<F> {
+    pub row_loss: Array1<F>,
+    pub dscores: Array2<F>,
+    pub correct: usize,
+}
+
+fn cast<F: Float>(v: f64) -> F {
+    F::from(v).expect("finite constant")
+}
+
+/// First index of the maximum (NaN never wins).
+pub fn argmax<F: Float>(row: ArrayView1<'_, F>) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// Target value for output j of a row with class label y.
+fn class_target<F: Float>(label: u32, j: usize, cols: usize) -> F {
+    if cols == 1 {
+        cast(label as f64)
+    } else if j == label as usize {
+        F::one()
+    } else {
+        F::zero()
+    }
+}
+
+/// Whether a row counts as correct (see [`crate::backend::LossOutputs`]).
+fn is_correct<F: Float>(loss: &Loss, row: ArrayView1<'_, F>, label: u32) -> bool {
+    if row.len() == 1 {
+        let threshold = if matches!(loss, Loss::MeanSquaredError) {
+            cast(0.5)
+        } else {
+            F::zero()
+        };
+        (row[0] > threshold) == (label == 1)
+    } else {
+        argmax(row) == label as usize
+    }
+}
+
+/// Stable softplus `log(1 + exp(x))`.
+fn softplus<F: Float>(x: F) -> F {
+    x.max(F::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+fn sigmoid<F: Float>(x: F) -> F {
+    if x >= F::zero() {
+        F::one() / (F::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (F::one() + e)
+    }
+}
+
+/// Computes a data loss row by row. Rows are independent; the result is
+/// exact in the sense of following the documented formulas term by term.
+pub fn loss_rows<F: Float>(
+    loss: &Loss,
+    scores: ArrayView2<'_, F>,
+    targets: &RowTargets<'_, F>,
+) -> LossResult<F> {
+    let (rows, cols) = scores.dim();
+    let inv_n = F::one() / cast(rows as f64);
+    let mut row_loss = Array1::zeros(rows);
+    let mut dscores = Array2::zeros((rows, cols));
+    let mut correct = 0;
+    for i in 0..rows {
+        let s = scores.row(i);
+        let mut ds = dscores.row_mut(i);
+        let label = match targets {
+            RowTargets::Classes { labels, .. } => Some(labels[i]),
+            RowTargets::Values(_) => None,
+        };
+        let target = |j: usize| -> F {
+            match targets {
+                RowTargets::Classes { labels, .. } => class_target(labels[i], j, cols),
+                RowTargets::Values(t) => t[(i, j)],
+            }
+        };
+        let value = match *loss {
+            Loss::SoftmaxCrossEntropy { label_smoothing } => {
+                let y = label.expect("softmax needs class labels") as usize;
+                let weight = match targets {
+                    RowTargets::Classes {
+                        class_weights: Some(w),
+                        ..
+                    } => w[y],
+                    _ => F::one(),
+                };
+                let eps: F = cast(label_smoothing as f64);
+                let max = s.iter().fold(F::neg_infinity(), |m, &v| m.max(v));
+                let sum = s.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp());
+                let log_sum = sum.ln();
+                let uniform = eps / cast(cols as f64);
+                let mut l = F::zero();
+                for j in 0..cols {
+                    let log_p = s[j] - max - log_sum;
+                    let q = uniform + if j == y { F::one() - eps } else { F::zero() };
+                    l = l - q * log_p;
+                    ds[j] = weight * (log_p.exp() - q) * inv_n;
+                }
+                weight * l
+            }
+            Loss::Hinge { margin } | Loss::SquaredHinge { margin } => {
+                let squared = matches!(loss, Loss::SquaredHinge { .. });
+                let y = label.expect("hinge needs class labels") as usize;
+                let delta: F = cast(margin as f64);
+                let mut l = F::zero();
+                let mut dy = F::zero();
+                for j in 0..cols {
+                    if j == y {
+                        continue;
+                    }
+                    let m = s[j] - s[y] + delta;
+                    if m > F::zero() {
+                        let (term, grad) = if squared {
+                            (m * m, cast::<F>(2.0) * m)
+                        } else {
+                            (m, F::one())
+                        };
+                        l = l + term;
+                        ds[j] = grad * inv_n;
+                        dy = dy - grad;
+                    }
+                }
+                ds[y] = dy * inv_n;
+                l
+            }
+            Loss::MeanSquaredError => {
+                let mut l = F::zero();
+                for j in 0..cols {
+                    let d = s[j] - target(j);
+                    l = l + d * d;
+                    ds[j] = cast::<F>(2.0) * d * inv_n;
+                }
+                l
+            }
+            Loss::Logistic => {
+                let mut l = F::zero();
+                for j in 0..cols {
+                    let t = target(j);
+                    l = l + softplus(s[j]) - s[j] * t;
+                    ds[j] = (sigmoid(s[j]) - t) * inv_n;
+                }
+                l
+            }
+        };
+        row_loss[i] = value;
+        if let Some(y) = label
+            && is_correct(loss, s, y)
+        {
+            correct += 1;
+        }
+    }
+    LossResult {
+        row_loss,
+        dscores,
+        correct,
+    }
+}

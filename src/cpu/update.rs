@@ -1,0 +1,105 @@
+//! The fused optimizer update for one parameter, in the same f32 operation
+//! order as `shaders/optim.wgsl`.
+
+use crate::optimizer::{Optimizer, StepScalars, UpdateStep};
+
+/// Updates parameter `p` with gradient `g` and its three state slots.
+#[inline]
+pub(crate) fn update_element(
+    index: usize,
+    p: &mut f32,
+    g: f32,
+    state: [&mut f32; 3],
+    step: &UpdateStep,
+    scalars: &StepScalars,
+    (l1, l2): (f32, f32),
+) {
+    let is_weight = index < step.weight_len;
+    let mut g = g;
+    if is_weight {
+        g += l1 * sign(*p) + 2.0 * l2 * *p;
+    }
+    let lr = step.learning_rate;
+    let first = step.step <= 1;
+    let [s0, s1, s2] = state;
+    match step.optimizer {
+        Optimizer::Sgd => *p -= lr * g,
+        Optimizer::Momentum {
+            momentum,
+            dampening,
+        } => {
+            *s0 = if first {
+                g
+            } else {
+                momentum * *s0 + (1.0 - dampening) * g
+            };
+            *p -= lr * *s0;
+        }
+        Optimizer::Nesterov { momentum } => {
+            *s0 = if first { g } else { momentum * *s0 + g };
+            *p -= lr * (g + momentum * *s0);
+        }
+        Optimizer::Adagrad { eps, .. } => {
+            *s0 += g * g;
+            *p -= scalars.step_size * g / (s0.sqrt() + eps);
+        }
+        Optimizer::RmsProp {
+            alpha,
+            eps,
+            momentum,
+            centered,
+        } => {
+            *s0 = alpha * *s0 + (1.0 - alpha) * g * g;
+            let avg = if centered {
+                *s1 += (1.0 - alpha) * (g - *s1);
+                (*s0 - *s1 * *s1).sqrt() + eps
+            } else {
+                s0.sqrt() + eps
+            };
+            if momentum > 0.0 {
+                *s2 = momentum * *s2 + g / avg;
+                *p -= lr * *s2;
+            } else {
+                *p -= lr * g / avg;
+            }
+        }
+        Optimizer::Adam {
+            beta1,
+            beta2,
+            eps,
+            amsgrad,
+        }
+        | Optimizer::AdamW {
+            beta1,
+            beta2,
+            eps,
+            amsgrad,
+            ..
+        } => {
+            if is_weight && matches!(step.optimizer, Optimizer::AdamW { .. }) {
+                *p *= scalars.decay_factor;
+            }
+            *s0 += (1.0 - beta1) * (g - *s0);
+            *s1 = beta2 * *s1 + (1.0 - beta2) * g * g;
+            let v = if amsgrad {
+                *s2 = s2.max(*s1);
+                *s2
+            } else {
+                *s1
+            };
+            let denom = v.sqrt() / scalars.bias_correction2_sqrt + eps;
+            *p -= scalars.step_size * *s0 / denom;
+        }
+    }
+}
+
+#[inline]
+fn sign(x: f32) -> f32 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}

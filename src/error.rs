@@ -1,0 +1,87 @@
+//! The one error type of the public API.
+
+use std::path::PathBuf;
+
+/// Everything lintrain can report instead of panicking.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no GPU adapter found{detail}. Install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` gives the software adapter lavapipe), or use the CPU backend, which needs no GPU"
+    )]
+    NoAdapter { detail: String },
+
+    #[error("WGPU_ADAPTER_NAME={requested:?} matches no adapter; available: {available}")]
+    AdapterNotFound {
+        requested: String,
+        available: String,
+    },
+
+    #[error("could not open the GPU device on {adapter}: {reason}")]
+    DeviceRequest { adapter: String, reason: String },
+
+    #[error("GPU operation failed: {0}")]
+    Gpu(String),
+
+    #[error(
+        "{what} needs {requested} bytes in one storage binding, but the adapter allows at most {limit} bytes (max_storage_buffer_binding_size)"
+    )]
+    BufferTooLarge {
+        what: &'static str,
+        requested: u64,
+        limit: u64,
+    },
+
+    #[error("shape mismatch in {op}: {detail}")]
+    ShapeMismatch { op: &'static str, detail: String },
+
+    #[error("empty data: {0}")]
+    EmptyData(String),
+
+    #[error("non-finite value {value} in {what} at row {row}, column {column}")]
+    NonFinite {
+        what: &'static str,
+        row: usize,
+        column: usize,
+        value: f32,
+    },
+
+    #[error("label {label} at row {row} is out of range: the model has {classes} classes")]
+    LabelOutOfRange {
+        row: usize,
+        label: usize,
+        classes: usize,
+    },
+
+    #[error("index {index} at position {position} is out of range for {rows} rows")]
+    IndexOutOfRange {
+        position: usize,
+        index: usize,
+        rows: usize,
+    },
+
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the loss became {loss}; the last finite model is kept"
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+    },
+
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+
+    #[error("{path}, line {line}, column {column}: {reason}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,47 @@
+//! Device buffers: flat f32 and u32 vectors, and resident row matrices split
+//! into chunks that each fit one storage binding.
+
+/// A flat f32 vector on the device.
+#[derive(Debug)]
+pub struct GpuBuffer {
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) len: usize,
+}
+
+/// A flat u32 vector on the device, with its maximum tracked on the host so
+/// that index and label ranges are checked without a readback.
+pub struct GpuLabels {
+    pub(crate) buffer: wgpu::Buffer,
+    pub(crate) len: usize,
+    pub(crate) max: Option<u32>,
+}
+
+/// A row-major matrix resident on the device. Rows are split into chunks of
+/// `chunk_rows` rows, each chunk its own buffer that fits one binding.
+#[derive(Debug)]
+pub struct GpuRows {
+    pub(crate) chunks: Vec<wgpu::Buffer>,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) chunk_rows: usize,
+}
+
+impl GpuRows {
+    /// Number of device buffers the matrix spans.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+    /// Rows per chunk (the last may hold fewer).
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+}
+
+pub(crate) const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_DST)
+    .union(wgpu::BufferUsages::COPY_SRC);
+
+/// Bytes for `len` 4-byte elements; at least 4 so empty vectors still bind.
+pub(crate) fn byte_size(len: usize) -> u64 {
+    (len.max(1) * 4) as u64
+}

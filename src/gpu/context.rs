@@ -1,0 +1,230 @@
+//! Instance, adapter choice and device.
+
+use crate::{Error, Result};
+use std::sync::{Arc, Mutex};
+
+/// Which adapter to open when `WGPU_ADAPTER_NAME` does not name one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AdapterChoice {
+    /// A hardware GPU if there is one, otherwise whatever adapter exists.
+    #[default]
+    PreferHardware,
+    /// The software adapter (lavapipe on Linux): correct but slow.
+    Software,
+}
+
+/// Which matrix-multiply kernel to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulVariant {
+    /// Large per-invocation register tiles, no barriers: fastest on CPU-type
+    /// adapters such as lavapipe, where a barrier is a coroutine switch.
+    RegisterTiled,
+    /// Workgroup shared-memory tiles: the usual winner on discrete GPUs.
+    SharedTiled,
+}
+
+/// How to open a [`GpuContext`].
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    pub adapter: AdapterChoice,
+    /// Kernel choice; by default chosen from the adapter's device type.
+    pub matmul: Option<MatmulVariant>,
+    /// Caps the bytes of one storage binding below the adapter's limit
+    /// (to exercise the split of large datasets on small data).
+    pub max_binding_bytes: Option<u64>,
+    /// Caps the rows of one chunk of a resident dataset (to exercise the
+    /// multi-buffer gather on small data).
+    pub max_chunk_rows: Option<usize>,
+}
+
+/// What an adapter is, as `lintrain info` prints it.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub max_storage_binding_bytes: u64,
+    pub max_buffer_bytes: u64,
+    pub max_workgroup_storage_bytes: u32,
+    pub max_invocations_per_workgroup: u32,
+}
+
+impl AdapterSummary {
+    fn of(adapter: &wgpu::Adapter) -> Self {
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        Self {
+            name: info.name,
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            max_storage_binding_bytes: limits.max_storage_buffer_binding_size,
+            max_buffer_bytes: limits.max_buffer_size,
+            max_workgroup_storage_bytes: limits.max_compute_workgroup_storage_size,
+            max_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        }
+    }
+}
+
+/// An open device: the adapter's identity and limits, the device and queue.
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) info: wgpu::AdapterInfo,
+    pub(crate) limits: wgpu::Limits,
+    pub(crate) matmul: MatmulVariant,
+    pub(crate) max_binding_bytes: u64,
+    pub(crate) max_chunk_rows: Option<usize>,
+    /// Validation errors wgpu reports asynchronously, surfaced as
+    /// [`Error::Gpu`] on the next flush instead of a panic.
+    pub(crate) device_error: Arc<Mutex<Option<String>>>,
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Every adapter the instance sees (honours `WGPU_BACKEND`).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = instance();
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(AdapterSummary::of)
+        .collect()
+}
+
+impl GpuContext {
+    /// Opens a device on the chosen kind of adapter.
+    pub fn new(adapter: AdapterChoice) -> Result<Self> {
+        Self::with_options(GpuOptions {
+            adapter,
+            ..GpuOptions::default()
+        })
+    }
+
+    /// Opens a device. `WGPU_BACKEND` restricts the graphics APIs tried, and
+    /// `WGPU_ADAPTER_NAME` (a case-insensitive substring) picks an adapter
+    /// by name, overriding `options.adapter`.
+    pub fn with_options(options: GpuOptions) -> Result<Self> {
+        let instance = instance();
+        let adapter = pick_adapter(&instance, options.adapter)?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("lintrain"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::DeviceRequest {
+            adapter: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let device_error = Arc::new(Mutex::new(None::<String>));
+        let slot = device_error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        let matmul = options.matmul.unwrap_or(match info.device_type {
+            wgpu::DeviceType::Cpu => MatmulVariant::RegisterTiled,
+            _ => MatmulVariant::SharedTiled,
+        });
+        let adapter_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let max_binding_bytes = options
+            .max_binding_bytes
+            .map_or(adapter_binding, |cap| cap.min(adapter_binding));
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            matmul,
+            max_binding_bytes,
+            max_chunk_rows: options.max_chunk_rows,
+            device_error,
+        })
+    }
+
+    pub fn adapter_name(&self) -> &str {
+        &self.info.name
+    }
+    pub fn backend_name(&self) -> String {
+        format!("{:?}", self.info.backend)
+    }
+    pub fn device_type(&self) -> wgpu::DeviceType {
+        self.info.device_type
+    }
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+    pub fn matmul_variant(&self) -> MatmulVariant {
+        self.matmul
+    }
+    /// Largest number of bytes one storage binding may span here.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.max_binding_bytes
+    }
+
+    /// Takes the first asynchronous device error, if any.
+    pub(crate) fn take_device_error(&self) -> Result<()> {
+        let mut slot = self.device_error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            Some(message) => Err(Error::Gpu(message)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn pick_adapter(instance: &wgpu::Instance, choice: AdapterChoice) -> Result<wgpu::Adapter> {
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME")
+        && !wanted.is_empty()
+    {
+        let needle = wanted.to_lowercase();
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+            .ok_or_else(|| Error::AdapterNotFound {
+                requested: wanted,
+                available: if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                },
+            });
+    }
+    let is_software = |a: &wgpu::Adapter| a.get_info().device_type == wgpu::DeviceType::Cpu;
+    let rank = |a: &wgpu::Adapter| match a.get_info().device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    let picked = match choice {
+        AdapterChoice::Software => adapters.into_iter().find(is_software),
+        AdapterChoice::PreferHardware => adapters.into_iter().min_by_key(rank),
+    };
+    picked.ok_or_else(|| Error::NoAdapter {
+        detail: match choice {
+            AdapterChoice::Software => " (asked for the software adapter)".into(),
+            AdapterChoice::PreferHardware => String::new(),
+        },
+    })
+}
+
+/// Whether a hardware (non-software) GPU adapter exists.
+pub fn hardware_adapter_available() -> bool {
+    list_adapters()
+        .iter()
+        .any(|a| a.device_type != format!("{:?}", wgpu::DeviceType::Cpu))
+}

@@ -1,0 +1,258 @@
+//! WGSL sources, their bind-group layouts, and the pipeline cache: every
+//! pipeline is compiled once per context, keyed by entry point and override
+//! constants.
+
+use super::context::GpuContext;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A WGSL module: its source and whether the host validates every index
+/// its kernels use (then it is compiled without runtime bounds checks).
+#[derive(Clone, Copy)]
+pub(crate) struct Module {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub trusted: bool,
+}
+
+pub(crate) const MATMUL_REGISTER: Module = Module {
+    name: "matmul_register",
+    source: include_str!("../../shaders/matmul_register.wgsl"),
+    trusted: true,
+};
+pub(crate) const MATMUL_TILED: Module = Module {
+    name: "matmul_tiled",
+    source: include_str!("../../shaders/matmul_tiled.wgsl"),
+    trusted: true,
+};
+pub(crate) const SOFTMAX_XENT: Module = Module {
+    name: "softmax_xent",
+    source: concat!(
+        include_str!("../../shaders/loss_common.wgsl"),
+        include_str!("../../shaders/softmax_xent.wgsl")
+    ),
+    trusted: true,
+};
+pub(crate) const HINGE: Module = Module {
+    name: "hinge",
+    source: concat!(
+        include_str!("../../shaders/loss_common.wgsl"),
+        include_str!("../../shaders/hinge.wgsl")
+    ),
+    trusted: true,
+};
+pub(crate) const REGRESSION: Module = Module {
+    name: "regression",
+    source: concat!(
+        include_str!("../../shaders/loss_common.wgsl"),
+        include_str!("../../shaders/regression.wgsl")
+    ),
+    trusted: true,
+};
+pub(crate) const REDUCE: Module = Module {
+    name: "reduce",
+    source: include_str!("../../shaders/reduce.wgsl"),
+    trusted: true,
+};
+pub(crate) const OPTIM: Module = Module {
+    name: "optim",
+    source: include_str!("../../shaders/optim.wgsl"),
+    trusted: true,
+};
+// Reads rows named by device data, so it keeps wgpu's bounds checks.
+pub(crate) const GATHER: Module = Module {
+    name: "gather",
+    source: include_str!("../../shaders/gather.wgsl"),
+    trusted: false,
+};
+
+/// Every module, for the compile-everything test.
+pub const ALL_MODULES: [(&str, &str); 8] = [
+    (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
+    (MATMUL_TILED.name, MATMUL_TILED.source),
+    (SOFTMAX_XENT.name, SOFTMAX_XENT.source),
+    (HINGE.name, HINGE.source),
+    (REGRESSION.name, REGRESSION.source),
+    (REDUCE.name, REDUCE.source),
+    (OPTIM.name, OPTIM.source),
+    (GATHER.name, GATHER.source),
+];
+
+/// Access of a storage binding.
+#[derive(Clone, Copy)]
+pub(crate) enum Access {
+    Read,
+    ReadWrite,
+}
+
+/// An entry point and its storage bindings (binding 0 is always the
+/// per-dispatch parameter uniform).
+#[derive(Clone, Copy)]
+pub(crate) struct EntryPoint {
+    pub module: Module,
+    pub entry: &'static str,
+    pub storage: &'static [(u32, Access)],
+}
+
+use Access::{Read, ReadWrite};
+
+pub(crate) const MATMUL_BINDINGS: &[(u32, Access)] = &[(1, Read), (2, Read), (3, ReadWrite)];
+pub(crate) const LOSS_BINDINGS: &[(u32, Access)] = &[
+    (1, Read),
+    (2, Read),
+    (3, Read),
+    (4, ReadWrite),
+    (5, ReadWrite),
+    (6, ReadWrite),
+];
+
+pub(crate) const SUM: EntryPoint = EntryPoint {
+    module: REDUCE,
+    entry: "sum",
+    storage: &[(1, Read), (2, ReadWrite)],
+};
+pub(crate) const COLUMN_SUMS: EntryPoint = EntryPoint {
+    module: REDUCE,
+    entry: "column_sums",
+    storage: &[(1, Read), (2, ReadWrite)],
+};
+pub(crate) const ARGMAX_ROWS: EntryPoint = EntryPoint {
+    module: REDUCE,
+    entry: "argmax_rows",
+    storage: &[(1, Read), (3, ReadWrite)],
+};
+pub(crate) const ACCURACY: EntryPoint = EntryPoint {
+    module: REDUCE,
+    entry: "accuracy",
+    storage: &[(4, Read), (5, Read), (2, ReadWrite)],
+};
+pub(crate) const UPDATE: EntryPoint = EntryPoint {
+    module: OPTIM,
+    entry: "update",
+    storage: &[(1, ReadWrite), (2, Read), (3, ReadWrite)],
+};
+pub(crate) const GATHER_ROWS: EntryPoint = EntryPoint {
+    module: GATHER,
+    entry: "gather",
+    storage: &[
+        (1, Read),
+        (2, Read),
+        (3, Read),
+        (4, Read),
+        (5, Read),
+        (6, Read),
+        (7, ReadWrite),
+        (8, ReadWrite),
+    ],
+};
+
+/// A compiled pipeline and the layout its bind groups use.
+pub(crate) struct Kernel {
+    pub name: &'static str,
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+    pub bindings: Vec<u32>,
+}
+
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    modules: RefCell<HashMap<&'static str, Rc<wgpu::ShaderModule>>>,
+    kernels: RefCell<HashMap<(&'static str, &'static str, String), Rc<Kernel>>>,
+}
+
+impl KernelCache {
+    fn module(&self, context: &GpuContext, module: Module) -> Rc<wgpu::ShaderModule> {
+        self.modules
+            .borrow_mut()
+            .entry(module.name)
+            .or_insert_with(|| {
+                let descriptor = wgpu::ShaderModuleDescriptor {
+                    label: Some(module.name),
+                    source: wgpu::ShaderSource::Wgsl(module.source.into()),
+                };
+                Rc::new(if module.trusted {
+                    // SAFETY: every kernel of a trusted module reads and writes
+                    // only offsets the host has checked against buffer lengths
+                    // (see `backend::checks`), and all its loops are bounded by
+                    // uniform sizes.
+                    unsafe {
+                        context.device.create_shader_module_trusted(
+                            descriptor,
+                            wgpu::ShaderRuntimeChecks::unchecked(),
+                        )
+                    }
+                } else {
+                    context.device.create_shader_module(descriptor)
+                })
+            })
+            .clone()
+    }
+
+    /// The pipeline for `entry` with `constants`, compiled on first use.
+    pub(crate) fn get(
+        &self,
+        context: &GpuContext,
+        entry: &EntryPoint,
+        constants: &[(&str, f64)],
+    ) -> Rc<Kernel> {
+        let key = (entry.module.name, entry.entry, format!("{constants:?}"));
+        if let Some(kernel) = self.kernels.borrow().get(&key) {
+            return kernel.clone();
+        }
+        let module = self.module(context, entry.module);
+        let device = &context.device;
+        let mut layout_entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: true,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        for &(binding, access) in entry.storage {
+            layout_entries.push(wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: matches!(access, Access::Read),
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            });
+        }
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(entry.entry),
+            entries: &layout_entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(entry.entry),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry.entry),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(entry.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        let kernel = Rc::new(Kernel {
+            name: entry.entry,
+            pipeline,
+            layout,
+            bindings: entry.storage.iter().map(|&(b, _)| b).collect(),
+        });
+        self.kernels.borrow_mut().insert(key, kernel.clone());
+        kernel
+    }
+}

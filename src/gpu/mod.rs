@@ -1,0 +1,16 @@
+//! The wgpu host layer: device, buffers, pipelines and dispatch.
+
+mod backend;
+mod buffer;
+mod context;
+mod kernels;
+mod recorder;
+
+pub use backend::GpuBackend;
+pub use buffer::{GpuBuffer, GpuLabels, GpuRows};
+pub use context::{
+    AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant,
+    hardware_adapter_available, list_adapters,
+};
+pub use kernels::ALL_MODULES;
+pub use recorder::GpuCounters;

@@ -1,0 +1,207 @@
+//! Records dispatches into one pending command encoder and submits them
+//! together. Per-dispatch parameters go into a host-side arena that is
+//! uploaded once per submission and bound with dynamic offsets, so a whole
+//! epoch of steps needs no buffer allocation and no readback.
+
+use super::context::GpuContext;
+use super::kernels::Kernel;
+use crate::{Error, Result};
+
+/// Bytes reserved per dispatch in the parameter arena (≥ any params struct
+/// and a multiple of every adapter's uniform offset alignment).
+pub(crate) const PARAM_SLOT: u64 = 256;
+const ARENA_SLOTS: u64 = 4096;
+
+/// What the engine itself counts, for the benchmark's step report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuCounters {
+    pub dispatches: u64,
+    pub submissions: u64,
+    pub readbacks: u64,
+    pub buffer_allocations: u64,
+}
+
+pub(crate) struct Recorder {
+    encoder: Option<wgpu::CommandEncoder>,
+    arena: Vec<u8>,
+    arena_buffer: wgpu::Buffer,
+    staging: Option<wgpu::Buffer>,
+    pub(crate) counters: GpuCounters,
+}
+
+/// One binding of a dispatch, after the parameters at binding 0.
+pub(crate) struct Binding<'a> {
+    pub buffer: &'a wgpu::Buffer,
+}
+
+impl Recorder {
+    pub(crate) fn new(context: &GpuContext) -> Self {
+        let slot = PARAM_SLOT.max(context.limits.min_uniform_buffer_offset_alignment as u64);
+        let arena_buffer = context.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("lintrain params arena"),
+            size: slot * ARENA_SLOTS,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Self {
+            encoder: None,
+            arena: Vec::new(),
+            arena_buffer,
+            staging: None,
+            counters: GpuCounters {
+                buffer_allocations: 1,
+                ..GpuCounters::default()
+            },
+        }
+    }
+
+    fn encoder(&mut self, context: &GpuContext) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            context
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("lintrain"),
+                })
+        })
+    }
+
+    /// Records one dispatch of `kernel` with `params` at binding 0 and
+    /// `bindings` at 1, 2, … in order.
+    pub(crate) fn dispatch(
+        &mut self,
+        context: &GpuContext,
+        kernel: &Kernel,
+        params: &[u8],
+        bindings: &[Binding<'_>],
+        workgroups: [u32; 3],
+    ) -> Result<()> {
+        let max = context.limits.max_compute_workgroups_per_dimension;
+        if workgroups.iter().any(|&w| w > max) {
+            return Err(Error::ShapeMismatch {
+                op: kernel.name,
+                detail: format!(
+                    "needs {workgroups:?} workgroups, the adapter allows {max} per dimension"
+                ),
+            });
+        }
+        if workgroups.contains(&0) {
+            return Ok(());
+        }
+        debug_assert!(params.len() as u64 <= PARAM_SLOT);
+        let slot = PARAM_SLOT.max(context.limits.min_uniform_buffer_offset_alignment as u64);
+        if self.arena.len() as u64 + slot > self.arena_buffer.size() {
+            self.flush(context)?;
+        }
+        let offset = self.arena.len();
+        self.arena.extend_from_slice(params);
+        self.arena.resize(offset + slot as usize, 0);
+
+        let mut entries = Vec::with_capacity(bindings.len() + 1);
+        entries.push(wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &self.arena_buffer,
+                offset: 0,
+                size: wgpu::BufferSize::new(PARAM_SLOT),
+            }),
+        });
+        for (binding, b) in kernel.bindings.iter().zip(bindings) {
+            entries.push(wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: b.buffer.as_entire_binding(),
+            });
+        }
+        let bind_group = context
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.name),
+                layout: &kernel.layout,
+                entries: &entries,
+            });
+        let encoder = self.encoder(context);
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(kernel.name),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, &bind_group, &[offset as u32]);
+            pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        }
+        self.counters.dispatches += 1;
+        Ok(())
+    }
+
+    /// Submits everything recorded since the last submission.
+    pub(crate) fn flush(&mut self, context: &GpuContext) -> Result<()> {
+        if let Some(encoder) = self.encoder.take() {
+            if !self.arena.is_empty() {
+                context
+                    .queue
+                    .write_buffer(&self.arena_buffer, 0, &self.arena);
+                self.arena.clear();
+            }
+            context.queue.submit([encoder.finish()]);
+            self.counters.submissions += 1;
+        }
+        context.take_device_error()
+    }
+
+    /// Copies `bytes` bytes of `source` to the host, after all recorded work.
+    pub(crate) fn read_bytes(
+        &mut self,
+        context: &GpuContext,
+        source: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<Vec<u8>> {
+        if bytes == 0 {
+            self.flush(context)?;
+            return Ok(Vec::new());
+        }
+        let needs_new = self.staging.as_ref().is_none_or(|s| s.size() < bytes);
+        if needs_new {
+            self.staging = Some(context.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("lintrain readback staging"),
+                size: bytes.next_power_of_two(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+            self.counters.buffer_allocations += 1;
+        }
+        let staging = self.staging.take().expect("just ensured");
+        self.encoder(context)
+            .copy_buffer_to_buffer(source, 0, &staging, 0, bytes);
+        let result = self
+            .flush(context)
+            .and_then(|()| map_and_copy(context, &staging, bytes));
+        self.staging = Some(staging);
+        self.counters.readbacks += 1;
+        result
+    }
+}
+
+fn map_and_copy(context: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    let slice = staging.slice(0..bytes);
+    let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+    slice.map_async(wgpu::MapMode::Read, move |result| {
+        let _ = sender.send(result);
+    });
+    context
+        .device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+    match pollster::block_on(receiver.receive()) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(Error::Gpu(format!("mapping the readback buffer: {e}"))),
+        None => return Err(Error::Gpu("readback was cancelled".into())),
+    }
+    let data = {
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu(format!("reading the mapped buffer: {e}")))?;
+        view.to_vec()
+    };
+    staging.unmap();
+    context.take_device_error()?;
+    Ok(data)
+}

@@ -1,0 +1,91 @@
+//! Data losses. Every loss is the mean over the rows of a batch (CS231n's
+//! convention: no division by the number of classes C).
+//!
+//! Notation: `s` is a row of scores (length C), `y` its class index, `N` the
+//! number of rows in the batch.
+
+/// Which data loss to train.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loss {
+    /// Softmax cross-entropy.
+    ///
+    /// `p = softmax(s - max(s))`, target `q = (1 - ε)·onehot(y) + ε/C`
+    /// (ε = `label_smoothing`, 0 by default),
+    /// row loss `w_y · (−Σ_j q_j · log p_j)` with optional class weights `w`
+    /// (1 when absent), data loss = (1/N)·Σ rows, `dS = w_y · (p − q) / N`.
+    SoftmaxCrossEntropy { label_smoothing: f32 },
+    /// Weston–Watkins multiclass SVM hinge:
+    /// row loss `Σ_{j≠y} max(0, s_j − s_y + Δ)` (Δ = `margin`, default 1),
+    /// `dS_j = 1[m_j > 0]/N` for j ≠ y, `dS_y = −Σ_{j≠y} 1[m_j > 0]/N`.
+    Hinge { margin: f32 },
+    /// Squared hinge: row loss `Σ_{j≠y} max(0, s_j − s_y + Δ)²`,
+    /// `dS_j = 2·m_j⁺/N`, `dS_y = −Σ_{j≠y} 2·m_j⁺/N`.
+    SquaredHinge { margin: f32 },
+    /// Mean squared error: row loss `Σ_j (s_j − t_j)²`, `dS = 2·(s − t)/N`.
+    /// Targets `t` are real values, or for class labels `onehot(y)` (C > 1)
+    /// or `y` itself (C = 1).
+    MeanSquaredError,
+    /// Binary logistic (BCE with logits) in the stable form
+    /// `ℓ(s, t) = max(s, 0) − s·t + log(1 + exp(−|s|))`, summed over the
+    /// outputs of a row; `dS = (σ(s) − t)/N`. With C = 1 the target is the
+    /// label (0 or 1); with C > 1 it is one-vs-rest on `onehot(y)`.
+    Logistic,
+}
+
+impl Default for Loss {
+    fn default() -> Self {
+        Loss::SoftmaxCrossEntropy {
+            label_smoothing: 0.0,
+        }
+    }
+}
+
+impl Loss {
+    /// Plain softmax cross-entropy.
+    pub fn softmax() -> Self {
+        Self::default()
+    }
+
+    /// Multiclass SVM hinge with the CS231n margin Δ = 1.
+    pub fn hinge() -> Self {
+        Loss::Hinge { margin: 1.0 }
+    }
+
+    /// Whether the loss needs integer class labels (rather than real targets).
+    pub fn is_classification(&self) -> bool {
+        !matches!(self, Loss::MeanSquaredError)
+    }
+
+    /// Short name used in model files and the CLI.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::SoftmaxCrossEntropy { .. } => "softmax",
+            Loss::Hinge { .. } => "svm",
+            Loss::SquaredHinge { .. } => "squared-hinge",
+            Loss::MeanSquaredError => "mse",
+            Loss::Logistic => "logistic",
+        }
+    }
+
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &str, v: f32| {
+            Err(crate::Error::InvalidConfig(format!(
+                "{what} must be finite and in range, got {v}"
+            )))
+        };
+        match *self {
+            Loss::SoftmaxCrossEntropy { label_smoothing } => {
+                if !(0.0..1.0).contains(&label_smoothing) {
+                    return bad("label smoothing (in [0, 1))", label_smoothing);
+                }
+            }
+            Loss::Hinge { margin } | Loss::SquaredHinge { margin } => {
+                if !margin.is_finite() || margin < 0.0 {
+                    return bad("margin (≥ 0)", margin);
+                }
+            }
+            Loss::MeanSquaredError | Loss::Logistic => {}
+        }
+        Ok(())
+    }
+}

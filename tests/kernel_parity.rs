@@ -1,0 +1,741 @@
+//! Every kernel against its CPU twin on odd shapes, with NaN-prefilled outputs.
+
+mod common;
+
+use common::*;
+use lintrain::backend::{Backend, LossOutputs, MatmulSpec, Targets};
+use lintrain::{CpuBackend, Loss};
+use ndarray::Array2;
+
+const RTOL: f32 = 1e-4;
+const ATOL: f32 = 1e-5;
+
+fn matmul_on<B: Backend>(
+    b: &B,
+    a: &[f32],
+    w: &[f32],
+    out_len: usize,
+    spec: &MatmulSpec,
+) -> Vec<f32> {
+    let a = b.upload(a).unwrap();
+    let w = b.upload(w).unwrap();
+    let mut out = b.upload(&nan_vec(out_len)).unwrap();
+    b.matmul(&a, &w, &mut out, spec).unwrap();
+    b.read(&out).unwrap()
+}
+
+#[test]
+fn matmul_matches_cpu_on_odd_shapes_both_variants() {
+    let shapes = [
+        (1, 1, 1),
+        (7, 7, 7),
+        (63, 65, 7),
+        (65, 63, 10),
+        (257, 7, 65),
+        (7, 3073, 10),
+        (200, 3073, 10),
+        (3073, 7, 10),
+        (1, 257, 1),
+    ];
+    let cpu = CpuBackend::new();
+    let variants = gpu_variants();
+    let mut rng = rng(1);
+    for &(m, k, n) in &shapes {
+        for transpose_a in [false, true] {
+            for bias in [false, true] {
+                let a = random_vec(&mut rng, m * k, 1.0);
+                // W then b packed in one buffer, as training stores them.
+                let w = random_vec(&mut rng, k * n + n, 1.0);
+                let spec = MatmulSpec {
+                    transpose_a,
+                    bias_offset: bias.then_some(k * n),
+                    ..MatmulSpec::new(m, k, n)
+                };
+                let expected = matmul_on(&cpu, &a, &w, m * n, &spec);
+                for (variant, gpu) in &variants {
+                    let actual = matmul_on(gpu, &a, &w, m * n, &spec);
+                    let what = format!(
+                        "matmul {variant:?} {m}x{k}x{n} transpose_a={transpose_a} bias={bias}"
+                    );
+                    assert_close(&what, &actual, &expected, RTOL, 1e-4);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_honours_offsets_and_leaves_the_rest_untouched() {
+    let cpu = CpuBackend::new();
+    let (m, k, n) = (7, 65, 3);
+    let mut rng = rng(2);
+    let a = random_vec(&mut rng, 5 + m * k, 1.0);
+    let w = random_vec(&mut rng, 11 + k * n, 1.0);
+    let spec = MatmulSpec {
+        a_offset: 5,
+        b_offset: 11,
+        out_offset: 9,
+        ..MatmulSpec::new(m, k, n)
+    };
+    let expected = matmul_on(&cpu, &a, &w, 9 + m * n + 4, &spec);
+    assert!(
+        expected[..9].iter().all(|v| v.is_nan()),
+        "CPU wrote before the offset"
+    );
+    assert!(
+        expected[9 + m * n..].iter().all(|v| v.is_nan()),
+        "CPU wrote past the end"
+    );
+    for (variant, gpu) in gpu_variants() {
+        let actual = matmul_on(&gpu, &a, &w, 9 + m * n + 4, &spec);
+        assert!(
+            actual[..9].iter().all(|v| v.is_nan()),
+            "{variant:?} wrote before the offset"
+        );
+        assert!(
+            actual[9 + m * n..].iter().all(|v| v.is_nan()),
+            "{variant:?} wrote past the end"
+        );
+        assert_close(
+            &format!("{variant:?}"),
+            &actual[9..9 + m * n],
+            &expected[9..9 + m * n],
+            RTOL,
+            ATOL,
+        );
+    }
+}
+
+#[test]
+fn matmul_rejects_bad_shapes_with_typed_errors() {
+    let cpu = CpuBackend::new();
+    let a = cpu.upload(&[1.0; 6]).unwrap();
+    let b = cpu.upload(&[1.0; 6]).unwrap();
+    let mut out = cpu.zeros(4).unwrap();
+    let err = cpu
+        .matmul(&a, &b, &mut out, &MatmulSpec::new(2, 4, 2))
+        .unwrap_err();
+    assert!(
+        matches!(err, lintrain::Error::ShapeMismatch { .. }),
+        "{err}"
+    );
+    if let Some(gpu) = gpu() {
+        let a = gpu.upload(&[1.0; 6]).unwrap();
+        let b = gpu.upload(&[1.0; 6]).unwrap();
+        let mut out = gpu.zeros(4).unwrap();
+        let err = gpu
+            .matmul(&a, &b, &mut out, &MatmulSpec::new(2, 4, 2))
+            .unwrap_err();
+        assert!(
+            matches!(err, lintrain::Error::ShapeMismatch { .. }),
+            "{err}"
+        );
+    }
+}
+
+fn column_sums_on<B: Backend>(b: &B, x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let x = b.upload(x).unwrap();
+    let mut out = b.upload(&nan_vec(cols + 3)).unwrap();
+    b.column_sums(&x, rows, cols, &mut out, 3).unwrap();
+    b.read(&out).unwrap()
+}
+
+#[test]
+fn column_sums_match_cpu() {
+    let cpu = CpuBackend::new();
+    let Some(gpu) = gpu() else { return };
+    let mut rng = rng(3);
+    for (rows, cols) in [(1, 1), (7, 63), (257, 65), (65, 3073), (3073, 7)] {
+        let x = random_vec(&mut rng, rows * cols, 1.0);
+        let expected = column_sums_on(&cpu, &x, rows, cols);
+        let actual = column_sums_on(&gpu, &x, rows, cols);
+        assert!(actual[..3].iter().all(|v| v.is_nan()));
+        assert_close(
+            &format!("column_sums {rows}x{cols}"),
+            &actual[3..],
+            &expected[3..],
+            RTOL,
+            1e-4,
+        );
+    }
+}
+
+struct LossRun {
+    dscores: Vec<f32>,
+    row_loss: Vec<f32>,
+    stats: Vec<f32>,
+}
+
+enum TargetData<'a> {
+    Classes(&'a [u32], Option<&'a [f32]>),
+    Values(&'a [f32]),
+}
+
+fn loss_on<B: Backend>(
+    b: &B,
+    loss: &Loss,
+    scores: &[f32],
+    targets: &TargetData<'_>,
+    rows: usize,
+    cols: usize,
+) -> LossRun {
+    let scores = b.upload(scores).unwrap();
+    let mut dscores = b.upload(&nan_vec(rows * cols)).unwrap();
+    let mut row_loss = b.upload(&nan_vec(rows)).unwrap();
+    let mut stats = b.upload(&nan_vec(6)).unwrap();
+    let out = LossOutputs {
+        dscores: &mut dscores,
+        row_loss: &mut row_loss,
+        stats: &mut stats,
+        slot: 1,
+    };
+    match targets {
+        TargetData::Classes(labels, weights) => {
+            let labels = b.upload_labels(labels).unwrap();
+            let weights = weights.map(|w| b.upload(w).unwrap());
+            let targets = Targets::Classes {
+                labels: &labels,
+                class_weights: weights.as_ref(),
+            };
+            b.loss(loss, &scores, targets, rows, cols, out).unwrap();
+        }
+        TargetData::Values(values) => {
+            let values = b.upload(values).unwrap();
+            b.loss(loss, &scores, Targets::Values(&values), rows, cols, out)
+                .unwrap();
+        }
+    }
+    LossRun {
+        dscores: b.read(&dscores).unwrap(),
+        row_loss: b.read(&row_loss).unwrap(),
+        stats: b.read(&stats).unwrap(),
+    }
+}
+
+fn compare_loss_runs(what: &str, actual: &LossRun, expected: &LossRun) {
+    assert_close(
+        &format!("{what} dscores"),
+        &actual.dscores,
+        &expected.dscores,
+        RTOL,
+        1e-6,
+    );
+    assert_close(
+        &format!("{what} row loss"),
+        &actual.row_loss,
+        &expected.row_loss,
+        RTOL,
+        1e-5,
+    );
+    assert!(
+        actual.stats[0].is_nan() && actual.stats[1].is_nan(),
+        "{what}: wrote outside its stats slot"
+    );
+    assert!(
+        actual.stats[4].is_nan() && actual.stats[5].is_nan(),
+        "{what}: wrote outside its stats slot"
+    );
+    assert_close(
+        &format!("{what} mean loss"),
+        &actual.stats[2..3],
+        &expected.stats[2..3],
+        RTOL,
+        1e-5,
+    );
+    assert_eq!(
+        actual.stats[3], expected.stats[3],
+        "{what}: correct count differs"
+    );
+}
+
+fn all_losses() -> Vec<Loss> {
+    vec![
+        Loss::SoftmaxCrossEntropy {
+            label_smoothing: 0.0,
+        },
+        Loss::SoftmaxCrossEntropy {
+            label_smoothing: 0.1,
+        },
+        Loss::Hinge { margin: 1.0 },
+        Loss::SquaredHinge { margin: 0.5 },
+        Loss::MeanSquaredError,
+        Loss::Logistic,
+    ]
+}
+
+#[test]
+fn losses_match_cpu_on_odd_shapes() {
+    let cpu = CpuBackend::new();
+    let Some(gpu) = gpu() else { return };
+    let mut rng = rng(4);
+    for (rows, cols) in [
+        (1, 7),
+        (7, 10),
+        (63, 3),
+        (257, 10),
+        (65, 65),
+        (7, 3073),
+        (300, 2),
+    ] {
+        let scores = random_vec(&mut rng, rows * cols, 3.0);
+        let labels = random_labels(&mut rng, rows, cols);
+        let weights = random_vec(&mut rng, cols, 1.0)
+            .iter()
+            .map(|w| w + 1.5)
+            .collect::<Vec<_>>();
+        for loss in all_losses() {
+            let what = format!("{loss:?} {rows}x{cols}");
+            let targets = TargetData::Classes(&labels, None);
+            let expected = loss_on(&cpu, &loss, &scores, &targets, rows, cols);
+            compare_loss_runs(
+                &what,
+                &loss_on(&gpu, &loss, &scores, &targets, rows, cols),
+                &expected,
+            );
+        }
+        let weighted = Loss::SoftmaxCrossEntropy {
+            label_smoothing: 0.05,
+        };
+        let targets = TargetData::Classes(&labels, Some(&weights));
+        let expected = loss_on(&cpu, &weighted, &scores, &targets, rows, cols);
+        compare_loss_runs(
+            &format!("weighted softmax {rows}x{cols}"),
+            &loss_on(&gpu, &weighted, &scores, &targets, rows, cols),
+            &expected,
+        );
+        let values = random_vec(&mut rng, rows * cols, 1.0);
+        let binary: Vec<f32> = values
+            .iter()
+            .map(|v| if *v > 0.0 { 1.0 } else { 0.0 })
+            .collect();
+        for (loss, values) in [(Loss::MeanSquaredError, &values), (Loss::Logistic, &binary)] {
+            let targets = TargetData::Values(values);
+            let expected = loss_on(&cpu, &loss, &scores, &targets, rows, cols);
+            compare_loss_runs(
+                &format!("{loss:?} real targets {rows}x{cols}"),
+                &loss_on(&gpu, &loss, &scores, &targets, rows, cols),
+                &expected,
+            );
+        }
+    }
+}
+
+#[test]
+fn binary_losses_with_one_output_column() {
+    let cpu = CpuBackend::new();
+    let Some(gpu) = gpu() else { return };
+    let mut rng = rng(5);
+    let rows = 65;
+    let scores = random_vec(&mut rng, rows, 4.0);
+    let labels = random_labels(&mut rng, rows, 2);
+    for loss in [Loss::Logistic, Loss::MeanSquaredError] {
+        let targets = TargetData::Classes(&labels, None);
+        let expected = loss_on(&cpu, &loss, &scores, &targets, rows, 1);
+        compare_loss_runs(
+            &format!("{loss:?} C=1"),
+            &loss_on(&gpu, &loss, &scores, &targets, rows, 1),
+            &expected,
+        );
+    }
+}
+
+/// Independent f64 softmax cross-entropy for one row.
+fn softmax_row_f64(scores: &[f32], y: usize) -> (f64, Vec<f64>) {
+    let max = scores
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &s| m.max(s as f64));
+    let sum: f64 = scores.iter().map(|&s| (s as f64 - max).exp()).sum();
+    let loss = -(scores[y] as f64 - max - sum.ln());
+    let grad = scores
+        .iter()
+        .enumerate()
+        .map(|(j, &s)| (s as f64 - max).exp() / sum - if j == y { 1.0 } else { 0.0 })
+        .collect();
+    (loss, grad)
+}
+
+fn check_extreme<B: Backend>(name: &str, b: &B) {
+    // Logits of ±1e4: a naive softmax overflows.
+    let scores = [1e4f32, -1e4, 0.0, 1e4 - 1.0, -1e4, 1e4];
+    let labels = [1u32, 2];
+    let run = loss_on(
+        b,
+        &Loss::softmax(),
+        &scores,
+        &TargetData::Classes(&labels, None),
+        2,
+        3,
+    );
+    for i in 0..2 {
+        let (loss, grad) = softmax_row_f64(&scores[i * 3..i * 3 + 3], labels[i] as usize);
+        assert!(
+            run.row_loss[i].is_finite(),
+            "{name}: softmax row {i} loss not finite"
+        );
+        assert_close_f64(
+            &format!("{name} softmax ±1e4 row {i} loss"),
+            &run.row_loss[i..i + 1],
+            &[loss],
+            1e-5,
+            1e-3,
+        );
+        let grad: Vec<f64> = grad.iter().map(|g| g / 2.0).collect();
+        assert_close_f64(
+            &format!("{name} softmax ±1e4 row {i} dscores"),
+            &run.dscores[i * 3..i * 3 + 3],
+            &grad,
+            1e-5,
+            1e-6,
+        );
+    }
+
+    // Hinge with Δ = 0 and ties: a tie gives a zero margin, which does not count.
+    let scores = [2.0f32, 2.0, 1.0, 0.5, 3.0, 3.0];
+    let labels = [0u32, 2];
+    let run = loss_on(
+        b,
+        &Loss::Hinge { margin: 0.0 },
+        &scores,
+        &TargetData::Classes(&labels, None),
+        2,
+        3,
+    );
+    assert_close(
+        &format!("{name} hinge Δ=0 ties row loss"),
+        &run.row_loss,
+        &[0.0, 0.0],
+        0.0,
+        0.0,
+    );
+    assert_close(
+        &format!("{name} hinge Δ=0 ties dscores"),
+        &run.dscores,
+        &[0.0; 6],
+        0.0,
+        0.0,
+    );
+    // Tie breaks toward the first index: row 0 counts as correct, row 1 does not.
+    assert_eq!(run.stats[3], 1.0, "{name}: argmax tie-break");
+
+    // Labels 0 and C−1 with Δ = 1.
+    let scores = [1.0f32, 2.0, 0.5, 0.0, 0.25, 3.0];
+    let labels = [0u32, 2];
+    let run = loss_on(
+        b,
+        &Loss::hinge(),
+        &scores,
+        &TargetData::Classes(&labels, None),
+        2,
+        3,
+    );
+    // Row 0: margins 2, 0.5 → 2.5. Row 1: margins max(0, 0 − 3 + 1), max(0, 0.25 − 3 + 1) → 0.
+    assert_close(
+        &format!("{name} hinge labels 0, C−1 row loss"),
+        &run.row_loss,
+        &[2.5, 0.0],
+        1e-6,
+        1e-6,
+    );
+    assert_close(
+        &format!("{name} hinge labels 0, C−1 dscores"),
+        &run.dscores,
+        &[-1.0, 0.5, 0.5, 0.0, 0.0, 0.0],
+        1e-6,
+        1e-6,
+    );
+    assert_close(
+        &format!("{name} hinge mean"),
+        &run.stats[2..3],
+        &[1.25],
+        1e-6,
+        1e-6,
+    );
+
+    // BCE with logits of ±100 stays finite and exact.
+    let scores = [100.0f32, -100.0, 100.0, -100.0];
+    let labels = [1u32, 0, 0, 1];
+    let run = loss_on(
+        b,
+        &Loss::Logistic,
+        &scores,
+        &TargetData::Classes(&labels, None),
+        4,
+        1,
+    );
+    assert_close(
+        &format!("{name} BCE ±100 row loss"),
+        &run.row_loss,
+        &[0.0, 0.0, 100.0, 100.0],
+        1e-6,
+        1e-6,
+    );
+    assert_close(
+        &format!("{name} BCE ±100 dscores"),
+        &run.dscores,
+        &[0.0, 0.0, 0.25, -0.25],
+        1e-6,
+        1e-6,
+    );
+    assert_eq!(run.stats[3], 2.0, "{name}: BCE correct count");
+}
+
+#[test]
+fn extreme_logits_ties_and_edge_labels() {
+    check_extreme("cpu", &CpuBackend::new());
+    if let Some(gpu) = gpu() {
+        check_extreme("gpu", &gpu);
+    }
+}
+
+#[test]
+fn out_of_range_labels_are_rejected_before_the_device() {
+    let check = |b: &dyn Fn() -> lintrain::Error| {
+        let err = b();
+        assert!(
+            matches!(err, lintrain::Error::LabelOutOfRange { .. }),
+            "{err}"
+        );
+    };
+    let cpu = CpuBackend::new();
+    check(&|| {
+        let run = || -> lintrain::Result<()> {
+            let scores = cpu.upload(&[0.0; 6])?;
+            let labels = cpu.upload_labels(&[0, 3])?;
+            let (mut d, mut r, mut s) = (cpu.zeros(6)?, cpu.zeros(2)?, cpu.zeros(2)?);
+            cpu.loss(
+                &Loss::softmax(),
+                &scores,
+                Targets::Classes {
+                    labels: &labels,
+                    class_weights: None,
+                },
+                2,
+                3,
+                LossOutputs {
+                    dscores: &mut d,
+                    row_loss: &mut r,
+                    stats: &mut s,
+                    slot: 0,
+                },
+            )
+        };
+        run().unwrap_err()
+    });
+    if let Some(gpu) = gpu() {
+        check(&|| {
+            let run = || -> lintrain::Result<()> {
+                let scores = gpu.upload(&[0.0; 6])?;
+                let labels = gpu.upload_labels(&[0, 3])?;
+                let (mut d, mut r, mut s) = (gpu.zeros(6)?, gpu.zeros(2)?, gpu.zeros(2)?);
+                gpu.loss(
+                    &Loss::softmax(),
+                    &scores,
+                    Targets::Classes {
+                        labels: &labels,
+                        class_weights: None,
+                    },
+                    2,
+                    3,
+                    LossOutputs {
+                        dscores: &mut d,
+                        row_loss: &mut r,
+                        stats: &mut s,
+                        slot: 0,
+                    },
+                )
+            };
+            run().unwrap_err()
+        });
+    }
+}
+
+fn reductions_on<B: Backend>(
+    b: &B,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    labels: &[u32],
+) -> (Vec<f32>, Vec<u32>) {
+    let xb = b.upload(x).unwrap();
+    let mut out = b.upload(&nan_vec(4)).unwrap();
+    b.sum(&xb, x.len(), false, &mut out, 0).unwrap();
+    b.sum(&xb, x.len(), true, &mut out, 1).unwrap();
+    let mut predicted = b.upload_labels(&vec![u32::MAX; rows]).unwrap();
+    b.argmax_rows(&xb, rows, cols, &mut predicted).unwrap();
+    let labels = b.upload_labels(labels).unwrap();
+    b.accuracy(&predicted, &labels, rows, &mut out, 2).unwrap();
+    (b.read(&out).unwrap(), b.read_labels(&predicted).unwrap())
+}
+
+#[test]
+fn reductions_match_cpu_and_are_deterministic() {
+    let cpu = CpuBackend::new();
+    let Some(gpu) = gpu() else { return };
+    let mut rng = rng(6);
+    for (rows, cols) in [(1, 1), (7, 3), (63, 65), (257, 10), (3073, 7)] {
+        let mut x = random_vec(&mut rng, rows * cols, 2.0);
+        if rows > 1 {
+            // A tie: the first maximum wins.
+            x[cols] = 5.0;
+            if cols > 1 {
+                x[cols + 1] = 5.0;
+            }
+        }
+        let labels = random_labels(&mut rng, rows, cols);
+        let (expected, expected_argmax) = reductions_on(&cpu, &x, rows, cols, &labels);
+        let (actual, actual_argmax) = reductions_on(&gpu, &x, rows, cols, &labels);
+        assert_eq!(actual_argmax, expected_argmax, "argmax {rows}x{cols}");
+        assert_close(
+            &format!("sum/mean/accuracy {rows}x{cols}"),
+            &actual[..3],
+            &expected[..3],
+            1e-5,
+            1e-5,
+        );
+        assert!(actual[3].is_nan(), "reduction wrote an extra slot");
+        let (again, _) = reductions_on(&gpu, &x, rows, cols, &labels);
+        assert_eq!(
+            again[..3],
+            actual[..3],
+            "GPU reductions are not bitwise repeatable"
+        );
+    }
+}
+
+fn gather_on<B: Backend>(
+    b: &B,
+    x: &Array2<f32>,
+    labels: &[u32],
+    indices: &[u32],
+    first: usize,
+    count: usize,
+) -> (Vec<f32>, Vec<u32>) {
+    let cols = x.ncols();
+    let rows = b.upload_rows(x.view()).unwrap();
+    let source_labels = b.upload_labels(labels).unwrap();
+    let indices = b.upload_labels(indices).unwrap();
+    let mut out = b.upload(&nan_vec(count * cols + 1)).unwrap();
+    let mut out_labels = b.upload_labels(&vec![u32::MAX; count + 1]).unwrap();
+    b.gather(
+        &rows,
+        Some((&source_labels, &mut out_labels)),
+        &indices,
+        first,
+        count,
+        &mut out,
+    )
+    .unwrap();
+    (b.read(&out).unwrap(), b.read_labels(&out_labels).unwrap())
+}
+
+#[test]
+fn gather_matches_cpu_including_datasets_split_over_many_bindings() {
+    let cpu = CpuBackend::new();
+    let mut rng = rng(7);
+    for (n, cols) in [(1, 1), (65, 7), (257, 63), (63, 3073)] {
+        let x = Array2::from_shape_vec((n, cols), random_vec(&mut rng, n * cols, 1.0)).unwrap();
+        let labels = random_labels(&mut rng, n, 10);
+        let indices = random_labels(&mut rng, 3 + 2 * n, n);
+        let count = 2 * n;
+        let (expected, expected_labels) = gather_on(&cpu, &x, &labels, &indices, 3, count);
+        // Small binding caps force 1, several, and more than four chunks
+        // (two gather dispatches).
+        for cap in [None, Some(7), Some(2)] {
+            let options = lintrain::gpu::GpuOptions {
+                max_chunk_rows: cap,
+                ..Default::default()
+            };
+            let Some(gpu) = gpu_with_options(options) else {
+                return;
+            };
+            let (actual, actual_labels) = gather_on(&gpu, &x, &labels, &indices, 3, count);
+            let what = format!("gather {n}x{cols} cap {cap:?}");
+            assert_close(
+                &what,
+                &actual[..count * cols],
+                &expected[..count * cols],
+                0.0,
+                0.0,
+            );
+            assert!(actual[count * cols].is_nan(), "{what}: wrote past count");
+            assert_eq!(
+                actual_labels[..count],
+                expected_labels[..count],
+                "{what}: labels"
+            );
+            assert_eq!(
+                actual_labels[count],
+                u32::MAX,
+                "{what}: wrote a label past count"
+            );
+        }
+    }
+}
+
+#[test]
+fn gather_rejects_out_of_range_indices() {
+    let cpu = CpuBackend::new();
+    let x = Array2::<f32>::zeros((5, 3));
+    let rows = cpu.upload_rows(x.view()).unwrap();
+    let indices = cpu.upload_labels(&[0, 5]).unwrap();
+    let mut out = cpu.zeros(6).unwrap();
+    let err = cpu
+        .gather(&rows, None, &indices, 0, 2, &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            lintrain::Error::IndexOutOfRange {
+                index: 5,
+                rows: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    if let Some(gpu) = gpu() {
+        let rows = gpu.upload_rows(x.view()).unwrap();
+        let indices = gpu.upload_labels(&[0, 5]).unwrap();
+        let mut out = gpu.zeros(6).unwrap();
+        let err = gpu
+            .gather(&rows, None, &indices, 0, 2, &mut out)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                lintrain::Error::IndexOutOfRange {
+                    index: 5,
+                    rows: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn oversized_buffers_are_rejected_with_the_limit_named() {
+    let Some(gpu) = gpu_with(None, Some(1024)) else {
+        return;
+    };
+    let err = gpu.zeros(257).unwrap_err();
+    match err {
+        lintrain::Error::BufferTooLarge {
+            requested, limit, ..
+        } => {
+            assert_eq!(requested, 1028);
+            assert_eq!(limit, 1024);
+        }
+        other => panic!("expected BufferTooLarge, got {other}"),
+    }
+    let wide = Array2::<f32>::zeros((2, 300));
+    assert!(matches!(
+        gpu.upload_rows(wide.view()),
+        Err(lintrain::Error::BufferTooLarge { .. })
+    ));
+    // A dataset larger than one binding is split, not rejected.
+    let tall = Array2::<f32>::zeros((1000, 7));
+    let rows = gpu.upload_rows(tall.view()).unwrap();
+    assert!(rows.chunk_count() > 1, "expected a split dataset");
+}
