@@ -3,17 +3,29 @@
 //! operation plainly and serves as reference and fallback.
 
 pub mod backend;
+pub mod config;
 pub mod cpu;
+pub mod dataset;
 mod error;
 pub mod gpu;
+pub mod gradcheck;
+pub mod history;
 pub mod loss;
+mod model;
 pub mod optimizer;
 pub mod regularizer;
+pub mod schedule;
+pub mod train;
 
 pub use backend::{Backend, BackendInfo, BackendKind, LossOutputs, MatmulSpec, Targets};
+pub use config::{BackendChoice, BatchSize, EarlyStopping, Init, Monitor, Sampling, TrainConfig};
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, GpuBackend, GpuContext};
+pub use history::{EpochRecord, History};
 pub use loss::Loss;
+pub use model::Model;
 pub use optimizer::{Optimizer, UpdateStep};
 pub use regularizer::Regularizer;
+pub use schedule::{LrSchedule, Schedule};
+pub use train::{Checkpoint, Outcome, Trainer, fit};

@@ -1,0 +1,165 @@
+//! Training configuration, with defaults.
+
+use crate::schedule::LrSchedule;
+use crate::{Error, Loss, Optimizer, Regularizer, Result};
+
+/// How many rows one optimizer step sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchSize {
+    /// Minibatches of this many rows (the last of an epoch may be smaller).
+    Rows(usize),
+    /// Full-batch gradient descent: one step per epoch over every row.
+    Full,
+}
+
+/// How minibatch rows are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sampling {
+    /// A seeded permutation per epoch: every row once per epoch.
+    #[default]
+    Shuffle,
+    /// Rows in their stored order.
+    Sequential,
+    /// CS231n's `np.random.choice(N, B)`: rows drawn with replacement.
+    WithReplacement,
+}
+
+/// Initial weights (the bias always starts at 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    Zeros,
+    /// `W = scale·N(0, 1)`, seeded (CS231n's `0.001 * randn`).
+    Random {
+        scale: f32,
+    },
+}
+
+impl Default for Init {
+    fn default() -> Self {
+        Init::Random { scale: 1e-3 }
+    }
+}
+
+/// Which backend trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// A hardware GPU when there is one, otherwise the CPU backend (the
+    /// software adapter is never picked automatically: correct but slow).
+    #[default]
+    Auto,
+    /// The CPU backend.
+    Cpu,
+    /// A GPU adapter, hardware preferred; an error when there is none.
+    Gpu,
+    /// The software adapter (lavapipe).
+    Software,
+}
+
+/// What early stopping watches on the validation set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Monitor {
+    #[default]
+    ValidationLoss,
+    ValidationAccuracy,
+}
+
+/// Stop when the monitored metric has not improved for `patience` epochs,
+/// and restore the weights of the best epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlyStopping {
+    pub patience: usize,
+    pub monitor: Monitor,
+}
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub loss: Loss,
+    pub regularizer: Regularizer,
+    pub optimizer: Optimizer,
+    /// Base learning rate `lr₀`.
+    pub learning_rate: f32,
+    pub schedule: LrSchedule,
+    pub epochs: usize,
+    pub batch_size: BatchSize,
+    pub sampling: Sampling,
+    pub seed: u64,
+    pub init: Init,
+    pub backend: BackendChoice,
+    /// Share of the rows held out for validation (stratified, seeded), in [0, 1).
+    pub validation_fraction: f32,
+    pub early_stopping: Option<EarlyStopping>,
+    /// Number of classes; `None` means the largest label + 1.
+    pub classes: Option<usize>,
+    /// Softmax class weights (length = classes).
+    pub class_weights: Option<Vec<f32>>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            loss: Loss::default(),
+            regularizer: Regularizer::L2 { strength: 1e-4 },
+            optimizer: Optimizer::Sgd,
+            learning_rate: 0.1,
+            schedule: LrSchedule::default(),
+            epochs: 20,
+            batch_size: BatchSize::Rows(200),
+            sampling: Sampling::Shuffle,
+            seed: 0,
+            init: Init::default(),
+            backend: BackendChoice::Auto,
+            validation_fraction: 0.0,
+            early_stopping: None,
+            classes: None,
+            class_weights: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every hyperparameter; the first problem is the error.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |m: String| Err(Error::InvalidConfig(m));
+        if !self.learning_rate.is_finite() || self.learning_rate <= 0.0 {
+            return invalid(format!(
+                "learning rate must be finite and > 0, got {}",
+                self.learning_rate
+            ));
+        }
+        if self.epochs == 0 {
+            return invalid("epochs must be ≥ 1".into());
+        }
+        if self.batch_size == BatchSize::Rows(0) {
+            return invalid("batch size must be ≥ 1".into());
+        }
+        if !(0.0..1.0).contains(&self.validation_fraction) {
+            return invalid(format!(
+                "validation fraction must be in [0, 1), got {}",
+                self.validation_fraction
+            ));
+        }
+        if let Init::Random { scale } = self.init
+            && (!scale.is_finite() || scale < 0.0)
+        {
+            return invalid(format!("init scale must be finite and ≥ 0, got {scale}"));
+        }
+        if let Some(stopping) = &self.early_stopping
+            && stopping.patience == 0
+        {
+            return invalid("early-stopping patience must be ≥ 1".into());
+        }
+        if let Some(weights) = &self.class_weights {
+            if !matches!(self.loss, Loss::SoftmaxCrossEntropy { .. }) {
+                return invalid("class weights apply to the softmax loss only".into());
+            }
+            if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
+                return invalid(format!("class weights must be finite and ≥ 0, got {w}"));
+            }
+        }
+        self.loss.validate()?;
+        self.regularizer.validate()?;
+        self.optimizer.validate()?;
+        self.schedule.validate()
+    }
+}
