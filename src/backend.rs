@@ -227,6 +227,10 @@ pub(crate) fn check_extent(
 pub(crate) mod checks {
     use super::*;
 
+    /// Lengths of a loss's targets: labels (and their maximum), class
+    /// weights, real-valued targets.
+    pub type TargetLens = (Option<(usize, Option<u32>)>, Option<usize>, Option<usize>);
+
     pub fn matmul(spec: &MatmulSpec, a_len: usize, b_len: usize, out_len: usize) -> Result<()> {
         let MatmulSpec { m, k, n, .. } = *spec;
         if m == 0 || k == 0 || n == 0 {
@@ -244,11 +248,12 @@ pub(crate) mod checks {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn loss(
         rows: usize,
         cols: usize,
         scores_len: usize,
-        targets: (Option<(usize, Option<u32>)>, Option<usize>, Option<usize>),
+        targets: TargetLens,
         dscores_len: usize,
         row_loss_len: usize,
         stats_len: usize,

@@ -57,6 +57,12 @@ pub fn check_labels(
             "a classification loss needs at least 2 classes, the labels have {classes}"
         )));
     }
+    let first = labels[0];
+    if labels.iter().all(|&l| l == first) {
+        return Err(Error::InvalidConfig(format!(
+            "a classification loss needs at least 2 classes present, every label is {first}"
+        )));
+    }
     Ok(classes)
 }
 
@@ -94,4 +100,49 @@ pub fn select_rows(x: &ArrayView2<'_, f32>, rows: &[usize]) -> Array2<f32> {
 
 pub fn select_labels(y: &ArrayView1<'_, u32>, rows: &[usize]) -> Array1<u32> {
     y.select(Axis(0), rows)
+}
+
+/// Fisher's Iris data (150 × 4, 3 classes), bundled in the binary:
+/// features, class indices and class names in sorted order.
+pub fn iris() -> (Array2<f32>, Array1<u32>, Vec<String>) {
+    let text = include_str!("../data/iris.csv");
+    let names: Vec<String> = vec!["setosa".into(), "versicolor".into(), "virginica".into()];
+    let mut values = Vec::with_capacity(600);
+    let mut labels = Vec::with_capacity(150);
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split(',').collect();
+        values.extend(
+            fields[..4]
+                .iter()
+                .map(|v| v.trim().parse::<f32>().expect("bundled data")),
+        );
+        let species = fields[4].trim();
+        labels.push(
+            names
+                .iter()
+                .position(|n| n == species)
+                .expect("bundled data") as u32,
+        );
+    }
+    let x = Array2::from_shape_vec((labels.len(), 4), values).expect("bundled data");
+    (x, Array1::from(labels), names)
+}
+
+/// Per-feature mean and standard deviation; a constant feature gets std 1
+/// so that standardizing it gives zeros, not NaN.
+pub fn feature_moments(x: &ArrayView2<'_, f32>) -> (Array1<f32>, Array1<f32>) {
+    let x64 = x.mapv(|v| v as f64);
+    let mean = x64
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(x.ncols()));
+    let std = x64.std_axis(Axis(0), 0.0);
+    (
+        mean.mapv(|m| m as f32),
+        std.mapv(|s| if s > 1e-12 { s as f32 } else { 1.0 }),
+    )
+}
+
+/// `(x − mean) / std`, row by row.
+pub fn standardize(x: &ArrayView2<'_, f32>, mean: &Array1<f32>, std: &Array1<f32>) -> Array2<f32> {
+    (x - mean) / std
 }

@@ -55,7 +55,7 @@ pub fn objective_and_gradient(
     let d = x.ncols();
     let w = ArrayView2::from_shape((d, outputs), &params[..d * outputs]).expect("packed params");
     let b = ArrayView1::from(&params[d * outputs..d * outputs + outputs]);
-    let scores = x.dot(&w) + &b;
+    let scores = x.dot(&w) + b;
     let result = loss_rows(
         loss,
         scores.view(),

@@ -8,9 +8,10 @@
 pub const STATE_SLOTS: usize = 3;
 
 /// An optimizer and its hyperparameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Optimizer {
     /// Plain SGD: `p ← p − lr·g`.
+    #[default]
     Sgd,
     /// SGD with momentum μ (default 0.9) and dampening τ (default 0):
     /// `b₁ = g`, `b_t = μ·b_{t−1} + (1 − τ)·g`, `p ← p − lr·b_t`.
@@ -51,12 +52,6 @@ pub enum Optimizer {
         weight_decay: f32,
         amsgrad: bool,
     },
-}
-
-impl Default for Optimizer {
-    fn default() -> Self {
-        Optimizer::Sgd
-    }
 }
 
 impl Optimizer {

@@ -14,13 +14,16 @@ use crate::dataset::{
 use crate::history::{EpochRecord, History};
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
 use crate::{AdapterChoice, CpuBackend, Error, GpuBackend, GpuContext, Loss, Model, Result};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, CowArray, Ix2};
+use ndarray::{ArrayView1, ArrayView2, CowArray, Ix2};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Largest model trained: (D + 1)·C parameters.
+const MAX_PARAMETERS: usize = 1 << 30;
 
 /// Everything needed to continue a run exactly where it stopped: the
 /// weights, the optimizer's state (Adam's moments, momentum buffers, …),
@@ -58,13 +61,16 @@ struct Split<'a> {
     targets: TargetData<'a>,
 }
 
+/// Progress callback, called with each finished epoch.
+type EpochCallback = Box<dyn FnMut(&EpochRecord)>;
+
 /// Trains a model; keeps the last finite model when training diverges.
 pub struct Trainer {
     config: TrainConfig,
     resume: Option<Checkpoint>,
     epoch_limit: Option<usize>,
     last_finite: Option<Model>,
-    on_epoch: Option<Box<dyn FnMut(&EpochRecord)>>,
+    on_epoch: Option<EpochCallback>,
 }
 
 /// Trains with `config` and returns the model and its history.
@@ -127,6 +133,17 @@ impl Trainer {
         labels: ArrayView1<'_, u32>,
         validation: Option<(ArrayView2<'_, f32>, ArrayView1<'_, u32>)>,
     ) -> Result<Outcome> {
+        let (train, val) = self.prepare_classification(x, labels, validation)?;
+        self.run(train, val)
+    }
+
+    /// Checks classification inputs and splits off the validation set.
+    fn prepare_classification<'a>(
+        &self,
+        x: ArrayView2<'a, f32>,
+        labels: ArrayView1<'a, u32>,
+        validation: Option<(ArrayView2<'a, f32>, ArrayView1<'a, u32>)>,
+    ) -> Result<(Split<'a>, Option<Split<'a>>)> {
         self.config.validate()?;
         if !self.config.loss.is_classification() {
             return Err(Error::InvalidConfig(
@@ -208,7 +225,8 @@ impl Trainer {
                 None,
             ),
         };
-        self.run(train, val)
+        self.check_run(x.ncols(), classes, val.is_some(), true)?;
+        Ok((train, val))
     }
 
     /// Trains on real-valued targets (N × outputs), with the MSE or logistic loss.
@@ -258,7 +276,50 @@ impl Trainer {
                 None,
             )
         };
+        self.check_run(x.ncols(), targets.ncols(), val.is_some(), false)?;
         self.run(train, val)
+    }
+
+    /// Checks made before anything trains: early stopping has something to
+    /// watch, and the run's sizes fit in memory and in the step counter.
+    fn check_run(
+        &self,
+        features: usize,
+        outputs: usize,
+        has_validation: bool,
+        has_classes: bool,
+    ) -> Result<()> {
+        if let Some(stopping) = self.config.early_stopping {
+            if !has_validation {
+                return Err(Error::InvalidConfig(
+                    "early stopping needs a validation set (validation_fraction > 0 or validation data)".into(),
+                ));
+            }
+            if stopping.monitor == Monitor::ValidationAccuracy && !has_classes {
+                return Err(Error::InvalidConfig(
+                    "early stopping on accuracy needs class labels; real-valued targets have none (monitor the loss)".into(),
+                ));
+            }
+        }
+        let params = features
+            .checked_add(1)
+            .and_then(|rows| rows.checked_mul(outputs))
+            .filter(|&p| p <= MAX_PARAMETERS);
+        if params.is_none() {
+            return Err(Error::InvalidConfig(format!(
+                "{features} features × {outputs} outputs is more than {MAX_PARAMETERS} parameters"
+            )));
+        }
+        if (self.config.epochs as u64)
+            .checked_mul(u32::MAX as u64)
+            .is_none()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "{} epochs overflow the step counter",
+                self.config.epochs
+            )));
+        }
+        Ok(())
     }
 
     fn run(&mut self, train: Split<'_>, val: Option<Split<'_>>) -> Result<Outcome> {
@@ -293,17 +354,8 @@ impl Trainer {
         x: ArrayView2<'_, f32>,
         labels: ArrayView1<'_, u32>,
     ) -> Result<Outcome> {
-        self.config.validate()?;
-        check_features(&x, "features")?;
-        let classes = check_labels(&labels, x.nrows(), self.config.classes)?;
-        let train = Split {
-            x: CowArray::from(x),
-            targets: TargetData::Classes {
-                labels: CowArray::from(labels),
-                classes,
-            },
-        };
-        self.run_on(backend, &train, None)
+        let (train, val) = self.prepare_classification(x, labels, None)?;
+        self.run_on(backend, &train, val.as_ref())
     }
 
     fn run_on<B: Backend>(
@@ -323,10 +375,7 @@ impl Trainer {
         let mut stale = 0;
         let mut stopped_early = false;
         for epoch in session.epochs_done + 1..=last_epoch {
-            let record = match session.epoch(epoch) {
-                Ok(record) => record,
-                Err(e) => return Err(e),
-            };
+            let record = session.epoch(epoch)?;
             self.last_finite = Some(session.current_model.clone());
             if let Some(callback) = self.on_epoch.as_mut() {
                 callback(&record);
@@ -506,7 +555,7 @@ impl<'c, B: Backend> Session<'c, B> {
             classes,
             batch,
             steps_per_epoch,
-            total_steps: (config.epochs * steps_per_epoch) as u64,
+            total_steps: (config.epochs as u64).saturating_mul(steps_per_epoch as u64),
             steps_taken: resume.map_or(0, |c| c.steps_taken),
             epochs_done: resume.map_or(0, |c| c.epochs_done),
             train_rows: n,
@@ -765,6 +814,3 @@ pub(crate) fn initial_model(
     let params = initial_params(config, features, outputs);
     Model::from_params(&params, features, outputs, config.loss, classes)
 }
-
-#[allow(dead_code)]
-fn _assert_types(_: Array1<f32>, _: Array2<f32>) {}

@@ -155,10 +155,13 @@ pub(crate) struct Kernel {
     pub bindings: Vec<u32>,
 }
 
+/// Module, entry point and override constants.
+type KernelKey = (&'static str, &'static str, String);
+
 #[derive(Default)]
 pub(crate) struct KernelCache {
     modules: RefCell<HashMap<&'static str, Rc<wgpu::ShaderModule>>>,
-    kernels: RefCell<HashMap<(&'static str, &'static str, String), Rc<Kernel>>>,
+    kernels: RefCell<HashMap<KernelKey, Rc<Kernel>>>,
 }
 
 impl KernelCache {
