@@ -128,10 +128,10 @@ impl TrainConfig {
             ));
         }
         if self.epochs == 0 {
-            return invalid("epochs must be ≥ 1".into());
+            return invalid(format!("epochs must be ≥ 1, got {}", self.epochs));
         }
         if self.batch_size == BatchSize::Rows(0) {
-            return invalid("batch size must be ≥ 1".into());
+            return invalid("batch size must be ≥ 1, got 0".into());
         }
         if !(0.0..1.0).contains(&self.validation_fraction) {
             return invalid(format!(
@@ -147,7 +147,7 @@ impl TrainConfig {
         if let Some(stopping) = &self.early_stopping
             && stopping.patience == 0
         {
-            return invalid("early-stopping patience must be ≥ 1".into());
+            return invalid("early-stopping patience must be ≥ 1, got 0".into());
         }
         if let Some(weights) = &self.class_weights {
             if !matches!(self.loss, Loss::SoftmaxCrossEntropy { .. }) {

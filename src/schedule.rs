@@ -14,10 +14,11 @@ pub enum Schedule {
     Step { step_size: u64, gamma: f32 },
     /// `lr = lr₀·γ^s'` (PyTorch's ExponentialLR).
     Exponential { gamma: f32 },
-    /// `lr = min_lr + (lr₀ − min_lr)·(1 + cos(π·s'/T'))/2`
-    /// (PyTorch's CosineAnnealingLR with T_max = T').
+    /// `lr = min_lr + (lr₀ − min_lr)·(1 + cos(π·p))/2` with
+    /// `p = min(s'/T', 1)`: PyTorch's CosineAnnealingLR with T_max = T',
+    /// except that the rate stays at min_lr past the end instead of rising.
     Cosine { min_lr: f32 },
-    /// `lr = min_lr + (lr₀ − min_lr)·(1 − s'/T')`.
+    /// `lr = min_lr + (lr₀ − min_lr)·(1 − min(s'/T', 1))`: held at min_lr past the end.
     Linear { min_lr: f32 },
     /// `lr = lr₀ / √(1 + s')`.
     InverseSqrt,
