@@ -74,6 +74,21 @@ pub enum Error {
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
 
+    /// A file that opened but whose content is not what was expected: an
+    /// unknown or unsupported format, a bad magic number, a truncated body,
+    /// inconsistent shapes, an invalid model file.
+    #[error("{path}: {reason}")]
+    Format { path: PathBuf, reason: String },
+
+    /// A label that is not one of the known classes; `row` counts data rows
+    /// from 1 (a header is not counted).
+    #[error("unknown label {label:?} at data row {row}; known classes: {known}")]
+    UnknownLabel {
+        row: usize,
+        label: String,
+        known: String,
+    },
+
     #[error("{path}, line {line}, column {column}: {reason}")]
     Parse {
         path: PathBuf,

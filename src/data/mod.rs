@@ -1,0 +1,219 @@
+//! Loading feature tables with labels from files: CSV/TSV, NumPy `.npy`,
+//! MNIST IDX and CIFAR-10 binary batches. The format is chosen by magic
+//! number first and by extension second.
+//!
+//! Feature names: the CSV header, else `x0, x1, …` (CSV without header and
+//! `.npy`), `p0, p1, …` for MNIST pixels (row-major), and for CIFAR-10
+//! `r0…r1023, g0…g1023, b0…b1023` (one 32×32 plane per colour, row-major, as
+//! the batches store them).
+//!
+//! Labels: a CSV label column (see [`LabelColumn`]), the IDX label file next
+//! to the images, the label byte of each CIFAR record, or, when
+//! [`LoadOptions::labels_file`] is given, that file for every format (then
+//! every CSV column is a feature).
+
+mod cifar;
+mod csv;
+mod format;
+mod idx;
+mod labels;
+mod labels_file;
+mod npy;
+mod standardizer;
+
+pub use format::Format;
+pub use labels::{ClassMap, LabelColumn, RawLabels};
+pub use labels_file::read_labels_file;
+pub use standardizer::Standardizer;
+
+use crate::{Error, Result};
+use ndarray::{Array2, Axis, concatenate};
+use std::path::{Path, PathBuf};
+
+/// Features, labels when the file has them, and one name per feature.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// N×D.
+    pub features: Array2<f32>,
+    /// N labels, or `None` when the data carries none.
+    pub labels: Option<RawLabels>,
+    /// D names.
+    pub feature_names: Vec<String>,
+}
+
+/// How to read a data file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The CSV label column (ignored by other formats).
+    pub label: LabelColumn,
+    /// Labels from a separate file: an `.npy` 1-D integer array, an IDX label
+    /// file, or text with one label per line. Required for `.npy` features
+    /// when labels are required; overrides the labels of every format.
+    pub labels_file: Option<PathBuf>,
+    /// Whether a table without labels is an error (train, eval) or not
+    /// (predict).
+    pub labels_required: bool,
+    /// The model's feature count D, when there is a model: a CSV with exactly
+    /// D columns then has no label column, one with D + 1 columns has its
+    /// label column taken out per [`LoadOptions::label`].
+    pub expected_features: Option<usize>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            label: LabelColumn::Last,
+            labels_file: None,
+            labels_required: true,
+            expected_features: None,
+        }
+    }
+}
+
+/// Reads one data file (format detected from its first bytes and extension).
+pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
+    let bytes = read_file(path)?;
+    let format = Format::detect(path, &bytes)?;
+    let mut table = match format {
+        Format::Csv => csv::load(path, &bytes, options)?,
+        Format::Npy => {
+            let features = npy::read_features(path, &bytes)?;
+            let feature_names = numbered_names("x", features.ncols());
+            Table {
+                features,
+                labels: None,
+                feature_names,
+            }
+        }
+        Format::Idx => {
+            let features = idx::read_images(path, &bytes)?;
+            let feature_names = numbered_names("p", features.ncols());
+            let labels = match options.labels_file {
+                Some(_) => None,
+                None => idx::companion_labels(path, options.labels_required)?,
+            };
+            Table {
+                features,
+                labels,
+                feature_names,
+            }
+        }
+        Format::Cifar => cifar::read_batch(path, &bytes)?,
+    };
+    if let Some(labels_path) = &options.labels_file {
+        table.labels = Some(read_labels_file(labels_path)?);
+    }
+    check_table(path, &table, options)?;
+    Ok(table)
+}
+
+/// Reads several files of one layout (e.g. the five CIFAR-10 training
+/// batches) and stacks their rows in order.
+pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
+    let Some((first_path, rest)) = paths.split_first() else {
+        return Err(Error::EmptyData("no data files given".into()));
+    };
+    let first = load_table(first_path, options)?;
+    if rest.is_empty() {
+        return Ok(first);
+    }
+    let mut tables = vec![first];
+    for path in rest {
+        let table = load_table(path, options)?;
+        if table.feature_names != tables[0].feature_names {
+            return Err(Error::Format {
+                path: path.clone(),
+                reason: format!(
+                    "has {} features that do not match the {} features of {}",
+                    table.features.ncols(),
+                    tables[0].features.ncols(),
+                    first_path.display()
+                ),
+            });
+        }
+        if table.labels.is_some() != tables[0].labels.is_some() {
+            return Err(Error::Format {
+                path: path.clone(),
+                reason: format!(
+                    "labels present in one file but not in the other ({})",
+                    first_path.display()
+                ),
+            });
+        }
+        tables.push(table);
+    }
+    let views: Vec<_> = tables.iter().map(|t| t.features.view()).collect();
+    let features = concatenate(Axis(0), &views).map_err(|e| Error::ShapeMismatch {
+        op: "stacking data files",
+        detail: e.to_string(),
+    })?;
+    let labels = match tables[0].labels {
+        None => None,
+        Some(_) => {
+            let texts: Vec<String> = tables
+                .iter()
+                .flat_map(|t| {
+                    let labels = t.labels.as_ref().expect("presence checked above");
+                    (0..labels.len()).filter_map(move |row| labels.text(row))
+                })
+                .collect();
+            Some(RawLabels::from_strings(texts))
+        }
+    };
+    let feature_names = tables.swap_remove(0).feature_names;
+    Ok(Table {
+        features,
+        labels,
+        feature_names,
+    })
+}
+
+fn check_table(path: &Path, table: &Table, options: &LoadOptions) -> Result<()> {
+    let rows = table.features.nrows();
+    if rows == 0 || table.features.ncols() == 0 {
+        return Err(Error::EmptyData(format!(
+            "{} has {} rows and {} features",
+            path.display(),
+            rows,
+            table.features.ncols()
+        )));
+    }
+    match &table.labels {
+        Some(labels) if labels.len() != rows => {
+            let source = options.labels_file.as_deref().unwrap_or(path);
+            Err(Error::Format {
+                path: source.to_path_buf(),
+                reason: format!(
+                    "has {} labels but the data {} has {} rows",
+                    labels.len(),
+                    path.display(),
+                    rows
+                ),
+            })
+        }
+        None if options.labels_required => Err(Error::Format {
+            path: path.to_path_buf(),
+            reason: "no labels: give a labels file (a CSV has its labels in a column)".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The whole file, or [`Error::File`] with the OS reason.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn numbered_names(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i}")).collect()
+}
+
+pub(crate) fn format_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Format {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
