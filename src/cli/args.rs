@@ -1,0 +1,494 @@
+//! Command-line flags. Every flag's help shows its default; values out of
+//! range are rejected while parsing, naming the flag.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use lintrain::data::LabelColumn;
+use lintrain::{
+    BackendChoice, BatchSize, EarlyStopping, Init, Loss, LrSchedule, Monitor, Optimizer,
+    Regularizer, Sampling, Schedule, TrainConfig,
+};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "lintrain",
+    version,
+    about = "Train linear classifiers (softmax, SVM, MSE, logistic) on the GPU (wgpu) or the CPU"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a classifier on a data file, or on the bundled Iris data (150 × 4, 3 classes) without --data.
+    Train(TrainArgs),
+    /// Score a saved model on labelled data: loss, accuracy, confusion matrix, precision and recall.
+    Eval(EvalArgs),
+    /// Predict a class name (or class probabilities) for every row of a data file, as CSV.
+    Predict(PredictArgs),
+    /// Compare the analytic gradient of the objective with a numerical one.
+    Gradcheck(GradcheckArgs),
+    /// List every GPU adapter and say which backend `auto` picks.
+    Info,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    Softmax,
+    Svm,
+    SquaredHinge,
+    Mse,
+    Logistic,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegArg {
+    None,
+    L2,
+    L1,
+    Elastic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OptimizerArg {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adagrad,
+    Rmsprop,
+    Adam,
+    Adamw,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScheduleArg {
+    Constant,
+    Step,
+    Exponential,
+    Cosine,
+    Linear,
+    InvSqrt,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum InitArg {
+    Zeros,
+    Random,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    Auto,
+    Gpu,
+    Cpu,
+    Software,
+}
+
+impl BackendArg {
+    pub fn choice(self) -> BackendChoice {
+        match self {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Gpu => BackendChoice::Gpu,
+            BackendArg::Cpu => BackendChoice::Cpu,
+            BackendArg::Software => BackendChoice::Software,
+        }
+    }
+}
+
+/// Where the features and labels come from.
+#[derive(clap::Args, Clone)]
+pub struct DataArgs {
+    /// Data file: CSV (header optional), .npy (with --labels), MNIST IDX, or CIFAR-10 .bin.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// CSV label column: a 0-based index or a header name [default: the last column].
+    #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
+    pub label: Option<LabelColumn>,
+    /// Labels in a separate file (.npy integers, IDX labels, or one label per line); required with .npy features [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+}
+
+/// The hyperparameters a loss and regularizer need.
+#[derive(clap::Args, Clone)]
+pub struct ObjectiveArgs {
+    /// Data loss.
+    #[arg(long, value_enum, default_value = "softmax")]
+    pub loss: LossArg,
+    /// SVM and squared-hinge margin Δ (≥ 0).
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_negative_numbers = true)]
+    pub margin: f32,
+    /// Regularizer on W (never on b).
+    #[arg(long, value_enum, default_value = "l2")]
+    pub reg: RegArg,
+    /// Regularization strength λ (≥ 0).
+    #[arg(long, default_value_t = 1e-4, value_parser = non_negative, allow_negative_numbers = true)]
+    pub reg_strength: f32,
+    /// Elastic-net share of L1, r in [0, 1].
+    #[arg(long, default_value_t = 0.5, value_parser = unit_closed, allow_negative_numbers = true)]
+    pub l1_ratio: f32,
+}
+
+impl ObjectiveArgs {
+    pub fn loss(&self) -> Loss {
+        match self.loss {
+            LossArg::Softmax => Loss::softmax(),
+            LossArg::Svm => Loss::Hinge {
+                margin: self.margin,
+            },
+            LossArg::SquaredHinge => Loss::SquaredHinge {
+                margin: self.margin,
+            },
+            LossArg::Mse => Loss::MeanSquaredError,
+            LossArg::Logistic => Loss::Logistic,
+        }
+    }
+
+    pub fn regularizer(&self) -> Regularizer {
+        match self.reg {
+            RegArg::None => Regularizer::None,
+            RegArg::L2 => Regularizer::L2 {
+                strength: self.reg_strength,
+            },
+            RegArg::L1 => Regularizer::L1 {
+                strength: self.reg_strength,
+            },
+            RegArg::Elastic => Regularizer::ElasticNet {
+                strength: self.reg_strength,
+                l1_ratio: self.l1_ratio,
+            },
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Test data, scored with the training classes and standardizer after training [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
+    /// Labels file for --test (as --labels) [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub test_labels: Option<PathBuf>,
+    /// Share of rows held out for validation, in [0, 1): seeded and stratified by class (for mse: seeded, not stratified).
+    #[arg(long, default_value_t = 0.0, value_parser = fraction_below_one, allow_negative_numbers = true)]
+    pub val_fraction: f32,
+    #[command(flatten)]
+    pub objective: ObjectiveArgs,
+    /// Optimizer (PyTorch formulas and defaults).
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptimizerArg,
+    /// Base learning rate (> 0).
+    #[arg(long, default_value_t = 0.1, value_parser = positive, allow_negative_numbers = true)]
+    pub lr: f32,
+    /// Momentum μ in [0, 1) for momentum and nesterov [default: 0.9], rmsprop [default: 0].
+    #[arg(long, value_parser = fraction_below_one, allow_negative_numbers = true)]
+    pub momentum: Option<f32>,
+    /// Adam and AdamW β₁ in [0, 1).
+    #[arg(long, default_value_t = 0.9, value_parser = fraction_below_one, allow_negative_numbers = true)]
+    pub beta1: f32,
+    /// Adam and AdamW β₂ in [0, 1).
+    #[arg(long, default_value_t = 0.999, value_parser = fraction_below_one, allow_negative_numbers = true)]
+    pub beta2: f32,
+    /// Epsilon (> 0) of AdaGrad [default: 1e-10], RMSProp and Adam/AdamW [default: 1e-8].
+    #[arg(long, value_parser = positive, allow_negative_numbers = true)]
+    pub eps: Option<f32>,
+    /// AdamW decoupled weight decay (≥ 0).
+    #[arg(long, default_value_t = 1e-2, value_parser = non_negative, allow_negative_numbers = true)]
+    pub weight_decay: f32,
+    /// Learning-rate schedule, advanced once per step.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleArg,
+    /// Linear warmup steps from 0.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_steps: u64,
+    /// Step schedule: steps between decays (≥ 1).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub step_size: u64,
+    /// Step and exponential schedules: decay factor γ in (0, 1].
+    #[arg(long, default_value_t = 0.5, value_parser = decay_factor, allow_negative_numbers = true)]
+    pub gamma: f32,
+    /// Cosine and linear schedules: final learning rate (≥ 0).
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative, allow_negative_numbers = true)]
+    pub min_lr: f32,
+    /// Passes over the training data (≥ 1).
+    #[arg(long, default_value_t = 100, value_parser = at_least_one)]
+    pub epochs: usize,
+    /// Rows per step (≥ 1), or `full` for full-batch gradient descent.
+    #[arg(long, default_value = "32", value_parser = parse_batch_size)]
+    pub batch_size: BatchSize,
+    /// Visit rows in their stored order instead of a seeded shuffle per epoch.
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Seed for initialization, shuffling and the validation split.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Initial weights.
+    #[arg(long, value_enum, default_value = "random")]
+    pub init: InitArg,
+    /// Scale of the random initial weights (≥ 0).
+    #[arg(long, default_value_t = 1e-3, value_parser = non_negative, allow_negative_numbers = true)]
+    pub init_scale: f32,
+    /// Train on the raw features instead of standardized ones (mean and std fit on the training split).
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// Stop after this many epochs (≥ 1) without validation-loss improvement and keep the best epoch's weights; needs --val-fraction [default: off].
+    #[arg(long, value_name = "PATIENCE", value_parser = at_least_one)]
+    pub early_stopping: Option<usize>,
+    /// Which backend trains: auto picks a hardware GPU, else the CPU; software is the lavapipe adapter.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
+    /// Save the trained model (weights, bias, standardizer, class and feature names) here, atomically [default: not saved].
+    #[arg(long, value_name = "MODEL")]
+    pub save: Option<PathBuf>,
+    /// Print one JSON object (history and final metrics) on stdout and nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Plot loss and accuracy per epoch to this .svg or .png file [default: no plot].
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The library configuration. The validation split is made by the CLI,
+    /// so the configuration carries the fraction only for its checks.
+    pub fn config(&self) -> TrainConfig {
+        let momentum = self.momentum.unwrap_or(0.9);
+        let optimizer = match self.optimizer {
+            OptimizerArg::Sgd => Optimizer::Sgd,
+            OptimizerArg::Momentum => Optimizer::Momentum {
+                momentum,
+                dampening: 0.0,
+            },
+            OptimizerArg::Nesterov => Optimizer::Nesterov { momentum },
+            OptimizerArg::Adagrad => Optimizer::Adagrad {
+                lr_decay: 0.0,
+                eps: self.eps.unwrap_or(1e-10),
+            },
+            OptimizerArg::Rmsprop => Optimizer::RmsProp {
+                alpha: 0.99,
+                eps: self.eps.unwrap_or(1e-8),
+                momentum: self.momentum.unwrap_or(0.0),
+                centered: false,
+            },
+            OptimizerArg::Adam => Optimizer::Adam {
+                beta1: self.beta1,
+                beta2: self.beta2,
+                eps: self.eps.unwrap_or(1e-8),
+                amsgrad: false,
+            },
+            OptimizerArg::Adamw => Optimizer::AdamW {
+                beta1: self.beta1,
+                beta2: self.beta2,
+                eps: self.eps.unwrap_or(1e-8),
+                weight_decay: self.weight_decay,
+                amsgrad: false,
+            },
+        };
+        TrainConfig {
+            loss: self.objective.loss(),
+            regularizer: self.objective.regularizer(),
+            optimizer,
+            learning_rate: self.lr,
+            schedule: LrSchedule {
+                schedule: match self.schedule {
+                    ScheduleArg::Constant => Schedule::Constant,
+                    ScheduleArg::Step => Schedule::Step {
+                        step_size: self.step_size,
+                        gamma: self.gamma,
+                    },
+                    ScheduleArg::Exponential => Schedule::Exponential { gamma: self.gamma },
+                    ScheduleArg::Cosine => Schedule::Cosine {
+                        min_lr: self.min_lr,
+                    },
+                    ScheduleArg::Linear => Schedule::Linear {
+                        min_lr: self.min_lr,
+                    },
+                    ScheduleArg::InvSqrt => Schedule::InverseSqrt,
+                },
+                warmup_steps: self.warmup_steps,
+            },
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            sampling: if self.no_shuffle {
+                Sampling::Sequential
+            } else {
+                Sampling::Shuffle
+            },
+            seed: self.seed,
+            init: match self.init {
+                InitArg::Zeros => Init::Zeros,
+                InitArg::Random => Init::Random {
+                    scale: self.init_scale,
+                },
+            },
+            backend: self.backend.choice(),
+            validation_fraction: self.val_fraction,
+            early_stopping: self.early_stopping.map(|patience| EarlyStopping {
+                patience,
+                monitor: Monitor::ValidationLoss,
+            }),
+            classes: None,
+            class_weights: None,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Model file written by `lintrain train --save`.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Labelled data file (formats as for train).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// CSV label column: a 0-based index or a header name [default: the last column].
+    #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
+    pub label: Option<LabelColumn>,
+    /// Labels in a separate file (.npy integers, IDX labels, or one label per line) [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Print exactly {"loss", "accuracy", "n"} as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// Model file written by `lintrain train --save`.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Data file, with or without its label column.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// CSV label column, dropped when present: a 0-based index or a header name [default: the last column].
+    #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
+    pub label: Option<LabelColumn>,
+    /// Write the CSV here, atomically, instead of to stdout [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write class probabilities (a header row of class names, one column per class) instead of class names.
+    #[arg(long)]
+    pub proba: bool,
+}
+
+#[derive(clap::Args)]
+pub struct GradcheckArgs {
+    #[command(flatten)]
+    pub objective: ObjectiveArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Rows used from --data, the first ones after standardizing (≥ 1).
+    #[arg(long, default_value_t = 50, value_parser = at_least_one)]
+    pub rows: usize,
+    /// Classes of the random problem used without --data (≥ 2).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..))]
+    pub classes: u32,
+    /// Parameters checked, a seeded sample of W and b (≥ 1); every one when there are fewer.
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
+    pub coordinates: usize,
+    /// Largest relative error |a − n| / (|a| + |n|) that passes (≥ 0). Centered differences in f64 with h = 1e-5 give about 1e-9 on smooth losses; kinks of the hinge and L1 can cost more.
+    #[arg(long, default_value_t = 1e-6, value_parser = non_negative_f64, allow_negative_numbers = true)]
+    pub threshold: f64,
+    /// Seed of the random problem, the parameters and the coordinate sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also compare this backend's f32 data gradient (its kernels) with the f64 CPU reference: cpu, gpu or software; auto checks the GPU when a hardware one exists.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: BackendArg,
+    /// Largest backend error max|g − a| / max|a| that passes (≥ 0).
+    #[arg(long, default_value_t = 1e-4, value_parser = non_negative_f64, allow_negative_numbers = true)]
+    pub backend_threshold: f64,
+}
+
+fn parse_f32(text: &str) -> Result<f32, String> {
+    let value: f32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, got {text:?}"))?;
+    if !value.is_finite() {
+        return Err(format!("must be finite, got {text}"));
+    }
+    Ok(value)
+}
+
+fn positive(text: &str) -> Result<f32, String> {
+    let v = parse_f32(text)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be > 0, got {v}"))
+    }
+}
+
+fn non_negative(text: &str) -> Result<f32, String> {
+    let v = parse_f32(text)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be ≥ 0, got {v}"))
+    }
+}
+
+fn non_negative_f64(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, got {text:?}"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be finite and ≥ 0, got {v}"))
+    }
+}
+
+fn fraction_below_one(text: &str) -> Result<f32, String> {
+    let v = parse_f32(text)?;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be in [0, 1), got {v}"))
+    }
+}
+
+fn unit_closed(text: &str) -> Result<f32, String> {
+    let v = parse_f32(text)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be in [0, 1], got {v}"))
+    }
+}
+
+fn decay_factor(text: &str) -> Result<f32, String> {
+    let v = parse_f32(text)?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("must be in (0, 1], got {v}"))
+    }
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be ≥ 1, got 0".into()),
+        Ok(v) => Ok(v),
+        Err(_) => Err(format!("expected a whole number ≥ 1, got {text:?}")),
+    }
+}
+
+fn parse_batch_size(text: &str) -> Result<BatchSize, String> {
+    if text.trim() == "full" {
+        return Ok(BatchSize::Full);
+    }
+    at_least_one(text)
+        .map(BatchSize::Rows)
+        .map_err(|e| format!("{e} (or `full`)"))
+}
+
+fn parse_label_column(text: &str) -> Result<LabelColumn, String> {
+    text.parse().map_err(|e: lintrain::Error| e.to_string())
+}

@@ -1,0 +1,57 @@
+//! The binary's commands, one module per concern. Every command returns a
+//! [`CliError`], printed by `main` as one `lintrain: error: …` line.
+
+pub mod args;
+pub mod eval;
+pub mod gradcheck;
+pub mod info;
+pub mod inputs;
+pub mod json;
+pub mod plot;
+pub mod predict;
+pub mod progress;
+pub mod train;
+
+use std::fmt;
+
+/// A one-line message for the user.
+#[derive(Debug)]
+pub struct CliError(String);
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keep the promise of one line, whatever a library message contains.
+        let one_line: Vec<&str> = self
+            .0
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        f.write_str(&one_line.join(" "))
+    }
+}
+
+impl From<lintrain::Error> for CliError {
+    fn from(error: lintrain::Error) -> Self {
+        Self(error.to_string())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Runs the parsed command.
+pub fn run(command: args::Command) -> CliResult {
+    match command {
+        args::Command::Train(a) => train::run(&a),
+        args::Command::Eval(a) => eval::run(&a),
+        args::Command::Predict(a) => predict::run(&a),
+        args::Command::Gradcheck(a) => gradcheck::run(&a),
+        args::Command::Info => info::run(),
+    }
+}

@@ -1,0 +1,84 @@
+//! Per-epoch progress: a bar on a terminal (stderr), plain lines otherwise.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lintrain::EpochRecord;
+use std::io::IsTerminal;
+
+/// How progress is shown.
+#[derive(Clone)]
+pub enum Progress {
+    /// One bar over the epochs on stderr, the last epoch's metrics as its message.
+    Bar(ProgressBar),
+    /// A line on stdout every `every` epochs (and the first and last).
+    Lines {
+        every: usize,
+        epochs: usize,
+    },
+    Silent,
+}
+
+impl Progress {
+    /// A bar when stderr is a terminal; otherwise lines on stdout, or nothing
+    /// when stdout is reserved for JSON.
+    pub fn new(epochs: usize, json: bool) -> Self {
+        if std::io::stderr().is_terminal() {
+            let bar =
+                ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{bar:30.cyan/blue} epoch {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            Progress::Bar(bar)
+        } else if json {
+            Progress::Silent
+        } else {
+            Progress::Lines {
+                every: (epochs / 10).max(1),
+                epochs,
+            }
+        }
+    }
+
+    pub fn epoch(&self, record: &EpochRecord) {
+        match self {
+            Progress::Bar(bar) => {
+                bar.set_position(record.epoch as u64);
+                bar.set_message(summary(record));
+            }
+            Progress::Lines { every, epochs } => {
+                if record.epoch == 1 || record.epoch % every == 0 || record.epoch == *epochs {
+                    println!("epoch {:>4}  {}", record.epoch, summary(record));
+                }
+            }
+            Progress::Silent => {}
+        }
+    }
+
+    /// Leaves the bar showing its last state.
+    pub fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.abandon();
+        }
+    }
+}
+
+/// "loss 0.1234  acc 97.0%  val loss …  lr 1.000e-1  12345 samples/s"
+fn summary(r: &EpochRecord) -> String {
+    let mut text = format!("loss {:.4}", r.train_loss);
+    if let Some(a) = r.train_accuracy {
+        text.push_str(&format!("  acc {:.1}%", 100.0 * a));
+    }
+    if let Some(l) = r.val_loss {
+        text.push_str(&format!("  val loss {l:.4}"));
+    }
+    if let Some(a) = r.val_accuracy {
+        text.push_str(&format!("  val acc {:.1}%", 100.0 * a));
+    }
+    text.push_str(&format!(
+        "  lr {:.3e}  {:.0} samples/s",
+        r.learning_rate, r.samples_per_second
+    ));
+    text
+}
