@@ -235,7 +235,10 @@ impl SavedModel {
         let weights = Array2::from_shape_vec((features, outputs), weight)
             .map_err(|e| format!("tensor `weight`: {e}"))?;
         let bias = read_vector(&tensors, "bias", outputs)?;
-        let standardizer = match (tensors.tensor("mean").is_ok(), tensors.tensor("std").is_ok()) {
+        let standardizer = match (
+            tensors.tensor("mean").is_ok(),
+            tensors.tensor("std").is_ok(),
+        ) {
             (false, false) => None,
             (true, true) => Some(Standardizer {
                 mean: read_vector(&tensors, "mean", features)?,
@@ -338,7 +341,9 @@ fn check_finite<'a>(
     mut values: impl Iterator<Item = &'a f32>,
 ) -> std::result::Result<(), String> {
     match values.position(|v| !v.is_finite()) {
-        Some(i) => Err(format!("tensor `{name}` has a non-finite value at index {i}")),
+        Some(i) => Err(format!(
+            "tensor `{name}` has a non-finite value at index {i}"
+        )),
         None => Ok(()),
     }
 }

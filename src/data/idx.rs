@@ -36,12 +36,17 @@ pub(crate) fn read_labels(path: &Path, bytes: &[u8]) -> Result<Vec<i64>> {
 
 /// The label file next to an image file by the standard MNIST names
 /// (`train-images-idx3-ubyte` → `train-labels-idx1-ubyte`, also with
-/// `.idx3-ubyte`). Missing is an error only when labels are required.
-pub(crate) fn companion_labels(images: &Path, required: bool) -> Result<Option<RawLabels>> {
+/// `.idx3-ubyte`), with the path it was found at. Missing is an error only
+/// when labels are required.
+pub(crate) fn companion_labels(
+    images: &Path,
+    required: bool,
+) -> Result<Option<(PathBuf, RawLabels)>> {
     let candidates = companion_candidates(images);
     if let Some(found) = candidates.iter().find(|c| c.is_file()) {
         let bytes = read_file(found)?;
-        return Ok(Some(RawLabels::Integers(read_labels(found, &bytes)?)));
+        let labels = RawLabels::Integers(read_labels(found, &bytes)?);
+        return Ok(Some((found.clone(), labels)));
     }
     if !required {
         return Ok(None);
@@ -69,7 +74,9 @@ fn companion_candidates(images: &Path) -> Vec<PathBuf> {
     if !name.contains("images") {
         return Vec::new();
     }
-    let labels = name.replacen("images", "labels", 1).replacen("idx3", "idx1", 1);
+    let labels = name
+        .replacen("images", "labels", 1)
+        .replacen("idx3", "idx1", 1);
     let mut names = vec![labels.clone()];
     // Both separators occur in the wild: `-idx1-ubyte` and `.idx1-ubyte`.
     for (from, to) in [("-idx1", ".idx1"), (".idx1", "-idx1")] {
@@ -77,7 +84,10 @@ fn companion_candidates(images: &Path) -> Vec<PathBuf> {
             names.push(labels.replacen(from, to, 1));
         }
     }
-    names.into_iter().map(|n| images.with_file_name(n)).collect()
+    names
+        .into_iter()
+        .map(|n| images.with_file_name(n))
+        .collect()
 }
 
 fn bad_magic(path: &Path, bytes: &[u8], what: &str, expected: [u8; 4]) -> crate::Error {

@@ -149,7 +149,10 @@ impl ClassMap {
                 .enumerate()
                 .map(|(row, v)| {
                     let text = v.to_string();
-                    self.ids.get(&text).copied().ok_or_else(|| unknown(row, text))
+                    self.ids
+                        .get(&text)
+                        .copied()
+                        .ok_or_else(|| unknown(row, text))
                 })
                 .collect(),
         }

@@ -74,6 +74,8 @@ impl Default for LoadOptions {
 pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
     let bytes = read_file(path)?;
     let format = Format::detect(path, &bytes)?;
+    // Where the labels come from when not from the data file itself.
+    let mut labels_source = options.labels_file.clone();
     let mut table = match format {
         Format::Csv => csv::load(path, &bytes, options)?,
         Format::Npy => {
@@ -90,7 +92,13 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
             let feature_names = numbered_names("p", features.ncols());
             let labels = match options.labels_file {
                 Some(_) => None,
-                None => idx::companion_labels(path, options.labels_required)?,
+                None => match idx::companion_labels(path, options.labels_required)? {
+                    Some((found, labels)) => {
+                        labels_source = Some(found);
+                        Some(labels)
+                    }
+                    None => None,
+                },
             };
             Table {
                 features,
@@ -103,7 +111,7 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
     if let Some(labels_path) = &options.labels_file {
         table.labels = Some(read_labels_file(labels_path)?);
     }
-    check_table(path, &table, options)?;
+    check_table(path, &table, labels_source.as_deref(), options)?;
     Ok(table)
 }
 
@@ -168,7 +176,12 @@ pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
     })
 }
 
-fn check_table(path: &Path, table: &Table, options: &LoadOptions) -> Result<()> {
+fn check_table(
+    path: &Path,
+    table: &Table,
+    labels_source: Option<&Path>,
+    options: &LoadOptions,
+) -> Result<()> {
     let rows = table.features.nrows();
     if rows == 0 || table.features.ncols() == 0 {
         return Err(Error::EmptyData(format!(
@@ -180,7 +193,7 @@ fn check_table(path: &Path, table: &Table, options: &LoadOptions) -> Result<()> 
     }
     match &table.labels {
         Some(labels) if labels.len() != rows => {
-            let source = options.labels_file.as_deref().unwrap_or(path);
+            let source = labels_source.unwrap_or(path);
             Err(Error::Format {
                 path: source.to_path_buf(),
                 reason: format!(

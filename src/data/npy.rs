@@ -98,7 +98,10 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
         }
         2 | 3 => {
             let len = bytes.get(8..12).ok_or_else(truncated)?;
-            (12, u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize)
+            (
+                12,
+                u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize,
+            )
         }
         _ => {
             return Err(format_error(
@@ -117,8 +120,8 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
     let descr = quoted(descr).ok_or_else(|| bad_header("'descr' is not a simple type string"))?;
     let (kind, item_size) = parse_descr(path, descr)?;
 
-    let fortran = dict_value(&header, "fortran_order")
-        .ok_or_else(|| bad_header("no 'fortran_order'"))?;
+    let fortran =
+        dict_value(&header, "fortran_order").ok_or_else(|| bad_header("no 'fortran_order'"))?;
     let fortran_order = if fortran.starts_with("True") {
         true
     } else if fortran.starts_with("False") {
@@ -163,7 +166,11 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
 fn dict_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     let start = [format!("'{key}'"), format!("\"{key}\"")]
         .iter()
-        .find_map(|quoted_key| header.find(quoted_key.as_str()).map(|i| i + quoted_key.len()))?;
+        .find_map(|quoted_key| {
+            header
+                .find(quoted_key.as_str())
+                .map(|i| i + quoted_key.len())
+        })?;
     let rest = header[start..].trim_start().strip_prefix(':')?;
     Some(rest.trim_start())
 }
