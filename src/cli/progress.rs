@@ -48,7 +48,10 @@ impl Progress {
                 bar.set_message(summary(record));
             }
             Progress::Lines { every, epochs } => {
-                if record.epoch == 1 || record.epoch % every == 0 || record.epoch == *epochs {
+                if record.epoch == 1
+                    || record.epoch.is_multiple_of(*every)
+                    || record.epoch == *epochs
+                {
                     println!("epoch {:>4}  {}", record.epoch, summary(record));
                 }
             }

@@ -221,12 +221,10 @@ fn check_before_loading(args: &TrainArgs) -> CliResult {
             "--early-stopping needs a validation set to watch: add --val-fraction (e.g. 0.2)",
         ));
     }
-    if args.data.data.is_none() {
-        if args.data.label.is_some() || args.data.labels.is_some() {
-            return Err(CliError::new(
-                "--label and --labels describe --data, which is missing (without --data, train uses the bundled Iris data)",
-            ));
-        }
+    if args.data.data.is_none() && (args.data.label.is_some() || args.data.labels.is_some()) {
+        return Err(CliError::new(
+            "--label and --labels describe --data, which is missing (without --data, train uses the bundled Iris data)",
+        ));
     }
     if args.test_labels.is_some() && args.test.is_none() {
         return Err(CliError::new("--test-labels needs --test"));

@@ -1,0 +1,731 @@
+//! The `lintrain` binary end to end: every command, its output formats, the
+//! train → save → eval/predict round trip, and one-line errors for bad input.
+
+mod common;
+
+use common::in_ci;
+use lintrain::data::{LoadOptions, load_table};
+use lintrain::model_file::SavedModel;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+    fn describe(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn lintrain(args: &[&str]) -> Run {
+    let xdg = std::env::temp_dir().join("lintrain-cli-test-xdg");
+    let _ = std::fs::create_dir_all(&xdg);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700));
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the lintrain binary runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn succeed(args: &[&str]) -> Run {
+    let run = lintrain(args);
+    assert!(run.ok(), "lintrain {args:?} failed: {}", run.describe());
+    run
+}
+
+/// Asserts the contract for bad input: non-zero exit, one `lintrain: error:`
+/// line on stderr mentioning each fragment, and no panic text.
+fn fail_with(args: &[&str], fragments: &[&str]) -> Run {
+    let run = lintrain(args);
+    assert!(
+        !run.ok() && run.code.is_some(),
+        "lintrain {args:?} should fail: {}",
+        run.describe()
+    );
+    let stderr = run.stderr.trim_end();
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "lintrain {args:?}: stderr is not one line: {}",
+        run.describe()
+    );
+    assert!(
+        stderr.starts_with("lintrain: error: "),
+        "lintrain {args:?}: {}",
+        run.describe()
+    );
+    for fragment in fragments {
+        assert!(
+            stderr.contains(fragment),
+            "lintrain {args:?}: stderr lacks {fragment:?}: {stderr}"
+        );
+    }
+    for forbidden in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
+        assert!(!stderr.contains(forbidden), "{args:?}: {stderr}");
+    }
+    run
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", run.describe()))
+}
+
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn sorted(names: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    names.sort();
+    names
+}
+
+const CLASSES: [&str; 3] = ["alpha", "beta", "gamma"];
+
+/// Three seeded Gaussian blobs in 4 features with string labels, as CSV
+/// with a header; returns the labels written.
+fn write_blobs(path: &Path, rows: usize, seed: u64, with_labels: bool) -> Vec<String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut text = String::from(if with_labels {
+        "f0,f1,f2,f3,kind\n"
+    } else {
+        "f0,f1,f2,f3\n"
+    });
+    let mut labels = Vec::new();
+    for i in 0..rows {
+        let class = i % 3;
+        let centre = [class as f32 * 2.0, -(class as f32), 1.0, 0.5 * class as f32];
+        let values: Vec<String> = centre
+            .iter()
+            .map(|c| format!("{:.4}", c + rng.random_range(-1.2f32..1.2)))
+            .collect();
+        text.push_str(&values.join(","));
+        if with_labels {
+            text.push(',');
+            text.push_str(CLASSES[class]);
+        }
+        text.push('\n');
+        labels.push(CLASSES[class].to_string());
+    }
+    std::fs::write(path, text).expect("write the CSV");
+    labels
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+fn number(value: &Value, what: &str) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {value}"))
+}
+
+#[test]
+fn default_train_prints_final_accuracy() {
+    let run = succeed(&["train", "--epochs", "5", "--backend", "cpu"]);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("final training accuracy:"))
+        .unwrap_or_else(|| panic!("no accuracy line: {}", run.describe()));
+    let percent: f64 = line
+        .trim_start_matches("final training accuracy:")
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .expect("a percentage");
+    // Five epochs of softmax on standardized Iris beat the 33% of chance.
+    assert!(percent > 50.0 && percent <= 100.0, "{line}");
+    assert!(run.stdout.contains("setosa, versicolor, virginica"));
+    // Not a terminal: one progress line per epoch here (every max(1, 5/10)).
+    assert_eq!(
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with("epoch"))
+            .count(),
+        5
+    );
+}
+
+#[test]
+fn train_json_has_the_schema_with_nulls_for_missing_splits() {
+    let run = succeed(&["train", "--epochs", "4", "--backend", "cpu", "--json"]);
+    let report = json(&run);
+    assert_eq!(
+        keys(&report),
+        sorted(&["backend", "adapter", "history", "final", "seconds"])
+    );
+    assert_eq!(report["backend"], "cpu");
+    assert!(report["adapter"].is_string());
+    assert!(number(&report["seconds"], "seconds") >= 0.0);
+    let history = report["history"].as_array().expect("history array");
+    assert_eq!(history.len(), 4);
+    for (i, epoch) in history.iter().enumerate() {
+        assert_eq!(
+            keys(epoch),
+            sorted(&[
+                "epoch",
+                "train_loss",
+                "train_acc",
+                "val_loss",
+                "val_acc",
+                "lr",
+                "seconds"
+            ])
+        );
+        assert_eq!(epoch["epoch"], i as u64 + 1);
+        assert!(number(&epoch["train_loss"], "train_loss").is_finite());
+        let acc = number(&epoch["train_acc"], "train_acc");
+        assert!((0.0..=1.0).contains(&acc));
+        assert!((number(&epoch["lr"], "lr") - 0.1).abs() < 1e-6);
+        assert!(epoch["val_loss"].is_null() && epoch["val_acc"].is_null());
+    }
+    let last = &report["final"];
+    assert_eq!(
+        keys(last),
+        sorted(&[
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "test_loss",
+            "test_acc"
+        ])
+    );
+    assert!(number(&last["train_loss"], "final train_loss") > 0.0);
+    assert!((0.0..=1.0).contains(&number(&last["train_acc"], "final train_acc")));
+    for key in ["val_loss", "val_acc", "test_loss", "test_acc"] {
+        assert!(last[key].is_null(), "{key} should be null: {last}");
+    }
+}
+
+/// train (validation, test, save, plots) → eval and predict on the saved
+/// model reproduce the run's numbers and the library's predictions.
+#[test]
+fn train_save_eval_predict_round_trip() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let train_csv = dir.path().join("train.csv");
+    let test_csv = dir.path().join("test.csv");
+    let unlabelled_csv = dir.path().join("unlabelled.csv");
+    let model = dir.path().join("model.safetensors");
+    let svg = dir.path().join("curves.svg");
+    let png = dir.path().join("curves.png");
+    write_blobs(&train_csv, 120, 1, true);
+    let test_labels = write_blobs(&test_csv, 45, 2, true);
+    write_blobs(&unlabelled_csv, 45, 2, false);
+
+    let run = succeed(&[
+        "train",
+        "--data",
+        s(&train_csv),
+        "--test",
+        s(&test_csv),
+        "--val-fraction",
+        "0.25",
+        "--epochs",
+        "15",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+        "--plot",
+        s(&svg),
+        "--json",
+    ]);
+    let report = json(&run);
+    let history = report["history"].as_array().expect("history");
+    assert_eq!(history.len(), 15);
+    assert!(
+        history
+            .iter()
+            .all(|e| e["val_loss"].is_number() && e["val_acc"].is_number())
+    );
+    let last = &report["final"];
+    for key in [
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "test_loss",
+        "test_acc",
+    ] {
+        assert!(last[key].is_number(), "{key} missing: {last}");
+    }
+    let test_acc = number(&last["test_acc"], "test_acc");
+    assert!(test_acc > 0.6, "the blobs are separable enough: {last}");
+
+    let svg_text = std::fs::read_to_string(&svg).expect("the SVG plot exists");
+    assert!(svg_text.starts_with("<svg") || svg_text.starts_with("<?xml"));
+    assert!(svg_text.contains("<text"), "the SVG has axis labels");
+    succeed(&[
+        "train",
+        "--data",
+        s(&train_csv),
+        "--epochs",
+        "3",
+        "--backend",
+        "cpu",
+        "--plot",
+        s(&png),
+    ]);
+    let png_bytes = std::fs::read(&png).expect("the PNG plot exists");
+    assert_eq!(&png_bytes[..8], b"\x89PNG\r\n\x1a\n");
+
+    // eval reproduces the test metrics of the training run.
+    let eval = json(&succeed(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--json",
+    ]));
+    assert_eq!(keys(&eval), sorted(&["loss", "accuracy", "n"]));
+    assert_eq!(eval["n"], 45);
+    assert_eq!(number(&eval["accuracy"], "accuracy"), test_acc);
+    let test_loss = number(&last["test_loss"], "test_loss");
+    assert!((number(&eval["loss"], "loss") - test_loss).abs() <= 1e-9 * test_loss.abs().max(1.0));
+
+    // Text eval names the classes in a confusion matrix and per-class table.
+    let text = succeed(&["eval", "--model", s(&model), "--data", s(&test_csv)]);
+    assert!(text.stdout.contains("confusion matrix"));
+    assert!(text.stdout.contains("precision") && text.stdout.contains("recall"));
+    for class in CLASSES {
+        assert!(text.stdout.contains(class), "{}", text.stdout);
+    }
+
+    // predict, with and without the label column, matches the library.
+    let with_labels = succeed(&["predict", "--model", s(&model), "--data", s(&test_csv)]);
+    let without = succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&unlabelled_csv),
+    ]);
+    assert_eq!(with_labels.stdout, without.stdout);
+    let predicted: Vec<&str> = with_labels.stdout.lines().collect();
+    let saved = SavedModel::load(&model).expect("the saved model loads");
+    let table = load_table(
+        &unlabelled_csv,
+        &LoadOptions {
+            labels_required: false,
+            expected_features: Some(saved.model.features()),
+            ..LoadOptions::default()
+        },
+    )
+    .expect("load");
+    let x = saved.prepare(table.features.view()).expect("prepare");
+    let expected: Vec<&str> = saved
+        .model
+        .predict(x.view())
+        .expect("predict")
+        .iter()
+        .map(|&c| saved.class_names[c as usize].as_str())
+        .collect();
+    assert_eq!(predicted, expected);
+    let hits = predicted
+        .iter()
+        .zip(&test_labels)
+        .filter(|(p, l)| **p == l.as_str())
+        .count();
+    assert_eq!(hits as f64 / test_labels.len() as f64, test_acc);
+
+    // --proba: a header of class names, rows that sum to 1, argmax = predict.
+    let out = dir.path().join("proba.csv");
+    let proba_stdout = succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--proba",
+    ]);
+    succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test_csv),
+        "--proba",
+        "--out",
+        s(&out),
+    ]);
+    let written = std::fs::read_to_string(&out).expect("--out file");
+    assert_eq!(written, proba_stdout.stdout);
+    let mut lines = written.lines();
+    assert_eq!(lines.next(), Some("alpha,beta,gamma"));
+    let mut rows = 0;
+    for (line, name) in lines.zip(&predicted) {
+        let p: Vec<f64> = line
+            .split(',')
+            .map(|v| v.parse().expect("a probability"))
+            .collect();
+        assert_eq!(p.len(), 3);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{line}");
+        let best = (0..3)
+            .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+            .expect("3 columns");
+        assert_eq!(CLASSES[best], *name);
+        rows += 1;
+    }
+    assert_eq!(rows, 45);
+}
+
+#[test]
+fn eval_on_the_training_file_matches_the_final_training_accuracy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data.csv");
+    let model = dir.path().join("m.safetensors");
+    write_blobs(&data, 60, 3, true);
+    for loss in ["svm", "mse", "logistic"] {
+        let report = json(&succeed(&[
+            "train",
+            "--data",
+            s(&data),
+            "--loss",
+            loss,
+            "--epochs",
+            "8",
+            "--backend",
+            "cpu",
+            "--save",
+            s(&model),
+            "--json",
+        ]));
+        let eval = json(&succeed(&[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--json",
+        ]));
+        assert_eq!(eval["accuracy"], report["final"]["train_acc"], "{loss}");
+        assert_eq!(eval["n"], 60);
+    }
+}
+
+#[test]
+fn mse_trains_on_class_labels_with_validation() {
+    let report = json(&succeed(&[
+        "train",
+        "--loss",
+        "mse",
+        "--val-fraction",
+        "0.2",
+        "--epochs",
+        "30",
+        "--backend",
+        "cpu",
+        "--json",
+    ]));
+    let last = &report["final"];
+    assert!(number(&last["train_acc"], "train_acc") > 0.6, "{last}");
+    assert!(last["val_acc"].is_number() && last["val_loss"].is_number());
+    let history = report["history"].as_array().expect("history");
+    let first = number(&history[0]["train_loss"], "first loss");
+    let final_loss = number(&history[29]["train_loss"], "last loss");
+    assert!(final_loss < first, "MSE decreases: {first} → {final_loss}");
+}
+
+#[test]
+fn early_stopping_with_validation_runs_and_without_fails() {
+    let report = json(&succeed(&[
+        "train",
+        "--val-fraction",
+        "0.3",
+        "--early-stopping",
+        "2",
+        "--lr",
+        "5",
+        "--epochs",
+        "200",
+        "--backend",
+        "cpu",
+        "--json",
+    ]));
+    assert!(!report["history"].as_array().expect("history").is_empty());
+    fail_with(
+        &["train", "--early-stopping", "3", "--backend", "cpu"],
+        &["--early-stopping", "--val-fraction"],
+    );
+}
+
+#[test]
+fn gradcheck_passes_for_each_loss_and_regularizer() {
+    for loss in ["softmax", "svm", "mse", "logistic"] {
+        for reg in ["l2", "l1", "elastic"] {
+            let run = succeed(&[
+                "gradcheck",
+                "--loss",
+                loss,
+                "--reg",
+                reg,
+                "--reg-strength",
+                "0.01",
+            ]);
+            assert!(
+                run.stdout.contains("max relative error"),
+                "{}",
+                run.describe()
+            );
+            assert!(!run.stdout.contains("FAIL"), "{}", run.describe());
+        }
+    }
+}
+
+#[test]
+fn gradcheck_on_a_data_file_and_a_failing_threshold() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data.csv");
+    write_blobs(&data, 40, 4, true);
+    let run = succeed(&["gradcheck", "--data", s(&data), "--loss", "svm"]);
+    assert!(
+        run.stdout.contains("40 rows × 4 features, 3 classes"),
+        "{}",
+        run.describe()
+    );
+    // No analytic gradient equals its numerical estimate to the last bit.
+    let run = fail_with(
+        &["gradcheck", "--threshold", "0"],
+        &["gradient check failed", "--threshold"],
+    );
+    assert!(run.stdout.contains("FAIL"));
+}
+
+#[test]
+fn info_lists_adapters_and_the_auto_choice() {
+    let run = succeed(&["info"]);
+    assert!(
+        run.stdout.contains("backend auto picks:"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn help_shows_every_default() {
+    let run = succeed(&["train", "--help"]);
+    for expected in [
+        "[default: softmax]",
+        "[default: 0.1]",
+        "[default: 100]",
+        "[default: 32]",
+        "[default: auto]",
+        "[default: none]",
+        "[default: the last column]",
+        "[default: off]",
+        "[default: not saved]",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "train --help lacks {expected}"
+        );
+    }
+    for command in ["eval", "predict", "gradcheck"] {
+        let run = succeed(&[command, "--help"]);
+        assert!(
+            run.stdout.contains("[default:"),
+            "{command} --help shows defaults"
+        );
+    }
+}
+
+/// The GPU path through the software adapter. Under CI a missing adapter
+/// fails; elsewhere the test says loudly that it did not run.
+#[test]
+fn train_and_gradcheck_on_the_software_adapter() {
+    let run = lintrain(&["train", "--backend", "software", "--epochs", "3", "--json"]);
+    if !run.ok() && run.stderr.contains("no GPU adapter") && !in_ci() {
+        eprintln!(
+            "NOT RUN ON GPU: no software adapter ({})",
+            run.stderr.trim()
+        );
+        return;
+    }
+    assert!(run.ok(), "{}", run.describe());
+    let report = json(&run);
+    assert_eq!(report["backend"], "gpu");
+    assert_eq!(report["history"].as_array().map(Vec::len), Some(3));
+    let cpu = json(&succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "3",
+        "--json",
+    ]));
+    let gpu_acc = number(&report["final"]["train_acc"], "gpu train_acc");
+    let cpu_acc = number(&cpu["final"]["train_acc"], "cpu train_acc");
+    // Same seed and data: f32 rounding may move a row or two, not more.
+    assert!(
+        (gpu_acc - cpu_acc).abs() <= 2.0 / 150.0 + 1e-12,
+        "{gpu_acc} vs {cpu_acc}"
+    );
+    let run = succeed(&["gradcheck", "--backend", "software", "--loss", "softmax"]);
+    assert!(run.stdout.contains("gpu ("), "{}", run.describe());
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let ragged = write("ragged.csv", "a,b,y\n1,2,x\n3,4\n5,6,y\n");
+    let nan = write("nan.csv", "a,b,y\n1,2,x\n3,nan,y\n");
+    let inf = write("inf.csv", "a,b,y\n1,2,x\n3,inf,y\n");
+    let text = write("text.csv", "a,b,y\n1,2,x\n3,oops,y\n");
+    let not_model = write("model.safetensors", "this is not a model");
+    let good = dir.path().join("good.csv");
+    write_blobs(&good, 30, 5, true);
+    let model = dir.path().join("good.safetensors");
+    succeed(&[
+        "train",
+        "--data",
+        s(&good),
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    let unknown = write("unknown.csv", "f0,f1,f2,f3,kind\n1,2,3,4,delta\n");
+    let missing = dir.path().join("missing.csv");
+    let no_dir = dir.path().join("nope").join("m.safetensors");
+
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["train", "--data", s(&missing)], vec!["missing.csv"]),
+        (
+            vec!["train", "--data", s(&ragged)],
+            vec!["ragged.csv", "line 3"],
+        ),
+        (
+            vec!["train", "--data", s(&nan)],
+            vec!["nan.csv", "line 3", "column 2"],
+        ),
+        (
+            vec!["train", "--data", s(&inf)],
+            vec!["inf.csv", "line 3", "column 2"],
+        ),
+        (
+            vec!["train", "--data", s(&text)],
+            vec!["text.csv", "line 3", "oops"],
+        ),
+        (
+            vec!["train", "--data", s(&good), "--label", "nope"],
+            vec!["nope"],
+        ),
+        (vec!["train", "--data", s(&good), "--label", "7"], vec!["7"]),
+        (
+            vec!["eval", "--model", s(&not_model), "--data", s(&good)],
+            vec!["model.safetensors"],
+        ),
+        (
+            vec!["eval", "--model", s(&model), "--data", s(&unknown)],
+            vec!["delta", "unknown.csv"],
+        ),
+        (
+            vec!["predict", "--model", s(&missing), "--data", s(&good)],
+            vec!["missing.csv"],
+        ),
+        (vec!["train", "--lr=-0.5"], vec!["--lr"]),
+        (vec!["train", "--lr", "0"], vec!["--lr"]),
+        (vec!["train", "--val-fraction", "1"], vec!["--val-fraction"]),
+        (vec!["train", "--val-fraction=-0.1"], vec!["--val-fraction"]),
+        (vec!["train", "--batch-size", "0"], vec!["--batch-size"]),
+        (vec!["train", "--epochs", "0"], vec!["--epochs"]),
+        (vec!["train", "--loss", "hinge2"], vec!["--loss", "hinge2"]),
+        (vec!["train", "--optimizer", "lbfgs"], vec!["--optimizer"]),
+        (
+            vec!["train", "--plot", "curves.jpg"],
+            vec!["--plot", "curves.jpg"],
+        ),
+        (
+            vec!["train", "--save", s(&no_dir)],
+            vec!["--save", "does not exist"],
+        ),
+        (
+            vec!["train", "--test", s(&unknown), "--data", s(&good)],
+            vec!["delta"],
+        ),
+        (vec!["gradcheck", "--threshold=-1"], vec!["--threshold"]),
+    ];
+    for (args, fragments) in &cases {
+        fail_with(args, fragments);
+    }
+}
+
+#[test]
+fn a_failing_run_leaves_an_existing_model_intact() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("m.safetensors");
+    succeed(&[
+        "train",
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    let before = std::fs::read(&model).expect("model written");
+    // Passes the --save checks, then diverges during training.
+    fail_with(
+        &[
+            "train",
+            "--epochs",
+            "50",
+            "--loss",
+            "mse",
+            "--lr",
+            "1e6",
+            "--reg",
+            "none",
+            "--backend",
+            "cpu",
+            "--save",
+            s(&model),
+        ],
+        &["diverged"],
+    );
+    assert_eq!(std::fs::read(&model).expect("still there"), before);
+    SavedModel::load(&model).expect("still loadable");
+}
