@@ -114,7 +114,7 @@ pub struct DataArgs {
 /// The hyperparameters a loss and regularizer need.
 #[derive(clap::Args, Clone)]
 pub struct ObjectiveArgs {
-    /// Data loss.
+    /// Data loss. mse trains on one-hot targets through the regression API: its history has no per-epoch accuracy (the final accuracies are reported).
     #[arg(long, value_enum, default_value = "softmax")]
     pub loss: LossArg,
     /// SVM and squared-hinge margin Δ (≥ 0).
@@ -167,7 +167,7 @@ impl ObjectiveArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// Test data, scored with the training classes and standardizer after training [default: none].
+    /// Test data (same --label column), scored after training with the training classes and standardizer [default: none].
     #[arg(long, value_name = "FILE")]
     pub test: Option<PathBuf>,
     /// Labels file for --test (as --labels) [default: none].
