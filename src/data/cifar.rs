@@ -13,7 +13,7 @@ const RECORD: usize = 1 + PIXELS;
 const CLASSES: u8 = 10;
 
 pub(crate) fn read_batch(path: &Path, bytes: &[u8]) -> Result<Table> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(format_error(
             path,
             format!(
