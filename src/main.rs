@@ -5,6 +5,10 @@ mod cli;
 use clap::Parser;
 use clap::error::ErrorKind;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set when stdout was closed early (`lintrain predict … | head`): not a bug.
+static BROKEN_PIPE: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
     // Last resort: a bug must still end in one line, not a backtrace.
@@ -20,6 +24,10 @@ fn main() -> ExitCode {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
         let message = message.lines().next().unwrap_or_default().to_string();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            BROKEN_PIPE.store(true, Ordering::Relaxed);
+            return;
+        }
         eprintln!("lintrain: error: internal error{place}: {message} (please report this bug)");
     }));
     let parsed = match cli::args::Cli::try_parse() {
@@ -32,6 +40,8 @@ fn main() -> ExitCode {
             eprintln!("lintrain: error: {error}");
             ExitCode::FAILURE
         }
+        // A closed stdout ends quietly, as for any Unix filter.
+        Err(_) if BROKEN_PIPE.load(Ordering::Relaxed) => ExitCode::from(141),
         // The hook has printed the message.
         Err(_) => ExitCode::from(101),
     }

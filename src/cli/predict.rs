@@ -48,10 +48,11 @@ pub fn run(args: &PredictArgs) -> CliResult {
         Some(path) => inputs::write_atomically(path, &bytes),
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(&bytes)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| CliError::new(format!("writing to stdout: {e}")))
+            match stdout.write_all(&bytes).and_then(|()| stdout.flush()) {
+                // The reader stopped early (`| head`): nothing is wrong.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(|e| CliError::new(format!("writing to stdout: {e}"))),
+            }
         }
     }
 }
