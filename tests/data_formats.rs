@@ -161,6 +161,31 @@ fn unknown_label_names_row_label_and_classes() {
 }
 
 #[test]
+fn long_csv_keeps_row_order_and_reports_the_first_bad_row() {
+    let dir = TempDir::new().unwrap();
+    let rows = 5000;
+    let mut lines: Vec<String> = (0..rows)
+        .map(|i| format!("{},{},{}", i, i as f32 * 0.5, i % 3))
+        .collect();
+    let path = write(&dir, "long.csv", lines.join("\n"));
+    let table = load(&path).unwrap();
+    assert_eq!(table.features.dim(), (rows, 2));
+    for i in [0, 2047, 2048, 4095, 4999] {
+        assert_eq!(table.features[(i, 0)], i as f32);
+        assert_eq!(table.features[(i, 1)], i as f32 * 0.5);
+    }
+    let labels = table.labels.unwrap();
+    assert_eq!(labels.text(4999).as_deref(), Some("1"));
+
+    // Two bad rows far apart, the later one ragged: the earlier is named.
+    lines[4500] = "1,2".into();
+    lines[3000] = "1,x,2".into();
+    let path = write(&dir, "bad_long.csv", lines.join("\n"));
+    let (line, column, _) = parse_error(load(&path));
+    assert_eq!((line, column), (3001, 2));
+}
+
+#[test]
 fn tab_separated_files() {
     let dir = TempDir::new().unwrap();
     let content = "a\tb\ty\n1.5\t-2\tno\n3\t4e-1\tyes\n";
