@@ -105,7 +105,7 @@ pub fn select_labels(y: &ArrayView1<'_, u32>, rows: &[usize]) -> Array1<u32> {
 /// Fisher's Iris data (150 × 4, 3 classes), bundled in the binary:
 /// features, class indices and class names in sorted order.
 pub fn iris() -> (Array2<f32>, Array1<u32>, Vec<String>) {
-    let text = include_str!("../data/iris.csv");
+    let text = include_str!("data/iris.csv");
     let names: Vec<String> = vec!["setosa".into(), "versicolor".into(), "virginica".into()];
     let mut values = Vec::with_capacity(600);
     let mut labels = Vec::with_capacity(150);

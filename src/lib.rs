@@ -2,6 +2,7 @@
 //! on the GPU with wgpu, with an ndarray CPU backend that computes every
 //! operation plainly and serves as reference and fallback.
 
+pub mod atomic_file;
 pub mod backend;
 pub mod config;
 pub mod cpu;

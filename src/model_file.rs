@@ -13,7 +13,6 @@ use crate::{Error, Loss, Model, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 
 /// The value of the `format` metadata key.
@@ -61,7 +60,7 @@ impl SavedModel {
         self.check()
             .map_err(|reason| file_error(path, format!("model not saved: {reason}")))?;
         let bytes = self.to_bytes().map_err(|reason| file_error(path, reason))?;
-        write_atomically(path, &bytes)
+        crate::atomic_file::write_atomically(path, &bytes)
     }
 
     /// Reads and checks a model file; every problem is an [`Error::Format`]
@@ -385,34 +384,4 @@ fn read_vector(
         ));
     }
     Ok(Array1::from(values))
-}
-
-/// Temporary file in the same directory, fsync, rename over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_error = |e: std::io::Error| Error::File {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let name = path.file_name().ok_or_else(|| Error::File {
-        path: path.to_path_buf(),
-        reason: "not a file path".into(),
-    })?;
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".tmp")
-        .tempfile_in(directory)
-        .map_err(io_error)?;
-    file.write_all(bytes).map_err(io_error)?;
-    file.as_file().sync_all().map_err(io_error)?;
-    // On failure the returned temporary file is dropped, which deletes it.
-    file.persist(path).map_err(|e| io_error(e.error))?;
-    // Make the rename itself durable; not every platform can sync a directory.
-    if let Ok(dir) = std::fs::File::open(directory) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }

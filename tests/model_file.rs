@@ -149,6 +149,24 @@ fn saving_over_a_model_replaces_it_whole_and_leaves_no_temporary_file() {
     assert_eq!(entries(dir.path()), ["model.safetensors"]);
 }
 
+/// A new model file is readable by others (temporary files start
+/// owner-only); saving over an existing file keeps its permissions.
+#[cfg(unix)]
+#[test]
+fn saved_files_get_shareable_or_existing_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let model = saved(3, 2, Loss::softmax(), true);
+    model.save(&path).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o644, "new model file mode");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    model.save(&path).unwrap();
+    assert_eq!(mode(&path), 0o600, "an existing file's mode is kept");
+    assert_eq!(SavedModel::load(&path).unwrap(), model);
+}
+
 #[test]
 fn failed_saves_leave_existing_files_intact() {
     let dir = TempDir::new().unwrap();

@@ -14,7 +14,7 @@ use rand_distr::StandardNormal;
 
 fn iris() -> (Array2<f32>, Array1<u32>) {
     let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/data/iris.csv")).unwrap();
     let species = ["setosa", "versicolor", "virginica"];
     let mut values = Vec::new();
     let mut labels = Vec::new();

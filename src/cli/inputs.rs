@@ -2,7 +2,6 @@
 
 use super::{CliError, CliResult};
 use lintrain::data::{LabelColumn, LoadOptions, Table, load_table};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Reads a data file whose labels are required.
@@ -44,33 +43,11 @@ pub fn check_writable(path: &Path, flag: &str) -> CliResult {
     Ok(())
 }
 
-pub fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
+pub use lintrain::atomic_file::parent_dir;
 
 /// Writes through a temporary file in the same directory and renames it
 /// into place, so a failure never leaves a half-written file.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> CliResult {
-    let fail = |e: std::io::Error| CliError::new(format!("{}: cannot write: {e}", path.display()));
-    let mut file = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(fail)?;
-    file.write_all(contents).map_err(fail)?;
-    file.as_file().sync_all().map_err(fail)?;
-    make_readable(file.path()).map_err(fail)?;
-    file.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
-}
-
-/// Temporary files are created owner-only; an output file is for sharing.
-pub fn make_readable(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    lintrain::atomic_file::write_atomically(path, contents)
+        .map_err(|e| CliError::new(format!("cannot write {e}")))
 }

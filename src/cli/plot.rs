@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
 
-/// Embedded so text renders without system fonts (DejaVu, see assets/fonts).
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSansMono.ttf");
+/// Embedded so text renders without system fonts (DejaVu, see src/cli/fonts).
+static FONT: &[u8] = include_bytes!("fonts/DejaVuSansMono.ttf");
 const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1100, 420);
 
@@ -65,7 +65,7 @@ pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
                 draw(&root, records, title).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
             }
-            super::inputs::make_readable(temporary.path()).map_err(|e| fail(e.to_string()))?;
+            lintrain::atomic_file::publish_permissions(temporary.path(), path).map_err(|e| fail(e.to_string()))?;
             temporary
                 .persist(path)
                 .map_err(|e| fail(e.error.to_string()))?;
