@@ -17,7 +17,10 @@ pub mod regularizer;
 pub mod schedule;
 pub mod train;
 
-pub use backend::{Backend, BackendInfo, BackendKind, LossOutputs, MatmulSpec, Targets};
+pub use backend::{
+    Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
+    Targets,
+};
 pub use config::{BackendChoice, BatchSize, EarlyStopping, Init, Monitor, Sampling, TrainConfig};
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};
