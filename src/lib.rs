@@ -3,6 +3,7 @@
 //! operation plainly and serves as reference and fallback.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod cpu;
 pub mod dataset;
