@@ -145,11 +145,6 @@ impl Trainer {
         validation: Option<(ArrayView2<'a, f32>, ArrayView1<'a, u32>)>,
     ) -> Result<(Split<'a>, Option<Split<'a>>)> {
         self.config.validate()?;
-        if !self.config.loss.is_classification() {
-            return Err(Error::InvalidConfig(
-                "the mse loss trains on real-valued targets: use fit_regression, or a classification loss".into(),
-            ));
-        }
         check_features(&x, "features")?;
         let classes = check_labels(&labels, x.nrows(), self.config.classes)?;
         if let Some(weights) = &self.config.class_weights
