@@ -3,8 +3,79 @@
 
 use crate::optimizer::{Optimizer, StepScalars, UpdateStep};
 
+/// Updates a run of parameters that starts at parameter `offset`, with
+/// their gradients and state slots. Each optimizer gets its own loop (the
+/// step is rebuilt with the variant spelled out) so that the compiler sees
+/// one formula per loop and vectorizes it; every element still follows
+/// [`update_element`] exactly.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_range(
+    offset: usize,
+    params: &mut [f32],
+    grads: &[f32],
+    [s0, s1, s2]: [&mut [f32]; 3],
+    step: &UpdateStep,
+    scalars: &StepScalars,
+    coefficients: (f32, f32),
+) {
+    let mut each = |step: &UpdateStep| {
+        let states = s0.iter_mut().zip(s1.iter_mut()).zip(s2.iter_mut());
+        for (i, ((p, &g), ((a, b), c))) in params.iter_mut().zip(grads).zip(states).enumerate() {
+            update_element(offset + i, p, g, [a, b, c], step, scalars, coefficients);
+        }
+    };
+    let with = |optimizer| UpdateStep { optimizer, ..*step };
+    match step.optimizer {
+        Optimizer::Sgd => each(&with(Optimizer::Sgd)),
+        Optimizer::Momentum {
+            momentum,
+            dampening,
+        } => each(&with(Optimizer::Momentum {
+            momentum,
+            dampening,
+        })),
+        Optimizer::Nesterov { momentum } => each(&with(Optimizer::Nesterov { momentum })),
+        Optimizer::Adagrad { lr_decay, eps } => each(&with(Optimizer::Adagrad { lr_decay, eps })),
+        Optimizer::RmsProp {
+            alpha,
+            eps,
+            momentum,
+            centered,
+        } => each(&with(Optimizer::RmsProp {
+            alpha,
+            eps,
+            momentum,
+            centered,
+        })),
+        Optimizer::Adam {
+            beta1,
+            beta2,
+            eps,
+            amsgrad,
+        } => each(&with(Optimizer::Adam {
+            beta1,
+            beta2,
+            eps,
+            amsgrad,
+        })),
+        Optimizer::AdamW {
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+        } => each(&with(Optimizer::AdamW {
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            amsgrad,
+        })),
+    }
+}
+
 /// Updates parameter `p` with gradient `g` and its three state slots.
-#[inline]
+#[inline(always)]
 pub(crate) fn update_element(
     index: usize,
     p: &mut f32,
