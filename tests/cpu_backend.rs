@@ -602,3 +602,139 @@ fn steady_state_step_loss_and_update_do_not_allocate() {
         "steady-state steps allocated {allocations} times"
     );
 }
+
+/// Adam or AdamW in f64 as documented in `optimizer.rs`, with an
+/// elastic-net regularizer on the first `weight_len` parameters.
+#[allow(clippy::too_many_arguments)]
+fn adam_f64(
+    params: &mut [f64],
+    grads: &[f32],
+    m: &mut [f64],
+    v: &mut [f64],
+    v_max: &mut [f64],
+    t: u64,
+    weight_len: usize,
+    (lr, l1, l2, decay): (f64, f64, f64, Option<f64>),
+    amsgrad: bool,
+) {
+    let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    for i in 0..params.len() {
+        let is_weight = i < weight_len;
+        let p = params[i];
+        let mut g = grads[i] as f64;
+        if is_weight {
+            g += l1 * p.signum() * (p != 0.0) as u8 as f64 + 2.0 * l2 * p;
+        }
+        let mut p = p;
+        if let (Some(wd), true) = (decay, is_weight) {
+            p *= 1.0 - lr * wd;
+        }
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g;
+        v_max[i] = v_max[i].max(v[i]);
+        let second = if amsgrad { v_max[i] } else { v[i] };
+        let denom = second.sqrt() / (1.0 - beta2.powi(t as i32)).sqrt() + eps;
+        params[i] = p - lr / (1.0 - beta1.powi(t as i32)) * m[i] / denom;
+    }
+}
+
+#[test]
+fn adam_update_matches_f64_and_is_bitwise_identical_across_thread_counts() {
+    let (lr, strength, l1_ratio, wd) = (1e-2f32, 1e-2f32, 0.3f32, 0.05f32);
+    let optimizers = [
+        (Optimizer::adam(), None, false),
+        (
+            Optimizer::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                amsgrad: true,
+            },
+            None,
+            true,
+        ),
+        (
+            Optimizer::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: wd,
+                amsgrad: false,
+            },
+            Some(wd as f64),
+            false,
+        ),
+        (
+            Optimizer::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: wd,
+                amsgrad: true,
+            },
+            Some(wd as f64),
+            true,
+        ),
+    ];
+    let pools: Vec<_> = [1, 2].into_iter().map(pool).collect();
+    // Short vectors run in one loop, long ones in parallel chunks.
+    for len in [7usize, 1_001, 200_003] {
+        for (optimizer, decay, amsgrad) in optimizers {
+            let mut rng = rng(len as u64);
+            let init = random_vec(&mut rng, len, 1.0);
+            let weight_len = len - len.min(5);
+            let mut results = Vec::new();
+            for pool in &pools {
+                let backend = CpuBackend::new();
+                let mut params = init.clone();
+                let mut state = vec![0.0f32; 3 * len];
+                let mut expected: Vec<f64> = init.iter().map(|&p| p as f64).collect();
+                let (mut m, mut v, mut v_max) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+                let mut grad_rng = common::rng(99);
+                for t in 1..=3u64 {
+                    let grads = random_vec(&mut grad_rng, len, 1.0);
+                    let step = UpdateStep {
+                        optimizer,
+                        regularizer: Regularizer::ElasticNet { strength, l1_ratio },
+                        learning_rate: lr,
+                        step: t,
+                        weight_len,
+                    };
+                    pool.install(|| backend.update(&mut params, &grads, &mut state, &step))
+                        .unwrap();
+                    let (l1, l2) = (
+                        (strength * l1_ratio) as f64,
+                        (strength * (1.0 - l1_ratio)) as f64,
+                    );
+                    adam_f64(
+                        &mut expected,
+                        &grads,
+                        &mut m,
+                        &mut v,
+                        &mut v_max,
+                        t,
+                        weight_len,
+                        (lr as f64, l1, l2, decay),
+                        amsgrad,
+                    );
+                }
+                assert_close_f64(
+                    &format!("{} (amsgrad {amsgrad}) len {len}", optimizer.name()),
+                    &params,
+                    &expected,
+                    1e-4,
+                    1e-6,
+                );
+                results.push(params);
+            }
+            assert!(
+                results[0]
+                    .iter()
+                    .zip(&results[1])
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{} len {len}: 1 and 2 threads differ",
+                optimizer.name()
+            );
+        }
+    }
+}
