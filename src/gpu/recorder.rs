@@ -6,6 +6,7 @@
 use super::context::GpuContext;
 use super::kernels::Kernel;
 use crate::{Error, Result};
+use std::collections::HashMap;
 
 /// Bytes reserved per dispatch in the parameter arena (≥ any params struct
 /// and a multiple of every adapter's uniform offset alignment).
@@ -28,8 +29,14 @@ pub(crate) struct Recorder {
     arena: Vec<u8>,
     pub(crate) arena_buffer: wgpu::Buffer,
     staging: Option<wgpu::Buffer>,
+    /// Bind groups by layout and bound buffers, so that repeated operations
+    /// (a training step's update) create none. Cleared when it grows past
+    /// `MAX_CACHED_BIND_GROUPS`, since each entry keeps its buffers alive.
+    bind_groups: HashMap<(wgpu::BindGroupLayout, Vec<wgpu::Buffer>), wgpu::BindGroup>,
     pub(crate) counters: GpuCounters,
 }
+
+const MAX_CACHED_BIND_GROUPS: usize = 32;
 
 /// One binding of a dispatch, after the parameters at binding 0.
 pub(crate) struct Binding<'a> {
@@ -50,6 +57,7 @@ impl Recorder {
             arena: Vec::new(),
             arena_buffer,
             staging: None,
+            bind_groups: HashMap::new(),
             counters: GpuCounters {
                 buffer_allocations: 1,
                 ..GpuCounters::default()
@@ -90,16 +98,33 @@ impl Recorder {
             return Ok(());
         }
         let offset = self.push_params(context, params)?;
-        let arena = self.arena_buffer.clone();
-        let mut entries = Vec::with_capacity(bindings.len() + 1);
-        entries.push(params_entry(&arena));
-        for (binding, b) in kernel.bindings.iter().zip(bindings) {
-            entries.push(wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: b.buffer.as_entire_binding(),
-            });
-        }
-        let bind_group = self.bind_group(context, kernel, &entries);
+        let key = (
+            kernel.layout.clone(),
+            bindings
+                .iter()
+                .map(|b| b.buffer.clone())
+                .collect::<Vec<_>>(),
+        );
+        let bind_group = match self.bind_groups.get(&key) {
+            Some(group) => group.clone(),
+            None => {
+                let arena = self.arena_buffer.clone();
+                let mut entries = Vec::with_capacity(bindings.len() + 1);
+                entries.push(params_entry(&arena));
+                for (binding, b) in kernel.bindings.iter().zip(bindings) {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: *binding,
+                        resource: b.buffer.as_entire_binding(),
+                    });
+                }
+                let group = self.bind_group(context, kernel, &entries);
+                if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
+                    self.bind_groups.clear();
+                }
+                self.bind_groups.insert(key, group.clone());
+                group
+            }
+        };
         self.record(context, kernel, offset, &bind_group, workgroups);
         Ok(())
     }
