@@ -375,8 +375,26 @@ pub(crate) mod checks {
         Ok(())
     }
 
+    /// How many classes a label may name with `cols` score columns: one per
+    /// column for softmax and the hinge losses (which need at least two),
+    /// two for a single-output MSE or logistic model.
+    pub fn label_classes(loss: &Loss, cols: usize) -> Result<usize> {
+        match loss {
+            Loss::MeanSquaredError | Loss::Logistic => Ok(cols.max(2)),
+            _ if cols < 2 => Err(Error::ShapeMismatch {
+                op: "loss",
+                detail: format!(
+                    "the {} loss needs at least 2 score columns, got {cols}",
+                    loss.name()
+                ),
+            }),
+            _ => Ok(cols),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn loss(
+        loss: &Loss,
         rows: usize,
         cols: usize,
         scores_len: usize,
@@ -400,7 +418,7 @@ pub(crate) mod checks {
         let (labels, weights, values) = targets;
         if let Some((len, max)) = labels {
             check_extent(op, "labels", 0, rows, len)?;
-            let classes = cols.max(2);
+            let classes = label_classes(loss, cols)?;
             if let Some(max) = max
                 && max as usize >= classes
             {

@@ -307,3 +307,52 @@ fn fused_step_rejects_bad_indices_and_params() {
         bad(&gpu);
     }
 }
+
+/// Softmax and the hinge losses need two score columns; with one, a label
+/// of 1 would index past the row. Both the fused step and the plain loss
+/// refuse the shape instead.
+#[test]
+fn class_losses_with_one_output_are_refused() {
+    fn refuses<B: Backend>(name: &str, backend: &B) {
+        let p = problem(9, 12, 5, 1, 6, false);
+        for loss in [
+            Loss::softmax(),
+            Loss::hinge(),
+            Loss::SquaredHinge { margin: 1.0 },
+        ] {
+            for fused in [true, false] {
+                let x = backend.upload_rows(p.x.view()).unwrap();
+                let labels = backend.upload_labels(&p.labels).unwrap();
+                let indices = backend.upload_labels(&p.indices).unwrap();
+                let params = backend.upload(&p.params).unwrap();
+                let mut stats = backend.zeros(2).unwrap();
+                let step = LinearStep {
+                    loss: &loss,
+                    x: &x,
+                    targets: ResidentTargets::Classes {
+                        labels: &labels,
+                        class_weights: None,
+                    },
+                    indices: &indices,
+                    first: p.first,
+                    rows: p.rows,
+                    outputs: 1,
+                };
+                let result = if fused {
+                    backend.linear_step(step, &params, None, &mut stats, 0)
+                } else {
+                    unfused_linear_step(backend, step, &params, None, &mut stats, 0)
+                };
+                let error = result.expect_err(&format!("{name} {} with C = 1", loss.name()));
+                assert!(
+                    error.to_string().contains("at least 2 score columns"),
+                    "{name}: {error}"
+                );
+            }
+        }
+    }
+    refuses("cpu", &CpuBackend::new());
+    if let Some(gpu) = gpu() {
+        refuses("gpu", &gpu);
+    }
+}

@@ -248,6 +248,7 @@ impl Backend for CpuBackend {
             Targets::Values(values) => (None, None, Some(values.len())),
         };
         checks::loss(
+            loss,
             rows,
             cols,
             scores.len(),
@@ -472,7 +473,7 @@ impl Backend for CpuBackend {
                 if let Some(weights) = class_weights {
                     check_extent(op, "class weights", 0, c, weights.len())?;
                 }
-                let classes = c.max(2);
+                let classes = checks::label_classes(step.loss, c)?;
                 if let Some((row, label)) = indices
                     .iter()
                     .map(|&i| labels.data[i as usize])

@@ -630,6 +630,7 @@ impl Backend for GpuBackend {
             Targets::Values(values) => (None, None, Some(values.len)),
         };
         checks::loss(
+            loss,
             rows,
             cols,
             scores.len,

@@ -111,7 +111,7 @@ pub(crate) fn check(
             class_weights,
         } => {
             check_extent("gather", "labels", 0, step.x.rows, labels.len)?;
-            let classes = c.max(2);
+            let classes = checks::label_classes(step.loss, c)?;
             if let Some(max) = labels.max
                 && max as usize >= classes
             {
