@@ -87,6 +87,31 @@ pub struct LossOutputs<'a, B: Backend + ?Sized> {
     pub slot: usize,
 }
 
+/// What a fused step compares its rows against, read in place through the
+/// step's indices: the resident dataset's labels, or its real-valued targets.
+pub enum ResidentTargets<'a, B: Backend + ?Sized> {
+    /// One class index per dataset row, and optional per-class weights (length C).
+    Classes {
+        labels: &'a B::Labels,
+        class_weights: Option<&'a B::Buffer>,
+    },
+    /// Real-valued targets, a row of C per dataset row.
+    Values(&'a B::Rows),
+}
+
+/// One fused step of the linear model over the rows
+/// `indices[first..first + rows]` of a resident dataset with `outputs`
+/// score columns.
+pub struct LinearStep<'a, B: Backend + ?Sized> {
+    pub loss: &'a Loss,
+    pub x: &'a B::Rows,
+    pub targets: ResidentTargets<'a, B>,
+    pub indices: &'a B::Labels,
+    pub first: usize,
+    pub rows: usize,
+    pub outputs: usize,
+}
+
 /// The operations training needs.
 pub trait Backend {
     /// A flat f32 buffer.
@@ -201,6 +226,108 @@ pub trait Backend {
 
     /// Submits everything recorded so far (a no-op on the CPU).
     fn flush(&self) -> Result<()>;
+
+    /// Fused forward, loss and gradient of the linear model over a minibatch
+    /// read in place: scores = x[idx]·W + b with `params = [W (D×C) | b]`,
+    /// the loss's mean and correct count into `stats[2·slot]` and
+    /// `stats[2·slot + 1]` (as [`Backend::loss`] writes them), and, when
+    /// `grads` is given, the gradient of the batch's mean data loss
+    /// `[dW | db]` written over its first D·C + C values.
+    ///
+    /// This default composes the unfused operations and allocates its
+    /// scratch on every call; backends override it with a single pass.
+    fn linear_step(
+        &self,
+        step: LinearStep<'_, Self>,
+        params: &Self::Buffer,
+        grads: Option<&mut Self::Buffer>,
+        stats: &mut Self::Buffer,
+        slot: usize,
+    ) -> Result<()> {
+        unfused_linear_step(self, step, params, grads, stats, slot)
+    }
+}
+
+/// [`Backend::linear_step`] as separate operations: gather, forward matmul
+/// with bias, loss, Xᵀ·dS and column sums. Kept public so that tests and the
+/// benchmark can compare a backend's fused step against it.
+pub fn unfused_linear_step<B: Backend + ?Sized>(
+    backend: &B,
+    step: LinearStep<'_, B>,
+    params: &B::Buffer,
+    grads: Option<&mut B::Buffer>,
+    stats: &mut B::Buffer,
+    slot: usize,
+) -> Result<()> {
+    let (_, d) = backend.rows_shape(step.x);
+    let (rows, c) = (step.rows, step.outputs);
+    if rows == 0 || c == 0 {
+        return Err(Error::ShapeMismatch {
+            op: "linear_step",
+            detail: format!("empty step of {rows} rows × {c} outputs"),
+        });
+    }
+    check_extent("linear_step", "params", 0, d * c + c, backend.len(params))?;
+    let mut batch_x = backend.zeros(rows * d)?;
+    let mut scores = backend.zeros(rows * c)?;
+    let mut dscores = backend.zeros(rows * c)?;
+    let mut row_loss = backend.zeros(rows)?;
+    let mut batch_labels;
+    let batch_values;
+    let targets = match step.targets {
+        ResidentTargets::Classes {
+            labels,
+            class_weights,
+        } => {
+            batch_labels = backend.upload_labels(&vec![0; rows])?;
+            backend.gather(
+                step.x,
+                Some((labels, &mut batch_labels)),
+                step.indices,
+                step.first,
+                rows,
+                &mut batch_x,
+            )?;
+            Targets::Classes {
+                labels: &batch_labels,
+                class_weights,
+            }
+        }
+        ResidentTargets::Values(values) => {
+            backend.gather(step.x, None, step.indices, step.first, rows, &mut batch_x)?;
+            let mut gathered = backend.zeros(rows * c)?;
+            backend.gather(values, None, step.indices, step.first, rows, &mut gathered)?;
+            batch_values = gathered;
+            Targets::Values(&batch_values)
+        }
+    };
+    let forward = MatmulSpec {
+        bias_offset: Some(d * c),
+        ..MatmulSpec::new(rows, d, c)
+    };
+    backend.matmul(&batch_x, params, &mut scores, &forward)?;
+    backend.loss(
+        step.loss,
+        &scores,
+        targets,
+        rows,
+        c,
+        LossOutputs {
+            dscores: &mut dscores,
+            row_loss: &mut row_loss,
+            stats,
+            slot,
+        },
+    )?;
+    if let Some(grads) = grads {
+        let weight_grad = MatmulSpec {
+            transpose_a: true,
+            ..MatmulSpec::new(d, rows, c)
+        };
+        backend.matmul(&batch_x, &dscores, grads, &weight_grad)?;
+        backend.column_sums(&dscores, rows, c, grads, d * c)?;
+    }
+    Ok(())
 }
 
 /// Checks `offset + len ≤ capacity` for an operand of an op.
@@ -248,8 +375,26 @@ pub(crate) mod checks {
         Ok(())
     }
 
+    /// How many classes a label may name with `cols` score columns: one per
+    /// column for softmax and the hinge losses (which need at least two),
+    /// two for a single-output MSE or logistic model.
+    pub fn label_classes(loss: &Loss, cols: usize) -> Result<usize> {
+        match loss {
+            Loss::MeanSquaredError | Loss::Logistic => Ok(cols.max(2)),
+            _ if cols < 2 => Err(Error::ShapeMismatch {
+                op: "loss",
+                detail: format!(
+                    "the {} loss needs at least 2 score columns, got {cols}",
+                    loss.name()
+                ),
+            }),
+            _ => Ok(cols),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn loss(
+        loss: &Loss,
         rows: usize,
         cols: usize,
         scores_len: usize,
@@ -273,7 +418,7 @@ pub(crate) mod checks {
         let (labels, weights, values) = targets;
         if let Some((len, max)) = labels {
             check_extent(op, "labels", 0, rows, len)?;
-            let classes = cols.max(2);
+            let classes = label_classes(loss, cols)?;
             if let Some(max) = max
                 && max as usize >= classes
             {

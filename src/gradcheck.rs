@@ -1,7 +1,7 @@
 //! Analytic gradients checked against numerical ones, and the initial-loss
 //! sanity check.
 
-use crate::backend::{Backend, LossOutputs, MatmulSpec, Targets};
+use crate::backend::{Backend, LinearStep, ResidentTargets};
 use crate::cpu::reference::{RowTargets, loss_rows};
 use crate::dataset::{check_features, check_labels};
 use crate::{Error, Loss, Model, Regularizer, Result, TrainConfig};
@@ -148,8 +148,8 @@ pub fn gradient_check(
 }
 
 /// The analytic gradient of the mean data loss computed by a backend's
-/// kernels (forward, fused loss, Xᵀ·dS, column sums), as `[dW | db]`. The
-/// regularizer's gradient is not included: the update kernel folds it in.
+/// fused [`Backend::linear_step`], as `[dW | db]`. The regularizer's
+/// gradient is not included: the update kernel folds it in.
 pub fn backend_data_gradient<B: Backend>(
     backend: &B,
     x: ArrayView2<'_, f32>,
@@ -161,41 +161,26 @@ pub fn backend_data_gradient<B: Backend>(
     let (n, d) = x.dim();
     check_features(&x, "features")?;
     check_labels(&labels, n, Some(outputs.max(2)))?;
-    let x_buffer = backend.upload(&x.as_standard_layout().iter().copied().collect::<Vec<_>>())?;
+    let rows = backend.upload_rows(x)?;
     let label_buffer = backend.upload_labels(&labels.to_vec())?;
+    let identity: Vec<u32> = (0..n as u32).collect();
+    let indices = backend.upload_labels(&identity)?;
     let params = backend.upload(params)?;
-    let mut scores = backend.zeros(n * outputs)?;
-    let mut dscores = backend.zeros(n * outputs)?;
-    let mut row_loss = backend.zeros(n)?;
     let mut stats = backend.zeros(2)?;
     let mut grads = backend.zeros(d * outputs + outputs)?;
-    let forward = MatmulSpec {
-        bias_offset: Some(d * outputs),
-        ..MatmulSpec::new(n, d, outputs)
-    };
-    backend.matmul(&x_buffer, &params, &mut scores, &forward)?;
-    backend.loss(
+    let step = LinearStep {
         loss,
-        &scores,
-        Targets::Classes {
+        x: &rows,
+        targets: ResidentTargets::Classes {
             labels: &label_buffer,
             class_weights: None,
         },
-        n,
+        indices: &indices,
+        first: 0,
+        rows: n,
         outputs,
-        LossOutputs {
-            dscores: &mut dscores,
-            row_loss: &mut row_loss,
-            stats: &mut stats,
-            slot: 0,
-        },
-    )?;
-    let weight_grad = MatmulSpec {
-        transpose_a: true,
-        ..MatmulSpec::new(d, n, outputs)
     };
-    backend.matmul(&x_buffer, &dscores, &mut grads, &weight_grad)?;
-    backend.column_sums(&dscores, n, outputs, &mut grads, d * outputs)?;
+    backend.linear_step(step, &params, Some(&mut grads), &mut stats, 0)?;
     backend.read(&grads)
 }
 

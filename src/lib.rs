@@ -4,6 +4,7 @@
 
 pub mod atomic_file;
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod cpu;
 pub mod data;
@@ -20,7 +21,10 @@ pub mod regularizer;
 pub mod schedule;
 pub mod train;
 
-pub use backend::{Backend, BackendInfo, BackendKind, LossOutputs, MatmulSpec, Targets};
+pub use backend::{
+    Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
+    Targets,
+};
 pub use config::{BackendChoice, BatchSize, EarlyStopping, Init, Monitor, Sampling, TrainConfig};
 pub use cpu::CpuBackend;
 pub use error::{Error, Result};

@@ -1,12 +1,12 @@
 //! The training loop, written once over [`Backend`].
 //!
-//! Per step: gather the minibatch on the device by index, scores = X·W + b,
-//! the fused loss (row losses, dScores, loss and correct-count into a stats
-//! slot), dW = Xᵀ·dS, db = column sums of dS, and the fused optimizer update.
+//! Per step: one fused linear step over the minibatch, read in place by
+//! index (scores = X·W + b, the loss and correct count into a stats slot,
+//! and the gradient [dW | db]), then the fused optimizer update.
 //! On the GPU a whole epoch is recorded before anything is submitted; the
 //! stats, the validation stats and the weights are read once per epoch.
 
-use crate::backend::{Backend, LossOutputs, MatmulSpec, Targets};
+use crate::backend::{Backend, LinearStep, ResidentTargets};
 use crate::config::{BackendChoice, BatchSize, Init, Monitor, Sampling, TrainConfig};
 use crate::dataset::{
     check_features, check_labels, random_split, select_labels, select_rows, stratified_split,
@@ -145,11 +145,6 @@ impl Trainer {
         validation: Option<(ArrayView2<'a, f32>, ArrayView1<'a, u32>)>,
     ) -> Result<(Split<'a>, Option<Split<'a>>)> {
         self.config.validate()?;
-        if !self.config.loss.is_classification() {
-            return Err(Error::InvalidConfig(
-                "the mse loss trains on real-valued targets: use fit_regression, or a classification loss".into(),
-            ));
-        }
         check_features(&x, "features")?;
         let classes = check_labels(&labels, x.nrows(), self.config.classes)?;
         if let Some(weights) = &self.config.class_weights
@@ -451,13 +446,7 @@ struct Session<'c, B: Backend> {
     grads: B::Buffer,
     state: B::Buffer,
     indices: B::Labels,
-    batch_x: B::Buffer,
-    batch_labels: Option<B::Labels>,
-    batch_values: Option<B::Buffer>,
     class_weights: Option<B::Buffer>,
-    scores: B::Buffer,
-    dscores: B::Buffer,
-    row_loss: B::Buffer,
     stats: B::Buffer,
 }
 
@@ -545,7 +534,6 @@ impl<'c, B: Backend> Session<'c, B> {
             }
             None => None,
         };
-        let is_classes = matches!(train.targets, TargetData::Classes { .. });
         let loss = config.loss;
         let session = Self {
             backend,
@@ -565,25 +553,11 @@ impl<'c, B: Backend> Session<'c, B> {
             grads: backend.zeros(param_len)?,
             state,
             indices: backend.upload_labels(&vec![0; index_len])?,
-            batch_x: backend.zeros(batch * features)?,
-            batch_labels: if is_classes {
-                Some(backend.upload_labels(&vec![0; batch])?)
-            } else {
-                None
-            },
-            batch_values: if is_classes {
-                None
-            } else {
-                Some(backend.zeros(batch * outputs)?)
-            },
             class_weights: config
                 .class_weights
                 .as_ref()
                 .map(|w| backend.upload(w))
                 .transpose()?,
-            scores: backend.zeros(batch * outputs)?,
-            dscores: backend.zeros(batch * outputs)?,
-            row_loss: backend.zeros(batch)?,
             stats: backend.zeros(2 * steps_per_epoch)?,
             train: resident,
             val,
@@ -627,54 +601,40 @@ impl<'c, B: Backend> Session<'c, B> {
         }
     }
 
-    /// Records forward + loss for `rows` gathered rows into stats slot `slot`.
-    fn record_forward(
+    /// Records a fused step over `rows` rows from `first` in the epoch's
+    /// order into stats slot `slot`, with the gradient into `grads` when
+    /// training (validation passes `false`).
+    fn record_step(
         &mut self,
-        resident_is_val: bool,
+        on_validation: bool,
         first: usize,
         rows: usize,
         slot: usize,
     ) -> Result<()> {
-        let backend = self.backend;
-        let (resident, indices, stats) = match (resident_is_val, self.val.as_mut()) {
+        let (resident, indices, stats) = match (on_validation, self.val.as_mut()) {
             (true, Some((resident, indices, stats))) => (&*resident, &*indices, stats),
             _ => (&self.train, &self.indices, &mut self.stats),
         };
-        let labels = match (&resident.labels, self.batch_labels.as_mut()) {
-            (Some(source), Some(destination)) => Some((source, destination)),
-            _ => None,
-        };
-        backend.gather(&resident.x, labels, indices, first, rows, &mut self.batch_x)?;
-        if let (Some(values), Some(batch_values)) = (&resident.values, self.batch_values.as_mut()) {
-            backend.gather(values, None, indices, first, rows, batch_values)?;
-        }
-        let (d, c) = (self.features, self.outputs);
-        let forward = MatmulSpec {
-            bias_offset: Some(d * c),
-            ..MatmulSpec::new(rows, d, c)
-        };
-        backend.matmul(&self.batch_x, &self.params, &mut self.scores, &forward)?;
-        let targets = match (&self.batch_labels, &self.batch_values) {
-            (Some(labels), _) => Targets::Classes {
+        let targets = match (&resident.labels, &resident.values) {
+            (Some(labels), _) => ResidentTargets::Classes {
                 labels,
                 class_weights: self.class_weights.as_ref(),
             },
-            (None, Some(values)) => Targets::Values(values),
-            (None, None) => unreachable!("a session has labels or values"),
+            (None, Some(values)) => ResidentTargets::Values(values),
+            (None, None) => unreachable!("a resident split has labels or values"),
         };
-        backend.loss(
-            &self.config.loss,
-            &self.scores,
+        let step = LinearStep {
+            loss: &self.config.loss,
+            x: &resident.x,
             targets,
+            indices,
+            first,
             rows,
-            c,
-            LossOutputs {
-                dscores: &mut self.dscores,
-                row_loss: &mut self.row_loss,
-                stats,
-                slot,
-            },
-        )
+            outputs: self.outputs,
+        };
+        let grads = (!on_validation).then_some(&mut self.grads);
+        self.backend
+            .linear_step(step, &self.params, grads, stats, slot)
     }
 
     /// Runs one epoch and reports it.
@@ -688,15 +648,7 @@ impl<'c, B: Backend> Session<'c, B> {
         for step in 0..self.steps_per_epoch {
             let rows = self.rows_of_step(step);
             rows_per_step.push(rows);
-            self.record_forward(false, step * self.batch, rows, step)?;
-            let weight_grad = MatmulSpec {
-                transpose_a: true,
-                ..MatmulSpec::new(d, rows, c)
-            };
-            self.backend
-                .matmul(&self.batch_x, &self.dscores, &mut self.grads, &weight_grad)?;
-            self.backend
-                .column_sums(&self.dscores, rows, c, &mut self.grads, d * c)?;
+            self.record_step(false, step * self.batch, rows, step)?;
             learning_rate = self.config.schedule.learning_rate(
                 self.config.learning_rate,
                 self.steps_taken,
@@ -738,7 +690,7 @@ impl<'c, B: Backend> Session<'c, B> {
         }
         let penalty = self.config.regularizer.penalty(&params[..d * c]);
         let seen: usize = rows_per_step.iter().sum();
-        let is_classes = self.batch_labels.is_some();
+        let is_classes = self.train.labels.is_some();
         let (val_loss, val_accuracy) = self.validate(penalty)?;
         self.params_host = params;
         self.current_model = self.model_from(&self.params_host);
@@ -764,7 +716,7 @@ impl<'c, B: Backend> Session<'c, B> {
         let steps = rows.div_ceil(self.batch);
         for step in 0..steps {
             let first = step * self.batch;
-            self.record_forward(true, first, self.batch.min(rows - first), step)?;
+            self.record_step(true, first, self.batch.min(rows - first), step)?;
         }
         let stats = self.backend.read(&self.val.as_ref().expect("checked").2)?;
         let mut loss_sum = 0.0f64;
@@ -774,7 +726,7 @@ impl<'c, B: Backend> Session<'c, B> {
             loss_sum += stats[2 * step] as f64 * self.batch.min(rows - first) as f64;
             correct += stats[2 * step + 1] as f64;
         }
-        let is_classes = self.batch_labels.is_some();
+        let is_classes = self.train.labels.is_some();
         Ok((
             Some(loss_sum / rows as f64 + penalty),
             is_classes.then(|| correct / rows as f64),

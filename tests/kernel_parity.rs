@@ -739,3 +739,248 @@ fn oversized_buffers_are_rejected_with_the_limit_named() {
     let rows = gpu.upload_rows(tall.view()).unwrap();
     assert!(rows.chunk_count() > 1, "expected a split dataset");
 }
+
+/// What a linear step reads its targets from.
+enum StepTargets {
+    Labels(Vec<u32>, Option<Vec<f32>>),
+    Values(Array2<f32>),
+}
+
+/// One linear step (fused or the unfused composition) on `b`: returns the
+/// stats buffer (three slots, written at slot 1) and the gradient buffer
+/// (one spare NaN value at the end), both NaN-prefilled.
+#[allow(clippy::too_many_arguments)]
+fn linear_step_on<B: Backend>(
+    b: &B,
+    fused: bool,
+    loss: &Loss,
+    x: &Array2<f32>,
+    targets: &StepTargets,
+    indices: &[u32],
+    rows: usize,
+    params: &[f32],
+    with_grads: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    use lintrain::backend::{LinearStep, ResidentTargets, unfused_linear_step};
+    let d = x.ncols();
+    let c = params.len() / (d + 1);
+    let x_rows = b.upload_rows(x.view()).unwrap();
+    let index_buffer = b.upload_labels(indices).unwrap();
+    let params = b.upload(params).unwrap();
+    let mut grads = b.upload(&nan_vec(d * c + c + 1)).unwrap();
+    let mut stats = b.upload(&nan_vec(6)).unwrap();
+    let labels;
+    let weights;
+    let values;
+    let resident = match targets {
+        StepTargets::Labels(l, w) => {
+            labels = b.upload_labels(l).unwrap();
+            weights = w.as_ref().map(|w| b.upload(w).unwrap());
+            ResidentTargets::Classes {
+                labels: &labels,
+                class_weights: weights.as_ref(),
+            }
+        }
+        StepTargets::Values(v) => {
+            values = b.upload_rows(v.view()).unwrap();
+            ResidentTargets::Values(&values)
+        }
+    };
+    let step = LinearStep {
+        loss,
+        x: &x_rows,
+        targets: resident,
+        indices: &index_buffer,
+        first: 2,
+        rows,
+        outputs: c,
+    };
+    let grads_arg = with_grads.then_some(&mut grads);
+    if fused {
+        b.linear_step(step, &params, grads_arg, &mut stats, 1)
+            .unwrap();
+    } else {
+        unfused_linear_step(b, step, &params, grads_arg, &mut stats, 1).unwrap();
+    }
+    (b.read(&stats).unwrap(), b.read(&grads).unwrap())
+}
+
+#[test]
+fn fused_linear_step_matches_cpu_for_every_loss_and_odd_shapes() {
+    let cpu = CpuBackend::new();
+    let mut gpus = Vec::new();
+    for cap in [None, Some(7)] {
+        let options = lintrain::gpu::GpuOptions {
+            max_chunk_rows: cap,
+            ..Default::default()
+        };
+        if let Some(gpu) = gpu_with_options(options) {
+            gpus.push((cap, gpu));
+        }
+    }
+    let mut rng = rng(11);
+    // (dataset rows, features, outputs, batch rows)
+    let shapes = [
+        (1, 1, 1, 1),
+        (65, 7, 3, 63),
+        (70, 63, 10, 65),
+        (260, 3073, 10, 257),
+    ];
+    for &(n, d, c, rows) in &shapes {
+        let x = Array2::from_shape_vec((n, d), random_vec(&mut rng, n * d, 1.0)).unwrap();
+        let indices = random_labels(&mut rng, rows + 3, n);
+        let params = random_vec(&mut rng, d * c + c, 0.1);
+        let classes = c.max(2);
+        let labels = random_labels(&mut rng, n, classes);
+        let weights = random_vec(&mut rng, c, 1.0)
+            .iter()
+            .map(|w| w.abs() + 0.5)
+            .collect::<Vec<f32>>();
+        let values = Array2::from_shape_vec((n, c), random_vec(&mut rng, n * c, 1.0)).unwrap();
+        let mut cases: Vec<(Loss, StepTargets)> = vec![
+            (Loss::softmax(), StepTargets::Labels(labels.clone(), None)),
+            (
+                Loss::SoftmaxCrossEntropy {
+                    label_smoothing: 0.1,
+                },
+                StepTargets::Labels(labels.clone(), Some(weights.clone())),
+            ),
+            (Loss::hinge(), StepTargets::Labels(labels.clone(), None)),
+            (
+                Loss::SquaredHinge { margin: 0.5 },
+                StepTargets::Labels(labels.clone(), None),
+            ),
+            (
+                Loss::MeanSquaredError,
+                StepTargets::Labels(labels.clone(), None),
+            ),
+            (Loss::MeanSquaredError, StepTargets::Values(values.clone())),
+            (Loss::Logistic, StepTargets::Labels(labels.clone(), None)),
+        ];
+        if c == 1 {
+            // One output: only the binary losses are meaningful.
+            cases.retain(|(loss, _)| !loss.is_classification() || *loss == Loss::Logistic);
+            cases.push((
+                Loss::Logistic,
+                StepTargets::Values(values.mapv(|v| (v > 0.0) as u8 as f32)),
+            ));
+        }
+        if d > 1000 {
+            // Keep the wide shape to one loss per kind of targets (test time).
+            cases.retain(|(loss, targets)| {
+                *loss == Loss::softmax() || matches!(targets, StepTargets::Values(_))
+            });
+        }
+        for (loss, targets) in &cases {
+            for with_grads in [true, false] {
+                let (stats, grads) = linear_step_on(
+                    &cpu, false, loss, &x, targets, &indices, rows, &params, with_grads,
+                );
+                let scale = grads[..d * c + c]
+                    .iter()
+                    .filter(|g| g.is_finite())
+                    .fold(0.0f32, |m, g| m.max(g.abs()));
+                for (cap, gpu) in &gpus {
+                    let what = format!(
+                        "fused {} {n}x{d} C={c} rows={rows} cap={cap:?} grads={with_grads} real={}",
+                        loss.name(),
+                        matches!(targets, StepTargets::Values(_))
+                    );
+                    let (gpu_stats, gpu_grads) = linear_step_on(
+                        gpu, true, loss, &x, targets, &indices, rows, &params, with_grads,
+                    );
+                    assert!(
+                        gpu_stats[0].is_nan() && gpu_stats[1].is_nan(),
+                        "{what}: wrote slot 0"
+                    );
+                    assert!(
+                        gpu_stats[4].is_nan() && gpu_stats[5].is_nan(),
+                        "{what}: wrote slot 2"
+                    );
+                    assert_close(
+                        &format!("{what} stats"),
+                        &gpu_stats[2..4],
+                        &stats[2..4],
+                        1e-3,
+                        1e-5,
+                    );
+                    if with_grads {
+                        assert_close(
+                            &format!("{what} grads"),
+                            &gpu_grads[..d * c + c],
+                            &grads[..d * c + c],
+                            2e-3,
+                            1e-4 * scale + 1e-7,
+                        );
+                    } else {
+                        assert!(
+                            gpu_grads[..d * c + c].iter().all(|g| g.is_nan()),
+                            "{what}: wrote grads"
+                        );
+                    }
+                    assert!(
+                        gpu_grads[d * c + c].is_nan(),
+                        "{what}: wrote past the gradient"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_steps_in_steady_state_allocate_nothing_and_read_nothing_back() {
+    use lintrain::backend::{LinearStep, ResidentTargets};
+    let Some(gpu) = gpu() else {
+        return;
+    };
+    let mut rng = rng(12);
+    let (n, d, c, rows) = (300, 3073, 10, 200);
+    let x = Array2::from_shape_vec((n, d), random_vec(&mut rng, n * d, 1.0)).unwrap();
+    let x_rows = gpu.upload_rows(x.view()).unwrap();
+    let labels = gpu.upload_labels(&random_labels(&mut rng, n, c)).unwrap();
+    let indices = gpu
+        .upload_labels(&random_labels(&mut rng, 2 * rows, n))
+        .unwrap();
+    let params = gpu.upload(&random_vec(&mut rng, d * c + c, 0.1)).unwrap();
+    let mut grads = gpu.zeros(d * c + c).unwrap();
+    let mut stats = gpu.zeros(4).unwrap();
+    let loss = Loss::softmax();
+    let mut step = |first: usize, slot: usize| {
+        let step = LinearStep {
+            loss: &loss,
+            x: &x_rows,
+            targets: ResidentTargets::Classes {
+                labels: &labels,
+                class_weights: None,
+            },
+            indices: &indices,
+            first,
+            rows,
+            outputs: c,
+        };
+        gpu.linear_step(step, &params, Some(&mut grads), &mut stats, slot)
+            .unwrap();
+    };
+    step(0, 0);
+    let before = gpu.counters();
+    step(rows, 1);
+    let after = gpu.counters();
+    assert_eq!(
+        after.buffer_allocations, before.buffer_allocations,
+        "allocated in a steady step"
+    );
+    assert_eq!(
+        after.bind_groups, before.bind_groups,
+        "created bind groups in a steady step"
+    );
+    assert_eq!(after.readbacks, before.readbacks, "read back in a step");
+    assert_eq!(after.submissions, before.submissions, "submitted in a step");
+    assert!(
+        after.dispatches - before.dispatches <= 2,
+        "{} dispatches",
+        after.dispatches - before.dispatches
+    );
+    let stats = gpu.read(&stats).unwrap();
+    assert!(stats.iter().all(|s| s.is_finite()), "{stats:?}");
+}

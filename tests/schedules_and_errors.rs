@@ -957,14 +957,6 @@ fn bad_configs() -> Vec<BadConfig> {
             },
         ),
         bad(
-            "mse loss through the classification API",
-            &["mse", "fit_regression"],
-            TrainConfig {
-                loss: Loss::MeanSquaredError,
-                ..base()
-            },
-        ),
-        bad(
             "early stopping without a validation set",
             &["early stopping", "validation"],
             TrainConfig {

@@ -105,6 +105,39 @@ fn iris_softmax_and_svm_reach_95_percent() {
     }
 }
 
+/// MSE on class labels regresses one-hot targets (CS231n's least-squares
+/// classifier): it learns Iris and reports accuracy like the other losses.
+#[test]
+fn mse_on_class_labels_learns_iris_with_accuracy() {
+    let (x, y) = iris();
+    for backend in backends() {
+        let config = TrainConfig {
+            loss: Loss::MeanSquaredError,
+            learning_rate: 0.05,
+            epochs: 200,
+            batch_size: BatchSize::Rows(32),
+            regularizer: Regularizer::None,
+            backend,
+            ..TrainConfig::default()
+        };
+        let (model, history) = fit(x.view(), y.view(), &config).unwrap();
+        assert_eq!(model.outputs(), 3, "{backend:?}: one output per class");
+        let accuracy = model.accuracy(x.view(), y.view()).unwrap();
+        // Least squares on one-hot targets is weaker than softmax on Iris
+        // (versicolor is not linearly separable from the others by it).
+        assert!(accuracy >= 0.8, "{backend:?}: MSE Iris accuracy {accuracy}");
+        let last = history.epochs.last().unwrap();
+        let reported = last
+            .train_accuracy
+            .expect("classification reports accuracy");
+        assert!(
+            (0.0..=1.0).contains(&reported) && reported >= 0.7,
+            "{backend:?}: reported training accuracy {reported}"
+        );
+        assert!(last.train_loss < history.epochs[0].train_loss);
+    }
+}
+
 #[test]
 fn separable_blobs_reach_100_percent() {
     let mut rng = rng(11);

@@ -1,21 +1,68 @@
-use super::reference::{LossResult, RowTargets, argmax, loss_rows};
-use super::{lane_tree_sum, update_element};
+use super::fused_step::{FusedStep, StepScratch, StepTargets};
+use super::reference::{RowTarget, argmax, is_correct, loss_row};
+use super::simd::Isa;
+use super::update::update_range;
+use super::{fused_step, lane_tree_sum};
 use crate::backend::{
-    Backend, BackendInfo, BackendKind, LossOutputs, MatmulSpec, Targets, check_extent, checks,
+    Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
+    Targets, check_extent, checks,
 };
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
 use crate::{Error, Result};
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// Parameters per task of a parallel optimizer update.
+const UPDATE_CHUNK: usize = 1 << 15;
+/// Rows per task of a parallel loss.
+const LOSS_CHUNK: usize = 2048;
 
 /// The ndarray backend. Matrix products use ndarray's (matrixmultiply's)
-/// threaded GEMM; everything else is a plain loop.
-#[derive(Clone, Debug, Default)]
-pub struct CpuBackend;
+/// threaded GEMM; the fused step has its own SIMD kernels, run on rayon's
+/// threads with results that do not depend on the thread count.
+#[derive(Debug)]
+pub struct CpuBackend {
+    isa: Isa,
+    /// Reused by [`Backend::linear_step`]; a step holds it while it runs.
+    scratch: Mutex<StepScratch>,
+}
 
 impl CpuBackend {
+    /// A backend using the best instruction set of this CPU.
     pub fn new() -> Self {
-        CpuBackend
+        Self::with_isa(Isa::detect())
+    }
+
+    /// A backend whose kernels are plain Rust whatever the CPU, to check the
+    /// SIMD kernels against and to measure what they gain.
+    pub fn portable() -> Self {
+        Self::with_isa(Isa::Portable)
+    }
+
+    fn with_isa(isa: Isa) -> Self {
+        Self {
+            isa,
+            scratch: Mutex::new(StepScratch::default()),
+        }
+    }
+
+    /// The instruction set the kernels run on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clone for CpuBackend {
+    fn clone(&self) -> Self {
+        Self::with_isa(self.isa)
     }
 }
 
@@ -201,6 +248,7 @@ impl Backend for CpuBackend {
             Targets::Values(values) => (None, None, Some(values.len())),
         };
         checks::loss(
+            loss,
             rows,
             cols,
             scores.len(),
@@ -218,27 +266,54 @@ impl Backend for CpuBackend {
                 loss.name()
             )));
         }
-        let scores = ArrayView2::from_shape((rows, cols), &scores[..rows * cols]).expect("checked");
-        let row_targets = match targets {
+        let inv_n = 1.0 / rows as f32;
+        let (labels, class_weights, values) = match targets {
             Targets::Classes {
                 labels,
                 class_weights,
-            } => RowTargets::Classes {
-                labels: &labels.data[..rows],
-                class_weights: class_weights.map(|w| ArrayView1::from(&w[..cols])),
-            },
-            Targets::Values(values) => RowTargets::Values(
-                ArrayView2::from_shape((rows, cols), &values[..rows * cols]).expect("checked"),
+            } => (
+                Some(&labels.data[..rows]),
+                class_weights.map(|w| &w[..cols]),
+                None,
             ),
+            Targets::Values(values) => (None, None, Some(&values[..rows * cols])),
         };
-        let LossResult {
-            row_loss,
-            dscores,
-            correct,
-        } = loss_rows(loss, scores, &row_targets);
-        out.dscores[..rows * cols].copy_from_slice(dscores.as_slice().expect("standard"));
-        out.row_loss[..rows].copy_from_slice(row_loss.as_slice().expect("standard"));
-        out.stats[2 * out.slot] = lane_tree_sum(row_loss.iter().copied()) * (1.0 / rows as f32);
+        let scores = &scores[..rows * cols];
+        let row_loss = &mut out.row_loss[..rows];
+        // Rows are independent, so chunks give the same bits on any thread.
+        let correct: usize = out.dscores[..rows * cols]
+            .par_chunks_mut(LOSS_CHUNK * cols)
+            .zip(row_loss.par_chunks_mut(LOSS_CHUNK))
+            .enumerate()
+            .map(|(chunk, (dscores, row_loss))| {
+                let mut correct = 0;
+                for (r, loss_out) in row_loss.iter_mut().enumerate() {
+                    let i = chunk * LOSS_CHUNK + r;
+                    let s = &scores[i * cols..(i + 1) * cols];
+                    let target = match (labels, values) {
+                        (Some(labels), _) => RowTarget::Class {
+                            label: labels[i],
+                            weight: class_weights
+                                .and_then(|w| w.get(labels[i] as usize).copied())
+                                .unwrap_or(1.0),
+                        },
+                        (None, Some(values)) => {
+                            RowTarget::Values(&values[i * cols..(i + 1) * cols])
+                        }
+                        (None, None) => unreachable!("targets are labels or values"),
+                    };
+                    let ds = &mut dscores[r * cols..(r + 1) * cols];
+                    *loss_out = loss_row(loss, s, target, ds, inv_n);
+                    if let RowTarget::Class { label, .. } = target
+                        && is_correct(loss, s, label)
+                    {
+                        correct += 1;
+                    }
+                }
+                correct
+            })
+            .sum();
+        out.stats[2 * out.slot] = lane_tree_sum(row_loss.iter().copied()) * inv_n;
         out.stats[2 * out.slot + 1] = correct as f32;
         Ok(())
     }
@@ -327,21 +402,129 @@ impl Backend for CpuBackend {
         let (s0, rest) = state.split_at_mut(len);
         let (s1, rest) = rest.split_at_mut(len);
         let s2 = &mut rest[..len];
-        for i in 0..len {
-            update_element(
-                i,
-                &mut params[i],
-                grads[i],
-                [&mut s0[i], &mut s1[i], &mut s2[i]],
-                step,
-                &scalars,
-                coefficients,
-            );
+        if len < 2 * UPDATE_CHUNK {
+            update_range(0, params, grads, [s0, s1, s2], step, &scalars, coefficients);
+        } else {
+            // Elements are independent: chunks give the same bits on any thread.
+            params
+                .par_chunks_mut(UPDATE_CHUNK)
+                .zip(grads[..len].par_chunks(UPDATE_CHUNK))
+                .zip(s0.par_chunks_mut(UPDATE_CHUNK))
+                .zip(s1.par_chunks_mut(UPDATE_CHUNK))
+                .zip(s2.par_chunks_mut(UPDATE_CHUNK))
+                .enumerate()
+                .for_each(|(chunk, ((((p, g), s0), s1), s2))| {
+                    update_range(
+                        chunk * UPDATE_CHUNK,
+                        p,
+                        g,
+                        [s0, s1, s2],
+                        step,
+                        &scalars,
+                        coefficients,
+                    );
+                });
         }
         Ok(())
     }
 
     fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn linear_step(
+        &self,
+        step: LinearStep<'_, Self>,
+        params: &Vec<f32>,
+        grads: Option<&mut Vec<f32>>,
+        stats: &mut Vec<f32>,
+        slot: usize,
+    ) -> Result<()> {
+        let op = "linear_step";
+        let (dataset_rows, d) = step.x.dim();
+        let (rows, c) = (step.rows, step.outputs);
+        if rows == 0 || c == 0 || d == 0 {
+            return Err(Error::ShapeMismatch {
+                op,
+                detail: format!("empty step of {rows} rows × {d} features × {c} outputs"),
+            });
+        }
+        check_extent(op, "params", 0, d * c + c, params.len())?;
+        if let Some(grads) = &grads {
+            check_extent(op, "gradients", 0, d * c + c, grads.len())?;
+        }
+        check_extent(op, "stats", 2 * slot, 2, stats.len())?;
+        checks::gather(
+            dataset_rows,
+            d,
+            step.indices.data.len(),
+            step.indices.max,
+            step.first,
+            rows,
+            rows * d,
+        )?;
+        let indices = &step.indices.data[step.first..step.first + rows];
+        let targets = match step.targets {
+            ResidentTargets::Classes {
+                labels,
+                class_weights,
+            } => {
+                check_extent(op, "labels", 0, dataset_rows, labels.data.len())?;
+                if let Some(weights) = class_weights {
+                    check_extent(op, "class weights", 0, c, weights.len())?;
+                }
+                let classes = checks::label_classes(step.loss, c)?;
+                if let Some((row, label)) = indices
+                    .iter()
+                    .map(|&i| labels.data[i as usize])
+                    .enumerate()
+                    .find(|&(_, label)| label as usize >= classes)
+                {
+                    return Err(Error::LabelOutOfRange {
+                        row,
+                        label: label as usize,
+                        classes,
+                    });
+                }
+                StepTargets::Classes {
+                    labels: &labels.data,
+                    class_weights: class_weights.map(|w| &w[..c]),
+                }
+            }
+            ResidentTargets::Values(values) => {
+                if !matches!(step.loss, Loss::MeanSquaredError | Loss::Logistic) {
+                    return Err(Error::InvalidConfig(format!(
+                        "the {} loss needs class labels, not real-valued targets",
+                        step.loss.name()
+                    )));
+                }
+                if values.dim() != (dataset_rows, c) {
+                    return Err(Error::ShapeMismatch {
+                        op,
+                        detail: format!(
+                            "targets are {:?} but the step needs {dataset_rows}×{c}",
+                            values.dim()
+                        ),
+                    });
+                }
+                StepTargets::Values(values.as_slice().expect("standard layout"))
+            }
+        };
+        let fused = FusedStep {
+            isa: self.isa,
+            loss: step.loss,
+            x: step.x.as_slice().expect("standard layout"),
+            features: d,
+            outputs: c,
+            indices,
+            targets,
+            params,
+        };
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let (mean_loss, correct) =
+            fused_step::run(&fused, &mut scratch, grads.map(|g| g.as_mut_slice()));
+        stats[2 * slot] = mean_loss;
+        stats[2 * slot + 1] = correct as f32;
         Ok(())
     }
 }

@@ -3,11 +3,13 @@
 //! machines with no GPU.
 
 mod backend;
+mod fused_step;
 pub mod reference;
+mod simd;
 mod update;
 
 pub use backend::{CpuBackend, CpuLabels};
-pub(crate) use update::update_element;
+pub use simd::Isa;
 
 /// Threads per workgroup of the GPU's single-workgroup reductions; the CPU
 /// sums in the same order so both backends round alike.

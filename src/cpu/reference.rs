@@ -49,7 +49,7 @@ fn class_target<F: Float>(label: u32, j: usize, cols: usize) -> F {
 }
 
 /// Whether a row counts as correct (see [`crate::backend::LossOutputs`]).
-fn is_correct<F: Float>(loss: &Loss, row: ArrayView1<'_, F>, label: u32) -> bool {
+pub fn is_correct<F: Float>(loss: &Loss, row: &[F], label: u32) -> bool {
     if row.len() == 1 {
         let threshold = if matches!(loss, Loss::MeanSquaredError) {
             cast(0.5)
@@ -58,7 +58,7 @@ fn is_correct<F: Float>(loss: &Loss, row: ArrayView1<'_, F>, label: u32) -> bool
         };
         (row[0] > threshold) == (label == 1)
     } else {
-        argmax(row) == label as usize
+        argmax(ArrayView1::from(row)) == label as usize
     }
 }
 
@@ -76,6 +76,102 @@ fn sigmoid<F: Float>(x: F) -> F {
     }
 }
 
+/// What one row's loss is compared against: its class label and that
+/// class's weight (1 without class weights), or a row of real targets.
+#[derive(Clone, Copy)]
+pub enum RowTarget<'a, F> {
+    Class { label: u32, weight: F },
+    Values(&'a [F]),
+}
+
+/// One row's loss, with its score gradient (already multiplied by `inv_n`)
+/// written over `ds`. Softmax and the hinges need a class label.
+pub fn loss_row<F: Float>(
+    loss: &Loss,
+    s: &[F],
+    target: RowTarget<'_, F>,
+    ds: &mut [F],
+    inv_n: F,
+) -> F {
+    let cols = s.len();
+    let label = match target {
+        RowTarget::Class { label, .. } => Some(label),
+        RowTarget::Values(_) => None,
+    };
+    let target_of = |j: usize| -> F {
+        match target {
+            RowTarget::Class { label, .. } => class_target(label, j, cols),
+            RowTarget::Values(t) => t[j],
+        }
+    };
+    match *loss {
+        Loss::SoftmaxCrossEntropy { label_smoothing } => {
+            let y = label.expect("softmax needs class labels") as usize;
+            let weight = match target {
+                RowTarget::Class { weight, .. } => weight,
+                RowTarget::Values(_) => F::one(),
+            };
+            let eps: F = cast(label_smoothing as f64);
+            let max = s.iter().fold(F::neg_infinity(), |m, &v| m.max(v));
+            let sum = s.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp());
+            let log_sum = sum.ln();
+            let uniform = eps / cast(cols as f64);
+            let mut l = F::zero();
+            for j in 0..cols {
+                let log_p = s[j] - max - log_sum;
+                let q = uniform + if j == y { F::one() - eps } else { F::zero() };
+                l = l - q * log_p;
+                ds[j] = weight * (log_p.exp() - q) * inv_n;
+            }
+            weight * l
+        }
+        Loss::Hinge { margin } | Loss::SquaredHinge { margin } => {
+            let squared = matches!(loss, Loss::SquaredHinge { .. });
+            let y = label.expect("hinge needs class labels") as usize;
+            let delta: F = cast(margin as f64);
+            let mut l = F::zero();
+            let mut dy = F::zero();
+            for j in 0..cols {
+                ds[j] = F::zero();
+                if j == y {
+                    continue;
+                }
+                let m = s[j] - s[y] + delta;
+                if m > F::zero() {
+                    let (term, grad) = if squared {
+                        (m * m, cast::<F>(2.0) * m)
+                    } else {
+                        (m, F::one())
+                    };
+                    l = l + term;
+                    ds[j] = grad * inv_n;
+                    dy = dy - grad;
+                }
+            }
+            ds[y] = dy * inv_n;
+            l
+        }
+        Loss::MeanSquaredError => {
+            let mut l = F::zero();
+            for j in 0..cols {
+                let d = s[j] - target_of(j);
+                l = l + d * d;
+                ds[j] = cast::<F>(2.0) * d * inv_n;
+            }
+            l
+        }
+        Loss::Logistic => {
+            let mut l = F::zero();
+            for j in 0..cols {
+                let t = target_of(j);
+                l = l + softplus(s[j]) - s[j] * t;
+                ds[j] = (sigmoid(s[j]) - t) * inv_n;
+            }
+            l
+        }
+    }
+}
+
 /// Computes a data loss row by row. Rows are independent; the result is
 /// exact in the sense of following the documented formulas term by term.
 pub fn loss_rows<F: Float>(
@@ -85,93 +181,38 @@ pub fn loss_rows<F: Float>(
 ) -> LossResult<F> {
     let (rows, cols) = scores.dim();
     let inv_n = F::one() / cast(rows as f64);
+    let scores = scores.as_standard_layout();
+    let values = match targets {
+        RowTargets::Values(t) => Some(t.as_standard_layout()),
+        RowTargets::Classes { .. } => None,
+    };
     let mut row_loss = Array1::zeros(rows);
     let mut dscores = Array2::zeros((rows, cols));
     let mut correct = 0;
     for i in 0..rows {
-        let s = scores.row(i);
-        let mut ds = dscores.row_mut(i);
-        let label = match targets {
-            RowTargets::Classes { labels, .. } => Some(labels[i]),
-            RowTargets::Values(_) => None,
+        let s = &scores.as_slice().expect("standard layout")[i * cols..(i + 1) * cols];
+        let ds = &mut dscores.as_slice_mut().expect("standard layout")[i * cols..(i + 1) * cols];
+        let target = match (targets, &values) {
+            (
+                RowTargets::Classes {
+                    labels,
+                    class_weights,
+                },
+                _,
+            ) => RowTarget::Class {
+                label: labels[i],
+                weight: class_weights
+                    .and_then(|w| w.get(labels[i] as usize).copied())
+                    .unwrap_or(F::one()),
+            },
+            (RowTargets::Values(_), Some(t)) => {
+                RowTarget::Values(&t.as_slice().expect("standard layout")[i * cols..(i + 1) * cols])
+            }
+            (RowTargets::Values(_), None) => unreachable!("values are laid out above"),
         };
-        let target = |j: usize| -> F {
-            match targets {
-                RowTargets::Classes { labels, .. } => class_target(labels[i], j, cols),
-                RowTargets::Values(t) => t[(i, j)],
-            }
-        };
-        let value = match *loss {
-            Loss::SoftmaxCrossEntropy { label_smoothing } => {
-                let y = label.expect("softmax needs class labels") as usize;
-                let weight = match targets {
-                    RowTargets::Classes {
-                        class_weights: Some(w),
-                        ..
-                    } => w[y],
-                    _ => F::one(),
-                };
-                let eps: F = cast(label_smoothing as f64);
-                let max = s.iter().fold(F::neg_infinity(), |m, &v| m.max(v));
-                let sum = s.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp());
-                let log_sum = sum.ln();
-                let uniform = eps / cast(cols as f64);
-                let mut l = F::zero();
-                for j in 0..cols {
-                    let log_p = s[j] - max - log_sum;
-                    let q = uniform + if j == y { F::one() - eps } else { F::zero() };
-                    l = l - q * log_p;
-                    ds[j] = weight * (log_p.exp() - q) * inv_n;
-                }
-                weight * l
-            }
-            Loss::Hinge { margin } | Loss::SquaredHinge { margin } => {
-                let squared = matches!(loss, Loss::SquaredHinge { .. });
-                let y = label.expect("hinge needs class labels") as usize;
-                let delta: F = cast(margin as f64);
-                let mut l = F::zero();
-                let mut dy = F::zero();
-                for j in 0..cols {
-                    if j == y {
-                        continue;
-                    }
-                    let m = s[j] - s[y] + delta;
-                    if m > F::zero() {
-                        let (term, grad) = if squared {
-                            (m * m, cast::<F>(2.0) * m)
-                        } else {
-                            (m, F::one())
-                        };
-                        l = l + term;
-                        ds[j] = grad * inv_n;
-                        dy = dy - grad;
-                    }
-                }
-                ds[y] = dy * inv_n;
-                l
-            }
-            Loss::MeanSquaredError => {
-                let mut l = F::zero();
-                for j in 0..cols {
-                    let d = s[j] - target(j);
-                    l = l + d * d;
-                    ds[j] = cast::<F>(2.0) * d * inv_n;
-                }
-                l
-            }
-            Loss::Logistic => {
-                let mut l = F::zero();
-                for j in 0..cols {
-                    let t = target(j);
-                    l = l + softplus(s[j]) - s[j] * t;
-                    ds[j] = (sigmoid(s[j]) - t) * inv_n;
-                }
-                l
-            }
-        };
-        row_loss[i] = value;
-        if let Some(y) = label
-            && is_correct(loss, s, y)
+        row_loss[i] = loss_row(loss, s, target, ds, inv_n);
+        if let RowTarget::Class { label, .. } = target
+            && is_correct(loss, s, label)
         {
             correct += 1;
         }

@@ -1,12 +1,14 @@
 //! [`Backend`] on wgpu: each operation records one or more dispatches into
 //! the pending encoder; reads submit and wait.
 
-use super::buffer::{GpuBuffer, GpuLabels, GpuRows, STORAGE_USAGE, byte_size};
+use super::buffer::{GpuBuffer, GpuLabels, GpuRows, RowsTexture, STORAGE_USAGE, byte_size};
 use super::context::{GpuContext, MatmulVariant};
+use super::fused::FusedScratch;
 use super::kernels::{self, EntryPoint, KernelCache};
 use super::recorder::{Binding, GpuCounters, Recorder};
 use crate::backend::{
-    Backend, BackendInfo, BackendKind, LossOutputs, MatmulSpec, Targets, check_extent, checks,
+    Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
+    checks, unfused_linear_step,
 };
 use crate::loss::Loss;
 use crate::optimizer::{Optimizer, STATE_SLOTS, UpdateStep};
@@ -103,9 +105,11 @@ pub struct GpuBackend {
     unused_input: wgpu::Buffer,
     /// Bound where a kernel's optional output is absent.
     unused_output: wgpu::Buffer,
+    /// Scratch buffers and bind groups of the fused step, reused across steps.
+    fused: RefCell<FusedScratch>,
 }
 
-fn u32_of(op: &'static str, what: &str, value: usize) -> Result<u32> {
+pub(crate) fn u32_of(op: &'static str, what: &str, value: usize) -> Result<u32> {
     u32::try_from(value).map_err(|_| Error::ShapeMismatch {
         op,
         detail: format!("{what} = {value} exceeds the 32-bit indexing of the kernels"),
@@ -131,6 +135,7 @@ impl GpuBackend {
             recorder,
             unused_input,
             unused_output,
+            fused: RefCell::new(FusedScratch::default()),
             context,
         }
     }
@@ -142,6 +147,26 @@ impl GpuBackend {
     /// Dispatches, submissions, readbacks and buffer allocations so far.
     pub fn counters(&self) -> GpuCounters {
         self.recorder.borrow().counters
+    }
+
+    pub(crate) fn kernel(
+        &self,
+        entry: &EntryPoint,
+        constants: &[(&str, f64)],
+    ) -> std::rc::Rc<super::kernels::Kernel> {
+        self.kernels.get(&self.context, entry, constants)
+    }
+
+    pub(crate) fn recorder(&self) -> std::cell::RefMut<'_, Recorder> {
+        self.recorder.borrow_mut()
+    }
+
+    pub(crate) fn unused_input(&self) -> &wgpu::Buffer {
+        &self.unused_input
+    }
+
+    pub(crate) fn unused_output(&self) -> &wgpu::Buffer {
+        &self.unused_output
     }
 
     fn run(
@@ -217,6 +242,88 @@ impl GpuBackend {
         self.recorder
             .borrow_mut()
             .read_bytes(&self.context, buffer, (len * 4) as u64)
+    }
+
+    /// The rows as a texture array for the fused step, or None where the
+    /// adapter's texture limits cannot hold them.
+    fn rows_texture(&self, data: &[f32], rows: usize, cols: usize) -> Option<RowsTexture> {
+        let limits = &self.context.limits;
+        let max_side = limits.max_texture_dimension_2d as usize;
+        let texels = cols.div_ceil(4);
+        if rows == 0 || cols == 0 || texels > max_side {
+            return None;
+        }
+        let layer_rows = rows
+            .min(max_side)
+            .min(self.context.max_chunk_rows.unwrap_or(usize::MAX))
+            .max(1);
+        let layers = rows.div_ceil(layer_rows);
+        if layers > limits.max_texture_array_layers as usize {
+            return None;
+        }
+        let texture = self
+            .context
+            .device
+            .create_texture(&wgpu::TextureDescriptor {
+                label: Some("dataset rows"),
+                size: wgpu::Extent3d {
+                    width: texels as u32,
+                    height: layer_rows as u32,
+                    depth_or_array_layers: layers as u32,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+        self.recorder.borrow_mut().counters.buffer_allocations += 1;
+        // Written in slabs of rows, each padded to whole texels.
+        const SLAB_ROWS: usize = 1024;
+        let mut padded = vec![0.0f32; SLAB_ROWS.min(rows) * texels * 4];
+        let mut start = 0;
+        while start < rows {
+            let (layer, y) = (start / layer_rows, start % layer_rows);
+            let count = SLAB_ROWS.min(rows - start).min(layer_rows - y);
+            for r in 0..count {
+                let source = &data[(start + r) * cols..(start + r + 1) * cols];
+                padded[r * texels * 4..r * texels * 4 + cols].copy_from_slice(source);
+            }
+            self.context.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: y as u32,
+                        z: layer as u32,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                bytemuck::cast_slice(&padded[..count * texels * 4]),
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some((texels * 16) as u32),
+                    rows_per_image: Some(count as u32),
+                },
+                wgpu::Extent3d {
+                    width: texels as u32,
+                    height: count as u32,
+                    depth_or_array_layers: 1,
+                },
+            );
+            start += count;
+        }
+        let view = texture.create_view(&wgpu::TextureViewDescriptor {
+            dimension: Some(wgpu::TextureViewDimension::D2Array),
+            ..Default::default()
+        });
+        Some(RowsTexture {
+            texture,
+            view,
+            layer_rows,
+        })
     }
 
     fn loss_entry(loss: &Loss) -> EntryPoint {
@@ -329,11 +436,13 @@ impl Backend for GpuBackend {
             let bytes: &[u8] = bytemuck::cast_slice(&data[start * cols..end * cols]);
             chunks.push(self.create_init("dataset chunk", bytes)?);
         }
+        let texture = self.rows_texture(data, rows, cols);
         Ok(GpuRows {
             chunks,
             rows,
             cols,
             chunk_rows,
+            texture,
         })
     }
     fn rows_shape(&self, rows: &GpuRows) -> (usize, usize) {
@@ -521,6 +630,7 @@ impl Backend for GpuBackend {
             Targets::Values(values) => (None, None, Some(values.len)),
         };
         checks::loss(
+            loss,
             rows,
             cols,
             scores.len,
@@ -785,5 +895,21 @@ impl Backend for GpuBackend {
 
     fn flush(&self) -> Result<()> {
         self.recorder.borrow_mut().flush(&self.context)
+    }
+
+    fn linear_step(
+        &self,
+        step: LinearStep<'_, Self>,
+        params: &GpuBuffer,
+        grads: Option<&mut GpuBuffer>,
+        stats: &mut GpuBuffer,
+        slot: usize,
+    ) -> Result<()> {
+        if !super::fused::fits(&step) {
+            return unfused_linear_step(self, step, params, grads, stats, slot);
+        }
+        super::fused::check(self, &step, params, grads.as_deref(), stats, slot)?;
+        let mut scratch = self.fused.borrow_mut();
+        scratch.record(self, &step, params, grads, stats, slot)
     }
 }

@@ -17,13 +17,27 @@ pub struct GpuLabels {
 }
 
 /// A row-major matrix resident on the device. Rows are split into chunks of
-/// `chunk_rows` rows, each chunk its own buffer that fits one binding.
+/// `chunk_rows` rows, each chunk its own buffer that fits one binding; where
+/// the adapter's texture limits allow, the rows are also kept as a texture
+/// for the fused step.
 #[derive(Debug)]
 pub struct GpuRows {
     pub(crate) chunks: Vec<wgpu::Buffer>,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
     pub(crate) chunk_rows: usize,
+    pub(crate) texture: Option<RowsTexture>,
+}
+
+/// The same rows as an rgba32float texture array: one texture row per
+/// matrix row (zero-padded to a multiple of 4 columns), `layer_rows` rows
+/// per layer. Texture loads are gathers on CPU-type adapters, where a
+/// storage-buffer load is a loop over the SIMD lanes.
+#[derive(Debug)]
+pub(crate) struct RowsTexture {
+    pub(crate) texture: wgpu::Texture,
+    pub(crate) view: wgpu::TextureView,
+    pub(crate) layer_rows: usize,
 }
 
 impl GpuRows {
@@ -34,6 +48,10 @@ impl GpuRows {
     /// Rows per chunk (the last may hold fewer).
     pub fn chunk_rows(&self) -> usize {
         self.chunk_rows
+    }
+    /// Whether the rows are also resident as a texture (what the fused step reads).
+    pub fn has_texture(&self) -> bool {
+        self.texture.is_some()
     }
 }
 

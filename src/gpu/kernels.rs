@@ -61,6 +61,12 @@ pub(crate) const OPTIM: Module = Module {
     trusted: true,
 };
 // Reads rows named by device data, so it keeps wgpu's bounds checks.
+pub(crate) const FUSED_STEP: Module = Module {
+    name: "fused_step",
+    source: include_str!("../../shaders/fused_step.wgsl"),
+    trusted: false,
+};
+// Reads rows named by device data, so it keeps wgpu's bounds checks.
 pub(crate) const GATHER: Module = Module {
     name: "gather",
     source: include_str!("../../shaders/gather.wgsl"),
@@ -68,7 +74,7 @@ pub(crate) const GATHER: Module = Module {
 };
 
 /// Every module, for the compile-everything test.
-pub const ALL_MODULES: [(&str, &str); 8] = [
+pub const ALL_MODULES: [(&str, &str); 9] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
     (MATMUL_TILED.name, MATMUL_TILED.source),
     (SOFTMAX_XENT.name, SOFTMAX_XENT.source),
@@ -77,13 +83,18 @@ pub const ALL_MODULES: [(&str, &str); 8] = [
     (REDUCE.name, REDUCE.source),
     (OPTIM.name, OPTIM.source),
     (GATHER.name, GATHER.source),
+    (FUSED_STEP.name, FUSED_STEP.source),
 ];
 
-/// Access of a storage binding.
+/// Kind and access of a binding after the parameters.
 #[derive(Clone, Copy)]
 pub(crate) enum Access {
     Read,
     ReadWrite,
+    /// A fixed-size uniform window (64 KiB arrays of vec4).
+    Uniform,
+    /// An rgba32float texture array read with textureLoad.
+    Texture,
 }
 
 /// An entry point and its storage bindings (binding 0 is always the
@@ -95,7 +106,7 @@ pub(crate) struct EntryPoint {
     pub storage: &'static [(u32, Access)],
 }
 
-use Access::{Read, ReadWrite};
+use Access::{Read, ReadWrite, Texture, Uniform};
 
 pub(crate) const MATMUL_BINDINGS: &[(u32, Access)] = &[(1, Read), (2, Read), (3, ReadWrite)];
 pub(crate) const LOSS_BINDINGS: &[(u32, Access)] = &[
@@ -144,6 +155,34 @@ pub(crate) const GATHER_ROWS: EntryPoint = EntryPoint {
         (6, Read),
         (7, ReadWrite),
         (8, ReadWrite),
+    ],
+};
+
+pub(crate) const FUSED_SCORES: EntryPoint = EntryPoint {
+    module: FUSED_STEP,
+    entry: "fused_scores",
+    storage: &[
+        (1, Texture),
+        (2, Read),
+        (3, Read),
+        (4, Read),
+        (5, Texture),
+        (6, Uniform),
+        (7, Uniform),
+        (8, Uniform),
+        (9, Uniform),
+        (10, ReadWrite),
+    ],
+};
+pub(crate) const FUSED_WEIGHT_GRAD: EntryPoint = EntryPoint {
+    module: FUSED_STEP,
+    entry: "fused_weight_grad",
+    storage: &[
+        (1, Texture),
+        (11, Uniform),
+        (12, ReadWrite),
+        (13, ReadWrite),
+        (14, ReadWrite),
     ],
 };
 
@@ -216,16 +255,25 @@ impl KernelCache {
             count: None,
         }];
         for &(binding, access) in entry.storage {
+            let buffer = |ty| wgpu::BindingType::Buffer {
+                ty,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            };
+            let ty = match access {
+                Access::Read => buffer(wgpu::BufferBindingType::Storage { read_only: true }),
+                Access::ReadWrite => buffer(wgpu::BufferBindingType::Storage { read_only: false }),
+                Access::Uniform => buffer(wgpu::BufferBindingType::Uniform),
+                Access::Texture => wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2Array,
+                    multisampled: false,
+                },
+            };
             layout_entries.push(wgpu::BindGroupLayoutEntry {
                 binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage {
-                        read_only: matches!(access, Access::Read),
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
+                ty,
                 count: None,
             });
         }

@@ -3,6 +3,7 @@
 mod backend;
 mod buffer;
 mod context;
+mod fused;
 mod kernels;
 mod recorder;
 

@@ -6,6 +6,7 @@
 use super::context::GpuContext;
 use super::kernels::Kernel;
 use crate::{Error, Result};
+use std::collections::HashMap;
 
 /// Bytes reserved per dispatch in the parameter arena (≥ any params struct
 /// and a multiple of every adapter's uniform offset alignment).
@@ -18,16 +19,24 @@ pub struct GpuCounters {
     pub dispatches: u64,
     pub submissions: u64,
     pub readbacks: u64,
+    /// Buffers and textures created.
     pub buffer_allocations: u64,
+    pub bind_groups: u64,
 }
 
 pub(crate) struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
     arena: Vec<u8>,
-    arena_buffer: wgpu::Buffer,
+    pub(crate) arena_buffer: wgpu::Buffer,
     staging: Option<wgpu::Buffer>,
+    /// Bind groups by layout and bound buffers, so that repeated operations
+    /// (a training step's update) create none. Cleared when it grows past
+    /// `MAX_CACHED_BIND_GROUPS`, since each entry keeps its buffers alive.
+    bind_groups: HashMap<(wgpu::BindGroupLayout, Vec<wgpu::Buffer>), wgpu::BindGroup>,
     pub(crate) counters: GpuCounters,
 }
+
+const MAX_CACHED_BIND_GROUPS: usize = 32;
 
 /// One binding of a dispatch, after the parameters at binding 0.
 pub(crate) struct Binding<'a> {
@@ -48,6 +57,7 @@ impl Recorder {
             arena: Vec::new(),
             arena_buffer,
             staging: None,
+            bind_groups: HashMap::new(),
             counters: GpuCounters {
                 buffer_allocations: 1,
                 ..GpuCounters::default()
@@ -87,6 +97,56 @@ impl Recorder {
         if workgroups.contains(&0) {
             return Ok(());
         }
+        let offset = self.push_params(context, params)?;
+        let key = (
+            kernel.layout.clone(),
+            bindings
+                .iter()
+                .map(|b| b.buffer.clone())
+                .collect::<Vec<_>>(),
+        );
+        let bind_group = match self.bind_groups.get(&key) {
+            Some(group) => group.clone(),
+            None => {
+                let arena = self.arena_buffer.clone();
+                let mut entries = Vec::with_capacity(bindings.len() + 1);
+                entries.push(params_entry(&arena));
+                for (binding, b) in kernel.bindings.iter().zip(bindings) {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: *binding,
+                        resource: b.buffer.as_entire_binding(),
+                    });
+                }
+                let group = self.bind_group(context, kernel, &entries);
+                if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
+                    self.bind_groups.clear();
+                }
+                self.bind_groups.insert(key, group.clone());
+                group
+            }
+        };
+        self.record(context, kernel, offset, &bind_group, workgroups);
+        Ok(())
+    }
+
+    pub(crate) fn bind_group(
+        &mut self,
+        context: &GpuContext,
+        kernel: &Kernel,
+        entries: &[wgpu::BindGroupEntry<'_>],
+    ) -> wgpu::BindGroup {
+        self.counters.bind_groups += 1;
+        context
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(kernel.name),
+                layout: &kernel.layout,
+                entries,
+            })
+    }
+
+    /// Appends `params` to the arena and returns their dynamic offset.
+    pub(crate) fn push_params(&mut self, context: &GpuContext, params: &[u8]) -> Result<u32> {
         debug_assert!(params.len() as u64 <= PARAM_SLOT);
         let slot = PARAM_SLOT.max(context.limits.min_uniform_buffer_offset_alignment as u64);
         if self.arena.len() as u64 + slot > self.arena_buffer.size() {
@@ -95,29 +155,18 @@ impl Recorder {
         let offset = self.arena.len();
         self.arena.extend_from_slice(params);
         self.arena.resize(offset + slot as usize, 0);
+        Ok(offset as u32)
+    }
 
-        let mut entries = Vec::with_capacity(bindings.len() + 1);
-        entries.push(wgpu::BindGroupEntry {
-            binding: 0,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: &self.arena_buffer,
-                offset: 0,
-                size: wgpu::BufferSize::new(PARAM_SLOT),
-            }),
-        });
-        for (binding, b) in kernel.bindings.iter().zip(bindings) {
-            entries.push(wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: b.buffer.as_entire_binding(),
-            });
-        }
-        let bind_group = context
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(kernel.name),
-                layout: &kernel.layout,
-                entries: &entries,
-            });
+    /// Records a dispatch with a prepared bind group (parameters at `offset`).
+    pub(crate) fn record(
+        &mut self,
+        context: &GpuContext,
+        kernel: &Kernel,
+        offset: u32,
+        bind_group: &wgpu::BindGroup,
+        workgroups: [u32; 3],
+    ) {
         let encoder = self.encoder(context);
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -125,11 +174,22 @@ impl Recorder {
                 timestamp_writes: None,
             });
             pass.set_pipeline(&kernel.pipeline);
-            pass.set_bind_group(0, &bind_group, &[offset as u32]);
+            pass.set_bind_group(0, bind_group, &[offset]);
             pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
         }
         self.counters.dispatches += 1;
-        Ok(())
+    }
+
+    /// Records a buffer-to-buffer copy after the work recorded so far.
+    pub(crate) fn copy(
+        &mut self,
+        context: &GpuContext,
+        source: &wgpu::Buffer,
+        destination: &wgpu::Buffer,
+        bytes: u64,
+    ) {
+        self.encoder(context)
+            .copy_buffer_to_buffer(source, 0, destination, 0, bytes);
     }
 
     /// Submits everything recorded since the last submission.
@@ -177,6 +237,18 @@ impl Recorder {
         self.staging = Some(staging);
         self.counters.readbacks += 1;
         result
+    }
+}
+
+/// The entry of binding 0, the parameter arena (bound with a dynamic offset).
+pub(crate) fn params_entry(arena: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding: 0,
+        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: arena,
+            offset: 0,
+            size: wgpu::BufferSize::new(PARAM_SLOT),
+        }),
     }
 }
 

@@ -1,0 +1,456 @@
+//! The CPU-against-GPU benchmark behind `cargo bench --bench cpu_vs_gpu`
+//! and `lintrain bench`: kernels (matmul, fused losses, the Adam update),
+//! one minibatch step fused and unfused, and end-to-end training on
+//! CIFAR-10-shaped synthetic data, each on both backends, reported as a
+//! markdown table and optionally as JSON records.
+
+mod cases;
+mod data;
+mod report;
+mod timing;
+
+pub use data::synthetic;
+pub use report::{Record, Report, StepCounts};
+pub use timing::{Budget, Timing};
+
+use crate::gpu::{GpuOptions, MatmulVariant};
+use crate::{AdapterChoice, Backend, CpuBackend, GpuBackend, GpuContext, Loss, Result};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rows per training step in the step and end-to-end cases (CS231n's 200).
+pub const BATCH: usize = 200;
+/// Features of the CIFAR-10 shape: 32·32·3 pixels + the bias column of ones
+/// the peers append (lintrain keeps a separate bias as well).
+pub const FEATURES: usize = 3073;
+pub const CLASSES: usize = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackends {
+    Both,
+    Cpu,
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchAdapter {
+    /// A hardware GPU if there is one, else the software adapter.
+    Auto,
+    /// The software adapter (lavapipe).
+    Software,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchMatmul {
+    Register,
+    Shared,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaseName {
+    Matmul,
+    SoftmaxXent,
+    Hinge,
+    AdamStep,
+    Step,
+    TrainSoftmax,
+    TrainSvm,
+}
+
+/// Options of the benchmark.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchOptions {
+    /// Small sizes that finish in seconds (CI runs this to keep the binary
+    /// working; its figures mean little).
+    #[arg(long)]
+    pub quick: bool,
+    /// Also write every figure as a JSON array of records to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Backends to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: BenchBackends,
+    /// GPU adapter (WGPU_ADAPTER_NAME, when set, picks by name).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub adapter: BenchAdapter,
+    /// GPU matmul kernel [default: by device type: register tiles on
+    /// CPU-type adapters, shared-memory tiles on GPUs].
+    #[arg(long, value_enum)]
+    pub matmul: Option<BenchMatmul>,
+    /// Only these cases, comma-separated [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub cases: Vec<CaseName>,
+    /// Epochs of the end-to-end cases, the first of which (pipeline
+    /// compilation) is reported apart [default: 4, quick: 2].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Training rows of the step and end-to-end cases [default: 49000,
+    /// quick: 2000].
+    #[arg(long)]
+    pub rows: Option<usize>,
+}
+
+/// The sizes one run uses.
+struct Plan {
+    matmuls: Vec<((usize, usize, usize), bool)>,
+    loss_rows: Vec<usize>,
+    adam_params: Vec<usize>,
+    train_rows: usize,
+    epochs: usize,
+    kernel_budget: Budget,
+    step_budget: Budget,
+}
+
+impl Plan {
+    fn new(options: &BenchOptions) -> Self {
+        let quick = options.quick;
+        let (matmuls, loss_rows, adam_params) = if quick {
+            (vec![64, 128], vec![200, 4900], vec![30_730, 65_536])
+        } else {
+            (vec![256, 1024], vec![200, 49_000], vec![30_730, 1_000_000])
+        };
+        let mut shapes: Vec<((usize, usize, usize), bool)> =
+            matmuls.into_iter().map(|s| ((s, s, s), false)).collect();
+        // The training step's two products: forward and weight gradient.
+        shapes.push(((BATCH, FEATURES, CLASSES), false));
+        shapes.push(((FEATURES, BATCH, CLASSES), true));
+        let budget = |warmup, min, max, secs: f64, sample_ms: u64| Budget {
+            warmup,
+            min_samples: min,
+            max_samples: max,
+            time: Duration::from_secs_f64(secs),
+            sample_time: Duration::from_millis(sample_ms),
+        };
+        Self {
+            matmuls: shapes,
+            loss_rows,
+            adam_params,
+            train_rows: options.rows.unwrap_or(if quick { 2000 } else { 49_000 }),
+            epochs: options.epochs.unwrap_or(if quick { 2 } else { 4 }).max(1),
+            kernel_budget: if quick {
+                budget(1, 3, 15, 0.1, 5)
+            } else {
+                budget(3, 7, 101, 1.5, 25)
+            },
+            step_budget: if quick {
+                budget(2, 3, 15, 0.2, 10)
+            } else {
+                budget(5, 9, 101, 3.0, 50)
+            },
+        }
+    }
+}
+
+fn wants(options: &BenchOptions, case: CaseName) -> bool {
+    options.cases.is_empty() || options.cases.contains(&case)
+}
+
+fn open_gpu(options: &BenchOptions) -> Result<GpuBackend> {
+    let context = GpuContext::with_options(GpuOptions {
+        adapter: match options.adapter {
+            BenchAdapter::Auto => AdapterChoice::PreferHardware,
+            BenchAdapter::Software => AdapterChoice::Software,
+        },
+        matmul: options.matmul.map(|m| match m {
+            BenchMatmul::Register => MatmulVariant::RegisterTiled,
+            BenchMatmul::Shared => MatmulVariant::SharedTiled,
+        }),
+        ..GpuOptions::default()
+    })?;
+    Ok(GpuBackend::new(Arc::new(context)))
+}
+
+/// Runs every selected case on the selected backends.
+pub fn run(options: &BenchOptions) -> Result<Report> {
+    let plan = Plan::new(options);
+    let cpu = (options.backend != BenchBackends::Gpu).then(CpuBackend::new);
+    let gpu = if options.backend == BenchBackends::Cpu {
+        None
+    } else {
+        match open_gpu(options) {
+            Ok(gpu) => Some(gpu),
+            Err(e) if options.backend == BenchBackends::Gpu || in_ci() => return Err(e),
+            Err(e) => {
+                eprintln!("lintrain bench: no GPU column: {e}");
+                None
+            }
+        }
+    };
+    let mut report = Report::new(options.quick, gpu.as_ref().map(|g| g.info()));
+    let progress = |what: &str| eprintln!("lintrain bench: {what}");
+
+    if wants(options, CaseName::Matmul) {
+        for &((m, k, n), transpose) in &plan.matmuls {
+            let flops = 2.0 * (m * k * n) as f64;
+            let shape = format!("{m}x{k}x{n}");
+            progress(&format!("matmul {shape}"));
+            let run = |b: &dyn Fn() -> Result<Timing>| b().map(|t| t.rate(flops / 1e9));
+            report.pair(
+                "matmul",
+                &shape,
+                "GFLOP/s",
+                cpu.as_ref()
+                    .map(|c| run(&|| cases::matmul(c, (m, k, n), transpose, &plan.kernel_budget)))
+                    .transpose()?,
+                gpu.as_ref()
+                    .map(|g| run(&|| cases::matmul(g, (m, k, n), transpose, &plan.kernel_budget)))
+                    .transpose()?,
+            );
+            if transpose && let Some(row) = report.rows.last_mut() {
+                row.note = " (Aᵀ·B)";
+            }
+        }
+    }
+    for (case, name, loss) in [
+        (CaseName::SoftmaxXent, "softmax_xent", Loss::softmax()),
+        (CaseName::Hinge, "hinge", Loss::hinge()),
+    ] {
+        if !wants(options, case) {
+            continue;
+        }
+        for &rows in &plan.loss_rows {
+            progress(&format!("{name} {rows}x{CLASSES}"));
+            let time = |b: &dyn Fn() -> Result<Timing>| b().map(|t| t.rate(rows as f64));
+            report.pair(
+                name,
+                &format!("{rows}x{CLASSES}"),
+                "rows/s",
+                cpu.as_ref()
+                    .map(|c| time(&|| cases::loss(c, &loss, rows, CLASSES, &plan.kernel_budget)))
+                    .transpose()?,
+                gpu.as_ref()
+                    .map(|g| time(&|| cases::loss(g, &loss, rows, CLASSES, &plan.kernel_budget)))
+                    .transpose()?,
+            );
+        }
+    }
+    if wants(options, CaseName::AdamStep) {
+        for &len in &plan.adam_params {
+            let shape = if len == FEATURES * CLASSES {
+                format!("{FEATURES}x{CLASSES}")
+            } else {
+                format!("{len}")
+            };
+            progress(&format!("adam_step {shape}"));
+            let time = |b: &dyn Fn() -> Result<Timing>| b().map(|t| t.rate(len as f64));
+            report.pair(
+                "adam_step",
+                &shape,
+                "params/s",
+                cpu.as_ref()
+                    .map(|c| time(&|| cases::adam_step(c, len, &plan.kernel_budget)))
+                    .transpose()?,
+                gpu.as_ref()
+                    .map(|g| time(&|| cases::adam_step(g, len, &plan.kernel_budget)))
+                    .transpose()?,
+            );
+        }
+    }
+
+    let needs_data = [CaseName::Step, CaseName::TrainSoftmax, CaseName::TrainSvm]
+        .iter()
+        .any(|&c| wants(options, c));
+    if gpu.is_some() && wants(options, CaseName::TrainSoftmax) {
+        progress("GPU warm-up on a fresh device");
+        report.warmup_seconds = Some(warmup(options)?);
+    }
+    if !needs_data {
+        return Ok(report);
+    }
+    progress(&format!(
+        "generating {} × {FEATURES} synthetic data",
+        plan.train_rows
+    ));
+    let (x, labels) = synthetic(plan.train_rows, FEATURES, CLASSES, 2024);
+    let steps = plan.train_rows.div_ceil(BATCH);
+    let step_shape = format!("{BATCH}x{FEATURES}x{CLASSES}");
+
+    if wants(options, CaseName::Step) {
+        for (name, loss, fused) in [
+            ("step_fused_softmax", Loss::softmax(), true),
+            ("step_unfused_softmax", Loss::softmax(), false),
+            ("step_fused_svm", Loss::hinge(), true),
+        ] {
+            progress(&format!("{name} {step_shape}"));
+            let time = |t: Timing| t.rate(BATCH as f64);
+            let cpu_rate = match &cpu {
+                Some(c) => Some(time(
+                    cases::StepBench::new(c, &x, &labels, CLASSES, BATCH, steps)?.time(
+                        &loss,
+                        fused,
+                        &plan.step_budget,
+                    )?,
+                )),
+                None => None,
+            };
+            let gpu_rate = match &gpu {
+                Some(g) => Some(time(
+                    cases::StepBench::new(g, &x, &labels, CLASSES, BATCH, steps)?.time(
+                        &loss,
+                        fused,
+                        &plan.step_budget,
+                    )?,
+                )),
+                None => None,
+            };
+            report.pair(name, &step_shape, "samples/s", cpu_rate, gpu_rate);
+        }
+        if let Some(g) = &gpu {
+            report.counts = Some(count_steps(g, &x, &labels, steps, plan.epochs)?);
+        }
+    }
+
+    for (case, name, loss) in [
+        (CaseName::TrainSoftmax, "train_softmax", Loss::softmax()),
+        (CaseName::TrainSvm, "train_svm", Loss::hinge()),
+    ] {
+        if !wants(options, case) {
+            continue;
+        }
+        let shape = format!("{}x{FEATURES}x{CLASSES}", plan.train_rows);
+        progress(&format!("{name} {shape}, {} epochs", plan.epochs));
+        let mut rates = [None, None];
+        for (i, backend) in [
+            cpu.as_ref().map(|c| c as &dyn TrainOn),
+            gpu.as_ref().map(|g| g as &dyn TrainOn),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let Some(backend) = backend else { continue };
+            let timing =
+                backend.train(&x, &labels, cases::train_config(loss, plan.epochs, BATCH))?;
+            rates[i] = Some(timing.epochs.rate(timing.samples_per_epoch as f64));
+            report
+                .final_losses
+                .push((name.to_string(), i == 1, timing.final_loss));
+        }
+        report.pair(name, &shape, "samples/s", rates[0], rates[1]);
+    }
+    Ok(report)
+}
+
+/// Seconds a fresh GPU device spends compiling pipelines: its first short
+/// softmax training run minus its second.
+fn warmup(options: &BenchOptions) -> Result<f64> {
+    let gpu = open_gpu(options)?;
+    let (x, labels) = synthetic(4 * BATCH, FEATURES, CLASSES, 99);
+    let mut seconds = [0.0; 2];
+    for s in &mut seconds {
+        let started = std::time::Instant::now();
+        cases::train(
+            &gpu,
+            &x,
+            &labels,
+            cases::train_config(Loss::softmax(), 1, BATCH),
+        )?;
+        *s = started.elapsed().as_secs_f64();
+    }
+    Ok((seconds[0] - seconds[1]).max(0.0))
+}
+
+/// Object-safe training entry, so the two backends share one loop above.
+trait TrainOn {
+    fn train(
+        &self,
+        x: &ndarray::Array2<f32>,
+        labels: &ndarray::Array1<u32>,
+        config: crate::TrainConfig,
+    ) -> Result<cases::TrainTiming>;
+}
+
+impl<B: Backend> TrainOn for B {
+    fn train(
+        &self,
+        x: &ndarray::Array2<f32>,
+        labels: &ndarray::Array1<u32>,
+        config: crate::TrainConfig,
+    ) -> Result<cases::TrainTiming> {
+        cases::train(self, x, labels, config)
+    }
+}
+
+/// The GPU engine's own counters over recorded steps (after warm-up) and
+/// over whole training epochs.
+fn count_steps(
+    gpu: &GpuBackend,
+    x: &ndarray::Array2<f32>,
+    labels: &ndarray::Array1<u32>,
+    steps: usize,
+    epochs: usize,
+) -> Result<StepCounts> {
+    let loss = Loss::softmax();
+    let mut bench = cases::StepBench::new(gpu, x, labels, CLASSES, BATCH, steps)?;
+    // Warm: the first steps may size the backend's scratch buffers.
+    for i in 0..3 {
+        bench.record_fused(&loss, i)?;
+    }
+    gpu.flush()?;
+    let before = gpu.counters();
+    let recorded = 16;
+    for i in 0..recorded {
+        bench.record_fused(&loss, i)?;
+    }
+    let after = gpu.counters();
+    gpu.flush()?;
+    let per_step = |a: u64, b: u64| (a - b) as f64 / recorded as f64;
+    // Submissions per epoch: two trainings of 1 and 1 + `extra` epochs on a
+    // subset with the same number of steps per epoch as the timed runs.
+    let extra = epochs.max(2) - 1;
+    let mut submissions = [0u64; 2];
+    for (i, e) in [1, 1 + extra].into_iter().enumerate() {
+        let before = gpu.counters();
+        cases::train(gpu, x, labels, cases::train_config(loss, e, BATCH))?;
+        submissions[i] = gpu.counters().submissions - before.submissions;
+    }
+    Ok(StepCounts {
+        dispatches_per_step: per_step(after.dispatches, before.dispatches),
+        submissions_per_epoch: (submissions[1] - submissions[0]) as f64 / extra as f64,
+        readbacks_per_step: per_step(after.readbacks, before.readbacks),
+        allocations_per_step: per_step(after.buffer_allocations, before.buffer_allocations),
+    })
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The bench target's command line (`cargo bench` appends `--bench`).
+#[derive(Parser)]
+#[command(
+    name = "cpu_vs_gpu",
+    about = "lintrain benchmark: CPU backend against GPU backend"
+)]
+struct BenchCli {
+    #[command(flatten)]
+    options: BenchOptions,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Runs the benchmark, prints the table and writes the JSON file.
+pub fn run_and_print(options: &BenchOptions) -> Result<()> {
+    let report = run(options)?;
+    println!("{}", report.markdown());
+    if let Some(path) = &options.json {
+        report.write_json(path)?;
+        eprintln!("lintrain bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Entry point of `benches/cpu_vs_gpu.rs`.
+pub fn main_from_args() -> ExitCode {
+    let cli = BenchCli::parse();
+    match run_and_print(&cli.options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lintrain bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! The CPU's fused linear step: scores, loss and gradient of a minibatch
+//! read in place through its row indices, in three parallel passes.
+//!
+//! 1. W (D×C) is transposed into scratch so each score is a dot product of
+//!    two contiguous rows.
+//! 2. Rows, in tiles: scores = x·W + b, then the row's loss and dScores.
+//! 3. Columns of dW, in chunks of D: each element sums its rows in row
+//!    order, so no partial sums are combined and the result does not depend
+//!    on how many threads ran or which chunk each took.
+//!
+//! The bias gradient and the mean loss are then summed in row order.
+
+use super::lane_tree_sum;
+use super::reference::{RowTarget, is_correct, loss_row};
+#[cfg(target_arch = "x86_64")]
+use super::simd::Avx2;
+use super::simd::{Isa, Lanes, Portable};
+use crate::loss::Loss;
+use rayon::prelude::*;
+
+/// Rows per task of the forward pass.
+const ROW_TILE: usize = 8;
+/// Features per task of the weight-gradient pass (a multiple of every lane count).
+const FEATURE_CHUNK: usize = 256;
+/// Most classes handled in one pass over a row: one accumulator register each.
+const MAX_GROUP: usize = 12;
+/// Most classes in one pass when each pass serves two rows (or two chunks of features).
+const MAX_PAIR_GROUP: usize = 6;
+/// Floats of the transposed W kept in L1 while a tile of rows passes over them (16 KiB).
+const L1_BLOCK_FLOATS: usize = 4096;
+
+/// Buffers reused from step to step, grown on demand.
+#[derive(Debug, Default)]
+pub(crate) struct StepScratch {
+    transposed_weights: Vec<f32>,
+    scores: Vec<f32>,
+    dscores: Vec<f32>,
+    row_loss: Vec<f32>,
+}
+
+fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
+/// What the step's rows are compared against, indexed by dataset row.
+#[derive(Clone, Copy)]
+pub(crate) enum StepTargets<'a> {
+    Classes {
+        labels: &'a [u32],
+        class_weights: Option<&'a [f32]>,
+    },
+    Values(&'a [f32]),
+}
+
+/// A validated step: `x` is the whole dataset (rows × `features`), `indices`
+/// the step's rows (all in range), `params` = [W | b].
+pub(crate) struct FusedStep<'a> {
+    pub isa: Isa,
+    pub loss: &'a Loss,
+    pub x: &'a [f32],
+    pub features: usize,
+    pub outputs: usize,
+    pub indices: &'a [u32],
+    pub targets: StepTargets<'a>,
+    pub params: &'a [f32],
+}
+
+/// Runs the step; returns the mean loss and the number of correct rows, and
+/// writes [dW | db] over the start of `grads` when given.
+pub(crate) fn run(
+    step: &FusedStep<'_>,
+    scratch: &mut StepScratch,
+    grads: Option<&mut [f32]>,
+) -> (f32, usize) {
+    let (d, c, rows) = (step.features, step.outputs, step.indices.len());
+    let StepScratch {
+        transposed_weights,
+        scores,
+        dscores,
+        row_loss,
+    } = scratch;
+    let stride = transposed_stride(d);
+    let wt = grown(transposed_weights, c * stride);
+    let scores = grown(scores, rows * c);
+    let dscores = grown(dscores, rows * c);
+    let row_loss = grown(row_loss, rows);
+    let (weights, bias) = step.params[..d * c + c].split_at(d * c);
+
+    wt.par_chunks_mut(stride)
+        .enumerate()
+        .for_each(|(k, column)| {
+            for (i, w) in column[..d].iter_mut().enumerate() {
+                *w = weights[i * c + k];
+            }
+        });
+    let wt = &*wt;
+
+    let inv_n = 1.0 / rows as f32;
+    let correct: usize = scores
+        .par_chunks_mut(ROW_TILE * c)
+        .zip(dscores.par_chunks_mut(ROW_TILE * c))
+        .zip(row_loss.par_chunks_mut(ROW_TILE))
+        .enumerate()
+        .map(|(tile, ((scores, dscores), row_loss))| {
+            let first = tile * ROW_TILE;
+            let mut correct = 0;
+            let tile_rows = &step.indices[first..first + row_loss.len()];
+            forward_tile(step.isa, step.x, d, tile_rows, wt, stride, bias, scores);
+            for (r, loss_out) in row_loss.iter_mut().enumerate() {
+                let row = tile_rows[r] as usize;
+                let s = &scores[r * c..(r + 1) * c];
+                let target = match step.targets {
+                    StepTargets::Classes {
+                        labels,
+                        class_weights,
+                    } => {
+                        let label = labels[row];
+                        RowTarget::Class {
+                            label,
+                            weight: class_weights
+                                .and_then(|w| w.get(label as usize).copied())
+                                .unwrap_or(1.0),
+                        }
+                    }
+                    StepTargets::Values(values) => {
+                        RowTarget::Values(&values[row * c..(row + 1) * c])
+                    }
+                };
+                *loss_out = loss_row(
+                    step.loss,
+                    s,
+                    target,
+                    &mut dscores[r * c..(r + 1) * c],
+                    inv_n,
+                );
+                if let RowTarget::Class { label, .. } = target
+                    && is_correct(step.loss, s, label)
+                {
+                    correct += 1;
+                }
+            }
+            correct
+        })
+        .sum();
+    let mean_loss = lane_tree_sum(row_loss.iter().copied()) * inv_n;
+
+    if let Some(grads) = grads {
+        let (weight_grads, bias_grads) = grads[..d * c + c].split_at_mut(d * c);
+        let dscores = &*dscores;
+        weight_grads
+            .par_chunks_mut(FEATURE_CHUNK * c)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let begin = chunk * FEATURE_CHUNK;
+                weight_grad_chunk(step, dscores, begin, begin + out.len() / c, out);
+            });
+        for (j, db) in bias_grads.iter_mut().enumerate() {
+            let mut sum = 0.0f32;
+            for i in 0..rows {
+                sum += dscores[i * c + j];
+            }
+            *db = sum;
+        }
+    }
+    (mean_loss, correct)
+}
+
+/// Floats per 64-byte cache line.
+const LINE: usize = 16;
+
+/// Row length of the transposed W: whole cache lines, an odd number of
+/// them, so that its C rows fall in different L1 sets (rows a multiple of
+/// 4 KiB apart would evict one another).
+fn transposed_stride(d: usize) -> usize {
+    let lines = d.div_ceil(LINE);
+    (lines | 1) * LINE
+}
+
+/// `scores[r·C + k] = bias[k] + x[rows[r]]·W[:, k]` for a tile of rows.
+#[allow(clippy::too_many_arguments)]
+fn forward_tile(
+    isa: Isa,
+    x: &[f32],
+    d: usize,
+    rows: &[u32],
+    wt: &[f32],
+    stride: usize,
+    bias: &[f32],
+    scores: &mut [f32],
+) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2Fma` is only chosen when the CPU has AVX2 and FMA.
+        Isa::Avx2Fma => unsafe { forward_tile_avx2(x, d, rows, wt, stride, bias, scores) },
+        _ => forward_tile_with::<Portable>(x, d, rows, wt, stride, bias, scores),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn forward_tile_avx2(
+    x: &[f32],
+    d: usize,
+    rows: &[u32],
+    wt: &[f32],
+    stride: usize,
+    bias: &[f32],
+    scores: &mut [f32],
+) {
+    forward_tile_with::<Avx2>(x, d, rows, wt, stride, bias, scores)
+}
+
+/// The first of the even-sized groups (at most `max`) that cover `classes`.
+fn group_size(classes: usize, max: usize) -> usize {
+    classes.div_ceil(classes.div_ceil(max))
+}
+
+/// Calls `$f::<V, G>` with `G` the const twin of the runtime group size.
+macro_rules! with_group {
+    ($g:expr, $f:ident::<$v:ty>($($arg:expr),*)) => {
+        match $g {
+            1 => $f::<$v, 1>($($arg),*),
+            2 => $f::<$v, 2>($($arg),*),
+            3 => $f::<$v, 3>($($arg),*),
+            4 => $f::<$v, 4>($($arg),*),
+            5 => $f::<$v, 5>($($arg),*),
+            6 => $f::<$v, 6>($($arg),*),
+            7 => $f::<$v, 7>($($arg),*),
+            8 => $f::<$v, 8>($($arg),*),
+            9 => $f::<$v, 9>($($arg),*),
+            10 => $f::<$v, 10>($($arg),*),
+            11 => $f::<$v, 11>($($arg),*),
+            _ => $f::<$v, MAX_GROUP>($($arg),*),
+        }
+    };
+}
+
+#[inline(always)]
+fn forward_tile_with<V: Lanes>(
+    x: &[f32],
+    d: usize,
+    rows: &[u32],
+    wt: &[f32],
+    stride: usize,
+    bias: &[f32],
+    scores: &mut [f32],
+) {
+    let c = bias.len();
+    let mut first = 0;
+    while first < c {
+        let group = group_size(c - first, MAX_PAIR_GROUP);
+        with_group!(
+            group,
+            dot_group::<V>(x, d, rows, wt, stride, bias, first, scores)
+        );
+        first += group;
+    }
+}
+
+/// Adds features `begin..end` of R rows to their accumulators, each W
+/// load serving all R rows, and prefetches each row's next block.
+#[inline(always)]
+fn dot_block<V: Lanes, const G: usize, const R: usize>(
+    rows: [*const f32; R],
+    wp: *const f32,
+    stride: usize,
+    begin: usize,
+    end: usize,
+    block: usize,
+    acc: &mut [[V; G]; R],
+) {
+    let mut i = begin;
+    while i < end {
+        if i.is_multiple_of(LINE) {
+            for &xp in &rows {
+                V::prefetch(xp.wrapping_add(i + block));
+            }
+        }
+        // SAFETY (caller): i + N ≤ end ≤ the rows' length, and row k of
+        // the group starts at k·stride from `wp` and is as long.
+        unsafe {
+            let mut xv = [V::zero(); R];
+            for (xv, &xp) in xv.iter_mut().zip(&rows) {
+                *xv = V::load(xp.add(i));
+            }
+            for k in 0..G {
+                let w = V::load(wp.add(k * stride + i));
+                for (acc, xv) in acc.iter_mut().zip(&xv) {
+                    acc[k] = xv.mul_add(w, acc[k]);
+                }
+            }
+        }
+        i += V::N;
+    }
+}
+
+/// Scores of the classes `first..first + G` for a tile of rows. D is cut
+/// into blocks whose slice of the transposed W stays in L1 while every row
+/// of the tile passes over it; each row keeps its accumulators between
+/// blocks, so the sums run in plain D order whatever the blocking.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn dot_group<V: Lanes, const G: usize>(
+    x: &[f32],
+    d: usize,
+    rows: &[u32],
+    wt: &[f32],
+    stride: usize,
+    bias: &[f32],
+    first: usize,
+    scores: &mut [f32],
+) {
+    let c = bias.len();
+    let body = d - d % V::N;
+    let block = (L1_BLOCK_FLOATS / G).max(LINE) / LINE * LINE;
+    let wt = &wt[first * stride..(first + G - 1) * stride + d];
+    let wp = wt.as_ptr();
+    let mut acc = [[V::zero(); G]; ROW_TILE];
+    for &row in rows {
+        for i in (0..block.min(d)).step_by(LINE) {
+            V::prefetch(x[row as usize * d + i..].as_ptr());
+        }
+    }
+    let row_ptr = |row: u32| x[row as usize * d..(row as usize + 1) * d].as_ptr();
+    let mut begin = 0;
+    while begin < body {
+        let end = (begin + block).min(body);
+        let mut pairs = acc.chunks_exact_mut(2).zip(rows.chunks_exact(2));
+        for (acc, rows) in &mut pairs {
+            let mut pair = [acc[0], acc[1]];
+            dot_block::<V, G, 2>(
+                [row_ptr(rows[0]), row_ptr(rows[1])],
+                wp,
+                stride,
+                begin,
+                end,
+                block,
+                &mut pair,
+            );
+            acc.copy_from_slice(&pair);
+        }
+        if rows.len() % 2 == 1 {
+            let last = rows.len() - 1;
+            let mut single = [acc[last]];
+            dot_block::<V, G, 1>(
+                [row_ptr(rows[last])],
+                wp,
+                stride,
+                begin,
+                end,
+                block,
+                &mut single,
+            );
+            acc[last] = single[0];
+        }
+        begin = end;
+    }
+    for (r, (acc, &row)) in acc.iter().zip(rows).enumerate() {
+        let x = &x[row as usize * d..(row as usize + 1) * d];
+        for (k, acc) in acc.iter().enumerate() {
+            let mut sum = acc.sum();
+            for j in body..d {
+                sum = V::mul_add_scalar(x[j], wt[k * stride + j], sum);
+            }
+            scores[r * c + first + k] = sum + bias[first + k];
+        }
+    }
+}
+
+/// dW rows `begin..end` (C values each) into `out`.
+fn weight_grad_chunk(
+    step: &FusedStep<'_>,
+    dscores: &[f32],
+    begin: usize,
+    end: usize,
+    out: &mut [f32],
+) {
+    match step.isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2Fma` is only chosen when the CPU has AVX2 and FMA.
+        Isa::Avx2Fma => unsafe { weight_grad_chunk_avx2(step, dscores, begin, end, out) },
+        _ => weight_grad_chunk_with::<Portable>(step, dscores, begin, end, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn weight_grad_chunk_avx2(
+    step: &FusedStep<'_>,
+    dscores: &[f32],
+    begin: usize,
+    end: usize,
+    out: &mut [f32],
+) {
+    weight_grad_chunk_with::<Avx2>(step, dscores, begin, end, out)
+}
+
+#[inline(always)]
+fn weight_grad_chunk_with<V: Lanes>(
+    step: &FusedStep<'_>,
+    dscores: &[f32],
+    begin: usize,
+    end: usize,
+    out: &mut [f32],
+) {
+    let c = step.outputs;
+    let mut first = 0;
+    while first < c {
+        let group = group_size(c - first, MAX_PAIR_GROUP);
+        with_group!(
+            group,
+            weight_grad_group::<V>(step, dscores, begin, end, first, out)
+        );
+        first += group;
+    }
+}
+
+/// The weight gradient of F·N features from `f` for the group's classes:
+/// each dS broadcast serves F vectors of features.
+#[inline(always)]
+fn weight_grad_chunks<V: Lanes, const G: usize, const F: usize>(
+    step: &FusedStep<'_>,
+    dscores: &[f32],
+    f: usize,
+    begin: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    let (d, c) = (step.features, step.outputs);
+    let xp = step.x.as_ptr();
+    let mut acc = [[V::zero(); G]; F];
+    for (r, &row) in step.indices.iter().enumerate() {
+        let ds = &dscores[r * c + first..r * c + first + G];
+        let at = row as usize * d + f;
+        // Two lines ahead; prefetching past the row's end is harmless.
+        V::prefetch(xp.wrapping_add(at + 2 * LINE));
+        let mut xv = [V::zero(); F];
+        for (j, xv) in xv.iter_mut().enumerate() {
+            // SAFETY: indices were checked against the dataset's rows and
+            // f + F·N ≤ d.
+            *xv = unsafe { V::load(xp.add(at + j * V::N)) };
+        }
+        for (k, &g) in ds.iter().enumerate() {
+            let g = V::splat(g);
+            for j in 0..F {
+                acc[j][k] = g.mul_add(xv[j], acc[j][k]);
+            }
+        }
+    }
+    let mut lanes = [[0.0f32; 16]; G];
+    for (j, acc) in acc.iter().enumerate() {
+        for (acc, lanes) in acc.iter().zip(&mut lanes) {
+            // SAFETY: `lanes` rows hold 16 ≥ N values.
+            unsafe { acc.store(lanes.as_mut_ptr()) };
+        }
+        for i in 0..V::N {
+            let at = (f + j * V::N + i - begin) * c + first;
+            for (o, lanes) in out[at..at + G].iter_mut().zip(&lanes) {
+                *o = lanes[i];
+            }
+        }
+    }
+}
+
+/// `out[(f − begin)·C + k] = Σ_r x[idx_r, f]·dS[r, k]` for features
+/// `begin..end` and classes `first..first + G`, rows summed in order.
+#[inline(always)]
+fn weight_grad_group<V: Lanes, const G: usize>(
+    step: &FusedStep<'_>,
+    dscores: &[f32],
+    begin: usize,
+    end: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    let (d, c) = (step.features, step.outputs);
+    let body = begin + (end - begin) / V::N * V::N;
+    let mut f = begin;
+    while f + 2 * V::N <= body {
+        weight_grad_chunks::<V, G, 2>(step, dscores, f, begin, first, out);
+        f += 2 * V::N;
+    }
+    if f < body {
+        weight_grad_chunks::<V, G, 1>(step, dscores, f, begin, first, out);
+    }
+    for f in body..end {
+        for k in 0..G {
+            let mut sum = 0.0f32;
+            for (r, &row) in step.indices.iter().enumerate() {
+                sum = V::mul_add_scalar(
+                    dscores[r * c + first + k],
+                    step.x[row as usize * d + f],
+                    sum,
+                );
+            }
+            out[(f - begin) * c + first + k] = sum;
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Vectors of f32 lanes for the CPU kernels, chosen at run time: the build
+//! targets plain x86-64 (SSE2), so AVX2 + FMA code is compiled per function
+//! with `#[target_feature]` and only called when the CPU has it. Kernels are
+//! written once, generic over [`Lanes`], and inlined into each entry point.
+
+/// Which instruction set the kernels run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX2 with fused multiply-add, 8 lanes.
+    Avx2Fma,
+    /// Plain Rust that any CPU runs (auto-vectorized to SSE2 on x86-64).
+    Portable,
+}
+
+impl Isa {
+    /// The best instruction set this CPU supports.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Isa::Avx2Fma;
+        }
+        Isa::Portable
+    }
+}
+
+/// A vector of `N` f32 lanes. Loads and stores take raw pointers so that the
+/// inner loops carry no bounds checks; callers keep them in range.
+pub(crate) trait Lanes: Copy {
+    const N: usize;
+    fn zero() -> Self;
+    fn splat(v: f32) -> Self;
+    /// # Safety
+    /// `src..src + N` must be readable.
+    unsafe fn load(src: *const f32) -> Self;
+    /// # Safety
+    /// `dst..dst + N` must be writable.
+    unsafe fn store(self, dst: *mut f32);
+    /// `self·b + acc`, fused where the instruction set has it.
+    fn mul_add(self, b: Self, acc: Self) -> Self;
+    /// The scalar twin of [`Lanes::mul_add`], for tails.
+    fn mul_add_scalar(a: f32, b: f32, acc: f32) -> f32;
+    /// Sum of the lanes in a fixed order.
+    fn sum(self) -> f32;
+    /// Hints that the cache line at `src` will be read soon.
+    fn prefetch(_src: *const f32) {}
+}
+
+/// Eight lanes in plain Rust.
+#[derive(Clone, Copy)]
+pub(crate) struct Portable([f32; 8]);
+
+impl Lanes for Portable {
+    const N: usize = 8;
+    #[inline(always)]
+    fn zero() -> Self {
+        Portable([0.0; 8])
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        Portable([v; 8])
+    }
+    #[inline(always)]
+    unsafe fn load(src: *const f32) -> Self {
+        // SAFETY: the caller guarantees 8 readable values.
+        Portable(unsafe { src.cast::<[f32; 8]>().read_unaligned() })
+    }
+    #[inline(always)]
+    unsafe fn store(self, dst: *mut f32) {
+        // SAFETY: the caller guarantees 8 writable values.
+        unsafe { dst.cast::<[f32; 8]>().write_unaligned(self.0) }
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, acc: Self) -> Self {
+        let mut out = acc.0;
+        for ((o, a), b) in out.iter_mut().zip(self.0).zip(b.0) {
+            *o += a * b;
+        }
+        Portable(out)
+    }
+    #[inline(always)]
+    fn mul_add_scalar(a: f32, b: f32, acc: f32) -> f32 {
+        acc + a * b
+    }
+    #[inline(always)]
+    fn sum(self) -> f32 {
+        let v = self.0;
+        ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx2::Avx2;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::Lanes;
+    use std::arch::x86_64::*;
+
+    /// Eight lanes in an AVX register. Only used inside functions compiled
+    /// with `#[target_feature(enable = "avx2,fma")]`, which these inline into.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx2(__m256);
+
+    // SAFETY (all blocks below): values of this type only exist inside
+    // kernels that run after `Isa::detect` found AVX2 and FMA.
+    impl Lanes for Avx2 {
+        const N: usize = 8;
+        #[inline(always)]
+        fn zero() -> Self {
+            Avx2(unsafe { _mm256_setzero_ps() })
+        }
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Avx2(unsafe { _mm256_set1_ps(v) })
+        }
+        #[inline(always)]
+        unsafe fn load(src: *const f32) -> Self {
+            Avx2(unsafe { _mm256_loadu_ps(src) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, dst: *mut f32) {
+            unsafe { _mm256_storeu_ps(dst, self.0) }
+        }
+        #[inline(always)]
+        fn mul_add(self, b: Self, acc: Self) -> Self {
+            Avx2(unsafe { _mm256_fmadd_ps(self.0, b.0, acc.0) })
+        }
+        #[inline(always)]
+        fn mul_add_scalar(a: f32, b: f32, acc: f32) -> f32 {
+            a.mul_add(b, acc)
+        }
+        #[inline(always)]
+        fn sum(self) -> f32 {
+            unsafe {
+                let quads = _mm_add_ps(
+                    _mm256_castps256_ps128(self.0),
+                    _mm256_extractf128_ps(self.0, 1),
+                );
+                let pairs = _mm_add_ps(quads, _mm_movehl_ps(quads, quads));
+                let one = _mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1));
+                _mm_cvtss_f32(one)
+            }
+        }
+        #[inline(always)]
+        fn prefetch(src: *const f32) {
+            unsafe { _mm_prefetch(src.cast::<i8>(), _MM_HINT_T0) }
+        }
+    }
+}

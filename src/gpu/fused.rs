@@ -1,0 +1,448 @@
+//! The fused linear step (`Backend::linear_step`) on the GPU: a copy of the
+//! parameters into uniform windows and two dispatches, `fused_scores` and
+//! `fused_weight_grad` (shaders/fused_step.wgsl). Scratch buffers and bind
+//! groups are created on the first step and reused, so a steady-state step
+//! allocates nothing and reads nothing back.
+
+use super::backend::{GpuBackend, u32_of};
+use super::buffer::{GpuBuffer, GpuRows};
+use super::kernels::{self, Kernel};
+use super::recorder::params_entry;
+use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
+use crate::loss::Loss;
+use crate::{Error, Result};
+use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+
+/// f32 values per 64 KiB uniform window, and windows holding [W | b].
+const WINDOW: usize = 16384;
+const WEIGHT_WINDOWS: usize = 4;
+const MAX_OUTPUTS: usize = 16;
+/// Rows per lane of `fused_scores` (a workgroup is 8 lanes).
+const ROWS_PER_LANE: usize = 4;
+/// Bind groups kept before the cache is cleared (each holds its buffers alive).
+const MAX_CACHED_BIND_GROUPS: usize = 64;
+
+const HAS_CLASS_WEIGHTS: u32 = 1;
+const REAL_TARGETS: u32 = 2;
+const WITH_GRADS: u32 = 8;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct StepParams {
+    rows: u32,
+    d: u32,
+    layer_rows: u32,
+    first: u32,
+    flags: u32,
+    slot: u32,
+    margin: f32,
+    smoothing: f32,
+    inv_rows: f32,
+    pad: [u32; 3],
+}
+
+/// What a cached bind group binds, by identity.
+#[derive(PartialEq, Eq, Hash)]
+struct BindKey {
+    kernel: &'static str,
+    buffers: Vec<wgpu::Buffer>,
+    textures: Vec<wgpu::Texture>,
+}
+
+/// Device scratch of the fused step, created on first use.
+#[derive(Default)]
+pub(crate) struct FusedScratch {
+    /// [W | b] copied from the parameters, bound as uniform windows.
+    weights: Option<wgpu::Buffer>,
+    /// dS, row losses, correct flags and row indices of the batch.
+    batch: Option<wgpu::Buffer>,
+    /// Bound as the targets texture when the targets are class labels.
+    no_targets: Option<(wgpu::Texture, wgpu::TextureView)>,
+    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
+}
+
+/// Whether the fused kernels handle this step (otherwise the unfused
+/// composition runs): rows kept as textures, at most 16 outputs, and the
+/// batch scratch and [W | b] within their uniform windows.
+pub(crate) fn fits(step: &LinearStep<'_, GpuBackend>) -> bool {
+    let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
+    let targets_ok = match &step.targets {
+        ResidentTargets::Classes { .. } => true,
+        ResidentTargets::Values(values) => values.texture.is_some() && values.cols == c,
+    };
+    step.x.texture.is_some()
+        && targets_ok
+        && rows > 0
+        && d > 0
+        && (1..=MAX_OUTPUTS).contains(&c)
+        && rows * (c + 3) <= WINDOW
+        && d * c + c <= WINDOW * WEIGHT_WINDOWS
+}
+
+/// The checks the unfused composition makes, with the same errors.
+pub(crate) fn check(
+    backend: &GpuBackend,
+    step: &LinearStep<'_, GpuBackend>,
+    params: &GpuBuffer,
+    grads: Option<&GpuBuffer>,
+    stats: &GpuBuffer,
+    slot: usize,
+) -> Result<()> {
+    let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
+    let _ = backend;
+    check_extent("linear_step", "params", 0, d * c + c, params.len)?;
+    if let Some(grads) = grads {
+        check_extent("linear_step", "gradients", 0, d * c + c, grads.len)?;
+    }
+    let indices = step.indices;
+    checks::gather(
+        step.x.rows,
+        d,
+        indices.len,
+        indices.max,
+        step.first,
+        rows,
+        rows * d,
+    )?;
+    match &step.targets {
+        ResidentTargets::Classes {
+            labels,
+            class_weights,
+        } => {
+            check_extent("gather", "labels", 0, step.x.rows, labels.len)?;
+            let classes = checks::label_classes(step.loss, c)?;
+            if let Some(max) = labels.max
+                && max as usize >= classes
+            {
+                return Err(Error::LabelOutOfRange {
+                    row: 0,
+                    label: max as usize,
+                    classes,
+                });
+            }
+            if let Some(weights) = class_weights {
+                check_extent("loss", "class weights", 0, c, weights.len)?;
+            }
+        }
+        ResidentTargets::Values(values) => {
+            if !matches!(step.loss, Loss::MeanSquaredError | Loss::Logistic) {
+                return Err(Error::InvalidConfig(format!(
+                    "the {} loss needs class labels, not real-valued targets",
+                    step.loss.name()
+                )));
+            }
+            checks::gather(
+                values.rows,
+                values.cols,
+                indices.len,
+                indices.max,
+                step.first,
+                rows,
+                rows * c,
+            )?;
+        }
+    }
+    check_extent("loss", "stats", 2 * slot, 2, stats.len)?;
+    u32_of("linear_step", "first", step.first + rows)?;
+    Ok(())
+}
+
+fn scratch_buffer(
+    backend: &GpuBackend,
+    slot: &mut Option<wgpu::Buffer>,
+    what: &'static str,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    slot.get_or_insert_with(|| {
+        backend.recorder().counters.buffer_allocations += 1;
+        backend
+            .context()
+            .device
+            .create_buffer(&wgpu::BufferDescriptor {
+                label: Some(what),
+                size: bytes,
+                usage,
+                mapped_at_creation: false,
+            })
+    })
+    .clone()
+}
+
+fn window(buffer: &wgpu::Buffer, index: usize) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset: (index * WINDOW * 4) as u64,
+        size: wgpu::BufferSize::new((WINDOW * 4) as u64),
+    })
+}
+
+fn view(texture: &wgpu::Texture) -> wgpu::TextureView {
+    texture.create_view(&wgpu::TextureViewDescriptor {
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..Default::default()
+    })
+}
+
+fn loss_code(loss: &Loss) -> (u32, f32, f32) {
+    match *loss {
+        Loss::SoftmaxCrossEntropy { label_smoothing } => (0, 0.0, label_smoothing),
+        Loss::Hinge { margin } => (1, margin, 0.0),
+        Loss::SquaredHinge { margin } => (2, margin, 0.0),
+        Loss::MeanSquaredError => (3, 0.0, 0.0),
+        Loss::Logistic => (4, 0.0, 0.0),
+    }
+}
+
+impl FusedScratch {
+    fn bind_group(
+        &mut self,
+        backend: &GpuBackend,
+        kernel: &Kernel,
+        key: BindKey,
+        entries: &[wgpu::BindGroupEntry<'_>],
+    ) -> wgpu::BindGroup {
+        if let Some(group) = self.bind_groups.get(&key) {
+            return group.clone();
+        }
+        if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
+            self.bind_groups.clear();
+        }
+        let group = backend
+            .recorder()
+            .bind_group(backend.context(), kernel, entries);
+        self.bind_groups.insert(key, group.clone());
+        group
+    }
+
+    /// Records the step: checked by [`check`], fitting by [`fits`].
+    pub(crate) fn record(
+        &mut self,
+        backend: &GpuBackend,
+        step: &LinearStep<'_, GpuBackend>,
+        params: &GpuBuffer,
+        grads: Option<&mut GpuBuffer>,
+        stats: &mut GpuBuffer,
+        slot: usize,
+    ) -> Result<()> {
+        let context = backend.context().clone();
+        let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
+        let x: &GpuRows = step.x;
+        let x_texture = x.texture.as_ref().expect("checked by fits");
+        let weights = scratch_buffer(
+            backend,
+            &mut self.weights,
+            "fused step weights",
+            (WINDOW * WEIGHT_WINDOWS * 4) as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        let batch = scratch_buffer(
+            backend,
+            &mut self.batch,
+            "fused step batch",
+            (WINDOW * 4) as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE,
+        );
+        let no_targets = self
+            .no_targets
+            .get_or_insert_with(|| {
+                backend.recorder().counters.buffer_allocations += 1;
+                let texture = context.device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("no targets"),
+                    size: wgpu::Extent3d {
+                        width: 1,
+                        height: 1,
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING,
+                    view_formats: &[],
+                });
+                let view = view(&texture);
+                (texture, view)
+            })
+            .clone();
+
+        let (loss_kind, margin, smoothing) = loss_code(step.loss);
+        let mut flags = if grads.is_some() { WITH_GRADS } else { 0 };
+        let (labels, class_weights, targets) = match &step.targets {
+            ResidentTargets::Classes {
+                labels,
+                class_weights,
+            } => {
+                if class_weights.is_some() {
+                    flags |= HAS_CLASS_WEIGHTS;
+                }
+                (
+                    labels.buffer.clone(),
+                    class_weights
+                        .map_or_else(|| backend.unused_input().clone(), |w| w.buffer.clone()),
+                    no_targets.clone(),
+                )
+            }
+            ResidentTargets::Values(values) => {
+                flags |= REAL_TARGETS;
+                let texture = values.texture.as_ref().expect("checked by fits");
+                (
+                    backend.unused_input().clone(),
+                    backend.unused_input().clone(),
+                    (texture.texture.clone(), texture.view.clone()),
+                )
+            }
+        };
+        let op = "linear_step";
+        let uniform = StepParams {
+            rows: u32_of(op, "rows", rows)?,
+            d: u32_of(op, "features", d)?,
+            layer_rows: u32_of(op, "layer rows", x_texture.layer_rows)?,
+            first: u32_of(op, "first", step.first)?,
+            flags,
+            slot: u32_of(op, "slot", slot)?,
+            margin,
+            smoothing,
+            inv_rows: 1.0 / rows as f32,
+            pad: [0; 3],
+        };
+        let constants = [
+            ("C", c as f64),
+            ("LOSS", loss_kind as f64),
+            ("RPL", ROWS_PER_LANE as f64),
+        ];
+        let scores_kernel = backend.kernel(&kernels::FUSED_SCORES, &constants);
+        let grad_kernel = backend.kernel(&kernels::FUSED_WEIGHT_GRAD, &constants[..2]);
+
+        // [W | b] into the uniform windows, after the previous update.
+        backend
+            .recorder()
+            .copy(&context, &params.buffer, &weights, ((d * c + c) * 4) as u64);
+
+        let arena = backend.recorder().arena_buffer.clone();
+        let x_view = &x_texture.view;
+        let (targets, target_view) = targets;
+        let scores_group = {
+            let key = BindKey {
+                kernel: scores_kernel.name,
+                buffers: vec![
+                    step.indices.buffer.clone(),
+                    labels.clone(),
+                    class_weights.clone(),
+                ],
+                textures: vec![x_texture.texture.clone(), targets.clone()],
+            };
+            let entries = [
+                params_entry(&arena),
+                texture_entry(1, x_view),
+                buffer_entry(2, &step.indices.buffer),
+                buffer_entry(3, &labels),
+                buffer_entry(4, &class_weights),
+                texture_entry(5, &target_view),
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: window(&weights, 0),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 7,
+                    resource: window(&weights, 1),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 8,
+                    resource: window(&weights, 2),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 9,
+                    resource: window(&weights, 3),
+                },
+                buffer_entry(10, &batch),
+            ];
+            self.bind_group(backend, &scores_kernel, key, &entries)
+        };
+        let unused_output = backend.unused_output().clone();
+        let grads_buffer = grads.map(|g| (g.buffer.clone(), g.len));
+        let (grads_all, grads4_size) = match &grads_buffer {
+            Some((buffer, len)) if d >= 4 => (buffer.clone(), (len / 4 * 16) as u64),
+            Some((buffer, _)) => (buffer.clone(), 0),
+            None => (unused_output.clone(), 0),
+        };
+        let grads4 = if grads4_size > 0 {
+            grads_all.clone()
+        } else {
+            unused_output.clone()
+        };
+        let grad_group = {
+            let key = BindKey {
+                kernel: grad_kernel.name,
+                buffers: vec![grads4.clone(), grads_all.clone(), stats.buffer.clone()],
+                textures: vec![x_texture.texture.clone()],
+            };
+            let entries = [
+                params_entry(&arena),
+                texture_entry(1, x_view),
+                wgpu::BindGroupEntry {
+                    binding: 11,
+                    resource: window(&batch, 0),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 12,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &grads4,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(grads4_size.max(16)),
+                    }),
+                },
+                buffer_entry(13, &grads_all),
+                buffer_entry(14, &stats.buffer),
+            ];
+            self.bind_group(backend, &grad_kernel, key, &entries)
+        };
+
+        let score_groups = rows.div_ceil(8 * ROWS_PER_LANE) as u32;
+        let grad_groups = if flags & WITH_GRADS != 0 {
+            d.div_ceil(4).div_ceil(8) as u32
+        } else {
+            1
+        };
+        let max = context.limits.max_compute_workgroups_per_dimension;
+        if score_groups.max(grad_groups) > max {
+            return Err(Error::ShapeMismatch {
+                op,
+                detail: format!("needs {grad_groups} workgroups, the adapter allows {max}"),
+            });
+        }
+        let mut recorder = backend.recorder();
+        let bytes = bytemuck::bytes_of(&uniform);
+        let offset = recorder.push_params(&context, bytes)?;
+        recorder.record(
+            &context,
+            &scores_kernel,
+            offset,
+            &scores_group,
+            [score_groups, 1, 1],
+        );
+        recorder.record(
+            &context,
+            &grad_kernel,
+            offset,
+            &grad_group,
+            [grad_groups, 1, 1],
+        );
+        Ok(())
+    }
+}
+
+fn buffer_entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: buffer.as_entire_binding(),
+    }
+}
+
+fn texture_entry(binding: u32, view: &wgpu::TextureView) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: wgpu::BindingResource::TextureView(view),
+    }
+}
