@@ -499,6 +499,96 @@ fn mse_trains_on_class_labels_with_validation() {
     let first = number(&history[0]["train_loss"], "first loss");
     let final_loss = number(&history[29]["train_loss"], "last loss");
     assert!(final_loss < first, "MSE decreases: {first} → {final_loss}");
+    // A classification loss like the others: accuracy every epoch.
+    for record in history {
+        let accuracy = number(&record["train_acc"], "train_acc");
+        assert!((0.0..=1.0).contains(&accuracy), "{record}");
+        assert!(record["val_acc"].is_number(), "{record}");
+    }
+}
+
+/// `lintrain bench --quick` measures both backends and writes the issue's
+/// JSON records; the GPU step counters come from the engine itself, and
+/// they show the design: few dispatches, no readback or allocation.
+#[test]
+fn bench_quick_writes_records_and_engine_counts() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = dir.path().join("bench.json");
+    let run = lintrain(&[
+        "bench",
+        "--quick",
+        "--cases",
+        "matmul,softmax-xent,hinge,adam-step,step",
+        "--rows",
+        "600",
+        "--json",
+        s(&out),
+    ]);
+    assert!(run.ok(), "{}", run.describe());
+    assert!(
+        run.stdout.contains("| case | shape | unit |"),
+        "{}",
+        run.describe()
+    );
+    let records: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("JSON array");
+    let gpu_ran = !run.stderr.contains("no GPU column");
+    assert!(
+        gpu_ran || !in_ci(),
+        "CI=true needs the GPU column: {}",
+        run.describe()
+    );
+    for case in [
+        "matmul",
+        "softmax_xent",
+        "hinge",
+        "adam_step",
+        "step_fused_softmax",
+    ] {
+        for backend in ["cpu", "gpu"].iter().take(if gpu_ran { 2 } else { 1 }) {
+            let record = records
+                .iter()
+                .find(|r| r["case"] == case && r["backend"] == *backend)
+                .unwrap_or_else(|| panic!("no {case} record for {backend}"));
+            assert_eq!(
+                keys(record),
+                sorted(&["case", "backend", "shape", "unit", "median", "min", "max"])
+            );
+            let (median, min, max) = (
+                number(&record["median"], "median"),
+                number(&record["min"], "min"),
+                number(&record["max"], "max"),
+            );
+            assert!(0.0 < min && min <= median && median <= max, "{record}");
+        }
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["case"] == "matmul" && r["shape"] == "200x3073x10")
+    );
+    if gpu_ran {
+        let counts = records
+            .iter()
+            .find(|r| r["case"] == "train_step_counts")
+            .expect("train_step_counts record");
+        assert!(
+            number(&counts["dispatches_per_step"], "dispatches") <= 6.0,
+            "{counts}"
+        );
+        assert_eq!(
+            number(&counts["readbacks_per_step"], "readbacks"),
+            0.0,
+            "{counts}"
+        );
+        assert_eq!(
+            number(&counts["allocations_per_step"], "allocations"),
+            0.0,
+            "{counts}"
+        );
+        let submissions = number(&counts["submissions_per_epoch"], "submissions");
+        assert!((1.0..=4.0).contains(&submissions), "{counts}");
+    }
 }
 
 #[test]

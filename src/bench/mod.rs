@@ -64,10 +64,11 @@ pub enum CaseName {
 #[derive(clap::Args, Clone, Debug)]
 pub struct BenchOptions {
     /// Small sizes that finish in seconds (CI runs this to keep the binary
-    /// working; its figures mean little).
+    /// working; its figures mean little) [default: off].
     #[arg(long)]
     pub quick: bool,
-    /// Also write every figure as a JSON array of records to FILE.
+    /// Also write every figure as a JSON array of records to FILE
+    /// [default: not written].
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Backends to measure.
@@ -83,8 +84,8 @@ pub struct BenchOptions {
     /// Only these cases, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub cases: Vec<CaseName>,
-    /// Epochs of the end-to-end cases, the first of which (pipeline
-    /// compilation) is reported apart [default: 4, quick: 2].
+    /// Epochs of the end-to-end cases; the first is not timed (it may
+    /// compile pipelines) [default: 4, quick: 2].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Training rows of the step and end-to-end cases [default: 49000,

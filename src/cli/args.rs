@@ -32,6 +32,9 @@ pub enum Command {
     Gradcheck(GradcheckArgs),
     /// List every GPU adapter and say which backend `auto` picks.
     Info,
+    /// Benchmark the CPU backend against the GPU backend (kernels, one
+    /// training step, end-to-end training); same as `cargo bench --bench cpu_vs_gpu`.
+    Bench(lintrain::bench::BenchOptions),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,7 +117,7 @@ pub struct DataArgs {
 /// The hyperparameters a loss and regularizer need.
 #[derive(clap::Args, Clone)]
 pub struct ObjectiveArgs {
-    /// Data loss. mse trains on one-hot targets through the regression API: its history has no per-epoch accuracy (the final accuracies are reported).
+    /// Data loss (mse regresses one-hot targets of the class labels).
     #[arg(long, value_enum, default_value = "softmax")]
     pub loss: LossArg,
     /// SVM and squared-hinge margin Δ (≥ 0).
@@ -173,7 +176,7 @@ pub struct TrainArgs {
     /// Labels file for --test (as --labels) [default: none].
     #[arg(long, value_name = "FILE")]
     pub test_labels: Option<PathBuf>,
-    /// Share of rows held out for validation, in [0, 1): seeded and stratified by class (for mse: seeded, not stratified).
+    /// Share of rows held out for validation, in [0, 1): seeded and stratified by class.
     #[arg(long, default_value_t = 0.0, value_parser = fraction_below_one, allow_negative_numbers = true)]
     pub val_fraction: f32,
     #[command(flatten)]

@@ -53,5 +53,6 @@ pub fn run(command: args::Command) -> CliResult {
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Gradcheck(a) => gradcheck::run(&a),
         args::Command::Info => info::run(),
+        args::Command::Bench(options) => Ok(lintrain::bench::run_and_print(&options)?),
     }
 }

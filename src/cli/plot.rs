@@ -65,7 +65,8 @@ pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
                 draw(&root, records, title).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
             }
-            lintrain::atomic_file::publish_permissions(temporary.path(), path).map_err(|e| fail(e.to_string()))?;
+            lintrain::atomic_file::publish_permissions(temporary.path(), path)
+                .map_err(|e| fail(e.to_string()))?;
             temporary
                 .persist(path)
                 .map_err(|e| fail(e.error.to_string()))?;

@@ -6,9 +6,9 @@ use super::json::{FinalMetrics, backend_name, train_report};
 use super::progress::Progress;
 use super::{CliError, CliResult, inputs, plot};
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
-use lintrain::dataset::{iris, random_split, select_rows, stratified_split};
+use lintrain::dataset::{iris, select_rows, stratified_split};
 use lintrain::model_file::SavedModel;
-use lintrain::{Loss, Model, Outcome, Trainer};
+use lintrain::{Model, Outcome, Trainer};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use std::path::Path;
 use std::time::Instant;
@@ -54,16 +54,9 @@ pub fn run(args: &TrainArgs) -> CliResult {
         None => None,
     };
 
-    let is_mse = config.loss == Loss::MeanSquaredError;
     let n = data.x.nrows();
     let (train_rows, val_rows) = if args.val_fraction > 0.0 {
-        // The trainer's own split for real-valued targets is this one, so
-        // the standardizer below sees exactly the rows MSE trains on.
-        let (train, val) = if is_mse {
-            random_split(n, args.val_fraction, args.seed)
-        } else {
-            stratified_split(&data.labels, args.val_fraction, args.seed)
-        };
+        let (train, val) = stratified_split(&data.labels, args.val_fraction, args.seed);
         if train.is_empty() || val.is_empty() {
             return Err(CliError::new(format!(
                 "--val-fraction {}: leaves {} training and {} validation rows of {n}",
@@ -122,19 +115,13 @@ pub fn run(args: &TrainArgs) -> CliResult {
         ..config.clone()
     })
     .on_epoch(move |record| reporter.epoch(record));
-    let result = if is_mse {
-        // MSE trains on one-hot targets through the regression API, which
-        // holds out the same seeded rows as `random_split` above.
-        trainer.fit_regression(all.view(), one_hot(&labels, class_count).view())
-    } else {
-        match &val {
-            Some(v) => trainer.fit_with_validation(
-                train.x.view(),
-                train.labels.view(),
-                Some((v.x.view(), v.labels.view())),
-            ),
-            None => trainer.fit(train.x.view(), train.labels.view()),
-        }
+    let result = match &val {
+        Some(v) => trainer.fit_with_validation(
+            train.x.view(),
+            train.labels.view(),
+            Some((v.x.view(), v.labels.view())),
+        ),
+        None => trainer.fit(train.x.view(), train.labels.view()),
     };
     progress.finish();
     let Outcome {
@@ -274,15 +261,6 @@ fn load_training_data(args: &TrainArgs) -> CliResult<Labelled> {
 
 fn display_name(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// N × classes, 1 at each row's class.
-fn one_hot(labels: &Array1<u32>, classes: usize) -> Array2<f32> {
-    let mut targets = Array2::zeros((labels.len(), classes));
-    for (row, &label) in labels.iter().enumerate() {
-        targets[(row, label as usize)] = 1.0;
-    }
-    targets
 }
 
 /// Mean data loss and accuracy of `model` on `part`.
