@@ -24,7 +24,7 @@ struct MatmulParams {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 const WG: u32 = 64u;
-const TILE_M: u32 = 8u;
+const TILE_M: u32 = 16u;
 // Texels (4 columns each) per tile, at most MAX_TILE_N4.
 override TILE_N4: u32 = 2u;
 const MAX_TILE_N4: u32 = 2u;

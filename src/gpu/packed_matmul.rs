@@ -17,7 +17,7 @@ use std::collections::HashMap;
 /// Invocations per workgroup of both kernels (as in the shaders).
 const WORKGROUP: u32 = 64;
 /// Rows of C per invocation (TILE_M in the shader).
-const TILE_M: u32 = 8;
+const TILE_M: u32 = 16;
 const MAX_CACHED: usize = 32;
 
 #[repr(C)]
@@ -83,7 +83,8 @@ impl PackedScratch {
                         dimension: wgpu::TextureDimension::D2,
                         format: wgpu::TextureFormat::Rgba32Float,
                         usage: wgpu::TextureUsages::TEXTURE_BINDING
-                            | wgpu::TextureUsages::STORAGE_BINDING,
+                            | wgpu::TextureUsages::STORAGE_BINDING
+                            | wgpu::TextureUsages::COPY_DST,
                         view_formats: &[],
                     });
                 backend.recorder().counters.buffer_allocations += 1;
@@ -132,8 +133,20 @@ impl PackedScratch {
     ) -> Result<wgpu::TextureView> {
         let texels = cols.div_ceil(4);
         let view = self.texture(backend, role, texels, height);
-        let kernel = backend.kernel(&kernels::MATMUL_PACK_ENTRY, &[]);
         let context = backend.context().clone();
+        // Rows already laid out as whole texels at a copyable pitch: a plain copy.
+        let copy_alignment = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT / 4;
+        if !transposed && cols % copy_alignment == 0 && offset % 4 == 0 && rows == height {
+            backend.recorder().copy_to_texture(
+                &context,
+                source,
+                offset as u64 * 4,
+                cols * 4,
+                view.texture(),
+            );
+            return Ok(view);
+        }
+        let kernel = backend.kernel(&kernels::MATMUL_PACK_ENTRY, &[]);
         let params = PackParams {
             rows,
             cols,
