@@ -1,14 +1,15 @@
 //! The CPU backend's own kernels: the fused linear step against the unfused
 //! operations and an f64 computation, for every loss and odd shapes, bitwise
 //! equal whatever the thread count, with the SIMD and the portable kernels;
-//! its bad-input errors; and no heap allocation in steady state.
+//! the unfused steps a CPU without AVX2 runs; its bad-input errors; and no
+//! heap allocation in steady state.
 
 mod common;
 
 use common::{assert_close, assert_close_f64, nan_vec, random_labels, random_vec, rng};
 use lintrain::backend::{LinearStep, ResidentTargets, unfused_linear_step};
 use lintrain::cpu::reference::{RowTargets, loss_rows};
-use lintrain::cpu::{CpuLabels, Isa};
+use lintrain::cpu::{CpuLabels, Isa, StepKernels};
 use lintrain::{Backend, CpuBackend, Error, Loss, Optimizer, Regularizer, UpdateStep};
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -362,15 +363,35 @@ fn check_step(backend: &CpuBackend, case: &Case) {
 
 #[test]
 fn fused_step_matches_unfused_and_f64_for_every_loss() {
-    let backend = CpuBackend::new();
+    let backend = CpuBackend::new().with_step_kernels(StepKernels::Fused);
     eprintln!("kernels: {:?}", backend.isa());
     for_each_case(|case| check_step(&backend, case));
 }
 
+/// The fused kernels where they have SIMD: there they beat the unfused path.
+#[test]
+fn backend_fuses_steps_only_with_avx2() {
+    let backend = CpuBackend::new();
+    let expected = match backend.isa() {
+        Isa::Avx2Fma => StepKernels::Fused,
+        Isa::Portable => StepKernels::Unfused,
+    };
+    assert_eq!(backend.step_kernels(), expected);
+    assert_eq!(backend.clone().step_kernels(), expected);
+    assert_eq!(CpuBackend::portable().step_kernels(), StepKernels::Unfused);
+}
+
 #[test]
 fn portable_kernels_match_unfused_and_f64_for_every_loss() {
-    let backend = CpuBackend::portable();
+    let backend = CpuBackend::portable().with_step_kernels(StepKernels::Fused);
     assert_eq!(backend.isa(), Isa::Portable);
+    for_each_case(|case| check_step(&backend, case));
+}
+
+#[test]
+fn unfused_steps_without_avx2_match_f64_for_every_loss() {
+    let backend = CpuBackend::portable();
+    assert_eq!(backend.step_kernels(), StepKernels::Unfused);
     for_each_case(|case| check_step(&backend, case));
 }
 
@@ -384,7 +405,11 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 #[test]
 fn fused_step_is_bitwise_identical_across_thread_counts() {
     let pools: Vec<_> = [1, 2, 3].into_iter().map(pool).collect();
-    for backend in [CpuBackend::new(), CpuBackend::portable()] {
+    for backend in [
+        CpuBackend::new().with_step_kernels(StepKernels::Fused),
+        CpuBackend::portable().with_step_kernels(StepKernels::Fused),
+        CpuBackend::portable(),
+    ] {
         for_each_case(|case| {
             let results: Vec<StepResult> = pools
                 .iter()
@@ -398,13 +423,13 @@ fn fused_step_is_bitwise_identical_across_thread_counts() {
                     same(&result.grads, &results[0].grads),
                     "{} ({:?}): gradients differ between 1 and {threads} threads",
                     case.describe(),
-                    backend.isa()
+                    (backend.isa(), backend.step_kernels())
                 );
                 assert!(
                     same(&result.stats, &results[0].stats),
                     "{} ({:?}): stats differ between 1 and {threads} threads",
                     case.describe(),
-                    backend.isa()
+                    (backend.isa(), backend.step_kernels())
                 );
             }
         });
@@ -413,7 +438,7 @@ fn fused_step_is_bitwise_identical_across_thread_counts() {
 
 #[test]
 fn fused_step_rejects_bad_input_with_typed_errors() {
-    let backend = CpuBackend::new();
+    let backend = CpuBackend::new().with_step_kernels(StepKernels::Fused);
     let case = Case::new(Loss::softmax(), TargetKind::Labels, 7, 5, 3, 99);
     let resident = Resident::new(&backend, &case);
     let params = backend.upload(&case.params).unwrap();
@@ -531,7 +556,7 @@ fn steady_state_step_loss_and_update_do_not_allocate() {
         .start_handler(|_| COUNTED.with(|c| c.set(true)))
         .build()
         .unwrap();
-    let backend = CpuBackend::new();
+    let backend = CpuBackend::new().with_step_kernels(StepKernels::Fused);
     let case = Case::new(Loss::softmax(), TargetKind::Labels, 65, 3073, 10, 7);
     let resident = Resident::new(&backend, &case);
     let mut params = backend.upload(&case.params).unwrap();
@@ -587,7 +612,7 @@ fn steady_state_step_loss_and_update_do_not_allocate() {
         }
     };
     // The counter sees the scratch that a first step grows.
-    let fresh = CpuBackend::new();
+    let fresh = CpuBackend::new().with_step_kernels(StepKernels::Fused);
     let first_step = allocations_during(&counted_pool, || {
         let mut stats = vec![0.0; 2];
         fresh

@@ -36,6 +36,9 @@ fn matmul_matches_cpu_on_odd_shapes_both_variants() {
         (200, 3073, 10),
         (3073, 7, 10),
         (1, 257, 1),
+        // Rows at a multiple of 256 bytes: operands copied, not packed, on CPU adapters.
+        (9, 64, 128),
+        (7, 128, 3),
     ];
     let cpu = CpuBackend::new();
     let variants = gpu_variants();

@@ -5,7 +5,7 @@ use super::update::update_range;
 use super::{fused_step, lane_tree_sum};
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets, check_extent, checks,
+    Targets, check_extent, checks, unfused_linear_step,
 };
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
@@ -19,12 +19,24 @@ const UPDATE_CHUNK: usize = 1 << 15;
 /// Rows per task of a parallel loss.
 const LOSS_CHUNK: usize = 2048;
 
+/// How [`Backend::linear_step`] computes a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKernels {
+    /// One pass over the rows in place, on this backend's own kernels.
+    Fused,
+    /// Gather, matrix products on matrixmultiply and the loss, one after
+    /// another: faster than the fused kernels when they cannot use AVX2,
+    /// since matrixmultiply picks its own SIMD kernels at run time.
+    Unfused,
+}
+
 /// The ndarray backend. Matrix products use ndarray's (matrixmultiply's)
 /// threaded GEMM; the fused step has its own SIMD kernels, run on rayon's
 /// threads with results that do not depend on the thread count.
 #[derive(Debug)]
 pub struct CpuBackend {
     isa: Isa,
+    step_kernels: StepKernels,
     /// Reused by [`Backend::linear_step`]; a step holds it while it runs.
     scratch: Mutex<StepScratch>,
 }
@@ -35,22 +47,41 @@ impl CpuBackend {
         Self::with_isa(Isa::detect())
     }
 
-    /// A backend whose kernels are plain Rust whatever the CPU, to check the
-    /// SIMD kernels against and to measure what they gain.
+    /// A backend whose kernels are plain Rust whatever the CPU, as a CPU
+    /// without AVX2 runs it, to check the SIMD kernels against and to
+    /// measure what they gain.
     pub fn portable() -> Self {
         Self::with_isa(Isa::Portable)
     }
 
+    /// Fused steps where the fused kernels have SIMD, unfused otherwise.
     fn with_isa(isa: Isa) -> Self {
+        let step_kernels = match isa {
+            Isa::Avx2Fma => StepKernels::Fused,
+            Isa::Portable => StepKernels::Unfused,
+        };
         Self {
             isa,
+            step_kernels,
             scratch: Mutex::new(StepScratch::default()),
         }
+    }
+
+    /// The same backend computing steps with `step_kernels` (to test and
+    /// measure the path this CPU does not choose).
+    pub fn with_step_kernels(mut self, step_kernels: StepKernels) -> Self {
+        self.step_kernels = step_kernels;
+        self
     }
 
     /// The instruction set the kernels run on.
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// How a linear step is computed.
+    pub fn step_kernels(&self) -> StepKernels {
+        self.step_kernels
     }
 }
 
@@ -62,7 +93,7 @@ impl Default for CpuBackend {
 
 impl Clone for CpuBackend {
     fn clone(&self) -> Self {
-        Self::with_isa(self.isa)
+        Self::with_isa(self.isa).with_step_kernels(self.step_kernels)
     }
 }
 
@@ -440,6 +471,9 @@ impl Backend for CpuBackend {
         stats: &mut Vec<f32>,
         slot: usize,
     ) -> Result<()> {
+        if self.step_kernels == StepKernels::Unfused {
+            return unfused_linear_step(self, step, params, grads, stats, slot);
+        }
         let op = "linear_step";
         let (dataset_rows, d) = step.x.dim();
         let (rows, c) = (step.rows, step.outputs);

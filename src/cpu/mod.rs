@@ -8,7 +8,7 @@ pub mod reference;
 mod simd;
 mod update;
 
-pub use backend::{CpuBackend, CpuLabels};
+pub use backend::{CpuBackend, CpuLabels, StepKernels};
 pub use simd::Isa;
 
 /// Threads per workgroup of the GPU's single-workgroup reductions; the CPU

@@ -113,15 +113,21 @@ pub fn loss_row<F: Float>(
             };
             let eps: F = cast(label_smoothing as f64);
             let max = s.iter().fold(F::neg_infinity(), |m, &v| m.max(v));
-            let sum = s.iter().fold(F::zero(), |acc, &v| acc + (v - max).exp());
+            // ds holds exp(s − max) until the second loop: one exp per class.
+            let mut sum = F::zero();
+            for (e, &v) in ds.iter_mut().zip(s) {
+                *e = (v - max).exp();
+                sum = sum + *e;
+            }
             let log_sum = sum.ln();
+            let inv_sum = F::one() / sum;
             let uniform = eps / cast(cols as f64);
             let mut l = F::zero();
             for j in 0..cols {
                 let log_p = s[j] - max - log_sum;
                 let q = uniform + if j == y { F::one() - eps } else { F::zero() };
                 l = l - q * log_p;
-                ds[j] = weight * (log_p.exp() - q) * inv_n;
+                ds[j] = weight * (ds[j] * inv_sum - q) * inv_n;
             }
             weight * l
         }

@@ -5,6 +5,7 @@ use super::buffer::{GpuBuffer, GpuLabels, GpuRows, RowsTexture, STORAGE_USAGE, b
 use super::context::{GpuContext, MatmulVariant};
 use super::fused::FusedScratch;
 use super::kernels::{self, EntryPoint, KernelCache};
+use super::packed_matmul::PackedScratch;
 use super::recorder::{Binding, GpuCounters, Recorder};
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
@@ -107,6 +108,8 @@ pub struct GpuBackend {
     unused_output: wgpu::Buffer,
     /// Scratch buffers and bind groups of the fused step, reused across steps.
     fused: RefCell<FusedScratch>,
+    /// Packed operand textures of the register-tiled matmul.
+    packed: RefCell<PackedScratch>,
 }
 
 pub(crate) fn u32_of(op: &'static str, what: &str, value: usize) -> Result<u32> {
@@ -136,6 +139,7 @@ impl GpuBackend {
             unused_input,
             unused_output,
             fused: RefCell::new(FusedScratch::default()),
+            packed: RefCell::new(PackedScratch::default()),
             context,
         }
     }
@@ -547,6 +551,15 @@ impl Backend for GpuBackend {
         let bindings = [&a.buffer, &b.buffer, &out.buffer];
         match self.context.matmul {
             MatmulVariant::RegisterTiled => {
+                let packed = self.packed.borrow_mut().matmul(
+                    self,
+                    (a, b, out),
+                    spec,
+                    bytemuck::bytes_of(&params),
+                )?;
+                if packed {
+                    return Ok(());
+                }
                 let (tile_m, tile_n) = REGISTER_TILE;
                 let (wg_x, wg_y) = REGISTER_WORKGROUP;
                 let constants = [

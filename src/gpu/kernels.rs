@@ -21,6 +21,16 @@ pub(crate) const MATMUL_REGISTER: Module = Module {
     source: include_str!("../../shaders/matmul_register.wgsl"),
     trusted: true,
 };
+pub(crate) const MATMUL_PACK: Module = Module {
+    name: "matmul_pack",
+    source: include_str!("../../shaders/matmul_pack.wgsl"),
+    trusted: true,
+};
+pub(crate) const MATMUL_TEXTURE: Module = Module {
+    name: "matmul_texture",
+    source: include_str!("../../shaders/matmul_texture.wgsl"),
+    trusted: true,
+};
 pub(crate) const MATMUL_TILED: Module = Module {
     name: "matmul_tiled",
     source: include_str!("../../shaders/matmul_tiled.wgsl"),
@@ -74,8 +84,10 @@ pub(crate) const GATHER: Module = Module {
 };
 
 /// Every module, for the compile-everything test.
-pub const ALL_MODULES: [(&str, &str); 9] = [
+pub const ALL_MODULES: [(&str, &str); 11] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
+    (MATMUL_PACK.name, MATMUL_PACK.source),
+    (MATMUL_TEXTURE.name, MATMUL_TEXTURE.source),
     (MATMUL_TILED.name, MATMUL_TILED.source),
     (SOFTMAX_XENT.name, SOFTMAX_XENT.source),
     (HINGE.name, HINGE.source),
@@ -95,6 +107,10 @@ pub(crate) enum Access {
     Uniform,
     /// An rgba32float texture array read with textureLoad.
     Texture,
+    /// A 2D rgba32float texture read with textureLoad.
+    Texture2d,
+    /// A 2D rgba32float storage texture, written.
+    StorageTexture2d,
 }
 
 /// An entry point and its storage bindings (binding 0 is always the
@@ -106,7 +122,7 @@ pub(crate) struct EntryPoint {
     pub storage: &'static [(u32, Access)],
 }
 
-use Access::{Read, ReadWrite, Texture, Uniform};
+use Access::{Read, ReadWrite, StorageTexture2d, Texture, Texture2d, Uniform};
 
 pub(crate) const MATMUL_BINDINGS: &[(u32, Access)] = &[(1, Read), (2, Read), (3, ReadWrite)];
 pub(crate) const LOSS_BINDINGS: &[(u32, Access)] = &[
@@ -117,6 +133,17 @@ pub(crate) const LOSS_BINDINGS: &[(u32, Access)] = &[
     (5, ReadWrite),
     (6, ReadWrite),
 ];
+
+pub(crate) const MATMUL_PACK_ENTRY: EntryPoint = EntryPoint {
+    module: MATMUL_PACK,
+    entry: "pack",
+    storage: &[(1, Read), (2, StorageTexture2d)],
+};
+pub(crate) const MATMUL_TEXTURE_ENTRY: EntryPoint = EntryPoint {
+    module: MATMUL_TEXTURE,
+    entry: "matmul",
+    storage: &[(1, Texture2d), (2, Texture2d), (3, Read), (4, ReadWrite)],
+};
 
 pub(crate) const SUM: EntryPoint = EntryPoint {
     module: REDUCE,
@@ -268,6 +295,16 @@ impl KernelCache {
                     sample_type: wgpu::TextureSampleType::Float { filterable: false },
                     view_dimension: wgpu::TextureViewDimension::D2Array,
                     multisampled: false,
+                },
+                Access::Texture2d => wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                Access::StorageTexture2d => wgpu::BindingType::StorageTexture {
+                    access: wgpu::StorageTextureAccess::WriteOnly,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    view_dimension: wgpu::TextureViewDimension::D2,
                 },
             };
             layout_entries.push(wgpu::BindGroupLayoutEntry {

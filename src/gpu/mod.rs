@@ -5,6 +5,7 @@ mod buffer;
 mod context;
 mod fused;
 mod kernels;
+mod packed_matmul;
 mod recorder;
 
 pub use backend::GpuBackend;

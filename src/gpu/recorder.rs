@@ -192,6 +192,31 @@ impl Recorder {
             .copy_buffer_to_buffer(source, 0, destination, 0, bytes);
     }
 
+    /// Records a copy of `source` from byte `offset` into the whole of
+    /// `texture` (an rgba32float texture whose rows are `bytes_per_row` apart).
+    pub(crate) fn copy_to_texture(
+        &mut self,
+        context: &GpuContext,
+        source: &wgpu::Buffer,
+        offset: u64,
+        bytes_per_row: u32,
+        texture: &wgpu::Texture,
+    ) {
+        let size = texture.size();
+        self.encoder(context).copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: source,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset,
+                    bytes_per_row: Some(bytes_per_row),
+                    rows_per_image: Some(size.height),
+                },
+            },
+            texture.as_image_copy(),
+            size,
+        );
+    }
+
     /// Submits everything recorded since the last submission.
     pub(crate) fn flush(&mut self, context: &GpuContext) -> Result<()> {
         if let Some(encoder) = self.encoder.take() {

@@ -1,0 +1,260 @@
+//! The register-tiled matmul for CPU-type adapters, from packed operands:
+//! op(A) and B are first copied into rgba32float textures (`matmul_pack`),
+//! then `matmul_texture` reads whole texels. On lavapipe a texture load is a
+//! gather while a storage-buffer load is a loop over the SIMD lanes, so the
+//! copy pays for itself many times over. Textures are cached by role and
+//! size; shapes beyond the texture limits use the storage-buffer kernel.
+
+use super::backend::GpuBackend;
+use super::buffer::GpuBuffer;
+use super::kernels::{self, Kernel};
+use super::recorder::params_entry;
+use crate::Result;
+use crate::backend::MatmulSpec;
+use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+
+/// Invocations per workgroup of both kernels (as in the shaders).
+const WORKGROUP: u32 = 64;
+/// Rows of C per invocation (TILE_M in the shader).
+const TILE_M: u32 = 16;
+const MAX_CACHED: usize = 32;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct PackParams {
+    rows: u32,
+    cols: u32,
+    offset: u32,
+    transposed: u32,
+    texels: u32,
+    height: u32,
+    pad: [u32; 2],
+}
+
+/// Which operand a packed texture holds (both are needed at once).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    A,
+    B,
+}
+
+#[derive(Default)]
+pub(crate) struct PackedScratch {
+    textures: HashMap<(Role, u32, u32), (wgpu::Texture, wgpu::TextureView)>,
+    bind_groups: HashMap<(&'static str, Vec<wgpu::Buffer>, Vec<wgpu::Texture>), wgpu::BindGroup>,
+}
+
+/// Workgroups covering `items` invocations, split over x and y so that
+/// neither exceeds the per-dimension limit.
+fn workgroups(items: u32, max: u32) -> [u32; 3] {
+    let groups = items.div_ceil(WORKGROUP);
+    if groups <= max {
+        [groups, 1, 1]
+    } else {
+        [max, groups.div_ceil(max), 1]
+    }
+}
+
+impl PackedScratch {
+    fn texture(
+        &mut self,
+        backend: &GpuBackend,
+        role: Role,
+        width: u32,
+        height: u32,
+    ) -> wgpu::TextureView {
+        let (_, view) = self
+            .textures
+            .entry((role, width, height))
+            .or_insert_with(|| {
+                let texture = backend
+                    .context()
+                    .device
+                    .create_texture(&wgpu::TextureDescriptor {
+                        label: Some("packed matmul operand"),
+                        size: wgpu::Extent3d {
+                            width,
+                            height,
+                            depth_or_array_layers: 1,
+                        },
+                        mip_level_count: 1,
+                        sample_count: 1,
+                        dimension: wgpu::TextureDimension::D2,
+                        format: wgpu::TextureFormat::Rgba32Float,
+                        usage: wgpu::TextureUsages::TEXTURE_BINDING
+                            | wgpu::TextureUsages::STORAGE_BINDING
+                            | wgpu::TextureUsages::COPY_DST,
+                        view_formats: &[],
+                    });
+                backend.recorder().counters.buffer_allocations += 1;
+                let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+                (texture, view)
+            });
+        view.clone()
+    }
+
+    fn bind_group(
+        &mut self,
+        backend: &GpuBackend,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        views: &[&wgpu::TextureView],
+        entries: &[wgpu::BindGroupEntry<'_>],
+    ) -> wgpu::BindGroup {
+        let key = (
+            kernel.name,
+            buffers.iter().map(|&b| b.clone()).collect(),
+            views.iter().map(|v| v.texture().clone()).collect(),
+        );
+        if let Some(group) = self.bind_groups.get(&key) {
+            return group.clone();
+        }
+        if self.bind_groups.len() >= MAX_CACHED {
+            self.bind_groups.clear();
+        }
+        let group = backend
+            .recorder()
+            .bind_group(backend.context(), kernel, entries);
+        self.bind_groups.insert(key, group.clone());
+        group
+    }
+
+    /// Packs `rows × cols` (stored transposed when `transposed`) from
+    /// `source` at `offset` into a `texels × height` texture.
+    #[allow(clippy::too_many_arguments)]
+    fn pack(
+        &mut self,
+        backend: &GpuBackend,
+        role: Role,
+        source: &wgpu::Buffer,
+        (rows, cols, offset, transposed): (u32, u32, u32, bool),
+        height: u32,
+    ) -> Result<wgpu::TextureView> {
+        let texels = cols.div_ceil(4);
+        let view = self.texture(backend, role, texels, height);
+        let context = backend.context().clone();
+        // Rows already laid out as whole texels at a copyable pitch: a plain copy.
+        let copy_alignment = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT / 4;
+        if !transposed && cols % copy_alignment == 0 && offset % 4 == 0 && rows == height {
+            backend.recorder().copy_to_texture(
+                &context,
+                source,
+                offset as u64 * 4,
+                cols * 4,
+                view.texture(),
+            );
+            return Ok(view);
+        }
+        let kernel = backend.kernel(&kernels::MATMUL_PACK_ENTRY, &[]);
+        let params = PackParams {
+            rows,
+            cols,
+            offset,
+            transposed: transposed as u32,
+            texels,
+            height,
+            pad: [0; 2],
+        };
+        let arena = backend.recorder().arena_buffer.clone();
+        let entries = [
+            params_entry(&arena),
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: source.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: wgpu::BindingResource::TextureView(&view),
+            },
+        ];
+        let group = self.bind_group(backend, &kernel, &[source], &[&view], &entries);
+        let mut recorder = backend.recorder();
+        let offset = recorder.push_params(&context, bytemuck::bytes_of(&params))?;
+        let max = context.limits.max_compute_workgroups_per_dimension;
+        recorder.record(
+            &context,
+            &kernel,
+            offset,
+            &group,
+            workgroups(texels * height, max),
+        );
+        Ok(view)
+    }
+
+    /// Records `out = op(a)·b (+ bias)` from packed operands, or returns
+    /// false (recording nothing) where the packed textures would exceed the
+    /// adapter's limits. `params` is the shader's MatmulParams, already
+    /// checked against the buffers.
+    pub(crate) fn matmul(
+        &mut self,
+        backend: &GpuBackend,
+        (a, b, out): (&GpuBuffer, &GpuBuffer, &GpuBuffer),
+        spec: &MatmulSpec,
+        params: &[u8],
+    ) -> Result<bool> {
+        let context = backend.context().clone();
+        let limits = &context.limits;
+        let side = limits.max_texture_dimension_2d as usize;
+        let (m, k, n) = (spec.m, spec.k, spec.n);
+        let k_rows = k.div_ceil(4) * 4;
+        let fits = m <= side && k_rows <= side && n.div_ceil(4) <= side;
+        if !fits || m == 0 || n == 0 || k == 0 {
+            return Ok(false);
+        }
+        let (m, k, n) = (m as u32, k as u32, n as u32);
+        let a_view = self.pack(
+            backend,
+            Role::A,
+            &a.buffer,
+            (m, k, spec.a_offset as u32, spec.transpose_a),
+            m,
+        )?;
+        let b_view = self.pack(
+            backend,
+            Role::B,
+            &b.buffer,
+            (k, n, spec.b_offset as u32, false),
+            k_rows as u32,
+        )?;
+        // Narrow outputs take one texel per tile, so that lanes are not idle.
+        let tile_n4: u32 = if n <= 4 { 1 } else { 2 };
+        let kernel = backend.kernel(
+            &kernels::MATMUL_TEXTURE_ENTRY,
+            &[("TILE_N4", tile_n4 as f64)],
+        );
+        let arena = backend.recorder().arena_buffer.clone();
+        let entries = [
+            params_entry(&arena),
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: wgpu::BindingResource::TextureView(&a_view),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: wgpu::BindingResource::TextureView(&b_view),
+            },
+            wgpu::BindGroupEntry {
+                binding: 3,
+                resource: b.buffer.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 4,
+                resource: out.buffer.as_entire_binding(),
+            },
+        ];
+        let group = self.bind_group(
+            backend,
+            &kernel,
+            &[&b.buffer, &out.buffer],
+            &[&a_view, &b_view],
+            &entries,
+        );
+        let tiles = m.div_ceil(TILE_M) * n.div_ceil(4).div_ceil(tile_n4);
+        let mut recorder = backend.recorder();
+        let offset = recorder.push_params(&context, params)?;
+        let max = limits.max_compute_workgroups_per_dimension;
+        recorder.record(&context, &kernel, offset, &group, workgroups(tiles, max));
+        Ok(true)
+    }
+}
