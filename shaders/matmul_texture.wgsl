@@ -24,7 +24,10 @@ struct MatmulParams {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 const WG: u32 = 64u;
-const TILE_M: u32 = 16u;
+// Rows per tile, at most MAX_TILE_M: fewer where the output is small, so
+// that more lanes share the work.
+override TILE_M: u32 = 16u;
+const MAX_TILE_M: u32 = 16u;
 // Texels (4 columns each) per tile, at most MAX_TILE_N4.
 override TILE_N4: u32 = 2u;
 const MAX_TILE_N4: u32 = 2u;
@@ -42,7 +45,7 @@ fn matmul(
     if row0 >= p.m {
         return;
     }
-    var rows: array<u32, TILE_M>;
+    var rows: array<u32, MAX_TILE_M>;
     for (var i = 0u; i < TILE_M; i++) {
         rows[i] = min(row0 + i, p.m - 1u);
     }
@@ -50,7 +53,7 @@ fn matmul(
     for (var j = 0u; j < TILE_N4; j++) {
         texels[j] = min(texel0 + j, n_texels - 1u);
     }
-    var acc: array<array<vec4<f32>, MAX_TILE_N4>, TILE_M>;
+    var acc: array<array<vec4<f32>, MAX_TILE_N4>, MAX_TILE_M>;
     let k_texels = (p.k + 3u) / 4u;
     for (var kt = 0u; kt < k_texels; kt++) {
         var bv: array<array<vec4<f32>, MAX_TILE_N4>, 4>;

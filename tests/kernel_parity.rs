@@ -39,6 +39,8 @@ fn matmul_matches_cpu_on_odd_shapes_both_variants() {
         // Rows at a multiple of 256 bytes: operands copied, not packed, on CPU adapters.
         (9, 64, 128),
         (7, 128, 3),
+        // Enough tiles for the packed matmul's 16-row tiles.
+        (257, 63, 129),
     ];
     let cpu = CpuBackend::new();
     let variants = gpu_variants();

@@ -16,8 +16,11 @@ use std::collections::HashMap;
 
 /// Invocations per workgroup of both kernels (as in the shaders).
 const WORKGROUP: u32 = 64;
-/// Rows of C per invocation (TILE_M in the shader).
+/// Rows of C per invocation (TILE_M in the shader): the most, unless that
+/// leaves fewer than `MIN_TILES` invocations.
 const TILE_M: u32 = 16;
+const SMALL_TILE_M: u32 = 4;
+const MIN_TILES: u32 = 256;
 const MAX_CACHED: usize = 32;
 
 #[repr(C)]
@@ -219,9 +222,15 @@ impl PackedScratch {
         )?;
         // Narrow outputs take one texel per tile, so that lanes are not idle.
         let tile_n4: u32 = if n <= 4 { 1 } else { 2 };
+        let tiles_n = n.div_ceil(4).div_ceil(tile_n4);
+        let tile_m = if m.div_ceil(TILE_M) * tiles_n >= MIN_TILES {
+            TILE_M
+        } else {
+            SMALL_TILE_M
+        };
         let kernel = backend.kernel(
             &kernels::MATMUL_TEXTURE_ENTRY,
-            &[("TILE_N4", tile_n4 as f64)],
+            &[("TILE_M", tile_m as f64), ("TILE_N4", tile_n4 as f64)],
         );
         let arena = backend.recorder().arena_buffer.clone();
         let entries = [
@@ -250,7 +259,7 @@ impl PackedScratch {
             &[&a_view, &b_view],
             &entries,
         );
-        let tiles = m.div_ceil(TILE_M) * n.div_ceil(4).div_ceil(tile_n4);
+        let tiles = m.div_ceil(tile_m) * tiles_n;
         let mut recorder = backend.recorder();
         let offset = recorder.push_params(&context, params)?;
         let max = limits.max_compute_workgroups_per_dimension;
