@@ -544,10 +544,6 @@ impl Backend for CpuBackend {
                 StepTargets::Values(values.as_slice().expect("standard layout"))
             }
         };
-        // The next step of an epoch reads the rows that follow; start
-        // fetching them from memory while this step computes.
-        let after = step.first + rows;
-        let next_rows = &step.indices.data[after..(after + rows).min(step.indices.data.len())];
         let fused = FusedStep {
             isa: self.isa,
             loss: step.loss,
@@ -555,7 +551,6 @@ impl Backend for CpuBackend {
             features: d,
             outputs: c,
             indices,
-            next_rows,
             targets,
             params,
         };

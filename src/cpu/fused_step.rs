@@ -64,9 +64,6 @@ pub(crate) struct FusedStep<'a> {
     pub features: usize,
     pub outputs: usize,
     pub indices: &'a [u32],
-    /// Rows the next step will probably read (all in range): prefetched
-    /// into the outer caches during the weight-gradient pass.
-    pub next_rows: &'a [u32],
     pub targets: StepTargets<'a>,
     pub params: &'a [f32],
 }
@@ -158,14 +155,7 @@ pub(crate) fn run(
             .enumerate()
             .for_each(|(chunk, out)| {
                 let begin = chunk * FEATURE_CHUNK;
-                let end = begin + out.len() / c;
-                for &row in step.next_rows {
-                    let at = row as usize * d;
-                    for f in (begin..end).step_by(LINE) {
-                        prefetch_outer(step.x[at + f..].as_ptr());
-                    }
-                }
-                weight_grad_chunk(step, dscores, begin, end, out);
+                weight_grad_chunk(step, dscores, begin, begin + out.len() / c, out);
             });
         for (j, db) in bias_grads.iter_mut().enumerate() {
             let mut sum = 0.0f32;
@@ -180,20 +170,6 @@ pub(crate) fn run(
 
 /// Floats per 64-byte cache line.
 const LINE: usize = 16;
-
-/// Hints that `src`'s cache line will be read soon, into the outer caches
-/// (it is not for this pass).
-#[inline(always)]
-fn prefetch_outer(src: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; SSE is part of x86_64.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T2, _mm_prefetch};
-        _mm_prefetch(src.cast::<i8>(), _MM_HINT_T2);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = src;
-}
 
 /// Row length of the transposed W: whole cache lines, an odd number of
 /// them, so that its C rows fall in different L1 sets (rows a multiple of
