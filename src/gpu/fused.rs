@@ -5,6 +5,7 @@
 //! allocates nothing and reads nothing back.
 
 use super::backend::{GpuBackend, u32_of};
+use super::bind_group_cache::BindGroupCache;
 use super::buffer::{GpuBuffer, GpuRows};
 use super::kernels::{self, Kernel};
 use super::recorder::params_entry;
@@ -12,7 +13,6 @@ use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
-use std::collections::HashMap;
 
 /// f32 values per 64 KiB uniform window, and windows holding [W | b].
 const WINDOW: usize = 16384;
@@ -59,7 +59,7 @@ pub(crate) struct FusedScratch {
     batch: Option<wgpu::Buffer>,
     /// Bound as the targets texture when the targets are class labels.
     no_targets: Option<(wgpu::Texture, wgpu::TextureView)>,
-    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
+    bind_groups: BindGroupCache<BindKey, MAX_CACHED_BIND_GROUPS>,
 }
 
 /// Whether the fused kernels handle this step (otherwise the unfused
@@ -203,17 +203,11 @@ impl FusedScratch {
         key: BindKey,
         entries: &[wgpu::BindGroupEntry<'_>],
     ) -> wgpu::BindGroup {
-        if let Some(group) = self.bind_groups.get(&key) {
-            return group.clone();
-        }
-        if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
-            self.bind_groups.clear();
-        }
-        let group = backend
-            .recorder()
-            .bind_group(backend.context(), kernel, entries);
-        self.bind_groups.insert(key, group.clone());
-        group
+        self.bind_groups.get_or_create(key, || {
+            backend
+                .recorder()
+                .bind_group(backend.context(), kernel, entries)
+        })
     }
 
     /// Records the step: checked by [`check`], fitting by [`fits`].

@@ -1,6 +1,7 @@
 //! The wgpu host layer: device, buffers, pipelines and dispatch.
 
 mod backend;
+mod bind_group_cache;
 mod buffer;
 mod context;
 mod fused;

@@ -6,6 +6,7 @@
 //! size; shapes beyond the texture limits use the storage-buffer kernel.
 
 use super::backend::GpuBackend;
+use super::bind_group_cache::BindGroupCache;
 use super::buffer::GpuBuffer;
 use super::kernels::{self, Kernel};
 use super::recorder::params_entry;
@@ -45,7 +46,7 @@ enum Role {
 #[derive(Default)]
 pub(crate) struct PackedScratch {
     textures: HashMap<(Role, u32, u32), (wgpu::Texture, wgpu::TextureView)>,
-    bind_groups: HashMap<(&'static str, Vec<wgpu::Buffer>, Vec<wgpu::Texture>), wgpu::BindGroup>,
+    bind_groups: BindGroupCache<(&'static str, Vec<wgpu::Buffer>, Vec<wgpu::Texture>), MAX_CACHED>,
 }
 
 /// Workgroups covering `items` invocations, split over x and y so that
@@ -110,17 +111,11 @@ impl PackedScratch {
             buffers.iter().map(|&b| b.clone()).collect(),
             views.iter().map(|v| v.texture().clone()).collect(),
         );
-        if let Some(group) = self.bind_groups.get(&key) {
-            return group.clone();
-        }
-        if self.bind_groups.len() >= MAX_CACHED {
-            self.bind_groups.clear();
-        }
-        let group = backend
-            .recorder()
-            .bind_group(backend.context(), kernel, entries);
-        self.bind_groups.insert(key, group.clone());
-        group
+        self.bind_groups.get_or_create(key, || {
+            backend
+                .recorder()
+                .bind_group(backend.context(), kernel, entries)
+        })
     }
 
     /// Packs `rows × cols` (stored transposed when `transposed`) from

@@ -3,10 +3,10 @@
 //! uploaded once per submission and bound with dynamic offsets, so a whole
 //! epoch of steps needs no buffer allocation and no readback.
 
+use super::bind_group_cache::BindGroupCache;
 use super::context::GpuContext;
 use super::kernels::Kernel;
 use crate::{Error, Result};
-use std::collections::HashMap;
 
 /// Bytes reserved per dispatch in the parameter arena (≥ any params struct
 /// and a multiple of every adapter's uniform offset alignment).
@@ -32,7 +32,7 @@ pub(crate) struct Recorder {
     /// Bind groups by layout and bound buffers, so that repeated operations
     /// (a training step's update) create none. Cleared when it grows past
     /// `MAX_CACHED_BIND_GROUPS`, since each entry keeps its buffers alive.
-    bind_groups: HashMap<(wgpu::BindGroupLayout, Vec<wgpu::Buffer>), wgpu::BindGroup>,
+    bind_groups: BindGroupCache<(wgpu::BindGroupLayout, Vec<wgpu::Buffer>), MAX_CACHED_BIND_GROUPS>,
     pub(crate) counters: GpuCounters,
 }
 
@@ -57,7 +57,7 @@ impl Recorder {
             arena: Vec::new(),
             arena_buffer,
             staging: None,
-            bind_groups: HashMap::new(),
+            bind_groups: BindGroupCache::default(),
             counters: GpuCounters {
                 buffer_allocations: 1,
                 ..GpuCounters::default()
@@ -105,26 +105,18 @@ impl Recorder {
                 .map(|b| b.buffer.clone())
                 .collect::<Vec<_>>(),
         );
-        let bind_group = match self.bind_groups.get(&key) {
-            Some(group) => group.clone(),
-            None => {
-                let arena = self.arena_buffer.clone();
-                let mut entries = Vec::with_capacity(bindings.len() + 1);
-                entries.push(params_entry(&arena));
-                for (binding, b) in kernel.bindings.iter().zip(bindings) {
-                    entries.push(wgpu::BindGroupEntry {
-                        binding: *binding,
-                        resource: b.buffer.as_entire_binding(),
-                    });
-                }
-                let group = self.bind_group(context, kernel, &entries);
-                if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
-                    self.bind_groups.clear();
-                }
-                self.bind_groups.insert(key, group.clone());
-                group
+        let (arena, counters) = (&self.arena_buffer, &mut self.counters);
+        let bind_group = self.bind_groups.get_or_create(key, || {
+            let mut entries = Vec::with_capacity(bindings.len() + 1);
+            entries.push(params_entry(arena));
+            for (binding, b) in kernel.bindings.iter().zip(bindings) {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: *binding,
+                    resource: b.buffer.as_entire_binding(),
+                });
             }
-        };
+            create_bind_group(counters, context, kernel, &entries)
+        });
         self.record(context, kernel, offset, &bind_group, workgroups);
         Ok(())
     }
@@ -135,14 +127,7 @@ impl Recorder {
         kernel: &Kernel,
         entries: &[wgpu::BindGroupEntry<'_>],
     ) -> wgpu::BindGroup {
-        self.counters.bind_groups += 1;
-        context
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(kernel.name),
-                layout: &kernel.layout,
-                entries,
-            })
+        create_bind_group(&mut self.counters, context, kernel, entries)
     }
 
     /// Appends `params` to the arena and returns their dynamic offset.
@@ -301,4 +286,21 @@ fn map_and_copy(context: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Res
     staging.unmap();
     context.take_device_error()?;
     Ok(data)
+}
+
+/// Creates a bind group for `kernel`, counted.
+fn create_bind_group(
+    counters: &mut GpuCounters,
+    context: &GpuContext,
+    kernel: &Kernel,
+    entries: &[wgpu::BindGroupEntry<'_>],
+) -> wgpu::BindGroup {
+    counters.bind_groups += 1;
+    context
+        .device
+        .create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(kernel.name),
+            layout: &kernel.layout,
+            entries,
+        })
 }
