@@ -6,6 +6,7 @@ mod backend;
 mod fused_step;
 pub mod reference;
 mod simd;
+mod spin_pool;
 mod update;
 
 pub use backend::{CpuBackend, CpuLabels, StepKernels};
