@@ -1,6 +1,7 @@
 use super::fused_step::{FusedStep, StepScratch, StepTargets};
 use super::reference::{RowTarget, argmax, is_correct, loss_row};
 use super::simd::Isa;
+use super::spin_pool::{self, DisjointSlices};
 use super::update::update_range;
 use super::{fused_step, lane_tree_sum};
 use crate::backend::{
@@ -14,8 +15,9 @@ use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, linalg::general_mat
 use rayon::prelude::*;
 use std::sync::Mutex;
 
-/// Parameters per task of a parallel optimizer update.
-const UPDATE_CHUNK: usize = 1 << 15;
+/// Parameters per task of a parallel optimizer update (L1-sized: each
+/// touches five arrays).
+const UPDATE_CHUNK: usize = 1 << 12;
 /// Rows per task of a parallel loss.
 const LOSS_CHUNK: usize = 2048;
 
@@ -436,25 +438,26 @@ impl Backend for CpuBackend {
         if len < 2 * UPDATE_CHUNK {
             update_range(0, params, grads, [s0, s1, s2], step, &scalars, coefficients);
         } else {
-            // Elements are independent: chunks give the same bits on any thread.
-            params
-                .par_chunks_mut(UPDATE_CHUNK)
-                .zip(grads[..len].par_chunks(UPDATE_CHUNK))
-                .zip(s0.par_chunks_mut(UPDATE_CHUNK))
-                .zip(s1.par_chunks_mut(UPDATE_CHUNK))
-                .zip(s2.par_chunks_mut(UPDATE_CHUNK))
-                .enumerate()
-                .for_each(|(chunk, ((((p, g), s0), s1), s2))| {
-                    update_range(
-                        chunk * UPDATE_CHUNK,
-                        p,
-                        g,
-                        [s0, s1, s2],
-                        step,
-                        &scalars,
-                        coefficients,
-                    );
-                });
+            // Elements are independent: chunks give the same bits on any
+            // thread. The step's pool, not rayon: an update follows every
+            // training step, and its helpers are already spinning.
+            let [params, s0, s1, s2] = [params, s0, s1, s2].map(DisjointSlices::new);
+            spin_pool::pool().run(len.div_ceil(UPDATE_CHUNK), &|chunk| {
+                let begin = chunk * UPDATE_CHUNK;
+                let n = UPDATE_CHUNK.min(len - begin);
+                // SAFETY: each chunk is its own range of each buffer.
+                let [p, s0, s1, s2] =
+                    [&params, &s0, &s1, &s2].map(|b| unsafe { b.range(begin, n) });
+                update_range(
+                    begin,
+                    p,
+                    &grads[begin..begin + n],
+                    [s0, s1, s2],
+                    step,
+                    &scalars,
+                    coefficients,
+                );
+            });
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use super::reference::{RowTarget, is_correct, loss_row};
 #[cfg(target_arch = "x86_64")]
 use super::simd::Avx2;
 use super::simd::{Isa, Lanes, Portable};
-use super::spin_pool;
+use super::spin_pool::{self, DisjointSlices};
 use crate::loss::Loss;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -104,10 +104,10 @@ pub(crate) fn run(
     let (weights, bias) = step.params[..d * c + c].split_at(d * c);
 
     // On the pool rather than serially: it is 10–20% of a step's reads.
-    let columns = SharedSlice(wt.as_mut_ptr());
+    let columns = DisjointSlices::new(wt);
     spin_pool::pool().run(c, &|k| {
-        // SAFETY: column k of the transposed W is row k, `stride` long.
-        let column = unsafe { std::slice::from_raw_parts_mut(columns.at(k * stride), d) };
+        // SAFETY: column k of the transposed W is its own row, `stride` long.
+        let column = unsafe { columns.range(k * stride, d) };
         for (w, row) in column.iter_mut().zip(weights.chunks_exact(c)) {
             *w = row[k];
         }
@@ -133,7 +133,7 @@ pub(crate) fn run(
             0
         },
     );
-    let weight_grads = weight_grads.map(|w| SharedSlice(w.as_mut_ptr()));
+    let weight_grads = weight_grads.map(|w| (w.as_mut_ptr(), DisjointSlices::new(w)));
     let context = BlockContext {
         step,
         wt,
@@ -146,7 +146,9 @@ pub(crate) fn run(
         scores: scores.as_mut_ptr(),
         dscores: dscores.as_mut_ptr(),
         row_loss: row_loss.as_mut_ptr(),
-        weight_grads: weight_grads.as_ref().map(|w| (w.0, partials.as_mut_ptr())),
+        weight_grads: weight_grads
+            .as_ref()
+            .map(|(w, _)| (*w, partials.as_mut_ptr())),
     };
     let correct = AtomicUsize::new(0);
     spin_pool::pool().run(blocks, &|b| {
@@ -155,13 +157,13 @@ pub(crate) fn run(
         correct.fetch_add(run_block(&context, b, out), Ordering::Relaxed);
     });
     let correct = correct.into_inner();
-    if let Some(out) = weight_grads.filter(|_| blocks > 1) {
+    if let Some((_, out)) = weight_grads.filter(|_| blocks > 1) {
         let partials = &*partials;
         spin_pool::pool().run(dc.div_ceil(REDUCE_CHUNK), &|chunk| {
             let begin = chunk * REDUCE_CHUNK;
             let len = REDUCE_CHUNK.min(dc - begin);
             // SAFETY: chunks are disjoint ranges of the dc weights.
-            let out = unsafe { std::slice::from_raw_parts_mut(out.at(begin), len) };
+            let out = unsafe { out.range(begin, len) };
             for share in partials.chunks_exact(dc) {
                 for (o, p) in out.iter_mut().zip(&share[begin..begin + len]) {
                     *o += p;
@@ -197,18 +199,6 @@ impl BlockContext<'_> {
     fn rows(&self, b: usize) -> std::ops::Range<usize> {
         let rows = self.step.indices.len();
         b * rows / self.blocks..(b + 1) * rows / self.blocks
-    }
-}
-
-/// A mutable buffer whose tasks write disjoint ranges.
-struct SharedSlice(*mut f32);
-
-// SAFETY: its users write disjoint ranges only.
-unsafe impl Sync for SharedSlice {}
-
-impl SharedSlice {
-    fn at(&self, i: usize) -> *mut f32 {
-        self.0.wrapping_add(i)
     }
 }
 

@@ -140,6 +140,30 @@ impl SpinPool {
     }
 }
 
+/// A buffer whose tasks each write their own disjoint range.
+pub(crate) struct DisjointSlices(*mut f32, usize);
+
+// SAFETY: `range`'s contract makes every task's slice its own.
+unsafe impl Sync for DisjointSlices {}
+
+impl DisjointSlices {
+    pub(crate) fn new(buffer: &mut [f32]) -> Self {
+        Self(buffer.as_mut_ptr(), buffer.len())
+    }
+
+    /// Elements `start..start + len`.
+    ///
+    /// # Safety
+    /// No other live slice from this value may overlap the range, and the
+    /// buffer must outlive the result and not be used otherwise meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn range(&self, start: usize, len: usize) -> &mut [f32] {
+        assert!(start + len <= self.1, "range within the buffer");
+        // SAFETY: in bounds (checked), and unaliased per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
 /// Claims the next task of `run`, if the run is still current and has one.
 fn claim(shared: &Shared, run: u64, tasks: usize) -> Option<usize> {
     let mut word = shared.claim.load(SeqCst);
