@@ -3,19 +3,8 @@
 // CPU-type adapters (lavapipe), where x is packed into SIMD lanes and a
 // barrier costs a coroutine switch. Indices are clamped, writes guarded, so
 // any shape is correct.
+// `p` (MatmulParams, binding 0) is declared in matmul_common.wgsl.
 
-struct MatmulParams {
-    m: u32,
-    k: u32,
-    n: u32,
-    a_offset: u32,
-    b_offset: u32,
-    c_offset: u32,
-    bias_offset: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;

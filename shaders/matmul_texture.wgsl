@@ -4,19 +4,8 @@
 // C in registers, loading TILE_M + 4·TILE_N4 texels per four k. The variant
 // for CPU-type adapters: no barriers, and texture loads instead of
 // storage-buffer loads.
+// `p` (MatmulParams, binding 0) is declared in matmul_common.wgsl.
 
-struct MatmulParams {
-    m: u32,
-    k: u32,
-    n: u32,
-    a_offset: u32,
-    b_offset: u32,
-    c_offset: u32,
-    bias_offset: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var a_packed: texture_2d<f32>;
 @group(0) @binding(2) var b_packed: texture_2d<f32>;
 // The unpacked B buffer, read only for the bias.

@@ -1,19 +1,8 @@
 // C[M×N] = op(A)·B (+ bias), shared-memory tiled: a workgroup stages
 // TILE × TILE blocks of A and B in workgroup memory. The usual winner on
 // discrete GPUs. Out-of-range tile elements load as zero.
+// `p` (MatmulParams, binding 0) is declared in matmul_common.wgsl.
 
-struct MatmulParams {
-    m: u32,
-    k: u32,
-    n: u32,
-    a_offset: u32,
-    b_offset: u32,
-    c_offset: u32,
-    bias_offset: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;

@@ -133,7 +133,6 @@ pub(crate) fn run(
             0
         },
     );
-    let weight_grads = weight_grads.map(|w| (w.as_mut_ptr(), DisjointSlices::new(w)));
     let context = BlockContext {
         step,
         wt,
@@ -143,12 +142,10 @@ pub(crate) fn run(
         inv_n: 1.0 / rows as f32,
     };
     let outputs = BlockOutputs {
-        scores: scores.as_mut_ptr(),
-        dscores: dscores.as_mut_ptr(),
-        row_loss: row_loss.as_mut_ptr(),
-        weight_grads: weight_grads
-            .as_ref()
-            .map(|(w, _)| (*w, partials.as_mut_ptr())),
+        scores: DisjointSlices::new(scores),
+        dscores: DisjointSlices::new(dscores),
+        row_loss: DisjointSlices::new(row_loss),
+        weight_grads: weight_grads.map(|w| (DisjointSlices::new(w), DisjointSlices::new(partials))),
     };
     let correct = AtomicUsize::new(0);
     spin_pool::pool().run(blocks, &|b| {
@@ -157,8 +154,9 @@ pub(crate) fn run(
         correct.fetch_add(run_block(&context, b, out), Ordering::Relaxed);
     });
     let correct = correct.into_inner();
-    if let Some((_, out)) = weight_grads.filter(|_| blocks > 1) {
-        let partials = &*partials;
+    if let Some((out, partials)) = outputs.weight_grads.filter(|_| blocks > 1) {
+        // SAFETY: the blocks' slices of it are no longer alive.
+        let partials = unsafe { &*partials.range(0, (blocks - 1) * dc) };
         spin_pool::pool().run(dc.div_ceil(REDUCE_CHUNK), &|chunk| {
             let begin = chunk * REDUCE_CHUNK;
             let len = REDUCE_CHUNK.min(dc - begin);
@@ -212,35 +210,31 @@ struct BlockSlices<'a> {
 
 /// The step's outputs, from which each block takes its slices.
 struct BlockOutputs {
-    scores: *mut f32,
-    dscores: *mut f32,
-    row_loss: *mut f32,
-    /// Block 0's weight-gradient share (the output), and the others',
+    scores: DisjointSlices,
+    dscores: DisjointSlices,
+    row_loss: DisjointSlices,
+    /// The weight gradient (block 0's share), and the other blocks' shares
     /// one after another.
-    weight_grads: Option<(*mut f32, *mut f32)>,
+    weight_grads: Option<(DisjointSlices, DisjointSlices)>,
 }
-
-// SAFETY: the tasks that share it take disjoint slices (`block`).
-unsafe impl Sync for BlockOutputs {}
 
 impl BlockOutputs {
     /// # Safety
-    /// The buffers must hold every block's outputs, and no two live results
-    /// may be for the same block.
+    /// No two live results may be for the same block.
     unsafe fn block(&self, context: &BlockContext<'_>, b: usize) -> BlockSlices<'_> {
-        let (d, c) = (context.step.features, context.step.outputs);
+        let dc = context.step.features * context.step.outputs;
+        let c = context.step.outputs;
         let rows = context.rows(b);
         let n = rows.len();
-        // SAFETY: per the contract, these ranges are in bounds and only
-        // this block's.
+        // SAFETY: these ranges are this block's alone (per the contract).
         unsafe {
             BlockSlices {
-                scores: std::slice::from_raw_parts_mut(self.scores.add(rows.start * c), n * c),
-                dscores: std::slice::from_raw_parts_mut(self.dscores.add(rows.start * c), n * c),
-                row_loss: std::slice::from_raw_parts_mut(self.row_loss.add(rows.start), n),
-                weight_grads: self.weight_grads.map(|(first, rest)| match b {
-                    0 => std::slice::from_raw_parts_mut(first, d * c),
-                    b => std::slice::from_raw_parts_mut(rest.add((b - 1) * d * c), d * c),
+                scores: self.scores.range(rows.start * c, n * c),
+                dscores: self.dscores.range(rows.start * c, n * c),
+                row_loss: self.row_loss.range(rows.start, n),
+                weight_grads: self.weight_grads.as_ref().map(|(first, rest)| match b {
+                    0 => first.range(0, dc),
+                    b => rest.range((b - 1) * dc, dc),
                 }),
             }
         }

@@ -921,7 +921,7 @@ impl Backend for GpuBackend {
         if !super::fused::fits(&step) {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
-        super::fused::check(self, &step, params, grads.as_deref(), stats, slot)?;
+        super::fused::check(&step, params, grads.as_deref(), stats, slot)?;
         let mut scratch = self.fused.borrow_mut();
         scratch.record(self, &step, params, grads, stats, slot)
     }

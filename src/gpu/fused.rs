@@ -82,7 +82,6 @@ pub(crate) fn fits(step: &LinearStep<'_, GpuBackend>) -> bool {
 
 /// The checks the unfused composition makes, with the same errors.
 pub(crate) fn check(
-    backend: &GpuBackend,
     step: &LinearStep<'_, GpuBackend>,
     params: &GpuBuffer,
     grads: Option<&GpuBuffer>,
@@ -90,7 +89,6 @@ pub(crate) fn check(
     slot: usize,
 ) -> Result<()> {
     let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
-    let _ = backend;
     check_extent("linear_step", "params", 0, d * c + c, params.len)?;
     if let Some(grads) = grads {
         check_extent("linear_step", "gradients", 0, d * c + c, grads.len)?;

@@ -18,7 +18,10 @@ pub(crate) struct Module {
 
 pub(crate) const MATMUL_REGISTER: Module = Module {
     name: "matmul_register",
-    source: include_str!("../../shaders/matmul_register.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/matmul_common.wgsl"),
+        include_str!("../../shaders/matmul_register.wgsl")
+    ),
     trusted: true,
 };
 pub(crate) const MATMUL_PACK: Module = Module {
@@ -28,12 +31,18 @@ pub(crate) const MATMUL_PACK: Module = Module {
 };
 pub(crate) const MATMUL_TEXTURE: Module = Module {
     name: "matmul_texture",
-    source: include_str!("../../shaders/matmul_texture.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/matmul_common.wgsl"),
+        include_str!("../../shaders/matmul_texture.wgsl")
+    ),
     trusted: true,
 };
 pub(crate) const MATMUL_TILED: Module = Module {
     name: "matmul_tiled",
-    source: include_str!("../../shaders/matmul_tiled.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/matmul_common.wgsl"),
+        include_str!("../../shaders/matmul_tiled.wgsl")
+    ),
     trusted: true,
 };
 pub(crate) const SOFTMAX_XENT: Module = Module {
