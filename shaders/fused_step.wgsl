@@ -3,12 +3,16 @@
 //   fused_scores       lanes = batch rows: scores = x·W + b, the loss, dScores
 //   fused_weight_grad  lanes = groups of 4 features: dW = xᵀ·dS, and in
 //                      workgroup 0 db and the batch's loss and correct count
+// This file holds their bindings and per-row helpers; the kernels themselves
+// are generated for each pipeline's C (src/gpu/fused_source.rs) and appended.
 // Dataset rows live in an rgba32float texture array (one texture row per
-// dataset row, zero-padded to a multiple of 4 features). W, b, dS and the
-// batch's row indices are read through uniform-buffer windows: on CPU-type
-// adapters (lavapipe) a storage-buffer load is a loop over the SIMD lanes,
-// while texture and uniform loads are gathers or broadcasts. Every sum runs
-// in a fixed order: no atomics, deterministic.
+// dataset row, zero-padded to a multiple of 4 features). On CPU-type
+// adapters (lavapipe) a load costs as much when every lane reads the same
+// address as when each reads its own, so values every lane needs (W, dS,
+// row indices) are loaded once across the 8 lanes and then broadcast from
+// lane to lane, which is a register move. A workgroup is one subgroup of 8
+// (the host checks the adapter's subgroup sizes). Every sum runs in a fixed
+// order: no atomics, deterministic.
 
 struct StepParams {
     rows: u32,
@@ -35,14 +39,12 @@ const SQUARED_HINGE: u32 = 2u;
 const MSE: u32 = 3u;
 const LOGISTIC: u32 = 4u;
 
-// Outputs (columns of W), the loss, and rows per lane of fused_scores.
+// Outputs (columns of W) and the loss.
 override C: u32 = 10u;
 override LOSS: u32 = 0u;
-override RPL: u32 = 4u;
 const MAX_C: u32 = 16u;
-const MAX_RPL: u32 = 8u;
-// f32 elements per 64 KiB uniform window.
-const WINDOW: u32 = 16384u;
+// vec4s per 64 KiB uniform window.
+const WINDOW_VEC4S: u32 = 4096u;
 
 @group(0) @binding(0) var<uniform> p: StepParams;
 @group(0) @binding(1) var x_rows: texture_2d_array<f32>;
@@ -50,30 +52,23 @@ const WINDOW: u32 = 16384u;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 @group(0) @binding(4) var<storage, read> class_weights: array<f32>;
 @group(0) @binding(5) var target_rows: texture_2d_array<f32>;
-// [W (d × C) | b], copied from the parameters, over four windows.
-@group(0) @binding(6) var<uniform> w0: array<vec4<f32>, 4096>;
-@group(0) @binding(7) var<uniform> w1: array<vec4<f32>, 4096>;
-@group(0) @binding(8) var<uniform> w2: array<vec4<f32>, 4096>;
-@group(0) @binding(9) var<uniform> w3: array<vec4<f32>, 4096>;
+// W by feature texel: texel t (features 4t..4t+3) is the C vec4s of W's
+// rows 4t..4t+3, zero past the last feature. Window k holds texels
+// k·⌊4096/C⌋ onwards, so no texel straddles two windows.
+@group(0) @binding(6) var<uniform> w0: array<vec4<f32>, WINDOW_VEC4S>;
+@group(0) @binding(7) var<uniform> w1: array<vec4<f32>, WINDOW_VEC4S>;
+@group(0) @binding(8) var<uniform> w2: array<vec4<f32>, WINDOW_VEC4S>;
+@group(0) @binding(9) var<uniform> w3: array<vec4<f32>, WINDOW_VEC4S>;
+@group(0) @binding(15) var<uniform> bias: array<vec4<f32>, 4>;
 // Batch scratch: [dS (rows × C) | row loss | row correct | row index bits].
 @group(0) @binding(10) var<storage, read_write> batch_out: array<f32>;
-@group(0) @binding(11) var<uniform> batch_in: array<vec4<f32>, 4096>;
+@group(0) @binding(11) var<uniform> batch_in: array<vec4<f32>, WINDOW_VEC4S>;
 @group(0) @binding(12) var<storage, read_write> grads4: array<vec4<f32>>;
 @group(0) @binding(13) var<storage, read_write> grads: array<f32>;
 @group(0) @binding(14) var<storage, read_write> stats: array<f32>;
 
 fn has_flag(flag: u32) -> bool {
     return (p.flags & flag) != 0u;
-}
-
-fn w_at(e: u32) -> f32 {
-    let at = e & (WINDOW - 1u);
-    switch e / WINDOW {
-        case 0u: { return w0[at >> 2u][at & 3u]; }
-        case 1u: { return w1[at >> 2u][at & 3u]; }
-        case 2u: { return w2[at >> 2u][at & 3u]; }
-        default: { return w3[at >> 2u][at & 3u]; }
-    }
 }
 
 fn batch_at(e: u32) -> f32 {
@@ -194,126 +189,28 @@ fn row_result(s: array<f32, MAX_C>, label: u32, values: array<f32, MAX_C>) -> Ro
     return out;
 }
 
-@compute @workgroup_size(8, 1, 1)
-fn fused_scores(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
-    var rows: array<u32, MAX_RPL>;
-    var at: array<vec2<u32>, MAX_RPL>;
-    var s: array<array<f32, MAX_C>, MAX_RPL>;
-    for (var i = 0u; i < RPL; i++) {
-        let r = (wid.x * RPL + i) * 8u + lid.x;
-        rows[i] = r;
-        at[i] = texel_of(indices[p.first + min(r, p.rows - 1u)]);
-        for (var j = 0u; j < C; j++) {
-            s[i][j] = w_at(p.d * C + j);
-        }
+// The loss of batch row r (if it is one) from its scores: writes its dS,
+// loss, correct flag and dataset row index into the batch scratch.
+fn finish_row(r: u32, at: vec2<u32>, s: array<f32, MAX_C>) {
+    if r >= p.rows {
+        return;
     }
-    let full = p.d / 4u;
-    for (var t = 0u; t < full; t++) {
-        let base = 4u * t * C;
-        var w: array<vec4<f32>, MAX_C>;
+    let row = indices[p.first + r];
+    var label = 0u;
+    var values: array<f32, MAX_C>;
+    if has_flag(REAL_TARGETS) {
         for (var j = 0u; j < C; j++) {
-            w[j] = vec4(w_at(base + j), w_at(base + C + j), w_at(base + 2u * C + j), w_at(base + 3u * C + j));
+            values[j] = textureLoad(target_rows, vec2(j / 4u, at.x), at.y, 0)[j & 3u];
         }
-        for (var i = 0u; i < RPL; i++) {
-            let x = textureLoad(x_rows, vec2(t, at[i].x), at[i].y, 0);
-            for (var j = 0u; j < C; j++) {
-                s[i][j] += dot(x, w[j]);
-            }
-        }
+    } else {
+        label = labels[row];
     }
-    let rest = p.d - 4u * full;
-    for (var i = 0u; i < RPL; i++) {
-        if rest > 0u {
-            let x = textureLoad(x_rows, vec2(full, at[i].x), at[i].y, 0);
-            for (var q = 0u; q < rest; q++) {
-                for (var j = 0u; j < C; j++) {
-                    s[i][j] = fma(x[q], w_at((4u * full + q) * C + j), s[i][j]);
-                }
-            }
-        }
-        let r = rows[i];
-        if r >= p.rows {
-            continue;
-        }
-        let row = indices[p.first + r];
-        var label = 0u;
-        var values: array<f32, MAX_C>;
-        if has_flag(REAL_TARGETS) {
-            for (var j = 0u; j < C; j++) {
-                values[j] = textureLoad(target_rows, vec2(j / 4u, at[i].x), at[i].y, 0)[j & 3u];
-            }
-        } else {
-            label = labels[row];
-        }
-        let result = row_result(s[i], label, values);
-        for (var j = 0u; j < C; j++) {
-            batch_out[r * C + j] = result.ds[j];
-        }
-        let tail = p.rows * C;
-        batch_out[tail + r] = result.loss;
-        batch_out[tail + p.rows + r] = result.correct;
-        batch_out[tail + 2u * p.rows + r] = bitcast<f32>(row);
+    let result = row_result(s, label, values);
+    for (var j = 0u; j < C; j++) {
+        batch_out[r * C + j] = result.ds[j];
     }
-}
-
-@compute @workgroup_size(8, 1, 1)
-fn fused_weight_grad(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-) {
     let tail = p.rows * C;
-    if has_flag(WITH_GRADS) {
-        let texels = (p.d + 3u) / 4u;
-        let t = wid.x * 8u + lid.x;
-        let column = min(t, texels - 1u);
-        var acc: array<vec4<f32>, MAX_C>;
-        for (var r = 0u; r < p.rows; r++) {
-            let at = texel_of(bitcast<u32>(batch_at(tail + 2u * p.rows + r)));
-            let x = textureLoad(x_rows, vec2(column, at.x), at.y, 0);
-            for (var j = 0u; j < C; j++) {
-                acc[j] = fma(x, vec4(batch_at(r * C + j)), acc[j]);
-            }
-        }
-        if t < texels {
-            if 4u * t + 4u <= p.d {
-                // The 4·C values of features 4t..4t+3 are contiguous in W.
-                for (var v = 0u; v < C; v++) {
-                    var out: vec4<f32>;
-                    for (var e = 0u; e < 4u; e++) {
-                        let flat = 4u * v + e;
-                        out[e] = acc[flat % C][flat / C];
-                    }
-                    grads4[t * C + v] = out;
-                }
-            } else {
-                for (var q = 0u; q < p.d - 4u * t; q++) {
-                    for (var j = 0u; j < C; j++) {
-                        grads[(4u * t + q) * C + j] = acc[j][q];
-                    }
-                }
-            }
-        }
-    }
-    if wid.x == 0u && lid.x == 0u {
-        var loss = 0.0;
-        var correct = 0.0;
-        var db: array<f32, MAX_C>;
-        for (var r = 0u; r < p.rows; r++) {
-            loss += batch_at(tail + r);
-            correct += batch_at(tail + p.rows + r);
-            for (var j = 0u; j < C; j++) {
-                db[j] += batch_at(r * C + j);
-            }
-        }
-        stats[2u * p.slot] = loss * p.inv_rows;
-        stats[2u * p.slot + 1u] = correct;
-        if has_flag(WITH_GRADS) {
-            for (var j = 0u; j < C; j++) {
-                grads[p.d * C + j] = db[j];
-            }
-        }
-    }
+    batch_out[tail + r] = result.loss;
+    batch_out[tail + p.rows + r] = result.correct;
+    batch_out[tail + 2u * p.rows + r] = bitcast<f32>(row);
 }

@@ -161,6 +161,17 @@ impl GpuBackend {
         self.kernels.get(&self.context, entry, constants)
     }
 
+    /// The pipeline for `entry` compiled from `source`.
+    pub(crate) fn kernel_from(
+        &self,
+        entry: &EntryPoint,
+        source: &super::kernels::Source<'_>,
+        constants: &[(&str, f64)],
+    ) -> std::rc::Rc<super::kernels::Kernel> {
+        self.kernels
+            .get_from(&self.context, entry, source, constants)
+    }
+
     pub(crate) fn recorder(&self) -> std::cell::RefMut<'_, Recorder> {
         self.recorder.borrow_mut()
     }
@@ -918,7 +929,7 @@ impl Backend for GpuBackend {
         stats: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        if !super::fused::fits(&step) {
+        if !super::fused::fits(self, &step) {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
         super::fused::check(&step, params, grads.as_deref(), stats, slot)?;

@@ -78,6 +78,9 @@ pub struct GpuContext {
     pub(crate) matmul: MatmulVariant,
     pub(crate) max_binding_bytes: u64,
     pub(crate) max_chunk_rows: Option<usize>,
+    /// Whether every 8-invocation workgroup is one subgroup with subgroup
+    /// operations enabled, as the fused step's kernels need.
+    pub(crate) subgroups_of_8: bool,
     /// Validation errors wgpu reports asynchronously, surfaced as
     /// [`Error::Gpu`] on the next flush instead of a panic.
     pub(crate) device_error: Arc<Mutex<Option<String>>>,
@@ -113,9 +116,11 @@ impl GpuContext {
         let adapter = pick_adapter(&instance, options.adapter)?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let subgroups = adapter.features() & wgpu::Features::SUBGROUP;
+        let subgroups_of_8 = !subgroups.is_empty() && info.subgroup_min_size >= 8;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("lintrain"),
-            required_features: wgpu::Features::empty(),
+            required_features: subgroups,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -149,6 +154,7 @@ impl GpuContext {
             matmul,
             max_binding_bytes,
             max_chunk_rows: options.max_chunk_rows,
+            subgroups_of_8,
             device_error,
         })
     }

@@ -1,25 +1,32 @@
-//! The fused linear step (`Backend::linear_step`) on the GPU: a copy of the
+//! The fused linear step (`Backend::linear_step`) on the GPU: copies of the
 //! parameters into uniform windows and two dispatches, `fused_scores` and
 //! `fused_weight_grad` (shaders/fused_step.wgsl). Scratch buffers and bind
 //! groups are created on the first step and reused, so a steady-state step
-//! allocates nothing and reads nothing back.
+//! allocates nothing and reads nothing back. The kernels share values
+//! between lanes with subgroup broadcasts, so they run only where every
+//! 8-invocation workgroup is one subgroup; elsewhere the unfused
+//! composition runs.
 
 use super::backend::{GpuBackend, u32_of};
 use super::bind_group_cache::BindGroupCache;
 use super::buffer::{GpuBuffer, GpuRows};
-use super::kernels::{self, Kernel};
+use super::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
+use super::kernels::{self, Kernel, Source};
 use super::recorder::params_entry;
 use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
 
-/// f32 values per 64 KiB uniform window, and windows holding [W | b].
-const WINDOW: usize = 16384;
-const WEIGHT_WINDOWS: usize = 4;
+/// f32 values per 64 KiB uniform window; W's windows are followed by b.
+const WINDOW: usize = WINDOW_VEC4S * 4;
+const BIAS_OFFSET: u64 = (WINDOW * WEIGHT_WINDOWS * 4) as u64;
+const BIAS_BYTES: u64 = 64;
 const MAX_OUTPUTS: usize = 16;
 /// Rows per lane of `fused_scores` (a workgroup is 8 lanes).
 const ROWS_PER_LANE: usize = 4;
+/// Feature texels per lane of `fused_weight_grad`.
+const TEXELS_PER_LANE: usize = 2;
 /// Bind groups kept before the cache is cleared (each holds its buffers alive).
 const MAX_CACHED_BIND_GROUPS: usize = 64;
 
@@ -63,21 +70,24 @@ pub(crate) struct FusedScratch {
 }
 
 /// Whether the fused kernels handle this step (otherwise the unfused
-/// composition runs): rows kept as textures, at most 16 outputs, and the
-/// batch scratch and [W | b] within their uniform windows.
-pub(crate) fn fits(step: &LinearStep<'_, GpuBackend>) -> bool {
+/// composition runs): 8-lane subgroups, rows kept as textures, at most 16
+/// outputs, and the batch scratch and W within their uniform windows.
+pub(crate) fn fits(backend: &GpuBackend, step: &LinearStep<'_, GpuBackend>) -> bool {
     let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
     let targets_ok = match &step.targets {
         ResidentTargets::Classes { .. } => true,
         ResidentTargets::Values(values) => values.texture.is_some() && values.cols == c,
     };
-    step.x.texture.is_some()
+    backend.context().subgroups_of_8
+        && step.x.texture.is_some()
         && targets_ok
         && rows > 0
         && d > 0
         && (1..=MAX_OUTPUTS).contains(&c)
         && rows * (c + 3) <= WINDOW
-        && d * c + c <= WINDOW * WEIGHT_WINDOWS
+        // fused_weight_grad reads dS 8 rows at a time, in 8-lane loads.
+        && rows.next_multiple_of(8) * c + 32 <= WINDOW
+        && d.div_ceil(4) <= WEIGHT_WINDOWS * texels_per_window(c)
 }
 
 /// The checks the unfused composition makes, with the same errors.
@@ -226,7 +236,7 @@ impl FusedScratch {
             backend,
             &mut self.weights,
             "fused step weights",
-            (WINDOW * WEIGHT_WINDOWS * 4) as u64,
+            BIAS_OFFSET + BIAS_BYTES,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
         let batch = scratch_buffer(
@@ -299,18 +309,23 @@ impl FusedScratch {
             inv_rows: 1.0 / rows as f32,
             pad: [0; 3],
         };
-        let constants = [
-            ("C", c as f64),
-            ("LOSS", loss_kind as f64),
-            ("RPL", ROWS_PER_LANE as f64),
-        ];
-        let scores_kernel = backend.kernel(&kernels::FUSED_SCORES, &constants);
-        let grad_kernel = backend.kernel(&kernels::FUSED_WEIGHT_GRAD, &constants[..2]);
-
-        // [W | b] into the uniform windows, after the previous update.
-        backend
-            .recorder()
-            .copy(&context, &params.buffer, &weights, ((d * c + c) * 4) as u64);
+        let shape = FusedShape {
+            outputs: c,
+            rows_per_lane: ROWS_PER_LANE,
+            texels_per_lane: TEXELS_PER_LANE,
+        };
+        let source = Source::Generated {
+            key: format!("{shape:?}"),
+            generate: &|| fused_source::source(shape),
+        };
+        let scores_kernel = backend.kernel_from(
+            &kernels::FUSED_SCORES,
+            &source,
+            &[("C", c as f64), ("LOSS", loss_kind as f64)],
+        );
+        let grad_kernel =
+            backend.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as f64)]);
+        copy_weights(backend, &params.buffer, &weights, d, c);
 
         let arena = backend.recorder().arena_buffer.clone();
         let x_view = &x_texture.view;
@@ -349,6 +364,14 @@ impl FusedScratch {
                     resource: window(&weights, 3),
                 },
                 buffer_entry(10, &batch),
+                wgpu::BindGroupEntry {
+                    binding: 15,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &weights,
+                        offset: BIAS_OFFSET,
+                        size: wgpu::BufferSize::new(BIAS_BYTES),
+                    }),
+                },
             ];
             self.bind_group(backend, &scores_kernel, key, &entries)
         };
@@ -393,7 +416,7 @@ impl FusedScratch {
 
         let score_groups = rows.div_ceil(8 * ROWS_PER_LANE) as u32;
         let grad_groups = if flags & WITH_GRADS != 0 {
-            d.div_ceil(4).div_ceil(8) as u32
+            d.div_ceil(4).div_ceil(8 * TEXELS_PER_LANE) as u32
         } else {
             1
         };
@@ -405,6 +428,7 @@ impl FusedScratch {
             });
         }
         let mut recorder = backend.recorder();
+        recorder.counters.fused_steps += 1;
         let bytes = bytemuck::bytes_of(&uniform);
         let offset = recorder.push_params(&context, bytes)?;
         recorder.record(
@@ -423,6 +447,46 @@ impl FusedScratch {
         );
         Ok(())
     }
+}
+
+/// Copies W into the uniform windows by feature texel (zero past feature
+/// d) and b after them, after the previous update.
+fn copy_weights(
+    backend: &GpuBackend,
+    params: &wgpu::Buffer,
+    weights: &wgpu::Buffer,
+    d: usize,
+    c: usize,
+) {
+    let context = backend.context();
+    let mut recorder = backend.recorder();
+    let texel_floats = 4 * c;
+    let per_window = texels_per_window(c);
+    let (texels, weight_floats) = (d.div_ceil(4), d * c);
+    for window in 0..texels.div_ceil(per_window) {
+        let start = window * per_window * texel_floats;
+        let end = (start + per_window * texel_floats).min(weight_floats);
+        let to = (window * WINDOW * 4) as u64;
+        if end > start {
+            recorder.copy_range(
+                context,
+                (params, (start * 4) as u64),
+                (weights, to),
+                ((end - start) * 4) as u64,
+            );
+        }
+        let padded = (start + per_window * texel_floats).min(texels * texel_floats);
+        if padded > end {
+            let from = to + ((end - start) * 4) as u64;
+            recorder.clear(context, weights, from, ((padded - end) * 4) as u64);
+        }
+    }
+    recorder.copy_range(
+        context,
+        (params, (weight_floats * 4) as u64),
+        (weights, BIAS_OFFSET),
+        (c * 4) as u64,
+    );
 }
 
 fn buffer_entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {

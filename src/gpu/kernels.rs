@@ -79,7 +79,8 @@ pub(crate) const OPTIM: Module = Module {
     source: include_str!("../../shaders/optim.wgsl"),
     trusted: true,
 };
-// Reads rows named by device data, so it keeps wgpu's bounds checks.
+// Generated per shape (src/gpu/fused_source.rs): `source` is only the
+// template. Reads rows named by device data, so it keeps wgpu's bounds checks.
 pub(crate) const FUSED_STEP: Module = Module {
     name: "fused_step",
     source: include_str!("../../shaders/fused_step.wgsl"),
@@ -92,8 +93,9 @@ pub(crate) const GATHER: Module = Module {
     trusted: false,
 };
 
-/// Every module, for the compile-everything test.
-pub const ALL_MODULES: [(&str, &str); 11] = [
+/// Every fixed module, for the compile-everything test (the generated
+/// fused-step modules have their own).
+pub const ALL_MODULES: [(&str, &str); 10] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
     (MATMUL_PACK.name, MATMUL_PACK.source),
     (MATMUL_TEXTURE.name, MATMUL_TEXTURE.source),
@@ -104,7 +106,6 @@ pub const ALL_MODULES: [(&str, &str); 11] = [
     (REDUCE.name, REDUCE.source),
     (OPTIM.name, OPTIM.source),
     (GATHER.name, GATHER.source),
-    (FUSED_STEP.name, FUSED_STEP.source),
 ];
 
 /// Kind and access of a binding after the parameters.
@@ -208,6 +209,7 @@ pub(crate) const FUSED_SCORES: EntryPoint = EntryPoint {
         (8, Uniform),
         (9, Uniform),
         (10, ReadWrite),
+        (15, Uniform),
     ],
 };
 pub(crate) const FUSED_WEIGHT_GRAD: EntryPoint = EntryPoint {
@@ -230,24 +232,53 @@ pub(crate) struct Kernel {
     pub bindings: Vec<u32>,
 }
 
-/// Module, entry point and override constants.
-type KernelKey = (&'static str, &'static str, String);
+/// Module, its variant (generated modules), entry point and override
+/// constants.
+type KernelKey = (&'static str, String, &'static str, String);
 
 #[derive(Default)]
 pub(crate) struct KernelCache {
-    modules: RefCell<HashMap<&'static str, Rc<wgpu::ShaderModule>>>,
+    modules: RefCell<HashMap<(&'static str, String), Rc<wgpu::ShaderModule>>>,
     kernels: RefCell<HashMap<KernelKey, Rc<Kernel>>>,
 }
 
+/// Which source a module is compiled from: its own, or one generated for a
+/// variant (named by `key`).
+pub(crate) enum Source<'a> {
+    Fixed,
+    Generated {
+        key: String,
+        generate: &'a dyn Fn() -> String,
+    },
+}
+
+impl Source<'_> {
+    fn key(&self) -> String {
+        match self {
+            Source::Fixed => String::new(),
+            Source::Generated { key, .. } => key.clone(),
+        }
+    }
+}
+
 impl KernelCache {
-    fn module(&self, context: &GpuContext, module: Module) -> Rc<wgpu::ShaderModule> {
+    fn module(
+        &self,
+        context: &GpuContext,
+        module: Module,
+        source: &Source<'_>,
+    ) -> Rc<wgpu::ShaderModule> {
         self.modules
             .borrow_mut()
-            .entry(module.name)
+            .entry((module.name, source.key()))
             .or_insert_with(|| {
+                let text = match source {
+                    Source::Fixed => module.source.into(),
+                    Source::Generated { generate, .. } => generate().into(),
+                };
                 let descriptor = wgpu::ShaderModuleDescriptor {
                     label: Some(module.name),
-                    source: wgpu::ShaderSource::Wgsl(module.source.into()),
+                    source: wgpu::ShaderSource::Wgsl(text),
                 };
                 Rc::new(if module.trusted {
                     // SAFETY: every kernel of a trusted module reads and writes
@@ -274,11 +305,27 @@ impl KernelCache {
         entry: &EntryPoint,
         constants: &[(&str, f64)],
     ) -> Rc<Kernel> {
-        let key = (entry.module.name, entry.entry, format!("{constants:?}"));
+        self.get_from(context, entry, &Source::Fixed, constants)
+    }
+
+    /// The pipeline for `entry` compiled from `source`, with `constants`.
+    pub(crate) fn get_from(
+        &self,
+        context: &GpuContext,
+        entry: &EntryPoint,
+        source: &Source<'_>,
+        constants: &[(&str, f64)],
+    ) -> Rc<Kernel> {
+        let key = (
+            entry.module.name,
+            source.key(),
+            entry.entry,
+            format!("{constants:?}"),
+        );
         if let Some(kernel) = self.kernels.borrow().get(&key) {
             return kernel.clone();
         }
-        let module = self.module(context, entry.module);
+        let module = self.module(context, entry.module, source);
         let device = &context.device;
         let mut layout_entries = vec![wgpu::BindGroupLayoutEntry {
             binding: 0,

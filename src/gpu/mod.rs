@@ -5,6 +5,7 @@ mod bind_group_cache;
 mod buffer;
 mod context;
 mod fused;
+mod fused_source;
 mod kernels;
 mod packed_matmul;
 mod recorder;

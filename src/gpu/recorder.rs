@@ -22,6 +22,8 @@ pub struct GpuCounters {
     /// Buffers and textures created.
     pub buffer_allocations: u64,
     pub bind_groups: u64,
+    /// Linear steps that ran the fused kernels (the rest ran unfused).
+    pub fused_steps: u64,
 }
 
 pub(crate) struct Recorder {
@@ -165,16 +167,29 @@ impl Recorder {
         self.counters.dispatches += 1;
     }
 
-    /// Records a buffer-to-buffer copy after the work recorded so far.
-    pub(crate) fn copy(
+    /// Records a copy of `bytes` from `source` at `from` to `destination`
+    /// at `to`.
+    pub(crate) fn copy_range(
         &mut self,
         context: &GpuContext,
-        source: &wgpu::Buffer,
-        destination: &wgpu::Buffer,
+        (source, from): (&wgpu::Buffer, u64),
+        (destination, to): (&wgpu::Buffer, u64),
         bytes: u64,
     ) {
         self.encoder(context)
-            .copy_buffer_to_buffer(source, 0, destination, 0, bytes);
+            .copy_buffer_to_buffer(source, from, destination, to, bytes);
+    }
+
+    /// Records zeroing `bytes` of `buffer` from `offset`.
+    pub(crate) fn clear(
+        &mut self,
+        context: &GpuContext,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        bytes: u64,
+    ) {
+        self.encoder(context)
+            .clear_buffer(buffer, offset, Some(bytes));
     }
 
     /// Records a copy of `source` from byte `offset` into the whole of
