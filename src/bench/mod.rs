@@ -46,6 +46,8 @@ pub enum BenchAdapter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BenchMatmul {
     Register,
+    /// Register tiles read from storage buffers (no texture packing).
+    RegisterBuffers,
     Shared,
 }
 
@@ -157,6 +159,7 @@ fn open_gpu(options: &BenchOptions) -> Result<GpuBackend> {
         },
         matmul: options.matmul.map(|m| match m {
             BenchMatmul::Register => MatmulVariant::RegisterTiled,
+            BenchMatmul::RegisterBuffers => MatmulVariant::RegisterTiledBuffers,
             BenchMatmul::Shared => MatmulVariant::SharedTiled,
         }),
         ..GpuOptions::default()

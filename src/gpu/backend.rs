@@ -561,14 +561,15 @@ impl Backend for GpuBackend {
         let (m, n) = (spec.m as u32, spec.n as u32);
         let bindings = [&a.buffer, &b.buffer, &out.buffer];
         match self.context.matmul {
-            MatmulVariant::RegisterTiled => {
-                let packed = self.packed.borrow_mut().matmul(
-                    self,
-                    (a, b, out),
-                    spec,
-                    bytemuck::bytes_of(&params),
-                )?;
-                if packed {
+            variant @ (MatmulVariant::RegisterTiled | MatmulVariant::RegisterTiledBuffers) => {
+                if variant == MatmulVariant::RegisterTiled
+                    && self.packed.borrow_mut().matmul(
+                        self,
+                        (a, b, out),
+                        spec,
+                        bytemuck::bytes_of(&params),
+                    )?
+                {
                     return Ok(());
                 }
                 let (tile_m, tile_n) = REGISTER_TILE;

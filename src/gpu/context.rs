@@ -19,6 +19,11 @@ pub enum MatmulVariant {
     /// Large per-invocation register tiles, no barriers: fastest on CPU-type
     /// adapters such as lavapipe, where a barrier is a coroutine switch.
     RegisterTiled,
+    /// Register tiles read straight from the storage buffers, without
+    /// packing the operands into textures: what `RegisterTiled` falls back
+    /// to for shapes beyond the adapter's texture limits. Selectable so the
+    /// tests and the benchmark reach it on any shape.
+    RegisterTiledBuffers,
     /// Workgroup shared-memory tiles: the usual winner on discrete GPUs.
     SharedTiled,
 }

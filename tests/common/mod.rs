@@ -43,12 +43,16 @@ pub fn gpu() -> Option<GpuBackend> {
     gpu_with(None, None)
 }
 
-/// Both matmul variants, whatever the adapter.
+/// Every matmul variant, whatever the adapter.
 pub fn gpu_variants() -> Vec<(MatmulVariant, GpuBackend)> {
-    [MatmulVariant::RegisterTiled, MatmulVariant::SharedTiled]
-        .into_iter()
-        .filter_map(|v| gpu_with(Some(v), None).map(|b| (v, b)))
-        .collect()
+    [
+        MatmulVariant::RegisterTiled,
+        MatmulVariant::RegisterTiledBuffers,
+        MatmulVariant::SharedTiled,
+    ]
+    .into_iter()
+    .filter_map(|v| gpu_with(Some(v), None).map(|b| (v, b)))
+    .collect()
 }
 
 pub fn rng(seed: u64) -> ChaCha8Rng {
