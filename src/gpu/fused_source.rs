@@ -39,11 +39,18 @@ fn comp(i: usize) -> char {
     COMPONENTS[i % 4]
 }
 
-/// `array<f32, MAX_C>(…)` of the first `c` of `values`, zero-padded.
-fn padded_array(ty: &str, zero: &str, values: impl Iterator<Item = String>) -> String {
-    let mut items: Vec<String> = values.collect();
-    items.resize(16, zero.to_string());
-    format!("array<{ty}, MAX_C>({})", items.join(", "))
+/// `item(i)` for each i of `range` below `live`, `zero` for the rest,
+/// comma-separated: an argument list padded to a fixed length.
+fn padded(
+    range: std::ops::Range<usize>,
+    live: usize,
+    zero: &str,
+    item: impl Fn(usize) -> String,
+) -> String {
+    range
+        .map(|i| if i < live { item(i) } else { zero.to_string() })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The complete module for `shape`.
@@ -59,6 +66,20 @@ macro_rules! emit {
     ($out:expr, $($arg:tt)*) => {
         writeln!($out, $($arg)*).expect("writing to a String")
     };
+}
+
+/// The opening of an 8-lane kernel named `name`, up to its first statement.
+fn entry_point(out: &mut String, name: &str) {
+    emit!(
+        out,
+        "
+@compute @workgroup_size(8, 1, 1)
+fn {name}(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {{"
+    );
 }
 
 /// `fused_scores`: lane = batch rows `(wid·R + i)·8 + lane` for i < R.
@@ -105,16 +126,8 @@ fn scores_kernel(out: &mut String, shape: FusedShape) {
     }
     for e in 0..4 {
         for q in 0..quads {
-            let lanes: Vec<String> = (4 * q..4 * q + 4)
-                .map(|j| {
-                    if j < c {
-                        format!("w{e}_{j}")
-                    } else {
-                        "0.0".into()
-                    }
-                })
-                .collect();
-            emit!(out, "    let w{e}q{q} = vec4({});", lanes.join(", "));
+            let lanes = padded(4 * q..4 * q + 4, c, "0.0", |j| format!("w{e}_{j}"));
+            emit!(out, "    let w{e}q{q} = vec4({lanes});");
             for i in 0..rows {
                 emit!(
                     out,
@@ -126,18 +139,8 @@ fn scores_kernel(out: &mut String, shape: FusedShape) {
     }
     emit!(out, "}}");
 
-    emit!(
-        out,
-        "
-@compute @workgroup_size(8, 1, 1)
-fn fused_scores(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(subgroup_invocation_id) lane: u32,
-) {{
-    var at: RowTexels;
-    var s: Scores;"
-    );
+    entry_point(out, "fused_scores");
+    emit!(out, "    var at: RowTexels;\n    var s: Scores;");
     for i in 0..rows {
         emit!(out, "    let r{i} = (wid.x * {rows}u + {i}u) * 8u + lid.x;");
         emit!(
@@ -170,12 +173,11 @@ fn fused_scores(
         );
     }
     for i in 0..rows {
-        let scores = padded_array(
-            "f32",
-            "0.0",
-            (0..c).map(|j| format!("s.r{i}c{}.{}", j / 4, comp(j))),
+        let scores = padded(0..16, c, "0.0", |j| format!("s.r{i}c{}.{}", j / 4, comp(j)));
+        emit!(
+            out,
+            "    finish_row(r{i}, at.a{i}, array<f32, MAX_C>({scores}));"
         );
-        emit!(out, "    finish_row(r{i}, at.a{i}, {scores});");
     }
     emit!(out, "}}");
 }
@@ -245,33 +247,20 @@ fn weight_grad_kernel(out: &mut String, shape: FusedShape) {
     }
     emit!(out, "}}");
 
-    let lane_texels: Vec<String> = (0..4)
-        .map(|f| {
-            if f < texels {
-                format!("(wid.x * {texels}u + {f}u) * 8u + lid.x")
-            } else {
-                "0u".into()
-            }
-        })
-        .collect();
+    let lane_texels = padded(0..4, texels, "0u", |f| {
+        format!("(wid.x * {texels}u + {f}u) * 8u + lid.x")
+    });
+    entry_point(out, "fused_weight_grad");
     emit!(
         out,
-        "
-@compute @workgroup_size(8, 1, 1)
-fn fused_weight_grad(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(subgroup_invocation_id) lane: u32,
-) {{
-    let texels = (p.d + 3u) / 4u;
+        "    let texels = (p.d + 3u) / 4u;
     if has_flag(WITH_GRADS) {{
         var g: Grads;
-        let t = vec4<u32>({});
+        let t = vec4<u32>({lane_texels});
         let columns = min(t, vec4(texels - 1u));
         for (var r0 = 0u; r0 < p.rows; r0 += 8u) {{
             add_rows(&g, columns, r0, lane);
-        }}",
-        lane_texels.join(", ")
+        }}"
     );
     for f in 0..texels {
         emit!(out, "        if t.{0} < texels {{", comp(f));
