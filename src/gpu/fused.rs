@@ -17,11 +17,13 @@ use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// f32 values per 64 KiB uniform window; W's windows are followed by b.
 const WINDOW: usize = WINDOW_VEC4S * 4;
 const BIAS_OFFSET: u64 = (WINDOW * WEIGHT_WINDOWS * 4) as u64;
-const BIAS_BYTES: u64 = 64;
+const BIAS_BYTES: u64 = (MAX_OUTPUTS * 4) as u64;
 const MAX_OUTPUTS: usize = 16;
 /// Rows per lane of `fused_scores` (a workgroup is 8 lanes).
 const ROWS_PER_LANE: usize = 4;
@@ -67,6 +69,9 @@ pub(crate) struct FusedScratch {
     /// Bound as the targets texture when the targets are class labels.
     no_targets: Option<(wgpu::Texture, wgpu::TextureView)>,
     bind_groups: BindGroupCache<BindKey, MAX_CACHED_BIND_GROUPS>,
+    /// The two pipelines by outputs and loss code, so that a step looks
+    /// them up without building the kernel cache's string keys.
+    kernels: HashMap<(usize, u32), (Rc<Kernel>, Rc<Kernel>)>,
 }
 
 /// Whether the fused kernels handle this step (otherwise the unfused
@@ -309,22 +314,29 @@ impl FusedScratch {
             inv_rows: 1.0 / rows as f32,
             pad: [0; 3],
         };
-        let shape = FusedShape {
-            outputs: c,
-            rows_per_lane: ROWS_PER_LANE,
-            texels_per_lane: TEXELS_PER_LANE,
-        };
-        let source = Source::Generated {
-            key: format!("{shape:?}"),
-            generate: &|| fused_source::source(shape),
-        };
-        let scores_kernel = backend.kernel_from(
-            &kernels::FUSED_SCORES,
-            &source,
-            &[("C", c as f64), ("LOSS", loss_kind as f64)],
-        );
-        let grad_kernel =
-            backend.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as f64)]);
+        let (scores_kernel, grad_kernel) = self
+            .kernels
+            .entry((c, loss_kind))
+            .or_insert_with(|| {
+                let shape = FusedShape {
+                    outputs: c,
+                    rows_per_lane: ROWS_PER_LANE,
+                    texels_per_lane: TEXELS_PER_LANE,
+                };
+                let source = Source::Generated {
+                    key: format!("{shape:?}"),
+                    generate: &|| fused_source::source(shape),
+                };
+                let scores = backend.kernel_from(
+                    &kernels::FUSED_SCORES,
+                    &source,
+                    &[("C", c as f64), ("LOSS", loss_kind as f64)],
+                );
+                let grad =
+                    backend.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as f64)]);
+                (scores, grad)
+            })
+            .clone();
         copy_weights(backend, &params.buffer, &weights, d, c);
 
         let arena = backend.recorder().arena_buffer.clone();

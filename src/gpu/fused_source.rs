@@ -18,7 +18,7 @@ pub(crate) const WINDOW_VEC4S: usize = 4096;
 pub(crate) const WEIGHT_WINDOWS: usize = 4;
 
 /// The shape a pipeline is generated for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct FusedShape {
     /// Outputs C, 1 to 16.
     pub outputs: usize,

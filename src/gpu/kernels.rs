@@ -253,10 +253,10 @@ pub(crate) enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn key(&self) -> String {
+    fn key(&self) -> &str {
         match self {
-            Source::Fixed => String::new(),
-            Source::Generated { key, .. } => key.clone(),
+            Source::Fixed => "",
+            Source::Generated { key, .. } => key,
         }
     }
 }
@@ -270,7 +270,7 @@ impl KernelCache {
     ) -> Rc<wgpu::ShaderModule> {
         self.modules
             .borrow_mut()
-            .entry((module.name, source.key()))
+            .entry((module.name, source.key().to_string()))
             .or_insert_with(|| {
                 let text = match source {
                     Source::Fixed => module.source.into(),
@@ -318,7 +318,7 @@ impl KernelCache {
     ) -> Rc<Kernel> {
         let key = (
             entry.module.name,
-            source.key(),
+            source.key().to_string(),
             entry.entry,
             format!("{constants:?}"),
         );
