@@ -74,6 +74,11 @@ pub enum Error {
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
 
+    /// A size from a flag, a file header or a model file beyond one of the
+    /// stated limits in [`crate::limits`], refused before allocating.
+    #[error("{what} is {size}, more than the limit of {limit}")]
+    TooLarge { what: String, size: u64, limit: u64 },
+
     /// A file that opened but whose content is not what was expected: an
     /// unknown or unsupported format, a bad magic number, a truncated body,
     /// inconsistent shapes, an invalid model file.

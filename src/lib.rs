@@ -13,6 +13,8 @@ mod error;
 pub mod gpu;
 pub mod gradcheck;
 pub mod history;
+pub mod input_file;
+pub mod limits;
 pub mod loss;
 mod model;
 pub mod model_file;

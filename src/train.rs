@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Largest model trained: (D + 1)·C parameters.
-const MAX_PARAMETERS: usize = 1 << 30;
+const MAX_PARAMETERS: usize = crate::limits::MAX_PARAMETERS as usize;
 
 /// Everything needed to continue a run exactly where it stopped: the
 /// weights, the optimizer's state (Adam's moments, momentum buffers, …),

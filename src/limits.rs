@@ -1,0 +1,56 @@
+//! The stated limits on sizes that come from a user: a flag, a file header,
+//! a model file. Every such size is checked against these before anything
+//! is allocated for it, and a size beyond one is an [`Error::TooLarge`]
+//! naming both, so a crafted header or a typo in a flag is a clear error
+//! instead of an allocation failure or the OOM killer.
+
+use crate::{Error, Result};
+
+/// Most values (rows × features) in one in-memory feature table: 2³² f32
+/// values, 16 GiB.
+pub const MAX_TABLE_VALUES: u64 = 1 << 32;
+
+/// Most classes a model or a label set may have.
+pub const MAX_CLASSES: u64 = 1 << 20;
+
+/// Most parameters (D + 1)·C of one model: 2³⁰, 4 GiB of f32 weights.
+pub const MAX_PARAMETERS: u64 = 1 << 30;
+
+/// Most bytes read from one file that is read whole (a data file, a labels
+/// file, a model file): 64 GiB.
+pub const MAX_FILE_BYTES: u64 = 64 << 30;
+
+/// `Ok(size)` when `size <= limit`, else [`Error::TooLarge`] naming `what`.
+pub fn check(what: impl Into<String>, size: u64, limit: u64) -> Result<u64> {
+    if size <= limit {
+        Ok(size)
+    } else {
+        Err(Error::TooLarge {
+            what: what.into(),
+            size,
+            limit,
+        })
+    }
+}
+
+/// `a · b` checked against `limit`; an overflowing product is over it too.
+pub fn check_product(what: impl Into<String>, a: u64, b: u64, limit: u64) -> Result<u64> {
+    check(what, a.checked_mul(b).unwrap_or(u64::MAX), limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_up_to_the_limit_pass_and_beyond_it_name_both() {
+        assert_eq!(check("rows", 10, 10).unwrap(), 10);
+        let error = check("rows", 11, 10).unwrap_err().to_string();
+        assert!(
+            error.contains("rows") && error.contains("11") && error.contains("10"),
+            "{error}"
+        );
+        assert!(check_product("values", u64::MAX, 2, u64::MAX).is_err());
+        assert_eq!(check_product("values", 3, 4, 12).unwrap(), 12);
+    }
+}
