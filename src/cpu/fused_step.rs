@@ -406,8 +406,13 @@ fn forward_tile_with<V: Lanes>(
 
 /// Adds features `begin..end` of R rows to their accumulators, each W
 /// load serving all R rows, and prefetches each row's next block.
+///
+/// # Safety
+/// Every pointer in `rows` and `wp + k·stride` for `k < G` must each be
+/// valid for reads of `end` floats, and `end − begin` must be a multiple of
+/// `V::N` (prefetches may point past the end; they never fault).
 #[inline(always)]
-fn dot_block<V: Lanes, const G: usize, const R: usize>(
+unsafe fn dot_block<V: Lanes, const G: usize, const R: usize>(
     rows: [*const f32; R],
     wp: *const f32,
     stride: usize,
@@ -423,8 +428,8 @@ fn dot_block<V: Lanes, const G: usize, const R: usize>(
                 V::prefetch(xp.wrapping_add(i + block));
             }
         }
-        // SAFETY (caller): i + N ≤ end ≤ the rows' length, and row k of
-        // the group starts at k·stride from `wp` and is as long.
+        // SAFETY: i + N ≤ end, and the caller guarantees `end` readable
+        // floats from every row pointer and from each of W's G rows.
         unsafe {
             let mut xv = [V::zero(); R];
             for (xv, &xp) in xv.iter_mut().zip(&rows) {
@@ -475,29 +480,38 @@ fn dot_group<V: Lanes, const G: usize>(
         let mut pairs = acc.chunks_exact_mut(2).zip(rows.chunks_exact(2));
         for (acc, rows) in &mut pairs {
             let mut pair = [acc[0], acc[1]];
-            dot_block::<V, G, 2>(
-                [row_ptr(rows[0]), row_ptr(rows[1])],
-                wp,
-                stride,
-                begin,
-                end,
-                block,
-                &mut pair,
-            );
+            // SAFETY: each row pointer starts a row of `d ≥ end` floats of
+            // `x`; `wt` was sliced to end at W's row first + G − 1 plus `d`,
+            // so W row k < G has `d` floats from `wp + k·stride`; `end` is
+            // a block boundary within `body`, a multiple of V::N.
+            unsafe {
+                dot_block::<V, G, 2>(
+                    [row_ptr(rows[0]), row_ptr(rows[1])],
+                    wp,
+                    stride,
+                    begin,
+                    end,
+                    block,
+                    &mut pair,
+                )
+            };
             acc.copy_from_slice(&pair);
         }
         if rows.len() % 2 == 1 {
             let last = rows.len() - 1;
             let mut single = [acc[last]];
-            dot_block::<V, G, 1>(
-                [row_ptr(rows[last])],
-                wp,
-                stride,
-                begin,
-                end,
-                block,
-                &mut single,
-            );
+            // SAFETY: as for the pairs above.
+            unsafe {
+                dot_block::<V, G, 1>(
+                    [row_ptr(rows[last])],
+                    wp,
+                    stride,
+                    begin,
+                    end,
+                    block,
+                    &mut single,
+                )
+            };
             acc[last] = single[0];
         }
         begin = end;
@@ -564,8 +578,12 @@ fn weight_grad_chunk_with<V: Lanes>(
 
 /// The weight gradient of F·N features from `f` for the group's classes:
 /// each dS broadcast serves F vectors of features.
+///
+/// # Safety
+/// Every index in `step.indices` must be a row of `step.x` (N×D, row-major,
+/// D = `step.features`), and `f + F·V::N ≤ D`.
 #[inline(always)]
-fn weight_grad_chunks<V: Lanes, const G: usize, const F: usize>(
+unsafe fn weight_grad_chunks<V: Lanes, const G: usize, const F: usize>(
     step: &FusedStep<'_>,
     dscores: &[f32],
     f: usize,
@@ -583,8 +601,8 @@ fn weight_grad_chunks<V: Lanes, const G: usize, const F: usize>(
         V::prefetch(xp.wrapping_add(at + 2 * LINE));
         let mut xv = [V::zero(); F];
         for (j, xv) in xv.iter_mut().enumerate() {
-            // SAFETY: indices were checked against the dataset's rows and
-            // f + F·N ≤ d.
+            // SAFETY: the caller guarantees the row is in `x` and
+            // f + F·N ≤ d, so the N floats at `at + j·N` are in the row.
             *xv = unsafe { V::load(xp.add(at + j * V::N)) };
         }
         for (k, &g) in ds.iter().enumerate() {
@@ -623,12 +641,14 @@ fn weight_grad_group<V: Lanes, const G: usize>(
     let (d, c) = (step.features, step.outputs);
     let body = begin + (end - begin) / V::N * V::N;
     let mut f = begin;
+    // SAFETY: the step's indices were checked against the dataset's rows
+    // before the step began, and `body ≤ end ≤ d` bounds every chunk.
     while f + 2 * V::N <= body {
-        weight_grad_chunks::<V, G, 2>(step, dscores, f, begin, first, out);
+        unsafe { weight_grad_chunks::<V, G, 2>(step, dscores, f, begin, first, out) };
         f += 2 * V::N;
     }
     if f < body {
-        weight_grad_chunks::<V, G, 1>(step, dscores, f, begin, first, out);
+        unsafe { weight_grad_chunks::<V, G, 1>(step, dscores, f, begin, first, out) };
     }
     for f in body..end {
         for k in 0..G {
