@@ -20,6 +20,11 @@ pub const MAX_PARAMETERS: u64 = 1 << 30;
 /// file, a model file): 64 GiB.
 pub const MAX_FILE_BYTES: u64 = 64 << 30;
 
+/// Most scores (rows × classes) in one objective evaluation of the
+/// gradient check: it evaluates the objective twice per checked
+/// coordinate, in f64, so 2²⁴ scores already take seconds per coordinate.
+pub const MAX_GRADCHECK_SCORES: u64 = 1 << 24;
+
 /// `Ok(size)` when `size <= limit`, else [`Error::TooLarge`] naming `what`.
 pub fn check(what: impl Into<String>, size: u64, limit: u64) -> Result<u64> {
     if size <= limit {
@@ -50,7 +55,7 @@ mod tests {
             error.contains("rows") && error.contains("11") && error.contains("10"),
             "{error}"
         );
-        assert!(check_product("values", u64::MAX, 2, u64::MAX).is_err());
+        assert!(check_product("values", u64::MAX, 2, 1 << 40).is_err());
         assert_eq!(check_product("values", 3, 4, 12).unwrap(), 12);
     }
 }
