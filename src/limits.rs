@@ -40,7 +40,7 @@ pub fn check(what: impl Into<String>, size: u64, limit: u64) -> Result<u64> {
 
 /// `a · b` checked against `limit`; an overflowing product is over it too.
 pub fn check_product(what: impl Into<String>, a: u64, b: u64, limit: u64) -> Result<u64> {
-    check(what, a.checked_mul(b).unwrap_or(u64::MAX), limit)
+    check(what, a.saturating_mul(b), limit)
 }
 
 #[cfg(test)]

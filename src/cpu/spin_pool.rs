@@ -49,8 +49,11 @@ struct Shared {
     /// Test-only: runs once in the window between storing a run's job and
     /// publishing its claim word, where a stale helper once went wrong.
     #[cfg(test)]
-    before_publish: Mutex<Option<Box<dyn FnOnce(&Shared) + Send>>>,
+    before_publish: Mutex<Option<PublishHook>>,
 }
+
+#[cfg(test)]
+type PublishHook = Box<dyn FnOnce(&Shared) + Send>;
 
 const TICKET_MASK: u64 = !0xffff;
 
