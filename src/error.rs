@@ -62,9 +62,10 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
 
-    #[error(
-        "training diverged at epoch {epoch}, step {step}: the loss became {loss}; the last finite model is kept"
-    )]
+    /// The loss or a weight became non-finite. The model at the end of the
+    /// last finite epoch (the initial weights for epoch 1) is
+    /// [`Trainer::last_finite_model`](crate::Trainer::last_finite_model).
+    #[error("training diverged at epoch {epoch}, step {step}: the loss became {loss}")]
     Diverged {
         epoch: usize,
         step: usize,

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static BROKEN_PIPE: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
+    // SAFETY: the first statement of `main`, before any thread exists.
+    let _runtime_dir = unsafe { lintrain::gpu::give_driver_a_runtime_dir() };
     // Last resort: a bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let place = info
@@ -34,7 +36,8 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(error) => return usage_error(error),
     };
-    match std::panic::catch_unwind(|| cli::run(parsed.command)) {
+    let quiet = parsed.quiet;
+    match std::panic::catch_unwind(|| cli::run(parsed.command, quiet)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
             eprintln!("lintrain: error: {error}");

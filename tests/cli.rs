@@ -60,7 +60,12 @@ fn succeed(args: &[&str]) -> Run {
 /// Asserts the contract for bad input: non-zero exit, one `lintrain: error:`
 /// line on stderr mentioning each fragment, and no panic text.
 fn fail_with(args: &[&str], fragments: &[&str]) -> Run {
-    let run = lintrain(args);
+    // Quiet, so that stderr holds the error alone and not the log lines of
+    // a run that failed part-way.
+    let quiet: Vec<&str> = std::iter::once("--quiet")
+        .chain(args.iter().copied())
+        .collect();
+    let run = lintrain(&quiet);
     assert!(
         !run.ok() && run.code.is_some(),
         "lintrain {args:?} should fail: {}",
@@ -169,10 +174,11 @@ fn default_train_prints_final_accuracy() {
         .expect("a percentage");
     // Five epochs of softmax on standardized Iris beat the 33% of chance.
     assert!(percent > 50.0 && percent <= 100.0, "{line}");
-    assert!(run.stdout.contains("setosa, versicolor, virginica"));
-    // Not a terminal: one progress line per epoch here (every max(1, 5/10)).
+    assert!(run.stderr.contains("setosa, versicolor, virginica"));
+    // Not a terminal: one progress line per epoch here (every max(1, 5/10)),
+    // on stderr with the other log lines.
     assert_eq!(
-        run.stdout
+        run.stderr
             .lines()
             .filter(|l| l.starts_with("epoch"))
             .count(),
@@ -859,4 +865,452 @@ fn a_failing_run_leaves_an_existing_model_intact() {
     );
     assert_eq!(std::fs::read(&model).expect("still there"), before);
     SavedModel::load(&model).expect("still loadable");
+}
+
+/// Runs with the environment of a headless machine: no XDG_RUNTIME_DIR.
+fn lintrain_without_runtime_dir(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
+        .args(args)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the lintrain binary runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn outputs_that_are_inputs_or_each_other_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("blobs.csv");
+    write_blobs(&data, 60, 41, true);
+    let original = std::fs::read(&data).unwrap();
+    let model = dir.path().join("m.safetensors");
+    succeed(&[
+        "train",
+        "--data",
+        s(&data),
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    let model_bytes = std::fs::read(&model).unwrap();
+    let symlink = dir.path().join("link.csv");
+    let hardlink = dir.path().join("hard.csv");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&data, &symlink).unwrap();
+    std::fs::hard_link(&data, &hardlink).unwrap();
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, "a\n").unwrap();
+    let fresh = dir.path().join("new.svg");
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["train", "--data", s(&data), "--save", s(&data)],
+            vec!["--save", "same file as --data"],
+        ),
+        (
+            vec!["train", "--data", s(&data), "--save", s(&symlink)],
+            vec!["--save", "same file as --data"],
+        ),
+        (
+            vec!["train", "--data", s(&data), "--save", s(&hardlink)],
+            vec!["same file as --data"],
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--test",
+                s(&hardlink),
+                "--plot",
+                s(&fresh),
+                "--save",
+                s(&fresh),
+            ],
+            vec!["--plot", "same file as --save"],
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--test",
+                s(&model),
+                "--save",
+                s(&model),
+            ],
+            vec!["same file as --test"],
+        ),
+        (
+            vec![
+                "train",
+                "--data",
+                s(&data),
+                "--labels",
+                s(&labels),
+                "--save",
+                s(&labels),
+            ],
+            vec!["same file as --labels"],
+        ),
+        (
+            vec!["train", "--data", s(&data), "--save-checkpoint", s(&data)],
+            vec!["--save-checkpoint", "same file as --data"],
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                s(&model),
+                "--data",
+                s(&data),
+                "--out",
+                s(&model),
+            ],
+            vec!["--out", "same file as --model"],
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                s(&model),
+                "--data",
+                s(&data),
+                "--out",
+                s(&symlink),
+            ],
+            vec!["--out", "same file as --data"],
+        ),
+    ];
+    for (args, fragments) in &cases {
+        fail_with(args, fragments);
+        assert_eq!(
+            std::fs::read(&data).unwrap(),
+            original,
+            "{args:?} changed the data"
+        );
+        assert_eq!(
+            std::fs::read(&model).unwrap(),
+            model_bytes,
+            "{args:?} changed the model"
+        );
+        assert!(!fresh.exists(), "{args:?} wrote an output");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_output_directory_fails_before_training() {
+    // /proc/self exists and no file can be created in it, even by root
+    // (for whom permission bits would not stop the write).
+    for (flag, name) in [("--save", "m.safetensors"), ("--plot", "p.svg")] {
+        let path = format!("/proc/self/{name}");
+        let run = lintrain(&["train", "--epochs", "2", "--backend", "cpu", flag, &path]);
+        assert_eq!(run.code, Some(1), "{}", run.describe());
+        // One line: the error, and no log line of a training run before it.
+        assert_eq!(
+            run.stderr.trim_end().lines().count(),
+            1,
+            "{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.contains(&format!(
+                "{flag} {path}: cannot write in the directory /proc/self"
+            )),
+            "{}",
+            run.describe()
+        );
+        assert!(run.stdout.is_empty(), "{}", run.describe());
+    }
+}
+
+#[test]
+fn divergence_keeps_the_old_model_and_writes_the_last_finite_one_beside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("m.safetensors");
+    succeed(&[
+        "train",
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    let before = std::fs::read(&model).unwrap();
+    let diverge = ["train", "--lr", "1e30", "--epochs", "5", "--backend", "cpu"];
+    let with_save: Vec<&str> = diverge
+        .iter()
+        .copied()
+        .chain(["--save", s(&model)])
+        .collect();
+    let sibling = dir.path().join("m.last-finite.safetensors");
+    let run = fail_with(&with_save, &["diverged", "was left as it was", s(&sibling)]);
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        before,
+        "the existing model changed"
+    );
+    let kept = SavedModel::load(&sibling).expect("the last finite model loads");
+    assert!(kept.model.weights.iter().all(|w| w.is_finite()));
+    // A second divergence never replaces the first one's file.
+    let second = dir.path().join("m.last-finite-2.safetensors");
+    fail_with(&with_save, &[s(&second)]);
+    assert!(second.exists(), "{}", run.describe());
+
+    // Without --save no model is promised.
+    let run = fail_with(&diverge, &["diverged", "no model was saved"]);
+    assert!(!run.stderr.contains("kept"), "{}", run.describe());
+}
+
+#[test]
+fn sizes_from_flags_beyond_the_limits_are_typed_errors_not_aborts() {
+    fail_with(
+        &["gradcheck", "--classes", "1000000000"],
+        &["--classes", "1000000000", "limit"],
+    );
+    fail_with(
+        &["gradcheck", "--rows", "1000000000000"],
+        &["--rows", "3000000000000", "limit"],
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("m.safetensors");
+    succeed(&[
+        "train",
+        "--epochs",
+        "1",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    #[cfg(unix)]
+    {
+        fail_with(
+            &["train", "--data", "/dev/zero"],
+            &["/dev/zero", "not a regular file"],
+        );
+        fail_with(
+            &["eval", "--model", "/dev/zero", "--data", s(&model)],
+            &["/dev/zero", "not a regular file"],
+        );
+    }
+}
+
+#[test]
+fn logs_and_progress_go_to_stderr_results_to_stdout_and_quiet_silences_logs() {
+    let run = succeed(&["train", "--epochs", "3", "--backend", "cpu"]);
+    assert!(run.stderr.contains("epoch    1"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("training softmax"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stdout.contains("epoch "), "{}", run.describe());
+    assert!(
+        run.stdout.contains("final training accuracy"),
+        "{}",
+        run.describe()
+    );
+
+    let quiet = succeed(&["train", "-q", "--epochs", "3", "--backend", "cpu"]);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.describe());
+    assert_eq!(quiet.stdout, run.stdout, "results do not depend on --quiet");
+
+    let json_run = succeed(&[
+        "train",
+        "--json",
+        "--quiet",
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(json_run.stderr.is_empty(), "{}", json_run.describe());
+    json(&json_run);
+}
+
+#[test]
+fn a_headless_machine_hears_nothing_from_the_vulkan_driver() {
+    for args in [&["info"][..], &["train", "--epochs", "1", "-q"][..]] {
+        let run = lintrain_without_runtime_dir(args);
+        assert!(run.ok(), "{}", run.describe());
+        assert!(
+            !run.stderr.contains("XDG_RUNTIME_DIR"),
+            "{args:?}: {}",
+            run.describe()
+        );
+    }
+    if in_ci() {
+        // The software adapter loads Mesa's Wayland client, which is what
+        // prints the line; make sure this test ran with a driver present.
+        let info = lintrain_without_runtime_dir(&["info"]);
+        assert!(info.stdout.contains("Vulkan"), "{}", info.describe());
+    }
+}
+
+/// The class names predicted for each row of `data` by `model`.
+fn predictions(model: &Path, data: &Path) -> Vec<String> {
+    let run = succeed(&["predict", "--model", s(model), "--data", s(data)]);
+    run.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn library_training_options_are_reachable_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("blobs.csv");
+    write_blobs(&data, 90, 43, true);
+    let model = |name: &str| dir.path().join(name);
+    let base = [
+        "train",
+        "-q",
+        "--data",
+        s(&data),
+        "--epochs",
+        "10",
+        "--backend",
+        "cpu",
+        "--lr",
+        "0.05",
+    ];
+    let train = |extra: &[&str], out: &Path| {
+        let args: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .chain(["--save", s(out)])
+            .collect();
+        succeed(&args);
+        std::fs::read(out).unwrap()
+    };
+    let plain = train(&[], &model("plain.safetensors"));
+
+    // A class weighted 50× is predicted at least as often, and the model differs.
+    let weights = dir.path().join("weights.csv");
+    std::fs::write(&weights, "# class,weight\nalpha,1\nbeta 50\ngamma\t1\n").unwrap();
+    let weighted = train(
+        &["--class-weight", s(&weights)],
+        &model("weighted.safetensors"),
+    );
+    assert_ne!(weighted, plain, "--class-weight changed nothing");
+    let count = |m: &str| {
+        predictions(&model(m), &data)
+            .iter()
+            .filter(|p| *p == "beta")
+            .count()
+    };
+    assert!(count("weighted.safetensors") > count("plain.safetensors"));
+    train(
+        &["--class-weight", "balanced"],
+        &model("balanced.safetensors"),
+    );
+    // Balanced classes (30 rows each) weigh 1 each: the plain model, up to
+    // the rounding of another summation order on the weighted path.
+    let load = |m: &str| SavedModel::load(&model(m)).expect("loads").model;
+    let (balanced, unweighted) = (load("balanced.safetensors"), load("plain.safetensors"));
+    for (b, p) in balanced.weights.iter().zip(&unweighted.weights) {
+        assert!(
+            (b - p).abs() <= 1e-4 * (1.0 + p.abs()),
+            "balanced {b} vs plain {p}"
+        );
+    }
+    for (extra, name) in [
+        (vec!["--label-smoothing", "0.2"], "smooth"),
+        (vec!["--optimizer", "adam", "--amsgrad"], "amsgrad"),
+        (vec!["--optimizer", "rmsprop", "--centered"], "centered"),
+    ] {
+        let file = model(&format!("{name}.safetensors"));
+        let with = train(&extra, &file);
+        let without: Vec<&str> = extra
+            .iter()
+            .copied()
+            .filter(|a| !matches!(*a, "--amsgrad" | "--centered"))
+            .collect();
+        let without = if name == "smooth" {
+            plain.clone()
+        } else {
+            train(&without, &model("without.safetensors"))
+        };
+        assert_ne!(with, without, "{extra:?} changed nothing");
+    }
+
+    let accuracy = succeed(&[
+        "train",
+        "-q",
+        "--data",
+        s(&data),
+        "--epochs",
+        "40",
+        "--backend",
+        "cpu",
+        "--val-fraction",
+        "0.3",
+        "--early-stopping",
+        "2",
+        "--early-stopping-metric",
+        "accuracy",
+    ]);
+    assert!(
+        accuracy.stdout.contains("early stopping: kept epoch"),
+        "{}",
+        accuracy.describe()
+    );
+
+    let bad_weights = dir.path().join("bad.csv");
+    std::fs::write(&bad_weights, "alpha,1\nbeta,1\n").unwrap();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec![
+                "train",
+                "--class-weight",
+                s(&bad_weights),
+                "--data",
+                s(&data),
+            ],
+            vec!["no weight for class gamma"],
+        ),
+        (
+            vec!["train", "--class-weight", "balanced", "--loss", "svm"],
+            vec!["--class-weight", "softmax"],
+        ),
+        (
+            vec!["train", "--label-smoothing", "0.1", "--loss", "svm"],
+            vec!["--label-smoothing", "softmax"],
+        ),
+        (
+            vec!["train", "--label-smoothing", "1"],
+            vec!["--label-smoothing"],
+        ),
+        (vec!["train", "--amsgrad"], vec!["--amsgrad", "adam"]),
+        (
+            vec!["train", "--centered", "--optimizer", "adam"],
+            vec!["--centered", "rmsprop"],
+        ),
+        (
+            vec!["train", "--early-stopping-metric", "accuracy"],
+            vec!["--early-stopping"],
+        ),
+    ];
+    for (args, fragments) in &cases {
+        fail_with(args, fragments);
+    }
+    std::fs::write(&bad_weights, "alpha,1\nbeta,1\ngamma,1\ndelta,2\n").unwrap();
+    fail_with(
+        &[
+            "train",
+            "--class-weight",
+            s(&bad_weights),
+            "--data",
+            s(&data),
+        ],
+        &["line 4", "unknown class \"delta\""],
+    );
 }

@@ -18,12 +18,15 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print results only: no progress, no log lines on stderr (errors are still printed).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Train a classifier on a data file, or on the bundled Iris data (150 × 4, 3 classes) without --data.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Score a saved model on labelled data: loss, accuracy, confusion matrix, precision and recall.
     Eval(EvalArgs),
     /// Predict a class name (or class probabilities) for every row of a data file, as CSV.
@@ -73,6 +76,21 @@ pub enum ScheduleArg {
     Cosine,
     Linear,
     InvSqrt,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricArg {
+    /// Validation loss (lower is better).
+    Loss,
+    /// Validation accuracy (higher is better).
+    Accuracy,
+}
+
+/// Where softmax class weights come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassWeightArg {
+    Balanced,
+    File(PathBuf),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -238,9 +256,30 @@ pub struct TrainArgs {
     /// Train on the raw features instead of standardized ones (mean and std fit on the training split).
     #[arg(long)]
     pub no_standardize: bool,
-    /// Stop after this many epochs (≥ 1) without validation-loss improvement and keep the best epoch's weights; needs --val-fraction [default: off].
+    /// Stop after this many epochs (≥ 1) without improvement of --early-stopping-metric on the validation set and keep the best epoch's weights; needs --val-fraction [default: off].
     #[arg(long, value_name = "PATIENCE", value_parser = at_least_one)]
     pub early_stopping: Option<usize>,
+    /// What early stopping watches on the validation set.
+    #[arg(long, value_enum, default_value = "loss", requires = "early_stopping")]
+    pub early_stopping_metric: MetricArg,
+    /// Softmax class weights: `balanced` (n_samples / (n_classes · count), as scikit-learn's class_weight="balanced", counted on the training split) or a FILE of `class,weight` lines naming every class [default: all 1].
+    #[arg(long, value_name = "balanced|FILE", value_parser = parse_class_weight)]
+    pub class_weight: Option<ClassWeightArg>,
+    /// Softmax label smoothing ε in [0, 1): the target is (1 − ε)·one-hot + ε/C, as PyTorch's CrossEntropyLoss(label_smoothing=ε).
+    #[arg(long, default_value_t = 0.0, value_parser = fraction_below_one, allow_negative_numbers = true)]
+    pub label_smoothing: f32,
+    /// Adam and AdamW: the AMSGrad variant (PyTorch's amsgrad=True).
+    #[arg(long)]
+    pub amsgrad: bool,
+    /// RMSProp: the centered variant (PyTorch's centered=True).
+    #[arg(long)]
+    pub centered: bool,
+    /// Continue a run from a checkpoint written by --save-checkpoint: its weights, optimizer state, schedule position and standardizer; --epochs stays the run's total [default: start afresh].
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub resume: Option<PathBuf>,
+    /// Write a checkpoint after training (weights, optimizer state, schedule position, standardizer), for --resume, atomically [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub save_checkpoint: Option<PathBuf>,
     /// Which backend trains: auto picks a hardware GPU, else the CPU; software is the lavapipe adapter.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendArg,
@@ -256,6 +295,25 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// Flags that only apply to some losses or optimizers, given with
+    /// another: an error rather than a silent no-op.
+    pub fn check_combinations(&self) -> Result<(), String> {
+        let softmax = self.objective.loss == LossArg::Softmax;
+        if self.label_smoothing != 0.0 && !softmax {
+            return Err("--label-smoothing applies to --loss softmax only".into());
+        }
+        if self.class_weight.is_some() && !softmax {
+            return Err("--class-weight applies to --loss softmax only".into());
+        }
+        if self.amsgrad && !matches!(self.optimizer, OptimizerArg::Adam | OptimizerArg::Adamw) {
+            return Err("--amsgrad applies to --optimizer adam or adamw only".into());
+        }
+        if self.centered && !matches!(self.optimizer, OptimizerArg::Rmsprop) {
+            return Err("--centered applies to --optimizer rmsprop only".into());
+        }
+        Ok(())
+    }
+
     /// The library configuration. The validation split is made by the CLI,
     /// so the configuration carries the fraction only for its checks.
     pub fn config(&self) -> TrainConfig {
@@ -275,24 +333,30 @@ impl TrainArgs {
                 alpha: 0.99,
                 eps: self.eps.unwrap_or(1e-8),
                 momentum: self.momentum.unwrap_or(0.0),
-                centered: false,
+                centered: self.centered,
             },
             OptimizerArg::Adam => Optimizer::Adam {
                 beta1: self.beta1,
                 beta2: self.beta2,
                 eps: self.eps.unwrap_or(1e-8),
-                amsgrad: false,
+                amsgrad: self.amsgrad,
             },
             OptimizerArg::Adamw => Optimizer::AdamW {
                 beta1: self.beta1,
                 beta2: self.beta2,
                 eps: self.eps.unwrap_or(1e-8),
                 weight_decay: self.weight_decay,
-                amsgrad: false,
+                amsgrad: self.amsgrad,
             },
         };
+        let loss = match self.objective.loss() {
+            Loss::SoftmaxCrossEntropy { .. } => Loss::SoftmaxCrossEntropy {
+                label_smoothing: self.label_smoothing,
+            },
+            other => other,
+        };
         TrainConfig {
-            loss: self.objective.loss(),
+            loss,
             regularizer: self.objective.regularizer(),
             optimizer,
             learning_rate: self.lr,
@@ -332,7 +396,10 @@ impl TrainArgs {
             validation_fraction: self.val_fraction,
             early_stopping: self.early_stopping.map(|patience| EarlyStopping {
                 patience,
-                monitor: Monitor::ValidationLoss,
+                monitor: match self.early_stopping_metric {
+                    MetricArg::Loss => Monitor::ValidationLoss,
+                    MetricArg::Accuracy => Monitor::ValidationAccuracy,
+                },
             }),
             classes: None,
             class_weights: None,
@@ -490,6 +557,14 @@ fn parse_batch_size(text: &str) -> Result<BatchSize, String> {
     at_least_one(text)
         .map(BatchSize::Rows)
         .map_err(|e| format!("{e} (or `full`)"))
+}
+
+fn parse_class_weight(text: &str) -> Result<ClassWeightArg, String> {
+    match text.trim() {
+        "" => Err("expected `balanced` or a file path".into()),
+        "balanced" => Ok(ClassWeightArg::Balanced),
+        _ => Ok(ClassWeightArg::File(PathBuf::from(text))),
+    }
 }
 
 fn parse_label_column(text: &str) -> Result<LabelColumn, String> {

@@ -8,7 +8,9 @@ use lintrain::data::{ClassMap, Standardizer};
 use lintrain::gradcheck::{
     GradCheckOptions, backend_data_gradient, gradient_check, objective_and_gradient,
 };
-use lintrain::{AdapterChoice, Backend, CpuBackend, GpuBackend, GpuContext, Loss, Regularizer};
+use lintrain::{
+    AdapterChoice, Backend, CpuBackend, GpuBackend, GpuContext, Loss, Regularizer, limits,
+};
 use ndarray::{Array1, Array2, Axis};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
@@ -32,10 +34,28 @@ pub fn run(args: &GradcheckArgs) -> CliResult {
     let loss = args.objective.loss();
     let regularizer = args.objective.regularizer();
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    if args.data.data.is_none() {
+        // Checked before the random problem is allocated.
+        let classes = u64::from(args.classes);
+        limits::check("--classes", classes, limits::MAX_CLASSES)?;
+        let rows = (args.rows as u64).max(classes);
+        limits::check_product(
+            "gradcheck's rows × classes (--rows × --classes)",
+            rows,
+            classes,
+            limits::MAX_GRADCHECK_SCORES,
+        )?;
+    }
     let problem = match &args.data.data {
         Some(_) => from_data(args, &mut rng)?,
         None => random_problem(args, &mut rng),
     };
+    limits::check_product(
+        "gradcheck's rows × classes",
+        problem.x.nrows() as u64,
+        problem.classes as u64,
+        limits::MAX_GRADCHECK_SCORES,
+    )?;
     let outputs = if loss == Loss::Logistic && problem.classes == 2 {
         1
     } else {

@@ -20,31 +20,6 @@ pub fn labelled(
     Ok(load_table(path, &options)?)
 }
 
-/// Fails now, rather than after a long run, when `path` cannot be written:
-/// its directory must exist and the path must not be a directory.
-pub fn check_writable(path: &Path, flag: &str) -> CliResult {
-    if path.as_os_str().is_empty() {
-        return Err(CliError::new(format!("{flag}: the path is empty")));
-    }
-    if path.is_dir() {
-        return Err(CliError::new(format!(
-            "{flag} {}: is a directory, expected a file path",
-            path.display()
-        )));
-    }
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        return Err(CliError::new(format!(
-            "{flag} {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    Ok(())
-}
-
-pub use lintrain::atomic_file::parent_dir;
-
 /// Writes through a temporary file in the same directory and renames it
 /// into place, so a failure never leaves a half-written file.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> CliResult {

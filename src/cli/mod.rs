@@ -7,6 +7,7 @@ pub mod gradcheck;
 pub mod info;
 pub mod inputs;
 pub mod json;
+pub mod paths;
 pub mod plot;
 pub mod predict;
 pub mod progress;
@@ -45,10 +46,10 @@ impl From<lintrain::Error> for CliError {
 
 pub type CliResult<T = ()> = Result<T, CliError>;
 
-/// Runs the parsed command.
-pub fn run(command: args::Command) -> CliResult {
+/// Runs the parsed command; `quiet` silences log lines and progress.
+pub fn run(command: args::Command, quiet: bool) -> CliResult {
     match command {
-        args::Command::Train(a) => train::run(&a),
+        args::Command::Train(a) => train::run(&a, quiet),
         args::Command::Eval(a) => eval::run(&a),
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Gradcheck(a) => gradcheck::run(&a),

@@ -55,7 +55,7 @@ pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
         }
         PlotFormat::Png => {
             // The bitmap encoder picks the format from the name: keep `.png`.
-            let dir = super::inputs::parent_dir(path);
+            let dir = super::paths::parent_dir(path);
             let temporary = tempfile::Builder::new()
                 .suffix(".png")
                 .tempfile_in(dir)

@@ -2,6 +2,7 @@
 //! per data row, as CSV.
 
 use super::args::PredictArgs;
+use super::paths::{Named, check_outputs};
 use super::{CliError, CliResult, inputs};
 use lintrain::data::{LoadOptions, load_table};
 use lintrain::model_file::SavedModel;
@@ -9,7 +10,13 @@ use std::io::Write;
 
 pub fn run(args: &PredictArgs) -> CliResult {
     if let Some(out) = &args.out {
-        inputs::check_writable(out, "--out")?;
+        check_outputs(
+            &[
+                Named::new("--model", &args.model),
+                Named::new("--data", &args.data),
+            ],
+            &[Named::new("--out", out)],
+        )?;
     }
     let saved = SavedModel::load(&args.model)?;
     let options = LoadOptions {

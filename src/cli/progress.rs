@@ -1,4 +1,5 @@
-//! Per-epoch progress: a bar on a terminal (stderr), plain lines otherwise.
+//! Per-epoch progress on stderr (stdout is for results): a bar on a
+//! terminal, plain lines otherwise, nothing with `--quiet`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lintrain::EpochRecord;
@@ -9,7 +10,7 @@ use std::io::IsTerminal;
 pub enum Progress {
     /// One bar over the epochs on stderr, the last epoch's metrics as its message.
     Bar(ProgressBar),
-    /// A line on stdout every `every` epochs (and the first and last).
+    /// A line on stderr every `every` epochs (and the first and last).
     Lines {
         every: usize,
         epochs: usize,
@@ -18,10 +19,11 @@ pub enum Progress {
 }
 
 impl Progress {
-    /// A bar when stderr is a terminal; otherwise lines on stdout, or nothing
-    /// when stdout is reserved for JSON.
-    pub fn new(epochs: usize, json: bool) -> Self {
-        if std::io::stderr().is_terminal() {
+    /// A bar when stderr is a terminal, else lines; nothing when `quiet`.
+    pub fn new(epochs: usize, quiet: bool) -> Self {
+        if quiet {
+            Progress::Silent
+        } else if std::io::stderr().is_terminal() {
             let bar =
                 ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
@@ -31,8 +33,6 @@ impl Progress {
             .progress_chars("=> ");
             bar.set_style(style);
             Progress::Bar(bar)
-        } else if json {
-            Progress::Silent
         } else {
             Progress::Lines {
                 every: (epochs / 10).max(1),
@@ -52,7 +52,7 @@ impl Progress {
                     || record.epoch.is_multiple_of(*every)
                     || record.epoch == *epochs
                 {
-                    println!("epoch {:>4}  {}", record.epoch, summary(record));
+                    eprintln!("epoch {:>4}  {}", record.epoch, summary(record));
                 }
             }
             Progress::Silent => {}

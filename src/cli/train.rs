@@ -1,17 +1,33 @@
 //! `lintrain train`: load, split, standardize on the training split, train,
 //! score every split with the returned model, then save, plot and report.
 
-use super::args::TrainArgs;
+use super::args::{ClassWeightArg, TrainArgs};
 use super::json::{FinalMetrics, backend_name, train_report};
+use super::paths::{Named, check_outputs};
 use super::progress::Progress;
 use super::{CliError, CliResult, inputs, plot};
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
 use lintrain::dataset::{iris, select_rows, stratified_split};
 use lintrain::model_file::SavedModel;
-use lintrain::{Model, Outcome, Trainer};
+use lintrain::{Error, Model, Outcome, Trainer};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Log lines (what is happening) go to stderr, and none with `--quiet`;
+/// results go to stdout.
+#[derive(Clone, Copy)]
+struct Log {
+    quiet: bool,
+}
+
+impl Log {
+    fn line(self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+}
 
 /// Features with class ids, and what names them.
 struct Labelled {
@@ -28,8 +44,9 @@ struct Part {
     labels: Array1<u32>,
 }
 
-pub fn run(args: &TrainArgs) -> CliResult {
+pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     let started = Instant::now();
+    let log = Log { quiet };
     check_before_loading(args)?;
     let config = args.config();
     let data = load_training_data(args)?;
@@ -94,24 +111,31 @@ pub fn run(args: &TrainArgs) -> CliResult {
     };
 
     let class_count = data.classes.len();
-    if !args.json {
-        println!(
-            "training {} with {} on {} ({} rows: {} train, {} validation; {} features; {} classes: {})",
-            config.loss.name(),
-            config.optimizer.name(),
-            data.source,
-            n,
-            train_rows.len(),
-            val_rows.len(),
-            features,
-            class_count,
-            data.classes.names().join(", ")
-        );
-    }
-    let progress = Progress::new(config.epochs, args.json);
+    log.line(format_args!(
+        "training {} with {} on {} ({} rows: {} train, {} validation; {} features; {} classes: {})",
+        config.loss.name(),
+        config.optimizer.name(),
+        data.source,
+        n,
+        train_rows.len(),
+        val_rows.len(),
+        features,
+        class_count,
+        data.classes.names().join(", ")
+    ));
+    let class_weights = match &args.class_weight {
+        Some(source) => Some(class_weights(
+            source,
+            &data.classes,
+            train.labels.as_slice(),
+        )?),
+        None => None,
+    };
+    let progress = Progress::new(config.epochs, quiet);
     let reporter = progress.clone();
     let mut trainer = Trainer::new(lintrain::TrainConfig {
         classes: Some(class_count),
+        class_weights,
         ..config.clone()
     })
     .on_epoch(move |record| reporter.epoch(record));
@@ -124,9 +148,27 @@ pub fn run(args: &TrainArgs) -> CliResult {
         None => trainer.fit(train.x.view(), train.labels.view()),
     };
     progress.finish();
+    let saved_model = |model: Model| {
+        SavedModel::new(
+            Model {
+                classes: class_count,
+                ..model
+            },
+            standardizer.clone(),
+            data.classes.names().to_vec(),
+            data.feature_names.clone(),
+        )
+    };
     let Outcome {
         mut model, history, ..
-    } = result?;
+    } = match result {
+        Ok(outcome) => outcome,
+        Err(error @ Error::Diverged { .. }) => {
+            let last = trainer.last_finite_model().cloned().map(saved_model);
+            return Err(diverged(error, args.save.as_deref(), last));
+        }
+        Err(error) => return Err(error.into()),
+    };
     model.classes = class_count;
 
     let metrics = FinalMetrics {
@@ -135,13 +177,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
         test: test.as_ref().map(|t| score(&model, t)).transpose()?,
     };
     if let Some(path) = &args.save {
-        let saved = SavedModel::new(
-            model.clone(),
-            standardizer.clone(),
-            data.classes.names().to_vec(),
-            data.feature_names.clone(),
-        );
-        saved.save(path)?;
+        saved_model(model.clone()).save(path)?;
     }
     if let Some(path) = &args.plot {
         let title = format!(
@@ -160,13 +196,13 @@ pub fn run(args: &TrainArgs) -> CliResult {
         return Ok(());
     }
     let backend = &history.backend;
-    println!(
+    log.line(format_args!(
         "backend: {} ({}, {}, {})",
         backend_name(backend),
         backend.adapter,
         backend.api,
         backend.device_type
-    );
+    ));
     if let Some(best) = history.best_epoch {
         println!(
             "early stopping: kept epoch {best} of {}{}",
@@ -191,17 +227,170 @@ pub fn run(args: &TrainArgs) -> CliResult {
         println!("final training accuracy: {:.2}%", 100.0 * accuracy);
     }
     if let Some(path) = &args.save {
-        println!("saved model to {}", path.display());
+        log.line(format_args!("saved model to {}", path.display()));
     }
     if let Some(path) = &args.plot {
-        println!("wrote plot to {}", path.display());
+        log.line(format_args!("wrote plot to {}", path.display()));
     }
-    println!("done in {seconds:.2} s");
+    log.line(format_args!("done in {seconds:.2} s"));
     Ok(())
+}
+
+/// The error line for a diverged run. With `--save P`, P is left as it was
+/// and the last finite model goes to a new sibling file that the line
+/// names; without it, no model is promised.
+fn diverged(error: Error, save: Option<&Path>, last_finite: Option<SavedModel>) -> CliError {
+    let Error::Diverged { epoch, .. } = &error else {
+        return error.into();
+    };
+    let after = match epoch.saturating_sub(1) {
+        0 => "the initial weights".to_string(),
+        done => format!("the weights after epoch {done}"),
+    };
+    let (Some(save), Some(model)) = (save, last_finite) else {
+        return CliError::new(format!(
+            "{error}; no model was saved (lower --lr, or add --save to keep the last finite model)"
+        ));
+    };
+    let kept = if save.exists() {
+        format!("{} was left as it was", save.display())
+    } else {
+        format!("{} was not written", save.display())
+    };
+    let sibling = match free_sibling(save) {
+        Some(sibling) => sibling,
+        None => {
+            return CliError::new(format!(
+                "{error}; {kept}, and no free file name was found beside it for the last finite model"
+            ));
+        }
+    };
+    match model.save(&sibling) {
+        Ok(()) => CliError::new(format!(
+            "{error}; {kept}, and the last finite model ({after}) was written to {}",
+            sibling.display()
+        )),
+        Err(write_error) => CliError::new(format!(
+            "{error}; {kept}, and the last finite model could not be written: {write_error}"
+        )),
+    }
+}
+
+/// `dir/name.last-finite.ext`, or with `-2`, `-3`, … until the name is
+/// free, so that no earlier file is replaced.
+fn free_sibling(save: &Path) -> Option<PathBuf> {
+    let stem = save.file_stem()?.to_string_lossy().into_owned();
+    let extension = save
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    (1..1000)
+        .map(|n| {
+            let suffix = if n == 1 {
+                String::new()
+            } else {
+                format!("-{n}")
+            };
+            save.with_file_name(format!("{stem}.last-finite{suffix}{extension}"))
+        })
+        .find(|candidate| std::fs::symlink_metadata(candidate).is_err())
+}
+
+/// Softmax class weights in class-id order: scikit-learn's "balanced"
+/// (`n_samples / (n_classes · count_c)` over the training rows) or a file
+/// of `class,weight` lines (a comma, tab or spaces between; `#` comments
+/// and blank lines skipped) that names every class once.
+fn class_weights(
+    source: &ClassWeightArg,
+    classes: &ClassMap,
+    train_labels: Option<&[u32]>,
+) -> CliResult<Vec<f32>> {
+    let names = classes.names();
+    match source {
+        ClassWeightArg::Balanced => {
+            let labels = train_labels.unwrap_or_default();
+            let mut counts = vec![0usize; names.len()];
+            for &label in labels {
+                counts[label as usize] += 1;
+            }
+            if let Some(empty) = counts.iter().position(|&c| c == 0) {
+                return Err(CliError::new(format!(
+                    "--class-weight balanced: class {:?} has no training rows",
+                    names[empty]
+                )));
+            }
+            let n = labels.len() as f64;
+            let k = names.len() as f64;
+            Ok(counts
+                .iter()
+                .map(|&c| (n / (k * c as f64)) as f32)
+                .collect())
+        }
+        ClassWeightArg::File(path) => {
+            let fail = |line: usize, reason: String| {
+                CliError::new(format!(
+                    "--class-weight {}, line {line}: {reason}",
+                    path.display()
+                ))
+            };
+            let bytes = lintrain::input_file::read_whole(path)?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                CliError::new(format!(
+                    "--class-weight {}: is not UTF-8 text",
+                    path.display()
+                ))
+            })?;
+            let mut weights: Vec<Option<f32>> = vec![None; names.len()];
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let split = line
+                    .rfind([',', '\t', ' '])
+                    .ok_or_else(|| fail(i + 1, "expected `class,weight`".into()))?;
+                let (name, weight) = (line[..split].trim(), line[split + 1..].trim());
+                let weight: f32 = weight
+                    .parse()
+                    .ok()
+                    .filter(|w: &f32| w.is_finite() && *w >= 0.0)
+                    .ok_or_else(|| {
+                        fail(
+                            i + 1,
+                            format!("weight {weight:?} is not a finite number ≥ 0"),
+                        )
+                    })?;
+                let class = names.iter().position(|n| n == name).ok_or_else(|| {
+                    fail(
+                        i + 1,
+                        format!("unknown class {name:?}; classes: {}", names.join(", ")),
+                    )
+                })?;
+                if weights[class].replace(weight).is_some() {
+                    return Err(fail(i + 1, format!("class {name:?} is given twice")));
+                }
+            }
+            let missing: Vec<&str> = names
+                .iter()
+                .zip(&weights)
+                .filter(|(_, w)| w.is_none())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if !missing.is_empty() {
+                return Err(CliError::new(format!(
+                    "--class-weight {}: no weight for class {}",
+                    path.display(),
+                    missing.join(", ")
+                )));
+            }
+            Ok(weights.into_iter().map(|w| w.unwrap_or(1.0)).collect())
+        }
+    }
 }
 
 /// Flag combinations and output paths, checked before any data is read.
 fn check_before_loading(args: &TrainArgs) -> CliResult {
+    args.check_combinations().map_err(CliError::new)?;
     args.config().validate()?;
     if args.early_stopping.is_some() && args.val_fraction == 0.0 {
         return Err(CliError::new(
@@ -218,12 +407,34 @@ fn check_before_loading(args: &TrainArgs) -> CliResult {
     }
     if let Some(path) = &args.plot {
         plot::format_of(path)?;
-        inputs::check_writable(path, "--plot")?;
     }
-    if let Some(path) = &args.save {
-        inputs::check_writable(path, "--save")?;
+    let inputs: Vec<Named<'_>> = [
+        Named::given("--data", args.data.data.as_ref()),
+        Named::given("--labels", args.data.labels.as_ref()),
+        Named::given("--test", args.test.as_ref()),
+        Named::given("--test-labels", args.test_labels.as_ref()),
+        Named::given("--resume", args.resume.as_ref()),
+        class_weight_file(args).map(|p| Named::new("--class-weight", p)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let outputs: Vec<Named<'_>> = [
+        Named::given("--save", args.save.as_ref()),
+        Named::given("--plot", args.plot.as_ref()),
+        Named::given("--save-checkpoint", args.save_checkpoint.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    check_outputs(&inputs, &outputs)
+}
+
+fn class_weight_file(args: &TrainArgs) -> Option<&PathBuf> {
+    match &args.class_weight {
+        Some(ClassWeightArg::File(path)) => Some(path),
+        _ => None,
     }
-    Ok(())
 }
 
 fn load_training_data(args: &TrainArgs) -> CliResult<Labelled> {

@@ -4,6 +4,7 @@ mod backend;
 mod bind_group_cache;
 mod buffer;
 mod context;
+mod driver_env;
 mod fused;
 mod fused_source;
 mod kernels;
@@ -16,5 +17,6 @@ pub use context::{
     AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant,
     hardware_adapter_available, list_adapters,
 };
+pub use driver_env::give_driver_a_runtime_dir;
 pub use kernels::ALL_MODULES;
 pub use recorder::GpuCounters;
