@@ -33,7 +33,7 @@ pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, GpuBackend, GpuContext};
 pub use history::{EpochRecord, History};
 pub use loss::Loss;
-pub use model::Model;
+pub use model::{Evaluation, Model};
 pub use model_file::SavedModel;
 pub use optimizer::{Optimizer, UpdateStep};
 pub use regularizer::Regularizer;
