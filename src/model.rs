@@ -85,7 +85,11 @@ impl Model {
         bias_len: usize,
         classes: usize,
     ) -> Result<()> {
-        let inconsistent = |reason: String| Err(Error::InvalidConfig(format!("inconsistent model: {reason}")));
+        let inconsistent = |reason: String| {
+            Err(Error::InvalidConfig(format!(
+                "inconsistent model: {reason}"
+            )))
+        };
         loss.validate()
             .map_err(|e| Error::InvalidConfig(format!("inconsistent model: {e}")))?;
         limits::check("the number of classes", classes as u64, MAX_CLASSES)?;
