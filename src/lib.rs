@@ -16,6 +16,7 @@ pub mod history;
 pub mod input_file;
 pub mod limits;
 pub mod loss;
+pub mod metrics;
 mod model;
 pub mod model_file;
 pub mod optimizer;
