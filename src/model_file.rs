@@ -388,6 +388,11 @@ fn check_names(
     classes: usize,
     features: usize,
 ) -> std::result::Result<(), String> {
+    if classes < 2 {
+        return Err(format!(
+            "a model file holds a classifier, with at least 2 classes; this one has {classes}"
+        ));
+    }
     if class_names.len() != classes {
         return Err(format!(
             "the model has {classes} classes but {} class names",
