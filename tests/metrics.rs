@@ -170,9 +170,9 @@ fn counts_agree_with_a_dense_reference() {
         );
         let confusion = SparseConfusion::new(classes, &labels, &predicted).unwrap();
         assert_eq!(confusion.dense(), m);
-        for t in 0..classes {
-            for p in 0..classes {
-                assert_eq!(confusion.get(t as u32, p as u32), m[t][p]);
+        for (t, row) in m.iter().enumerate() {
+            for (p, &count) in row.iter().enumerate() {
+                assert_eq!(confusion.get(t as u32, p as u32), count);
             }
         }
     }

@@ -509,12 +509,8 @@ fn every_scoring_function_checks_the_model_invariants() {
                     );
                     let mut m = model(2, outputs, classes, loss);
                     m.bias = Array1::from_shape_fn(bias_len, |j| 0.1 * j as f32);
-                    let labels = Array1::from(
-                        vec![0u32, 1, 1]
-                            .iter()
-                            .map(|&l| l.min(classes.saturating_sub(1) as u32))
-                            .collect::<Vec<_>>(),
-                    );
+                    let labels = [0u32, 1, 1].map(|l| l.min(classes.saturating_sub(1) as u32));
+                    let labels = Array1::from(labels.to_vec());
                     let valid = fits(&loss, outputs, classes) && bias_len == outputs;
                     assert_eq!(m.check().is_ok(), valid, "{case}: check");
                     let scores = no_panic(&case, || m.decision_function(x.view()));
@@ -550,8 +546,7 @@ fn every_scoring_function_checks_the_model_invariants() {
                     let class_scores = class_scores.unwrap();
                     assert_eq!(proba.dim(), (3, classes), "{case}");
                     assert_eq!(class_scores.dim(), (3, classes), "{case}");
-                    for i in 0..3 {
-                        let row = proba.row(i);
+                    for (i, row) in proba.outer_iter().enumerate() {
                         assert!((row.sum() - 1.0).abs() < 1e-5, "{case}");
                         let first_max = |r: ndarray::ArrayView1<'_, f32>| {
                             (0..r.len()).fold(0, |b, j| if r[j] > r[b] { j } else { b }) as u32
@@ -731,7 +726,14 @@ fn crafted_files_give_typed_errors() {
     };
     let mean = |v: [f32; 2]| f32_values("mean", vec![2], &v);
     let std = |v: [f32; 2]| f32_values("std", vec![2], &v);
-    let cases: Vec<(&str, Vec<RawTensor>, HashMap<String, String>, &str)> = vec![
+    // (file name, tensors, metadata, expected fragment of the error)
+    type Case = (
+        &'static str,
+        Vec<RawTensor>,
+        HashMap<String, String>,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "i32_weight",
             vec![dtype("weight", Dtype::I32, vec![2, 3], 24), bias()],
@@ -1086,7 +1088,7 @@ fn devices_directories_and_oversized_files_are_not_read() {
         other => panic!("expected TooLarge, got {other:?}"),
     }
     // The bound leaves room for the largest model the limits allow.
-    assert!(MAX_MODEL_FILE_BYTES >= 4 * 3 * MAX_PARAMETERS);
+    const { assert!(MAX_MODEL_FILE_BYTES >= 4 * 3 * MAX_PARAMETERS) };
 }
 
 // ---------------------------------------------- reproducible files (§6)
