@@ -1,5 +1,5 @@
 //! The model file: a safetensors file with the tensors `weight` [D, C],
-//! `bias` [C] and, for a standardized model, `mean` [D] and `std` [D] (all
+//! `bias` \[C\] and, for a standardized model, `mean` \[D\] and `std` \[D\] (all
 //! f32), and the string metadata `format` = `lintrain-linear`, `loss` (see
 //! [`format_loss`]), `classes` and `feature_names` (JSON arrays of strings),
 //! `num_classes` and `lintrain_version`.
@@ -19,7 +19,7 @@
 //! [`MAX_MODEL_FILE_BYTES`], the header's shapes and the metadata against
 //! every invariant of a [`Model`] ([`Model::check_parts`], which holds the
 //! [`MAX_CLASSES`](crate::limits::MAX_CLASSES) and
-//! [`MAX_PARAMETERS`](crate::limits::MAX_PARAMETERS) limits), then the
+//! [`MAX_PARAMETERS`] limits), then the
 //! values (finite weights, finite means, positive finite standard
 //! deviations) and the names (one per class and feature, no class twice).
 
