@@ -67,6 +67,32 @@ impl Loss {
         }
     }
 
+    /// The number of output columns training gives a classifier for
+    /// `classes` classes: one column for a two-class logistic model (the
+    /// score of class 1), one column per class otherwise.
+    pub fn outputs_for_classes(&self, classes: usize) -> usize {
+        if *self == Loss::Logistic && classes == 2 {
+            1
+        } else {
+            classes
+        }
+    }
+
+    /// Whether a classifier with `classes` classes (at least 2) can score
+    /// with `outputs` columns under this loss. One column per class always
+    /// fits. One column for two classes fits only the losses that read a
+    /// single 0/1 target (logistic: `σ(s)` is P(class 1); MSE: the target is
+    /// the label itself, class 1 above 0.5). Softmax and the hinges compare
+    /// the true class's score with the others', so they need one column per
+    /// class: with one column the softmax loss is identically 0 and the
+    /// hinge would index a column that does not exist.
+    pub fn fits_outputs(&self, classes: usize, outputs: usize) -> bool {
+        outputs == classes
+            || (outputs == 1
+                && classes == 2
+                && matches!(self, Loss::Logistic | Loss::MeanSquaredError))
+    }
+
     pub(crate) fn validate(&self) -> crate::Result<()> {
         let bad = |what: &str, v: f32| {
             Err(crate::Error::InvalidConfig(format!(

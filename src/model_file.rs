@@ -1,5 +1,5 @@
 //! The model file: a safetensors file with the tensors `weight` [D, C],
-//! `bias` [C] and, for a standardized model, `mean` [D] and `std` [D] (all
+//! `bias` \[C\] and, for a standardized model, `mean` \[D\] and `std` \[D\] (all
 //! f32), and the string metadata `format` = `lintrain-linear`, `loss` (see
 //! [`format_loss`]), `classes` and `feature_names` (JSON arrays of strings),
 //! `num_classes` and `lintrain_version`.
@@ -7,16 +7,42 @@
 //! Saving is atomic: the bytes go to a temporary file in the target's
 //! directory, which is flushed to disk and then renamed over the target, so
 //! an existing model is either replaced whole or left as it was.
+//!
+//! Saving is reproducible: the same model gives the same bytes. The layout
+//! is safetensors' own (an 8-byte little-endian header length, the JSON
+//! header padded with spaces to a multiple of 8 bytes, the tensor data in
+//! the header's order), written here with the metadata keys and the tensor
+//! names sorted; `safetensors::serialize` takes the metadata as a `HashMap`
+//! and writes it in that map's random order.
+//!
+//! Loading checks, before any array is allocated: the file size against
+//! [`MAX_MODEL_FILE_BYTES`], the header's shapes and the metadata against
+//! every invariant of a [`Model`] ([`Model::check_parts`], which holds the
+//! [`MAX_CLASSES`](crate::limits::MAX_CLASSES) and
+//! [`MAX_PARAMETERS`] limits), then the
+//! values (finite weights, finite means, positive finite standard
+//! deviations) and the names (one per class and feature, no class twice).
 
 use crate::data::{ClassMap, Standardizer};
+use crate::limits::{self, MAX_PARAMETERS};
 use crate::{Error, Loss, Model, Result};
 use ndarray::{Array1, Array2, ArrayView2};
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::{HashMap, HashSet};
+use safetensors::tensor::{Dtype, SafeTensors, TensorInfo};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// The value of the `format` metadata key.
 pub const FORMAT: &str = "lintrain-linear";
+
+/// The largest header safetensors reads (its `MAX_HEADER_SIZE`).
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// The largest model file: the 8-byte header length, the largest header
+/// safetensors reads, and the f32 tensors of the largest model the limits
+/// allow: `weight` and `bias` hold (D + 1)·C ≤ `MAX_PARAMETERS` values,
+/// `mean` and `std` 2·D < 2·`MAX_PARAMETERS`. A larger file cannot be a
+/// valid model and is refused before it is read.
+pub const MAX_MODEL_FILE_BYTES: u64 = 8 + MAX_HEADER_BYTES + 4 * 3 * MAX_PARAMETERS;
 
 /// A trained model with what prediction needs besides the weights.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,25 +80,34 @@ impl SavedModel {
         ClassMap::from_names(self.class_names.clone())
     }
 
-    /// Writes the model atomically (see the module docs); the
-    /// `lintrain_version` written is this lintrain's.
+    /// Writes the model atomically and reproducibly (see the module docs);
+    /// the `lintrain_version` written is this lintrain's. A model that
+    /// would not load is not written.
     pub fn save(&self, path: &Path) -> Result<()> {
-        self.check()
-            .map_err(|reason| file_error(path, format!("model not saved: {reason}")))?;
-        let bytes = self.to_bytes().map_err(|reason| file_error(path, reason))?;
+        let bytes = self
+            .check()
+            .and_then(|()| self.to_bytes().map_err(Invalid::Reason))
+            .map_err(|invalid| invalid.in_file(path, "model not saved: "))?;
         crate::atomic_file::write_atomically(path, &bytes)
     }
 
-    /// Reads and checks a model file; every problem is an [`Error::Format`]
-    /// (or [`Error::File`] when it cannot be read) naming the file.
+    /// Reads and checks a model file (see the module docs): every problem
+    /// is an [`Error::Format`] (or [`Error::File`] when it cannot be read,
+    /// [`Error::TooLarge`] for a size over a stated limit) naming the file.
     pub fn load(path: &Path) -> Result<SavedModel> {
-        let bytes = std::fs::read(path).map_err(|e| Error::File {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let model = Self::from_bytes(&bytes).map_err(|reason| file_error(path, reason))?;
-        model.check().map_err(|reason| file_error(path, reason))?;
-        Ok(model)
+        // No valid model is larger; refused before a byte is read. Devices
+        // and the like are refused by `read_whole`.
+        if let Ok(metadata) = std::fs::metadata(path)
+            && metadata.is_file()
+        {
+            limits::check(
+                format!("the size in bytes of the model file {}", path.display()),
+                metadata.len(),
+                MAX_MODEL_FILE_BYTES,
+            )?;
+        }
+        let bytes = crate::input_file::read_whole(path)?;
+        Self::from_bytes(&bytes).map_err(|invalid| invalid.in_file(path, ""))
     }
 
     /// Checks that `x` has the model's feature count and standardizes it
@@ -94,66 +129,51 @@ impl SavedModel {
         }
     }
 
-    /// Consistency of shapes, values and names; the reason when not.
-    fn check(&self) -> std::result::Result<(), String> {
+    /// Consistency of shapes, values and names.
+    fn check(&self) -> std::result::Result<(), Invalid> {
         let (features, outputs) = self.model.weights.dim();
         if features == 0 || outputs == 0 {
-            return Err(format!(
+            return Err(Invalid::Reason(format!(
                 "tensor `weight` has shape [{features}, {outputs}]; both sizes must be positive"
-            ));
+            )));
         }
         if self.model.bias.len() != outputs {
-            return Err(format!(
+            return Err(Invalid::Reason(format!(
                 "tensor `bias` has shape [{}], expected [{outputs}]",
                 self.model.bias.len()
-            ));
+            )));
         }
         check_finite("weight", self.model.weights.iter())?;
         check_finite("bias", self.model.bias.iter())?;
         if let Some(standardizer) = &self.standardizer {
             for (name, values) in [("mean", &standardizer.mean), ("std", &standardizer.std)] {
                 if values.len() != features {
-                    return Err(format!(
+                    return Err(Invalid::Reason(format!(
                         "tensor `{name}` has shape [{}], expected [{features}]",
                         values.len()
-                    ));
+                    )));
                 }
                 check_finite(name, values.iter())?;
             }
             if let Some(i) = standardizer.std.iter().position(|&s| s <= 0.0) {
-                return Err(format!(
+                return Err(Invalid::Reason(format!(
                     "tensor `std` has the non-positive value {} at index {i}",
                     standardizer.std[i]
-                ));
+                )));
             }
         }
-        let classes = self.class_names.len();
-        if self.model.classes != classes {
-            return Err(format!(
-                "the model has {} classes but {classes} class names",
-                self.model.classes
-            ));
-        }
-        if outputs != classes && !(outputs == 1 && classes == 2) {
-            return Err(format!(
-                "{classes} classes do not fit {outputs} output columns \
-                 (expected one column per class, or one column for 2 classes)"
-            ));
-        }
-        let mut seen = HashSet::new();
-        if let Some(duplicate) = self.class_names.iter().find(|n| !seen.insert(n.as_str())) {
-            return Err(format!("class name {duplicate:?} occurs twice"));
-        }
-        if self.feature_names.len() != features {
-            return Err(format!(
-                "{} feature names for {features} features",
-                self.feature_names.len()
-            ));
-        }
-        self.model.loss.validate().map_err(|e| e.to_string())?;
+        check_names(
+            &self.class_names,
+            &self.feature_names,
+            self.model.classes,
+            features,
+        )?;
+        self.model.check()?;
         Ok(())
     }
 
+    /// The file's bytes: safetensors' layout with sorted keys (see the
+    /// module docs), so that the same model always gives the same bytes.
     fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
         let (features, outputs) = self.model.weights.dim();
         let mut tensors: Vec<(&str, Vec<usize>, Vec<u8>)> = vec![
@@ -168,44 +188,65 @@ impl SavedModel {
             tensors.push(("mean", vec![features], le_bytes(standardizer.mean.iter())));
             tensors.push(("std", vec![features], le_bytes(standardizer.std.iter())));
         }
-        let views = tensors
-            .iter()
-            .map(|(name, shape, bytes)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes).map(|view| (*name, view))
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| format!("cannot build tensor: {e}"))?;
-        let json = |names: &[String]| serde_json::to_string(names).map_err(|e| e.to_string());
-        let metadata = HashMap::from([
-            ("format".to_string(), FORMAT.to_string()),
-            ("loss".to_string(), format_loss(&self.model.loss)),
-            ("classes".to_string(), json(&self.class_names)?),
-            ("feature_names".to_string(), json(&self.feature_names)?),
-            ("num_classes".to_string(), self.model.classes.to_string()),
-            (
-                "lintrain_version".to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
+        // safetensors' order: descending dtype alignment, then name; every
+        // tensor here is f32, so by name.
+        tensors.sort_by(|a, b| a.0.cmp(b.0));
+        let metadata = BTreeMap::from([
+            ("format", FORMAT.to_string()),
+            ("loss", format_loss(&self.model.loss)),
+            ("classes", json(&self.class_names)?),
+            ("feature_names", json(&self.feature_names)?),
+            ("num_classes", self.model.classes.to_string()),
+            ("lintrain_version", env!("CARGO_PKG_VERSION").to_string()),
         ]);
-        safetensors::serialize(views, Some(metadata)).map_err(|e| format!("cannot serialize: {e}"))
+        // A BTreeMap serializes in key order; the tensor entries follow in
+        // data order, each as safetensors writes it (dtype, shape, offsets).
+        let mut header = format!("{{\"__metadata__\":{}", json(&metadata)?);
+        let mut offset = 0usize;
+        for (name, shape, bytes) in &tensors {
+            let end = offset + bytes.len();
+            header.push_str(&format!(
+                ",{}:{{\"dtype\":\"F32\",\"shape\":{},\"data_offsets\":[{offset},{end}]}}",
+                json(name)?,
+                json(shape)?
+            ));
+            offset = end;
+        }
+        header.push('}');
+        // safetensors aligns the data to 8 bytes by padding the header with spaces.
+        let padded = header.len().next_multiple_of(8);
+        header.extend(std::iter::repeat_n(' ', padded - header.len()));
+        if header.len() as u64 > MAX_HEADER_BYTES {
+            return Err(format!(
+                "the file header (names and metadata) would be {} bytes, more than the {MAX_HEADER_BYTES} bytes safetensors reads",
+                header.len()
+            ));
+        }
+        let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        for (_, _, data) in &tensors {
+            bytes.extend_from_slice(data);
+        }
+        Ok(bytes)
     }
 
-    fn from_bytes(bytes: &[u8]) -> std::result::Result<SavedModel, String> {
-        let tensors = SafeTensors::deserialize(bytes)
-            .map_err(|e| format!("not a lintrain model file (not valid safetensors: {e})"))?;
-        let (_, header) = SafeTensors::read_metadata(bytes)
+    fn from_bytes(bytes: &[u8]) -> std::result::Result<SavedModel, Invalid> {
+        let (header_len, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| format!("not a lintrain model file (not valid safetensors: {e})"))?;
         let empty = HashMap::new();
         let metadata = header.metadata().as_ref().unwrap_or(&empty);
         match metadata.get("format") {
             Some(format) if format == FORMAT => {}
             Some(other) => {
-                return Err(format!(
+                return Err(Invalid::Reason(format!(
                     "not a lintrain model file (metadata `format` is {other:?}, expected {FORMAT:?})"
-                ));
+                )));
             }
             None => {
-                return Err("not a lintrain model file (no `format` metadata)".into());
+                return Err(Invalid::Reason(
+                    "not a lintrain model file (no `format` metadata)".into(),
+                ));
             }
         }
         let meta = |key: &str| {
@@ -220,33 +261,73 @@ impl SavedModel {
         let loss = parse_loss(meta("loss")?).map_err(|e| format!("metadata `loss`: {e}"))?;
         let class_names = names("classes")?;
         let feature_names = names("feature_names")?;
-        let num_classes: usize = meta("num_classes")?
-            .parse()
-            .map_err(|_| "metadata `num_classes` is not a whole number".to_string())?;
+        let num_classes: u64 = meta("num_classes")?.trim().parse().map_err(|_| {
+            format!(
+                "metadata `num_classes` is {:?}, not a whole number",
+                meta("num_classes").map(String::as_str).unwrap_or_default()
+            )
+        })?;
+        let num_classes = limits::check(
+            "metadata `num_classes`",
+            num_classes,
+            crate::limits::MAX_CLASSES,
+        )? as usize;
         let version = meta("lintrain_version")?.clone();
 
-        let (weight_shape, weight) = read_f32(&tensors, "weight")?;
-        let [features, outputs] = weight_shape[..] else {
-            return Err(format!(
-                "tensor `weight` has shape {weight_shape:?}, expected 2 dimensions [D, C]"
-            ));
+        // Shapes from the header, checked before any array is allocated.
+        let weight = tensor_info(&header, "weight")?;
+        let [features, outputs] = weight.shape[..] else {
+            return Err(Invalid::Reason(format!(
+                "tensor `weight` has shape {:?}, expected 2 dimensions [D, C]",
+                weight.shape
+            )));
         };
-        let weights = Array2::from_shape_vec((features, outputs), weight)
+        let bias = tensor_info(&header, "bias")?;
+        check_shape("bias", bias, outputs)?;
+        let standardized = match (header.info("mean"), header.info("std")) {
+            (None, None) => false,
+            (Some(_), Some(_)) => {
+                check_shape("mean", tensor_info(&header, "mean")?, features)?;
+                check_shape("std", tensor_info(&header, "std")?, features)?;
+                true
+            }
+            (Some(_), None) => return Err("tensor `mean` without tensor `std`".to_string().into()),
+            (None, Some(_)) => return Err("tensor `std` without tensor `mean`".to_string().into()),
+        };
+        if features == 0 || outputs == 0 {
+            return Err(Invalid::Reason(format!(
+                "tensor `weight` has shape [{features}, {outputs}]; both sizes must be positive"
+            )));
+        }
+        Model::check_parts(&loss, features, outputs, outputs, num_classes)?;
+        check_names(&class_names, &feature_names, num_classes, features)?;
+
+        // The values; `read_metadata` has checked that every tensor's data
+        // range lies in the buffer and matches its shape and dtype.
+        let data = &bytes[8 + header_len..];
+        let values = |name: &str| -> std::result::Result<Vec<f32>, String> {
+            let info = tensor_info(&header, name)?;
+            let (start, end) = info.data_offsets;
+            let raw = data
+                .get(start..end)
+                .ok_or_else(|| format!("tensor `{name}` lies outside the file"))?;
+            Ok(raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let weights = Array2::from_shape_vec((features, outputs), values("weight")?)
             .map_err(|e| format!("tensor `weight`: {e}"))?;
-        let bias = read_vector(&tensors, "bias", outputs)?;
-        let standardizer = match (
-            tensors.tensor("mean").is_ok(),
-            tensors.tensor("std").is_ok(),
-        ) {
-            (false, false) => None,
-            (true, true) => Some(Standardizer {
-                mean: read_vector(&tensors, "mean", features)?,
-                std: read_vector(&tensors, "std", features)?,
-            }),
-            (true, false) => return Err("tensor `mean` without tensor `std`".into()),
-            (false, true) => return Err("tensor `std` without tensor `mean`".into()),
+        let bias = Array1::from(values("bias")?);
+        let standardizer = if standardized {
+            Some(Standardizer {
+                mean: Array1::from(values("mean")?),
+                std: Array1::from(values("std")?),
+            })
+        } else {
+            None
         };
-        Ok(SavedModel {
+        let saved = SavedModel {
             model: Model {
                 weights,
                 bias,
@@ -257,8 +338,110 @@ impl SavedModel {
             class_names,
             feature_names,
             version,
-        })
+        };
+        saved.check()?;
+        Ok(saved)
     }
+}
+
+/// Why a model is not a valid model file, before the file is named.
+enum Invalid {
+    /// Reported as an [`Error::Format`] naming the file.
+    Reason(String),
+    /// A size over a stated limit, reported as [`Error::TooLarge`].
+    TooLarge { what: String, size: u64, limit: u64 },
+}
+
+impl Invalid {
+    fn in_file(self, path: &Path, prefix: &str) -> Error {
+        match self {
+            Invalid::Reason(reason) => file_error(path, format!("{prefix}{reason}")),
+            Invalid::TooLarge { what, size, limit } => Error::TooLarge {
+                what: format!("{}: {prefix}{what}", path.display()),
+                size,
+                limit,
+            },
+        }
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(reason: String) -> Self {
+        Invalid::Reason(reason)
+    }
+}
+
+impl From<Error> for Invalid {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::TooLarge { what, size, limit } => Invalid::TooLarge { what, size, limit },
+            Error::InvalidConfig(reason) => Invalid::Reason(reason),
+            other => Invalid::Reason(other.to_string()),
+        }
+    }
+}
+
+/// One name per class and per feature, and no class name twice.
+fn check_names(
+    class_names: &[String],
+    feature_names: &[String],
+    classes: usize,
+    features: usize,
+) -> std::result::Result<(), String> {
+    if classes < 2 {
+        return Err(format!(
+            "a model file holds a classifier, with at least 2 classes; this one has {classes}"
+        ));
+    }
+    if class_names.len() != classes {
+        return Err(format!(
+            "the model has {classes} classes but {} class names",
+            class_names.len()
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(duplicate) = class_names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(format!("class name {duplicate:?} occurs twice"));
+    }
+    if feature_names.len() != features {
+        return Err(format!(
+            "{} feature names for {features} features",
+            feature_names.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The header entry of an f32 tensor.
+fn tensor_info<'a>(
+    header: &'a safetensors::tensor::Metadata,
+    name: &str,
+) -> std::result::Result<&'a TensorInfo, String> {
+    let info = header
+        .info(name)
+        .ok_or_else(|| format!("missing tensor `{name}`"))?;
+    if info.dtype != Dtype::F32 {
+        return Err(format!(
+            "tensor `{name}` has dtype {:?}, expected F32",
+            info.dtype
+        ));
+    }
+    Ok(info)
+}
+
+fn check_shape(name: &str, info: &TensorInfo, len: usize) -> std::result::Result<(), String> {
+    if info.shape != [len] {
+        return Err(format!(
+            "tensor `{name}` has shape {:?}, expected [{len}]",
+            info.shape
+        ));
+    }
+    Ok(())
+}
+
+/// `value` as JSON, or why not.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> std::result::Result<String, String> {
+    serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
 /// The loss as stored in the model file, parameters included:
@@ -349,39 +532,4 @@ fn check_finite<'a>(
 
 fn le_bytes<'a>(values: impl Iterator<Item = &'a f32>) -> Vec<u8> {
     values.flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn read_f32(
-    tensors: &SafeTensors<'_>,
-    name: &str,
-) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
-    let view = tensors
-        .tensor(name)
-        .map_err(|_| format!("missing tensor `{name}`"))?;
-    if view.dtype() != Dtype::F32 {
-        return Err(format!(
-            "tensor `{name}` has dtype {:?}, expected F32",
-            view.dtype()
-        ));
-    }
-    let values = view
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok((view.shape().to_vec(), values))
-}
-
-fn read_vector(
-    tensors: &SafeTensors<'_>,
-    name: &str,
-    len: usize,
-) -> std::result::Result<Array1<f32>, String> {
-    let (shape, values) = read_f32(tensors, name)?;
-    if shape != [len] {
-        return Err(format!(
-            "tensor `{name}` has shape {shape:?}, expected [{len}]"
-        ));
-    }
-    Ok(Array1::from(values))
 }

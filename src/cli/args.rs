@@ -421,9 +421,15 @@ pub struct EvalArgs {
     /// Labels in a separate file (.npy integers, IDX labels, or one label per line) [default: none].
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// Print exactly {"loss", "accuracy", "n"} as one JSON object on stdout.
+    /// Print one JSON object on stdout: "loss", "accuracy", "n", "classes", macro and weighted precision/recall/F1, "roc_auc" (two classes) and "top_k_accuracy" (with --top-k).
     #[arg(long)]
     pub json: bool,
+    /// Also report the top-K accuracy: the share of rows whose class is among the K highest-scoring classes (1 ≤ K ≤ the model's classes) [default: not reported].
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<usize>,
+    /// Write the full confusion matrix (rows: true class, columns: predicted class) as CSV to FILE, atomically; never over an input file [default: printed only for at most 20 classes].
+    #[arg(long, value_name = "FILE")]
+    pub confusion: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

@@ -1,14 +1,37 @@
-//! `lintrain eval`: loss, accuracy, confusion matrix, precision and recall
-//! of a saved model on labelled data.
+//! `lintrain eval`: loss, accuracy and the metrics of [`lintrain::metrics`]
+//! of a saved model on labelled data. Up to
+//! [`MAX_PRINTED_CLASSES`] classes the text output shows the confusion
+//! matrix and a row per class; above, a summary whose size does not grow
+//! with the classes (averages and the worst classes), and the full matrix
+//! only as CSV on request (`--confusion FILE`).
 
 use super::args::EvalArgs;
 use super::{CliError, CliResult, inputs};
+use lintrain::metrics::{
+    self, ClassCounts, MAX_PRINTED_CLASSES, Scores, SparseConfusion, WORST_CLASSES_SHOWN,
+};
 use lintrain::model_file::SavedModel;
 use ndarray::Array1;
 use serde_json::json;
+use std::path::{Path, PathBuf};
 
 pub fn run(args: &EvalArgs) -> CliResult {
     let saved = SavedModel::load(&args.model)?;
+    let names = &saved.class_names;
+    let classes = names.len();
+    // What the model alone decides is checked before the data is read.
+    if let Some(k) = args.top_k {
+        metrics::check_top_k(k, classes).map_err(|_| {
+            CliError::new(format!(
+                "--top-k {k}: K must be between 1 and the model's {classes} classes"
+            ))
+        })?;
+    }
+    if let Some(path) = &args.confusion {
+        check_confusion_path(path, args)?;
+        SparseConfusion::check_csv_size(classes)
+            .map_err(|e| CliError::new(format!("--confusion {}: {e}", path.display())))?;
+    }
     let table = inputs::labelled(
         &args.data,
         args.label.as_ref(),
@@ -18,82 +41,242 @@ pub fn run(args: &EvalArgs) -> CliResult {
     let raw = table
         .labels
         .ok_or_else(|| CliError::new(format!("{}: the file has no labels", args.data.display())))?;
-    let labels = Array1::from(
-        saved
-            .class_map()
-            .encode(&raw)
-            .map_err(|e| CliError::new(format!("{}: {e}", args.data.display())))?,
-    );
+    let labels = saved
+        .class_map()
+        .encode(&raw)
+        .map_err(|e| CliError::new(format!("{}: {e}", args.data.display())))?;
     let x = saved.prepare(table.features.view())?;
-    let loss = saved.model.data_loss(x.view(), labels.view())?;
-    let predicted = saved.model.predict(x.view())?;
+    let evaluation = saved
+        .model
+        .evaluate(x.view(), Array1::from(labels.clone()).view())?;
+    let predicted = &evaluation.predicted;
+    let counts = ClassCounts::new(classes, &labels, predicted)?;
+    let top_k = args
+        .top_k
+        .map(|k| metrics::top_k_accuracy(evaluation.class_scores.view(), &labels, k))
+        .transpose()?;
+    let roc_auc = if classes == 2 {
+        // s₁ − s₀ in f64: the margin of class 1, ranked exactly.
+        let margin: Vec<f64> = evaluation
+            .class_scores
+            .outer_iter()
+            .map(|row| row[1] as f64 - row[0] as f64)
+            .collect();
+        let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+        metrics::roc_auc(&margin, &positive)?
+    } else {
+        None
+    };
+    let confusion = (args.confusion.is_some() || classes <= MAX_PRINTED_CLASSES)
+        .then(|| SparseConfusion::new(classes, &labels, predicted))
+        .transpose()?;
+    if let (Some(path), Some(confusion)) = (&args.confusion, &confusion) {
+        let mut csv = Vec::new();
+        confusion
+            .write_csv(names, &mut csv)
+            .map_err(|e| CliError::new(format!("--confusion {}: {e}", path.display())))?;
+        inputs::write_atomically(path, &csv)?;
+    }
+
     let n = labels.len();
-    let hits = predicted
-        .iter()
-        .zip(&labels)
-        .filter(|(p, l)| p == l)
-        .count();
-    let accuracy = hits as f64 / n as f64;
+    let loss = evaluation.loss;
+    let accuracy = counts.accuracy();
+    let macro_avg = counts.macro_average();
+    let weighted = counts.weighted_average();
     if args.json {
-        println!("{}", json!({ "loss": loss, "accuracy": accuracy, "n": n }));
+        println!(
+            "{}",
+            json!({
+                "loss": loss,
+                "accuracy": accuracy,
+                "n": n,
+                "classes": classes,
+                "macro_precision": macro_avg.precision,
+                "macro_recall": macro_avg.recall,
+                "macro_f1": macro_avg.f1,
+                "weighted_precision": weighted.precision,
+                "weighted_recall": weighted.recall,
+                "weighted_f1": weighted.f1,
+                "roc_auc": roc_auc,
+                "top_k": args.top_k,
+                "top_k_accuracy": top_k,
+            })
+        );
         return Ok(());
     }
     println!(
-        "{}: {n} rows, loss {loss:.4}, accuracy {:.2}% ({hits}/{n})",
+        "{}: {n} rows, loss {loss:.4}, accuracy {:.2}% ({}/{n})",
         args.data.display(),
-        100.0 * accuracy
+        100.0 * accuracy,
+        counts.hits()
     );
-    let names = &saved.class_names;
-    let classes = names.len();
-    let mut confusion = vec![vec![0usize; classes]; classes];
-    for (&p, &l) in predicted.iter().zip(&labels) {
-        confusion[l as usize][p as usize] += 1;
-    }
-    print_confusion(names, &confusion);
-    println!();
-    println!(
-        "{:<width$}  {:>9}  {:>9}  {:>7}",
-        "class",
-        "precision",
-        "recall",
-        "support",
-        width = label_width(names)
-    );
-    for (c, name) in names.iter().enumerate() {
-        let support: usize = confusion[c].iter().sum();
-        let predicted_c: usize = confusion.iter().map(|row| row[c]).sum();
-        let ratio = |num: usize, den: usize| {
-            if den == 0 {
-                "-".to_string()
-            } else {
-                format!("{:.3}", num as f64 / den as f64)
+    let header = ["precision", "recall", "f1", "support"];
+    match &confusion {
+        Some(confusion) if classes <= MAX_PRINTED_CLASSES => {
+            print_confusion(names, &confusion.dense());
+            println!();
+            let rows: Vec<Row> = (0..classes)
+                .map(|c| class_row(names[c].clone(), &counts, c))
+                .chain(average_rows(&macro_avg, &weighted, n))
+                .collect();
+            print_table("class", &header, &rows);
+        }
+        _ => {
+            match &args.confusion {
+                Some(path) => println!(
+                    "{classes} classes; confusion matrix written to {}",
+                    path.display()
+                ),
+                None => println!(
+                    "{classes} classes; the confusion matrix is printed for at most {MAX_PRINTED_CLASSES} (write it as CSV with --confusion FILE)"
+                ),
             }
-        };
-        println!(
-            "{:<width$}  {:>9}  {:>9}  {:>7}",
-            name,
-            ratio(confusion[c][c], predicted_c),
-            ratio(confusion[c][c], support),
-            support,
-            width = label_width(names)
-        );
+            println!();
+            print_table("average", &header, &average_rows(&macro_avg, &weighted, n));
+            let worst = counts.worst_classes(WORST_CLASSES_SHOWN);
+            println!();
+            println!("the {} classes with the lowest F1:", worst.len());
+            let rows: Vec<Row> = worst
+                .iter()
+                .map(|&c| class_row(names[c].clone(), &counts, c))
+                .collect();
+            print_table("class", &header, &rows);
+        }
+    }
+    if let Some(auc) = roc_auc {
+        println!("ROC-AUC (class {:?} positive): {auc:.4}", names[1]);
+    }
+    if let (Some(k), Some(top_k)) = (args.top_k, top_k) {
+        println!("top-{k} accuracy: {:.2}%", 100.0 * top_k);
     }
     Ok(())
 }
 
-fn label_width(names: &[String]) -> usize {
-    names
+/// Refuses a `--confusion` path that names an input, however spelled (a
+/// relative path, `..`, a symbolic or hard link): the matrix goes to a new
+/// file or replaces an old output, never the model or the data.
+fn check_confusion_path(path: &Path, args: &EvalArgs) -> CliResult {
+    inputs::check_writable(path, "--confusion")?;
+    let inputs = [
+        ("--model", Some(&args.model)),
+        ("--data", Some(&args.data)),
+        ("--labels", args.labels.as_ref()),
+    ];
+    for (flag, input) in inputs {
+        if let Some(input) = input
+            && same_file(path, input)
+        {
+            return Err(CliError::new(format!(
+                "--confusion {}: is the same file as {flag} {}; write the matrix to a new file",
+                path.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `output` and `input` are the same file: the same device and
+/// inode when both exist (Unix), else the same canonical path.
+fn same_file(output: &Path, input: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(output), std::fs::metadata(input)) {
+            return (a.dev(), a.ino()) == (b.dev(), b.ino());
+        }
+    }
+    match (canonical(output), canonical(input)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The canonical path, or for a file not yet there its canonical directory
+/// joined with its name.
+fn canonical(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok().or_else(|| {
+        let directory = std::fs::canonicalize(inputs::parent_dir(path)).ok()?;
+        Some(directory.join(path.file_name()?))
+    })
+}
+
+/// A table row: its label and one cell per column.
+struct Row {
+    label: String,
+    cells: Vec<String>,
+}
+
+/// A class's precision, recall and F1, "-" where the denominator is 0
+/// (precision of a class never predicted, recall of a class with no rows).
+fn class_row(label: String, counts: &ClassCounts, c: usize) -> Row {
+    let (tp, predicted, support) = (
+        counts.true_positives[c],
+        counts.predicted[c],
+        counts.support[c],
+    );
+    let scores = counts.scores(c);
+    let defined = |den: u64, value: f64| {
+        if den == 0 {
+            "-".to_string()
+        } else {
+            format!("{value:.3}")
+        }
+    };
+    Row {
+        label,
+        cells: vec![
+            defined(predicted, scores.precision),
+            defined(support, scores.recall),
+            defined(2 * tp + (predicted - tp) + (support - tp), scores.f1),
+            support.to_string(),
+        ],
+    }
+}
+
+fn average_rows(macro_avg: &Scores, weighted: &Scores, n: usize) -> [Row; 2] {
+    let row = |label: &str, s: &Scores| Row {
+        label: label.to_string(),
+        cells: vec![
+            format!("{:.3}", s.precision),
+            format!("{:.3}", s.recall),
+            format!("{:.3}", s.f1),
+            n.to_string(),
+        ],
+    };
+    [row("macro avg", macro_avg), row("weighted avg", weighted)]
+}
+
+fn print_table(corner: &str, header: &[&str], rows: &[Row]) {
+    let width = rows
         .iter()
-        .map(|n| n.chars().count())
+        .map(|r| r.label.chars().count())
+        .chain([corner.len()])
         .max()
-        .unwrap_or(0)
-        .max("class".len())
-        .max("true \\ predicted".len())
+        .unwrap_or(0);
+    let mut line = format!("{corner:<width$}");
+    for h in header {
+        line.push_str(&format!("  {h:>9}"));
+    }
+    println!("{line}");
+    for row in rows {
+        let mut line = format!("{:<width$}", row.label);
+        for cell in &row.cells {
+            line.push_str(&format!("  {cell:>9}"));
+        }
+        println!("{line}");
+    }
 }
 
 /// Rows are true classes, columns predicted ones.
-fn print_confusion(names: &[String], confusion: &[Vec<usize>]) {
-    let width = label_width(names);
+fn print_confusion(names: &[String], confusion: &[Vec<u64>]) {
+    let corner = "true \\ predicted";
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .chain([corner.len()])
+        .max()
+        .unwrap_or(0);
     let cell = names
         .iter()
         .map(|n| n.chars().count())
@@ -101,7 +284,7 @@ fn print_confusion(names: &[String], confusion: &[Vec<usize>]) {
         .max()
         .unwrap_or(1);
     println!("confusion matrix (rows: true class, columns: predicted class)");
-    let mut header = format!("{:<width$}", "true \\ predicted");
+    let mut header = format!("{corner:<width$}");
     for name in names {
         header.push_str(&format!("  {name:>cell$}"));
     }
