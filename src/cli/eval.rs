@@ -6,6 +6,7 @@
 //! only as CSV on request (`--confusion FILE`).
 
 use super::args::EvalArgs;
+use super::paths::{Named, check_outputs};
 use super::{CliError, CliResult, inputs};
 use lintrain::metrics::{
     self, ClassCounts, MAX_PRINTED_CLASSES, Scores, SparseConfusion, WORST_CLASSES_SHOWN,
@@ -13,7 +14,7 @@ use lintrain::metrics::{
 use lintrain::model_file::SavedModel;
 use ndarray::Array1;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn run(args: &EvalArgs) -> CliResult {
     let saved = SavedModel::load(&args.model)?;
@@ -156,49 +157,15 @@ pub fn run(args: &EvalArgs) -> CliResult {
 /// relative path, `..`, a symbolic or hard link): the matrix goes to a new
 /// file or replaces an old output, never the model or the data.
 fn check_confusion_path(path: &Path, args: &EvalArgs) -> CliResult {
-    inputs::check_writable(path, "--confusion")?;
-    let inputs = [
-        ("--model", Some(&args.model)),
-        ("--data", Some(&args.data)),
-        ("--labels", args.labels.as_ref()),
-    ];
-    for (flag, input) in inputs {
-        if let Some(input) = input
-            && same_file(path, input)
-        {
-            return Err(CliError::new(format!(
-                "--confusion {}: is the same file as {flag} {}; write the matrix to a new file",
-                path.display(),
-                input.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `output` and `input` are the same file: the same device and
-/// inode when both exist (Unix), else the same canonical path.
-fn same_file(output: &Path, input: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let (Ok(a), Ok(b)) = (std::fs::metadata(output), std::fs::metadata(input)) {
-            return (a.dev(), a.ino()) == (b.dev(), b.ino());
-        }
-    }
-    match (canonical(output), canonical(input)) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// The canonical path, or for a file not yet there its canonical directory
-/// joined with its name.
-fn canonical(path: &Path) -> Option<PathBuf> {
-    std::fs::canonicalize(path).ok().or_else(|| {
-        let directory = std::fs::canonicalize(inputs::parent_dir(path)).ok()?;
-        Some(directory.join(path.file_name()?))
-    })
+    let inputs: Vec<Named<'_>> = [
+        Some(Named::new("--model", &args.model)),
+        Some(Named::new("--data", &args.data)),
+        Named::given("--labels", args.labels.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    check_outputs(&inputs, &[Named::new("--confusion", path)])
 }
 
 /// A table row: its label and one cell per column.
