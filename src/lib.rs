@@ -5,6 +5,7 @@
 pub mod atomic_file;
 pub mod backend;
 pub mod bench;
+pub mod checkpoint_file;
 pub mod config;
 pub mod cpu;
 pub mod data;

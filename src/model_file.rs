@@ -95,18 +95,7 @@ impl SavedModel {
     /// is an [`Error::Format`] (or [`Error::File`] when it cannot be read,
     /// [`Error::TooLarge`] for a size over a stated limit) naming the file.
     pub fn load(path: &Path) -> Result<SavedModel> {
-        // No valid model is larger; refused before a byte is read. Devices
-        // and the like are refused by `read_whole`.
-        if let Ok(metadata) = std::fs::metadata(path)
-            && metadata.is_file()
-        {
-            limits::check(
-                format!("the size in bytes of the model file {}", path.display()),
-                metadata.len(),
-                MAX_MODEL_FILE_BYTES,
-            )?;
-        }
-        let bytes = crate::input_file::read_whole(path)?;
+        let bytes = read_bounded(path, "model", MAX_MODEL_FILE_BYTES)?;
         Self::from_bytes(&bytes).map_err(|invalid| invalid.in_file(path, ""))
     }
 
@@ -130,7 +119,7 @@ impl SavedModel {
     }
 
     /// Consistency of shapes, values and names.
-    fn check(&self) -> std::result::Result<(), Invalid> {
+    pub(crate) fn check(&self) -> std::result::Result<(), Invalid> {
         let (features, outputs) = self.model.weights.dim();
         if features == 0 || outputs == 0 {
             return Err(Invalid::Reason(format!(
@@ -175,6 +164,18 @@ impl SavedModel {
     /// The file's bytes: safetensors' layout with sorted keys (see the
     /// module docs), so that the same model always gives the same bytes.
     fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
+        self.to_bytes_with(FORMAT, &[], Vec::new())
+    }
+
+    /// The bytes of a file of `format` that holds this model and, beside
+    /// it, the f32 tensors `extra` (name, shape, values) and the metadata
+    /// `extra_metadata` (a [checkpoint](crate::checkpoint_file) does).
+    pub(crate) fn to_bytes_with(
+        &self,
+        format: &str,
+        extra: &[ExtraTensor<'_>],
+        extra_metadata: Vec<(&'static str, String)>,
+    ) -> std::result::Result<Vec<u8>, String> {
         let (features, outputs) = self.model.weights.dim();
         let mut tensors: Vec<(&str, Vec<usize>, Vec<u8>)> = vec![
             (
@@ -188,17 +189,21 @@ impl SavedModel {
             tensors.push(("mean", vec![features], le_bytes(standardizer.mean.iter())));
             tensors.push(("std", vec![features], le_bytes(standardizer.std.iter())));
         }
+        for (name, shape, values) in extra {
+            tensors.push((name, shape.clone(), le_bytes(values.iter())));
+        }
         // safetensors' order: descending dtype alignment, then name; every
         // tensor here is f32, so by name.
         tensors.sort_by(|a, b| a.0.cmp(b.0));
-        let metadata = BTreeMap::from([
-            ("format", FORMAT.to_string()),
+        let mut metadata = BTreeMap::from([
+            ("format", format.to_string()),
             ("loss", format_loss(&self.model.loss)),
             ("classes", json(&self.class_names)?),
             ("feature_names", json(&self.feature_names)?),
             ("num_classes", self.model.classes.to_string()),
             ("lintrain_version", env!("CARGO_PKG_VERSION").to_string()),
         ]);
+        metadata.extend(extra_metadata);
         // A BTreeMap serializes in key order; the tensor entries follow in
         // data order, each as safetensors writes it (dtype, shape, offsets).
         let mut header = format!("{{\"__metadata__\":{}", json(&metadata)?);
@@ -232,21 +237,31 @@ impl SavedModel {
     }
 
     fn from_bytes(bytes: &[u8]) -> std::result::Result<SavedModel, Invalid> {
+        Self::from_bytes_as(bytes, FORMAT, "model").map(|(saved, _)| saved)
+    }
+
+    /// Reads the model of a file of `format` (a `kind` of file, for the
+    /// messages), and returns it with the file's extra contents.
+    pub(crate) fn from_bytes_as<'b>(
+        bytes: &'b [u8],
+        format: &str,
+        kind: &str,
+    ) -> std::result::Result<(SavedModel, Extras<'b>), Invalid> {
         let (header_len, header) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| format!("not a lintrain model file (not valid safetensors: {e})"))?;
+            .map_err(|e| format!("not a lintrain {kind} file (not valid safetensors: {e})"))?;
         let empty = HashMap::new();
         let metadata = header.metadata().as_ref().unwrap_or(&empty);
         match metadata.get("format") {
-            Some(format) if format == FORMAT => {}
+            Some(found) if found == format => {}
             Some(other) => {
                 return Err(Invalid::Reason(format!(
-                    "not a lintrain model file (metadata `format` is {other:?}, expected {FORMAT:?})"
+                    "not a lintrain {kind} file (metadata `format` is {other:?}, expected {format:?})"
                 )));
             }
             None => {
-                return Err(Invalid::Reason(
-                    "not a lintrain model file (no `format` metadata)".into(),
-                ));
+                return Err(Invalid::Reason(format!(
+                    "not a lintrain {kind} file (no `format` metadata)"
+                )));
             }
         }
         let meta = |key: &str| {
@@ -340,12 +355,72 @@ impl SavedModel {
             version,
         };
         saved.check()?;
-        Ok(saved)
+        let metadata = metadata.clone();
+        Ok((
+            saved,
+            Extras {
+                metadata,
+                header,
+                data,
+            },
+        ))
     }
 }
 
+/// An extra f32 tensor of a file: name, shape, values.
+pub(crate) type ExtraTensor<'a> = (&'a str, Vec<usize>, &'a [f32]);
+
+/// What a file holds beyond its model: metadata and tensors, read on
+/// request and checked as they are read.
+pub(crate) struct Extras<'b> {
+    metadata: HashMap<String, String>,
+    header: safetensors::tensor::Metadata,
+    data: &'b [u8],
+}
+
+impl Extras<'_> {
+    /// The metadata value of `key`.
+    pub(crate) fn metadata(&self, key: &str) -> std::result::Result<&str, String> {
+        self.metadata
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| format!("missing metadata `{key}`"))
+    }
+
+    /// The values of the 1-D f32 tensor `name`, which must hold `len`.
+    pub(crate) fn vector(&self, name: &str, len: usize) -> std::result::Result<Vec<f32>, String> {
+        let info = tensor_info(&self.header, name)?;
+        check_shape(name, info, len)?;
+        let (start, end) = info.data_offsets;
+        let raw = self
+            .data
+            .get(start..end)
+            .ok_or_else(|| format!("tensor `{name}` lies outside the file"))?;
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+/// The bytes of a `kind` file no valid one of which is larger than `max`:
+/// a larger file is refused before a byte is read, and devices and the
+/// like are refused by [`read_whole`](crate::input_file::read_whole).
+pub(crate) fn read_bounded(path: &Path, kind: &str, max: u64) -> Result<Vec<u8>> {
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.is_file()
+    {
+        limits::check(
+            format!("the size in bytes of the {kind} file {}", path.display()),
+            metadata.len(),
+            max,
+        )?;
+    }
+    crate::input_file::read_whole(path)
+}
+
 /// Why a model is not a valid model file, before the file is named.
-enum Invalid {
+pub(crate) enum Invalid {
     /// Reported as an [`Error::Format`] naming the file.
     Reason(String),
     /// A size over a stated limit, reported as [`Error::TooLarge`].
@@ -353,7 +428,7 @@ enum Invalid {
 }
 
 impl Invalid {
-    fn in_file(self, path: &Path, prefix: &str) -> Error {
+    pub(crate) fn in_file(self, path: &Path, prefix: &str) -> Error {
         match self {
             Invalid::Reason(reason) => file_error(path, format!("{prefix}{reason}")),
             Invalid::TooLarge { what, size, limit } => Error::TooLarge {

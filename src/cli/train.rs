@@ -6,10 +6,11 @@ use super::json::{FinalMetrics, backend_name, train_report};
 use super::paths::{Named, check_outputs};
 use super::progress::Progress;
 use super::{CliError, CliResult, inputs, plot};
+use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
 use lintrain::dataset::{iris, select_rows, stratified_split};
 use lintrain::model_file::SavedModel;
-use lintrain::{Error, Model, Outcome, Trainer};
+use lintrain::{Checkpoint, Error, Model, Outcome, Trainer};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -49,8 +50,17 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     let log = Log { quiet };
     check_before_loading(args)?;
     let config = args.config();
+    let resume = args
+        .resume
+        .as_ref()
+        .map(|path| SavedCheckpoint::load(path, config.optimizer))
+        .transpose()?;
     let data = load_training_data(args)?;
     let features = data.x.ncols();
+    if let (Some(resume), Some(path)) = (&resume, &args.resume) {
+        check_resume(resume, &config, &data, args.no_standardize)
+            .map_err(|reason| CliError::new(format!("--resume {}: {reason}", path.display())))?;
+    }
     let test = match &args.test {
         Some(path) => {
             let table = inputs::labelled(
@@ -86,8 +96,12 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     } else {
         ((0..n).collect(), Vec::new())
     };
-    let standardizer = (!args.no_standardize)
-        .then(|| Standardizer::fit(select_rows(&data.x.view(), &train_rows).view()));
+    // A resumed run keeps the standardizer its weights were trained under.
+    let standardizer = match &resume {
+        Some(resume) => resume.saved.standardizer.clone(),
+        None => (!args.no_standardize)
+            .then(|| Standardizer::fit(select_rows(&data.x.view(), &train_rows).view())),
+    };
     let prepare = |x: ArrayView2<'_, f32>| -> CliResult<Array2<f32>> {
         Ok(match &standardizer {
             Some(s) => s.apply(x)?,
@@ -139,6 +153,9 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         ..config.clone()
     })
     .on_epoch(move |record| reporter.epoch(record));
+    if let Some(resume) = &resume {
+        trainer = trainer.resume_from(resume.checkpoint.clone());
+    }
     let result = match &val {
         Some(v) => trainer.fit_with_validation(
             train.x.view(),
@@ -160,7 +177,9 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         )
     };
     let Outcome {
-        mut model, history, ..
+        mut model,
+        history,
+        checkpoint,
     } = match result {
         Ok(outcome) => outcome,
         Err(error @ Error::Diverged { .. }) => {
@@ -178,6 +197,23 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     };
     if let Some(path) = &args.save {
         saved_model(model.clone()).save(path)?;
+    }
+    if let Some(path) = &args.save_checkpoint {
+        let checkpoint = Checkpoint {
+            model: Model {
+                classes: class_count,
+                ..checkpoint.model
+            },
+            ..checkpoint
+        };
+        SavedCheckpoint::new(
+            checkpoint,
+            config.optimizer,
+            standardizer.clone(),
+            data.classes.names().to_vec(),
+            data.feature_names.clone(),
+        )
+        .save(path)?;
     }
     if let Some(path) = &args.plot {
         let title = format!(
@@ -386,6 +422,59 @@ fn class_weights(
             Ok(weights.into_iter().map(|w| w.unwrap_or(1.0)).collect())
         }
     }
+}
+
+/// Whether a checkpoint can continue on this data with this configuration:
+/// the same classes, features, loss and standardization, and epochs left.
+fn check_resume(
+    resume: &SavedCheckpoint,
+    config: &lintrain::TrainConfig,
+    data: &Labelled,
+    no_standardize: bool,
+) -> Result<(), String> {
+    let saved = &resume.saved;
+    if saved.class_names != data.classes.names() {
+        return Err(format!(
+            "the checkpoint's classes ({}) are not the data's ({})",
+            saved.class_names.join(", "),
+            data.classes.names().join(", ")
+        ));
+    }
+    if saved.feature_names != data.feature_names {
+        return Err(format!(
+            "the checkpoint has {} features ({}…), the data {} ({}…)",
+            saved.feature_names.len(),
+            saved.feature_names.first().map_or("", String::as_str),
+            data.feature_names.len(),
+            data.feature_names.first().map_or("", String::as_str)
+        ));
+    }
+    if saved.model.loss != config.loss {
+        return Err(format!(
+            "the checkpoint was trained with the {} loss, this run uses {}",
+            saved.model.loss.name(),
+            config.loss.name()
+        ));
+    }
+    match (saved.standardizer.is_some(), no_standardize) {
+        (true, true) => {
+            return Err(
+                "the checkpoint was trained on standardized features; drop --no-standardize".into(),
+            );
+        }
+        (false, false) => {
+            return Err("the checkpoint was trained on raw features; add --no-standardize".into());
+        }
+        _ => {}
+    }
+    let done = resume.checkpoint.epochs_done;
+    if done >= config.epochs {
+        return Err(format!(
+            "the checkpoint has done {done} epochs and --epochs is the run's total ({}): give more",
+            config.epochs
+        ));
+    }
+    Ok(())
 }
 
 /// Flag combinations and output paths, checked before any data is read.
