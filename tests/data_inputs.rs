@@ -446,6 +446,15 @@ fn npz_keys_choose_the_arrays() {
     assert_eq!(table.features, features_3x2());
     assert_eq!(table.labels, Some(RawLabels::Integers(vec![1, 0, 1])));
 
+    // Predicting needs only the features: the other arrays are left alone.
+    let predict = LoadOptions {
+        x_key: Some("emb".into()),
+        labels_required: false,
+        ..LoadOptions::default()
+    };
+    let table = load_table(&path, &predict).unwrap();
+    assert_eq!((table.features, table.labels), (features_3x2(), None));
+
     let missing = LoadOptions {
         x_key: Some("X".into()),
         ..keys

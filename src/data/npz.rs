@@ -89,6 +89,8 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
         (Some(x), None) => match rest[..] {
             [] => (x, None),
             [y] => (x, Some(y)),
+            // Predicting needs no labels: the other arrays are left alone.
+            _ if !options.labels_required => (x, None),
             _ => return Err(choose()),
         },
         (None, y) if y.is_some() || !wants_labels => match rest[..] {
