@@ -219,6 +219,14 @@ fn savetxt_whitespace_text_is_detected() {
     assert_eq!(table.features, features_3x2());
     assert_eq!(table.labels, Some(RawLabels::Integers(vec![1, 0, 1])));
 
+    // A comment says nothing of the delimiter, commas in it or not.
+    let commented = write(
+        &dir,
+        "commented.txt",
+        "# made by numpy, 3 rows\n0.5 -1.25 1\n2 3.5 0\n-4 0 1\n",
+    );
+    assert_eq!(load(&commented).unwrap().features, features_3x2());
+
     let bad = write(&dir, "bad.txt", "1 2 0\n3 4\n");
     let (line, _, reason) = parse_error(load(&bad));
     assert_eq!(line, 2);

@@ -261,8 +261,9 @@ impl<'a> Records<'a> {
 }
 
 /// Tab for `.tsv`; otherwise the most frequent of tab, comma and semicolon
-/// on the first line; whitespace when there is none of them but the line
-/// has several fields separated by spaces; else comma.
+/// on the first line that is neither blank nor a `#` comment; whitespace
+/// when there is none of them but the line has several fields separated by
+/// spaces; else comma.
 fn sniff_delimiter(path: &Path, text: &[u8]) -> Delimiter {
     let is_tsv = path
         .file_name()
@@ -271,9 +272,12 @@ fn sniff_delimiter(path: &Path, text: &[u8]) -> Delimiter {
     if is_tsv {
         return Delimiter::Byte(b'\t');
     }
+    // `#` comment lines (savetxt's header) are free text: they say nothing
+    // of the delimiter.
     let first_line = text
         .split(|&b| b == b'\n' || b == b'\r')
-        .find(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+        .map(<[u8]>::trim_ascii)
+        .find(|line| !line.is_empty() && !line.starts_with(b"#"))
         .unwrap_or(&[]);
     let count = |d: u8| first_line.iter().filter(|&&b| b == d).count();
     let most = [b',', b'\t', b';']

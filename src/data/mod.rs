@@ -75,10 +75,11 @@ pub struct LoadOptions {
     /// line.
     pub delimiter: Option<Delimiter>,
     /// The `.npz` array holding the features (the name `numpy.savez` was
-    /// given, with or without `.npy`); `None` picks it (see [`npz`](self)).
+    /// given, with or without `.npy`); `None` picks the only array, or of
+    /// two the 2-D one beside a 1-D (or N×1) one.
     pub x_key: Option<String>,
-    /// The `.npz` array holding the labels; `None` picks it. A labels file
-    /// takes precedence.
+    /// The `.npz` array holding the labels; `None` picks the other of two
+    /// arrays. A labels file takes precedence.
     pub y_key: Option<String>,
 }
 
