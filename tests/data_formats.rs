@@ -334,14 +334,17 @@ fn expected_features_drop_or_keep_the_label_column() {
         ..predict.clone()
     };
     let message = message_naming(load_table(&without, &eval), &without);
-    assert!(message.contains("no labels"), "{message}");
+    assert!(
+        message.contains("feature counts differ") && message.contains("3 columns"),
+        "{message}"
+    );
 
     let three = LoadOptions {
         expected_features: Some(3),
         ..predict
     };
     let message = message_naming(load_table(&without, &three), &without);
-    assert!(message.contains("expects 3 features"), "{message}");
+    assert!(message.contains("model has 3 features"), "{message}");
 }
 
 // ---------------------------------------------------------------- NumPy
@@ -510,9 +513,9 @@ fn npy_bad_files_are_errors() {
     let message = message_naming(load(&one_d), &one_d);
     assert!(message.contains("1-D"), "{message}");
 
-    let big_endian = write(&dir, "be.npy", npy(">f4", &[1, 1], false, &[0, 0, 0, 0], 1));
-    let message = message_naming(load(&big_endian), &big_endian);
-    assert!(message.contains("\">f4\""), "{message}");
+    let complex = write(&dir, "c.npy", npy("<c8", &[1, 1], false, &[0; 8], 1));
+    let message = message_naming(load(&complex), &complex);
+    assert!(message.contains("\"<c8\""), "{message}");
 
     let nan = write(
         &dir,
@@ -707,9 +710,10 @@ fn unknown_format_lists_supported_ones() {
         "{message}"
     );
 
+    // A gzip file cut short in its header: an error naming it, not a panic.
     let gz = write(&dir, "train-images-idx3-ubyte.gz", [0x1f, 0x8b, 8, 0]);
     let message = message_naming(load(&gz), &gz);
-    assert!(message.contains("gunzip"), "{message}");
+    assert!(message.contains("not a valid gzip file"), "{message}");
 }
 
 // ---------------------------------------------------------------- Standardizer

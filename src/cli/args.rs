@@ -2,7 +2,7 @@
 //! range are rejected while parsing, naming the flag.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use lintrain::data::LabelColumn;
+use lintrain::data::{Delimiter, HeaderMode, LabelColumn, LoadOptions};
 use lintrain::{
     BackendChoice, BatchSize, EarlyStopping, Init, Loss, LrSchedule, Monitor, Optimizer,
     Regularizer, Sampling, Schedule, TrainConfig,
@@ -121,7 +121,7 @@ impl BackendArg {
 /// Where the features and labels come from.
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
-    /// Data file: CSV (header optional), .npy (with --labels), MNIST IDX, or CIFAR-10 .bin.
+    /// Data file: CSV/TSV/whitespace-separated text (header optional), .npy (with --labels), .npz, MNIST IDX, or CIFAR-10 .bin; each may be gzip-compressed (.gz).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// CSV label column: a 0-based index or a header name [default: the last column].
@@ -130,6 +130,56 @@ pub struct DataArgs {
     /// Labels in a separate file (.npy integers, IDX labels, or one label per line); required with .npy features [default: none].
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// How a data file is read: its header and delimiter when it is text, its
+/// arrays when it is an .npz archive.
+#[derive(clap::Args, Clone)]
+pub struct ReadArgs {
+    /// Whether the first row of a text file is a header; auto decides from the first rows (a pandas header such as 0,1,…,29,label included).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub header: HeaderArg,
+    /// Field separator of a text file: one character such as , ; |, or tab, or space for runs of whitespace (numpy.savetxt's default) [default: sniffed from the first line].
+    #[arg(long, value_name = "SEP", value_parser = parse_delimiter)]
+    pub delimiter: Option<Delimiter>,
+    /// The .npz array holding the features [default: the only array, or of two the 2-D one].
+    #[arg(long, value_name = "KEY")]
+    pub x_key: Option<String>,
+    /// The .npz array holding the labels [default: of two arrays the 1-D one].
+    #[arg(long, value_name = "KEY")]
+    pub y_key: Option<String>,
+}
+
+impl ReadArgs {
+    /// `options` with these flags' reading choices.
+    pub fn apply(&self, options: LoadOptions) -> LoadOptions {
+        LoadOptions {
+            header: self.header.mode(),
+            delimiter: self.delimiter,
+            x_key: self.x_key.clone(),
+            y_key: self.y_key.clone(),
+            ..options
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeaderArg {
+    Auto,
+    Yes,
+    No,
+}
+
+impl HeaderArg {
+    pub fn mode(self) -> HeaderMode {
+        match self {
+            HeaderArg::Auto => HeaderMode::Auto,
+            HeaderArg::Yes => HeaderMode::Yes,
+            HeaderArg::No => HeaderMode::No,
+        }
+    }
 }
 
 /// The hyperparameters a loss and regularizer need.
@@ -421,6 +471,8 @@ pub struct EvalArgs {
     /// Labels in a separate file (.npy integers, IDX labels, or one label per line) [default: none].
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Print one JSON object on stdout: "loss", "accuracy", "n", "classes", macro and weighted precision/recall/F1, "roc_auc" (two classes) and "top_k_accuracy" (with --top-k).
     #[arg(long)]
     pub json: bool,
@@ -443,6 +495,8 @@ pub struct PredictArgs {
     /// CSV label column, dropped when present: a 0-based index or a header name [default: the last column].
     #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
     pub label: Option<LabelColumn>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Write the CSV here, atomically, instead of to stdout [default: stdout].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -574,5 +628,9 @@ fn parse_class_weight(text: &str) -> Result<ClassWeightArg, String> {
 }
 
 fn parse_label_column(text: &str) -> Result<LabelColumn, String> {
+    text.parse().map_err(|e: lintrain::Error| e.to_string())
+}
+
+fn parse_delimiter(text: &str) -> Result<Delimiter, String> {
     text.parse().map_err(|e: lintrain::Error| e.to_string())
 }

@@ -38,6 +38,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
         args.label.as_ref(),
         args.labels.as_ref(),
         Some(saved.model.features()),
+        &args.read,
     )?;
     let raw = table
         .labels

@@ -148,6 +148,7 @@ fn from_data(args: &GradcheckArgs, rng: &mut ChaCha8Rng) -> CliResult<Problem> {
         args.data.label.as_ref(),
         args.data.labels.as_ref(),
         None,
+        &args.data.read,
     )?;
     let raw = table
         .labels

@@ -1,5 +1,6 @@
 //! Reading data for a command and checking output paths before work starts.
 
+use super::args::ReadArgs;
 use super::{CliError, CliResult};
 use lintrain::data::{LabelColumn, LoadOptions, Table, load_table};
 use std::path::{Path, PathBuf};
@@ -10,13 +11,15 @@ pub fn labelled(
     label: Option<&LabelColumn>,
     labels_file: Option<&PathBuf>,
     expected_features: Option<usize>,
+    read: &ReadArgs,
 ) -> CliResult<Table> {
-    let options = LoadOptions {
+    let options = read.apply(LoadOptions {
         label: label.cloned().unwrap_or_default(),
         labels_file: labels_file.cloned(),
         labels_required: true,
         expected_features,
-    };
+        ..LoadOptions::default()
+    });
     Ok(load_table(path, &options)?)
 }
 

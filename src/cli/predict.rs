@@ -19,12 +19,13 @@ pub fn run(args: &PredictArgs) -> CliResult {
         )?;
     }
     let saved = SavedModel::load(&args.model)?;
-    let options = LoadOptions {
+    let options = args.read.apply(LoadOptions {
         label: args.label.clone().unwrap_or_default(),
         labels_file: None,
         labels_required: false,
         expected_features: Some(saved.model.features()),
-    };
+        ..LoadOptions::default()
+    });
     let table = load_table(&args.data, &options)?;
     let x = saved.prepare(table.features.view())?;
     let csv_error = |e: csv::Error| CliError::new(format!("writing the predictions: {e}"));

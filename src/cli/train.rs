@@ -68,6 +68,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
                 args.data.label.as_ref(),
                 args.test_labels.as_ref(),
                 Some(features),
+                &args.data.read,
             )?;
             let raw = table.labels.ok_or_else(|| {
                 CliError::new(format!("--test {}: the file has no labels", path.display()))
@@ -544,6 +545,7 @@ fn load_training_data(args: &TrainArgs) -> CliResult<Labelled> {
         args.data.label.as_ref(),
         args.data.labels.as_ref(),
         None,
+        &args.data.read,
     )?;
     let raw: RawLabels = table
         .labels

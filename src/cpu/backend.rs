@@ -11,7 +11,9 @@ use crate::backend::{
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
 use crate::{Error, Result};
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
+use ndarray::{
+    Array2, ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix2, linalg::general_mat_mul,
+};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -194,7 +196,8 @@ impl Backend for CpuBackend {
             out.len(),
         )?;
         let indices = &indices.data[first..first + count];
-        let source = src.as_slice().expect("standard layout");
+        let source = src.as_standard_layout();
+        let source = row_major_slice("gather", "the source rows", &source)?;
         for (r, &index) in indices.iter().enumerate() {
             let from = index as usize * cols;
             out[r * cols..(r + 1) * cols].copy_from_slice(&source[from..from + cols]);
@@ -501,6 +504,8 @@ impl Backend for CpuBackend {
             rows * d,
         )?;
         let indices = &step.indices.data[step.first..step.first + rows];
+        let x = step.x.as_standard_layout();
+        let values_layout;
         let targets = match step.targets {
             ResidentTargets::Classes {
                 labels,
@@ -544,13 +549,14 @@ impl Backend for CpuBackend {
                         ),
                     });
                 }
-                StepTargets::Values(values.as_slice().expect("standard layout"))
+                values_layout = values.as_standard_layout();
+                StepTargets::Values(row_major_slice(op, "the targets", &values_layout)?)
             }
         };
         let fused = FusedStep {
             isa: self.isa,
             loss: step.loss,
-            x: step.x.as_slice().expect("standard layout"),
+            x: row_major_slice(op, "the rows", &x)?,
             features: d,
             outputs: c,
             indices,
@@ -564,4 +570,21 @@ impl Backend for CpuBackend {
         stats[2 * slot + 1] = correct as f32;
         Ok(())
     }
+}
+
+/// The row-major values of a matrix that went through
+/// `as_standard_layout`. `Rows` is a public `Array2`, so a caller can hand in
+/// any layout (Fortran order, a transposed or strided view made owned):
+/// `as_standard_layout` borrows a row-major one as it is and copies any
+/// other, so every layout is accepted. The error is for an invariant break
+/// in ndarray only, never expected.
+fn row_major_slice<'a>(
+    op: &'static str,
+    what: &str,
+    matrix: &'a CowArray<'_, f32, Ix2>,
+) -> Result<&'a [f32]> {
+    matrix.as_slice().ok_or_else(|| Error::ShapeMismatch {
+        op,
+        detail: format!("{what} are not contiguous in row-major order"),
+    })
 }

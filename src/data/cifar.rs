@@ -5,6 +5,7 @@
 use super::labels::RawLabels;
 use super::{Table, format_error};
 use crate::Result;
+use crate::limits::{self, MAX_TABLE_VALUES};
 use ndarray::Array2;
 use std::path::Path;
 
@@ -24,6 +25,12 @@ pub(crate) fn read_batch(path: &Path, bytes: &[u8]) -> Result<Table> {
         ));
     }
     let rows = bytes.len() / RECORD;
+    limits::check_product(
+        format!("the number of pixels in {}", path.display()),
+        rows as u64,
+        PIXELS as u64,
+        MAX_TABLE_VALUES,
+    )?;
     let mut labels = Vec::with_capacity(rows);
     let mut pixels = Vec::with_capacity(rows * PIXELS);
     for (row, record) in bytes.chunks_exact(RECORD).enumerate() {

@@ -1,50 +1,118 @@
-//! Delimited text: comma, tab or semicolon separated (sniffed from the first
-//! line; `.tsv` is always tab), with or without a header row.
+//! Delimited text: comma, tab, semicolon or whitespace separated (sniffed
+//! from the first line unless [`LoadOptions::delimiter`] says; `.tsv` is
+//! always tab), with or without a header row ([`LoadOptions::header`]).
 //!
-//! The first row is a header when one of its fields is not a number while
-//! the same field of the second row is (or, in a one-row file, when none of
-//! its fields is a number). Errors name the file, the 1-based line (the
-//! header counts) and the 1-based column.
+//! Errors name the file, the 1-based line (the header counts) and the
+//! 1-based column. Lines are counted from each record's byte position, so
+//! `\n`, `\r\n` and `\r` line endings all give the line an editor shows.
 
 use super::labels::{LabelColumn, RawLabels};
 use super::{LoadOptions, Table, format_error, numbered_names};
+use crate::limits::{self, MAX_TABLE_VALUES};
 use crate::{Error, Result};
-use csv::{ByteRecord, ReaderBuilder};
+use csv::{ByteRecord, Position, ReaderBuilder};
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::path::Path;
+use std::str::FromStr;
 
 /// Rows parsed together in parallel; errors are still reported for the
 /// first bad row in file order.
 const BATCH_ROWS: usize = 2048;
 
-pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<Table> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let delimiter = sniff_delimiter(path, bytes);
-    // Fields are trimmed where they are parsed: the reader's own trimming
-    // costs more than the parsing.
-    let mut reader = ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(bytes);
-    let read_error = |e: csv::Error| {
-        let line = e.position().map_or(0, |p| p.line() as usize);
-        Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            column: 1,
-            reason: e.to_string(),
+/// Whether the first row of a text file names the columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HeaderMode {
+    /// Decided from the first rows: the first row is a header when
+    /// - one of its fields is not a number while the same field of the
+    ///   second row is, or
+    /// - the label column is given by a name that the first row holds, or
+    /// - its numeric fields read `0, 1, 2, …` in order, the names pandas and
+    ///   NumPy give unnamed columns (`0,1,…,29,label`): at least two of them
+    ///   beside a field that is not a number, at least three when every
+    ///   field is a number;
+    ///
+    /// and in a one-row file when none of its fields is a number.
+    #[default]
+    Auto,
+    /// The first row is a header.
+    Yes,
+    /// The first row is data.
+    No,
+}
+
+/// How the fields of a text file are separated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delimiter {
+    /// One byte, such as `,`, `;`, `|` or a tab; CSV quoting applies.
+    Byte(u8),
+    /// Runs of spaces and tabs, leading and trailing ones ignored, as NumPy's
+    /// `savetxt` writes and `loadtxt` reads; lines starting with `#` are
+    /// comments (`savetxt`'s header) and there is no quoting.
+    Whitespace,
+}
+
+impl FromStr for Delimiter {
+    type Err = Error;
+
+    /// `space` (or `whitespace`, or a space) for runs of whitespace; `tab`
+    /// (or `\t`), `comma`, `semicolon`, `pipe`; or any one ASCII punctuation
+    /// character.
+    fn from_str(text: &str) -> Result<Self> {
+        let delimiter = match text {
+            " " | "space" | "spaces" | "whitespace" => Delimiter::Whitespace,
+            "\t" | "\\t" | "tab" => Delimiter::Byte(b'\t'),
+            "comma" => Delimiter::Byte(b','),
+            "semicolon" => Delimiter::Byte(b';'),
+            "pipe" => Delimiter::Byte(b'|'),
+            _ => match text.as_bytes() {
+                &[byte] if byte.is_ascii_punctuation() && byte != b'"' => Delimiter::Byte(byte),
+                _ => {
+                    return Err(Error::InvalidConfig(format!(
+                        "delimiter {text:?}: give one punctuation character (such as , ; |), \
+                         tab, or space (runs of whitespace)"
+                    )));
+                }
+            },
+        };
+        Ok(delimiter)
+    }
+}
+
+impl std::fmt::Display for Delimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delimiter::Whitespace => f.write_str("whitespace"),
+            Delimiter::Byte(b'\t') => f.write_str("tab"),
+            Delimiter::Byte(byte) => write!(f, "{:?}", *byte as char),
         }
+    }
+}
+
+pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<Table> {
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let delimiter = options
+        .delimiter
+        .unwrap_or_else(|| sniff_delimiter(path, text));
+    let mut records = Records::new(text, delimiter);
+    let read_error = |e: csv::Error| Error::Parse {
+        path: path.to_path_buf(),
+        line: e.position().map_or(0, |p| line_at(text, p.byte())),
+        column: 1,
+        reason: e.to_string(),
     };
 
     let mut first = ByteRecord::new();
-    if !reader.read_byte_record(&mut first).map_err(read_error)? {
+    if !records.read(&mut first).map_err(read_error)? {
         return Err(Error::EmptyData(format!("{} is empty", path.display())));
     }
     let mut second = ByteRecord::new();
-    let has_second = reader.read_byte_record(&mut second).map_err(read_error)?;
-    let has_header = is_header(&first, has_second.then_some(&second));
+    let has_second = records.read(&mut second).map_err(read_error)?;
+    let has_header = match options.header {
+        HeaderMode::Yes => true,
+        HeaderMode::No => false,
+        HeaderMode::Auto => is_header(&first, has_second.then_some(&second), &options.label),
+    };
     if has_header && !has_second {
         return Err(Error::EmptyData(format!(
             "{} has a header but no data rows",
@@ -71,13 +139,24 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
         .filter(|(j, _)| Some(*j) != label_index)
         .map(|(_, name)| name.clone())
         .collect();
+    // Predicting from a file as wide as the model has no label column; if
+    // the column where one would be does not parse, the likelier cause is a
+    // file with one feature fewer than the model plus its labels.
+    let would_be_label = match (options.expected_features, &options.labels_file) {
+        (Some(expected), None) if label_index.is_none() && expected == columns => {
+            label_position(&options.label, columns, header.as_deref())
+        }
+        _ => None,
+    };
 
     let layout = RowLayout {
         path,
+        text,
         columns,
         feature_count,
-        first_line: line_of(&first),
+        first_byte: byte_of(&first),
         label_index,
+        would_be_label,
         column_names: header.as_deref(),
         delimiter,
     };
@@ -95,10 +174,7 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
         if filled == batch.len() {
             batch.push(ByteRecord::new());
         }
-        if !reader
-            .read_byte_record(&mut batch[filled])
-            .map_err(read_error)?
-        {
+        if !records.read(&mut batch[filled]).map_err(read_error)? {
             break;
         }
         filled += 1;
@@ -119,44 +195,184 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
     })
 }
 
-/// Tab for `.tsv`; otherwise the most frequent of tab, comma and semicolon
-/// on the first line, comma when there is none.
-fn sniff_delimiter(path: &Path, bytes: &[u8]) -> u8 {
-    let is_tsv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-    if is_tsv {
-        return b'\t';
+/// The records of the text: the csv crate's for one-byte delimiters, split
+/// here on whitespace runs for [`Delimiter::Whitespace`].
+enum Records<'a> {
+    Csv(csv::Reader<&'a [u8]>),
+    Whitespace { text: &'a [u8], offset: usize },
+}
+
+impl<'a> Records<'a> {
+    fn new(text: &'a [u8], delimiter: Delimiter) -> Self {
+        match delimiter {
+            // Fields are trimmed where they are parsed: the reader's own
+            // trimming costs more than the parsing.
+            Delimiter::Byte(byte) => Records::Csv(
+                ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .delimiter(byte)
+                    .from_reader(text),
+            ),
+            Delimiter::Whitespace => Records::Whitespace { text, offset: 0 },
+        }
     }
-    let first_line = bytes
-        .split(|&b| b == b'\n')
-        .find(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+
+    /// Reads the next record into `record` with its starting byte as its
+    /// position; `false` at the end.
+    fn read(&mut self, record: &mut ByteRecord) -> std::result::Result<bool, csv::Error> {
+        match self {
+            Records::Csv(reader) => reader.read_byte_record(record),
+            Records::Whitespace { text, offset } => {
+                while *offset < text.len() {
+                    let start = *offset;
+                    let rest = &text[start..];
+                    let end = rest
+                        .iter()
+                        .position(|&b| b == b'\n' || b == b'\r')
+                        .map_or(text.len(), |i| start + i);
+                    *offset = end + 1;
+                    if text.get(end) == Some(&b'\r') && text.get(end + 1) == Some(&b'\n') {
+                        *offset += 1;
+                    }
+                    let line = &text[start..end];
+                    let mut fields = line
+                        .split(|b| b.is_ascii_whitespace())
+                        .filter(|f| !f.is_empty())
+                        .peekable();
+                    match fields.peek() {
+                        None => continue,
+                        Some(field) if field.starts_with(b"#") => continue,
+                        Some(_) => {}
+                    }
+                    record.clear();
+                    for field in fields {
+                        record.push_field(field);
+                    }
+                    let mut position = Position::new();
+                    position.set_byte(start as u64);
+                    record.set_position(Some(position));
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Tab for `.tsv`; otherwise the most frequent of tab, comma and semicolon
+/// on the first line that is neither blank nor a `#` comment; whitespace
+/// when there is none of them but the line has several fields separated by
+/// spaces; else comma.
+fn sniff_delimiter(path: &Path, text: &[u8]) -> Delimiter {
+    let is_tsv = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .is_some_and(|n| n.ends_with(".tsv") || n.ends_with(".tsv.gz"));
+    if is_tsv {
+        return Delimiter::Byte(b'\t');
+    }
+    // `#` comment lines (savetxt's header) are free text: they say nothing
+    // of the delimiter.
+    let first_line = text
+        .split(|&b| b == b'\n' || b == b'\r')
+        .map(<[u8]>::trim_ascii)
+        .find(|line| !line.is_empty() && !line.starts_with(b"#"))
         .unwrap_or(&[]);
     let count = |d: u8| first_line.iter().filter(|&&b| b == d).count();
-    [b',', b'\t', b';']
+    let most = [b',', b'\t', b';']
         .into_iter()
         .map(|d| (count(d), d))
         .filter(|(n, _)| *n > 0)
-        .max_by_key(|(n, d)| (*n, *d == b','))
-        .map_or(b',', |(_, d)| d)
+        .max_by_key(|(n, d)| (*n, *d == b','));
+    if let Some((_, delimiter)) = most {
+        return Delimiter::Byte(delimiter);
+    }
+    let fields = first_line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
+        .count();
+    if fields >= 2 {
+        Delimiter::Whitespace
+    } else {
+        Delimiter::Byte(b',')
+    }
 }
 
 fn is_number(field: &[u8]) -> bool {
     std::str::from_utf8(field.trim_ascii()).is_ok_and(|s| s.parse::<f32>().is_ok())
 }
 
-fn is_header(first: &ByteRecord, second: Option<&ByteRecord>) -> bool {
-    match second {
-        Some(second) => first
-            .iter()
-            .zip(second.iter())
-            .any(|(a, b)| !is_number(a) && is_number(b)),
-        None => first.iter().all(|f| !is_number(f)),
+/// See [`HeaderMode::Auto`].
+fn is_header(first: &ByteRecord, second: Option<&ByteRecord>, label: &LabelColumn) -> bool {
+    if let LabelColumn::Name(name) = label
+        && first.iter().any(|f| f.trim_ascii() == name.as_bytes())
+    {
+        return true;
     }
+    let Some(second) = second else {
+        return first.iter().all(|f| !is_number(f));
+    };
+    first
+        .iter()
+        .zip(second.iter())
+        .any(|(a, b)| !is_number(a) && is_number(b))
+        || has_numbered_names(first)
 }
 
-fn line_of(record: &ByteRecord) -> usize {
-    record.position().map_or(0, |p| p.line() as usize)
+/// Whether the numeric fields of `row` are `0, 1, 2, …` in order: at least
+/// two beside a non-numeric field, at least three when all are numeric (a
+/// data row of exactly these values is then unlikely).
+fn has_numbered_names(row: &ByteRecord) -> bool {
+    let mut numbered = 0usize;
+    for field in row.iter().map(<[u8]>::trim_ascii) {
+        if !is_number(field) {
+            continue;
+        }
+        if field != numbered.to_string().as_bytes() {
+            return false;
+        }
+        numbered += 1;
+    }
+    let all_numeric = numbered == row.len();
+    numbered >= if all_numeric { 3 } else { 2 }
+}
+
+fn byte_of(record: &ByteRecord) -> u64 {
+    record.position().map_or(0, Position::byte)
+}
+
+/// The 1-based line of the record starting at byte `byte` of `text`: one
+/// plus the line breaks before it, where `\r\n`, `\n` and a lone `\r` each
+/// end a line.
+///
+/// The csv crate ends a record at the `\r` of `\r\n` and starts the next
+/// one's position at the `\n` (and before any blank lines it skips), which
+/// is why its own line count is one short for `\r\n` files. No record
+/// starts with a line break, so those are skipped first.
+fn line_at(text: &[u8], byte: u64) -> usize {
+    let mut start = (byte as usize).min(text.len());
+    while matches!(text.get(start), Some(b'\r' | b'\n')) {
+        start += 1;
+    }
+    let before = &text[..start];
+    let mut lines = 1;
+    for (i, &b) in before.iter().enumerate() {
+        let crlf_start = b == b'\r' && text.get(i + 1) == Some(&b'\n');
+        if b == b'\n' || (b == b'\r' && !crlf_start) {
+            lines += 1;
+        }
+    }
+    lines
+}
+
+/// The column index `label` points at, if it is in range.
+fn label_position(label: &LabelColumn, columns: usize, header: Option<&[String]>) -> Option<usize> {
+    match label {
+        LabelColumn::Last => columns.checked_sub(1),
+        LabelColumn::Index(index) => (*index < columns).then_some(*index),
+        LabelColumn::Name(name) => header?.iter().position(|h| h == name),
+    }
 }
 
 /// Which column holds the labels, if any.
@@ -170,18 +386,29 @@ fn label_column(
         return Ok(None);
     }
     if let Some(expected) = options.expected_features {
-        if columns == expected {
+        // As wide as the model: no label column, which is right only when
+        // labels are not needed (predict).
+        if columns == expected && !options.labels_required {
             return Ok(None);
         }
         if columns != expected + 1 {
-            return Err(format_error(
-                path,
+            let reason = if options.labels_required {
                 format!(
-                    "has {columns} columns; the model expects {expected} features \
-                     ({expected} columns, or {} with a label column)",
+                    "the feature counts differ: the file has {columns} columns, so {} features \
+                     beside its label column, but the model has {expected} features (a labelled \
+                     file for it has {} columns)",
+                    columns.saturating_sub(1),
                     expected + 1
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "the feature counts differ: the file has {columns} columns but the model has \
+                     {expected} features (a file for it has {expected} columns, or {} with a \
+                     label column)",
+                    expected + 1
+                )
+            };
+            return Err(format_error(path, reason));
         }
     }
     let index = match &options.label {
@@ -238,6 +465,15 @@ struct Rows {
 impl Rows {
     fn push_batch(&mut self, layout: &RowLayout<'_>, batch: &[ByteRecord]) -> Result<()> {
         let width = layout.feature_count;
+        limits::check_product(
+            format!(
+                "the number of values (rows × features) in {}",
+                layout.path.display()
+            ),
+            (self.count + batch.len()) as u64,
+            width as u64,
+            MAX_TABLE_VALUES,
+        )?;
         let start = self.features.len();
         self.features.resize(start + batch.len() * width, 0.0);
         let outputs = &mut self.features[start..];
@@ -266,28 +502,31 @@ impl Rows {
 /// What a data row must look like, and how its errors are reported.
 struct RowLayout<'a> {
     path: &'a Path,
+    /// The whole text, to turn a record's byte position into its line.
+    text: &'a [u8],
     columns: usize,
     feature_count: usize,
-    first_line: usize,
+    first_byte: u64,
     label_index: Option<usize>,
+    /// The column that would hold labels in a file as wide as the model.
+    would_be_label: Option<usize>,
     column_names: Option<&'a [String]>,
-    delimiter: u8,
+    delimiter: Delimiter,
 }
 
 impl RowLayout<'_> {
     /// Checks the row and parses its features into `out`.
     fn parse_row(&self, record: &ByteRecord, out: &mut [f32]) -> Result<()> {
-        let line = line_of(record);
         if record.len() != self.columns {
             return Err(Error::Parse {
                 path: self.path.to_path_buf(),
-                line,
+                line: self.line_of(record),
                 column: record.len().min(self.columns) + 1,
                 reason: format!(
                     "has {} fields, expected {} (as on line {})",
                     record.len(),
                     self.columns,
-                    self.first_line
+                    line_at(self.text, self.first_byte)
                 ),
             });
         }
@@ -296,39 +535,51 @@ impl RowLayout<'_> {
             let field = field.trim_ascii();
             if Some(j) == self.label_index {
                 if field.is_empty() {
-                    return Err(self.cell_error(line, j, "empty label".into()));
+                    return Err(self.cell_error(record, j, "empty label".into()));
                 }
             } else if let Some(slot) = out.next() {
-                *slot = self.parse_feature(line, j, field)?;
+                *slot = self.parse_feature(record, j, field)?;
             }
         }
         Ok(())
     }
 
-    fn parse_feature(&self, line: usize, column: usize, field: &[u8]) -> Result<f32> {
+    fn line_of(&self, record: &ByteRecord) -> usize {
+        line_at(self.text, byte_of(record))
+    }
+
+    fn parse_feature(&self, record: &ByteRecord, column: usize, field: &[u8]) -> Result<f32> {
         if field.is_empty() {
-            return Err(self.cell_error(line, column, "empty cell; expected a number".into()));
+            return Err(self.cell_error(record, column, "empty cell; expected a number".into()));
         }
         let text = std::str::from_utf8(field)
-            .map_err(|_| self.cell_error(line, column, "not UTF-8 text".into()))?;
+            .map_err(|_| self.cell_error(record, column, "not UTF-8 text".into()))?;
         let value: f32 = text.parse().map_err(|_| {
-            let hint = if text.contains(' ') && self.delimiter != b' ' {
+            let hint = if Some(column) == self.would_be_label {
                 format!(
-                    " (fields are separated by {:?}; space-separated files are not supported)",
-                    self.delimiter as char
+                    "; if this is the label column, the feature counts differ: the file has {} \
+                     features but the model has {}",
+                    self.columns - 1,
+                    self.columns
+                )
+            } else if text.contains([' ', '\t']) && self.delimiter != Delimiter::Whitespace {
+                format!(
+                    " (fields are separated by {}; for whitespace-separated text give \
+                     --delimiter space)",
+                    self.delimiter
                 )
             } else {
                 String::new()
             };
             self.cell_error(
-                line,
+                record,
                 column,
                 format!("cannot parse {text:?} as a number{hint}"),
             )
         })?;
         if !value.is_finite() {
             return Err(self.cell_error(
-                line,
+                record,
                 column,
                 format!("non-finite value {text:?}; features must be finite numbers"),
             ));
@@ -336,16 +587,53 @@ impl RowLayout<'_> {
         Ok(value)
     }
 
-    fn cell_error(&self, line: usize, column: usize, reason: String) -> Error {
+    fn cell_error(&self, record: &ByteRecord, column: usize, reason: String) -> Error {
         let reason = match self.column_names.and_then(|names| names.get(column)) {
             Some(name) => format!("{reason} (column {name:?})"),
             None => reason,
         };
         Error::Parse {
             path: self.path.to_path_buf(),
-            line,
+            line: self.line_of(record),
             column: column + 1,
             reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_counted_for_every_line_ending() {
+        let text = b"a\r\nb\nc\rd";
+        assert_eq!(line_at(text, 0), 1);
+        assert_eq!(line_at(text, 3), 2);
+        assert_eq!(line_at(text, 5), 3);
+        assert_eq!(line_at(text, 7), 4);
+        // From the \n of a \r\n, as the csv crate positions the next
+        // record, or from the blank lines before it: the record's own line.
+        assert_eq!(line_at(text, 2), 2);
+        assert_eq!(line_at(b"a\r\n\r\n\nb", 2), 4);
+    }
+
+    #[test]
+    fn delimiters_parse_by_name_or_character() {
+        for (text, expected) in [
+            (",", Delimiter::Byte(b',')),
+            ("|", Delimiter::Byte(b'|')),
+            ("tab", Delimiter::Byte(b'\t')),
+            ("\\t", Delimiter::Byte(b'\t')),
+            ("space", Delimiter::Whitespace),
+            (" ", Delimiter::Whitespace),
+            ("semicolon", Delimiter::Byte(b';')),
+        ] {
+            assert_eq!(text.parse::<Delimiter>().unwrap(), expected, "{text:?}");
+        }
+        for bad in ["", "ab", "x", "\""] {
+            let error = bad.parse::<Delimiter>().unwrap_err().to_string();
+            assert!(error.contains("delimiter"), "{bad:?}: {error}");
         }
     }
 }

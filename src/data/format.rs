@@ -1,4 +1,5 @@
-//! Which loader reads a file: by magic number, then by extension.
+//! Which loader reads a file: by magic number, then by extension (of the
+//! name without `.gz`: a gzip file is decompressed before it is looked at).
 
 use super::format_error;
 use crate::Result;
@@ -11,6 +12,8 @@ pub enum Format {
     Csv,
     /// NumPy array (`.npy`, magic `\x93NUMPY`).
     Npy,
+    /// NumPy archive of arrays (`.npz`, a zip file: magic `PK\x03\x04`).
+    Npz,
     /// MNIST IDX image file (magic `00 00 08 03`).
     Idx,
     /// CIFAR-10 binary batch (`.bin`, records of 1 + 3072 bytes).
@@ -20,33 +23,29 @@ pub enum Format {
 pub(crate) const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 pub(crate) const IDX_IMAGES_MAGIC: [u8; 4] = [0, 0, 8, 3];
 pub(crate) const IDX_LABELS_MAGIC: [u8; 4] = [0, 0, 8, 1];
-const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZIP_MAGICS: [&[u8]; 2] = [b"PK\x03\x04", b"PK\x05\x06"];
 
-const SUPPORTED: &str = "supported: CSV/TSV text (.csv, .tsv, .txt), NumPy arrays (.npy), \
-MNIST IDX images (e.g. train-images-idx3-ubyte), CIFAR-10 binary batches (.bin)";
+const SUPPORTED: &str = "supported: CSV/TSV/whitespace-separated text (.csv, .tsv, .txt, .dat), \
+NumPy arrays (.npy) and archives (.npz), MNIST IDX images (e.g. train-images-idx3-ubyte), \
+CIFAR-10 binary batches (.bin), and any of these gzip-compressed (.gz)";
 
 impl Format {
-    /// The format of `path` whose content starts with `bytes`.
+    /// The format of `path` whose (decompressed) content starts with `bytes`.
     pub fn detect(path: &Path, bytes: &[u8]) -> Result<Format> {
-        let name = path
+        let full_name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
-        let extension = path
+        let name = full_name.strip_suffix(".gz").unwrap_or(&full_name);
+        let extension = Path::new(name)
             .extension()
-            .map(|e| e.to_string_lossy().to_lowercase())
+            .map(|e| e.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if bytes.starts_with(GZIP_MAGIC) {
-            return Err(format_error(
-                path,
-                format!(
-                    "is gzip-compressed; decompress it first (`gunzip {}`)",
-                    path.display()
-                ),
-            ));
-        }
         if bytes.starts_with(NPY_MAGIC) {
             return Ok(Format::Npy);
+        }
+        if ZIP_MAGICS.iter().any(|magic| bytes.starts_with(magic)) {
+            return Ok(Format::Npz);
         }
         if bytes.starts_with(&IDX_IMAGES_MAGIC) {
             return Ok(Format::Idx);
@@ -59,9 +58,15 @@ impl Format {
             ));
         }
         match extension.as_str() {
-            "csv" | "tsv" | "txt" => return Ok(Format::Csv),
+            "csv" | "tsv" | "txt" | "dat" => return Ok(Format::Csv),
             "bin" => return Ok(Format::Cifar),
             "npy" => return Err(format_error(path, "is not a NumPy .npy file (bad magic)")),
+            "npz" => {
+                return Err(format_error(
+                    path,
+                    "is not a NumPy .npz archive (bad magic; expected a zip file)",
+                ));
+            }
             _ => {}
         }
         if name.contains("idx") && name.contains("ubyte") {

@@ -1,11 +1,13 @@
 //! MNIST IDX files: images (magic `00 00 08 03`, unsigned bytes,
 //! N × rows × cols, big-endian sizes) and labels (magic `00 00 08 01`).
-//! Pixels stay 0..255; scaling is left to standardization.
+//! Pixels stay 0..255; scaling is left to standardization. The files may be
+//! gzip-compressed, as MNIST and Fashion-MNIST are distributed (`*-ubyte.gz`).
 
 use super::format::{IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
 use super::labels::RawLabels;
 use super::{format_error, read_file};
 use crate::Result;
+use crate::limits::{self, MAX_TABLE_VALUES};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,15 @@ pub(crate) fn read_images(path: &Path, bytes: &[u8]) -> Result<Array2<f32>> {
     let pixels = rows
         .checked_mul(cols)
         .ok_or_else(|| format_error(path, "image size overflows"))?;
+    limits::check_product(
+        format!(
+            "the number of pixels in {} ({count} images of {rows}×{cols})",
+            path.display()
+        ),
+        count as u64,
+        pixels as u64,
+        MAX_TABLE_VALUES,
+    )?;
     let data = body(path, bytes, 3, count.checked_mul(pixels))?;
     let values: Vec<f32> = data.iter().map(|&b| b as f32).collect();
     Array2::from_shape_vec((count, pixels), values).map_err(|e| format_error(path, e.to_string()))
@@ -36,7 +47,7 @@ pub(crate) fn read_labels(path: &Path, bytes: &[u8]) -> Result<Vec<i64>> {
 
 /// The label file next to an image file by the standard MNIST names
 /// (`train-images-idx3-ubyte` → `train-labels-idx1-ubyte`, also with
-/// `.idx3-ubyte`), with the path it was found at. Missing is an error only
+/// `.idx3-ubyte`, each with or without `.gz`), with the path it was found at. Missing is an error only
 /// when labels are required.
 pub(crate) fn companion_labels(
     images: &Path,
@@ -84,8 +95,17 @@ fn companion_candidates(images: &Path) -> Vec<PathBuf> {
             names.push(labels.replacen(from, to, 1));
         }
     }
+    // The same compression as the images first, then the other.
+    let toggled: Vec<String> = names
+        .iter()
+        .map(|n| match n.strip_suffix(".gz") {
+            Some(plain) => plain.to_string(),
+            None => format!("{n}.gz"),
+        })
+        .collect();
     names
         .into_iter()
+        .chain(toggled)
         .map(|n| images.with_file_name(n))
         .collect()
 }

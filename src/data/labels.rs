@@ -58,10 +58,25 @@ impl RawLabels {
         self.len() == 0
     }
 
-    /// Integers when every value parses as one, strings otherwise.
+    /// Integers when every value parses as one, or as a whole number written
+    /// as a float (NumPy's `savetxt` writes labels as `1.000000000000000000e+00`);
+    /// strings otherwise.
     pub fn from_strings(values: Vec<String>) -> RawLabels {
         let integers: Option<Vec<i64>> = values.iter().map(|v| v.trim().parse().ok()).collect();
-        match integers {
+        if let Some(integers) = integers {
+            return RawLabels::Integers(integers);
+        }
+        // Beyond 2^53 a float no longer tells one whole number from the next.
+        const EXACT: f64 = (1u64 << 53) as f64;
+        let whole_floats: Option<Vec<i64>> = values
+            .iter()
+            .map(|v| {
+                let value: f64 = v.trim().parse().ok()?;
+                (value.is_finite() && value.fract() == 0.0 && value.abs() <= EXACT)
+                    .then_some(value as i64)
+            })
+            .collect();
+        match whole_floats {
             Some(integers) => RawLabels::Integers(integers),
             None => RawLabels::Strings(values),
         }

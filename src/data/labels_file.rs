@@ -1,5 +1,6 @@
-//! A separate labels file: a NumPy `.npy` 1-D integer array, an IDX label
-//! file, or text with one label per line (integers or names).
+//! A separate labels file: a NumPy `.npy` 1-D array (integers, whole floats
+//! or strings), an IDX label file, or text with one label per line (integers
+//! or names); each also gzip-compressed.
 
 use super::format::{IDX_LABELS_MAGIC, NPY_MAGIC};
 use super::labels::RawLabels;
@@ -11,7 +12,7 @@ use std::path::Path;
 pub fn read_labels_file(path: &Path) -> Result<RawLabels> {
     let bytes = read_file(path)?;
     if bytes.starts_with(NPY_MAGIC) {
-        return Ok(RawLabels::Integers(npy::read_labels(path, &bytes)?));
+        return npy::read_labels(path, &bytes);
     }
     if bytes.starts_with(&IDX_LABELS_MAGIC) {
         return Ok(RawLabels::Integers(idx::read_labels(path, &bytes)?));

@@ -1,16 +1,24 @@
-//! Loading feature tables with labels from files: CSV/TSV, NumPy `.npy`,
-//! MNIST IDX and CIFAR-10 binary batches. The format is chosen by magic
+//! Loading feature tables with labels from files: delimited text (CSV, TSV,
+//! whitespace-separated), NumPy `.npy` and `.npz`, MNIST IDX and CIFAR-10
+//! binary batches, each also gzip-compressed. The format is chosen by magic
 //! number first and by extension second.
 //!
-//! Feature names: the CSV header, else `x0, x1, …` (CSV without header and
-//! `.npy`), `p0, p1, …` for MNIST pixels (row-major), and for CIFAR-10
+//! Every file is read through [`crate::input_file::read_whole`] (regular
+//! files only, bounded), gzip is decompressed bounded by
+//! [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES), and every size a
+//! header declares (an `.npy` shape, IDX dimensions, an `.npz` member) is
+//! checked against the stated [`limits`](crate::limits) and the bytes present
+//! before anything is allocated for it.
+//!
+//! Feature names: the CSV header, else `x0, x1, …` (text without header,
+//! `.npy`, `.npz`), `p0, p1, …` for MNIST pixels (row-major), and for CIFAR-10
 //! `r0…r1023, g0…g1023, b0…b1023` (one 32×32 plane per colour, row-major, as
 //! the batches store them).
 //!
-//! Labels: a CSV label column (see [`LabelColumn`]), the IDX label file next
-//! to the images, the label byte of each CIFAR record, or, when
-//! [`LoadOptions::labels_file`] is given, that file for every format (then
-//! every CSV column is a feature).
+//! Labels: a CSV label column (see [`LabelColumn`]), an `.npz` array (see
+//! [`LoadOptions::y_key`]), the IDX label file next to the images, the label
+//! byte of each CIFAR record, or, when [`LoadOptions::labels_file`] is given,
+//! that file for every format (then every CSV column is a feature).
 
 mod cifar;
 mod csv;
@@ -19,8 +27,11 @@ mod idx;
 mod labels;
 mod labels_file;
 mod npy;
+mod npz;
+mod source;
 mod standardizer;
 
+pub use csv::{Delimiter, HeaderMode};
 pub use format::Format;
 pub use labels::{ClassMap, LabelColumn, RawLabels};
 pub use labels_file::read_labels_file;
@@ -53,10 +64,23 @@ pub struct LoadOptions {
     /// Whether a table without labels is an error (train, eval) or not
     /// (predict).
     pub labels_required: bool,
-    /// The model's feature count D, when there is a model: a CSV with exactly
-    /// D columns then has no label column, one with D + 1 columns has its
-    /// label column taken out per [`LoadOptions::label`].
+    /// The model's feature count D, when there is a model: a CSV with D + 1
+    /// columns has its label column taken out per [`LoadOptions::label`];
+    /// one with exactly D columns has no label column, which is an error
+    /// when labels are required (the feature counts differ).
     pub expected_features: Option<usize>,
+    /// Whether the first row of a text file is a header.
+    pub header: HeaderMode,
+    /// The field separator of a text file; `None` sniffs it from the first
+    /// line.
+    pub delimiter: Option<Delimiter>,
+    /// The `.npz` array holding the features (the name `numpy.savez` was
+    /// given, with or without `.npy`); `None` picks the only array, or of
+    /// two the 2-D one beside a 1-D (or N×1) one.
+    pub x_key: Option<String>,
+    /// The `.npz` array holding the labels; `None` picks the other of two
+    /// arrays. A labels file takes precedence.
+    pub y_key: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -66,6 +90,10 @@ impl Default for LoadOptions {
             labels_file: None,
             labels_required: true,
             expected_features: None,
+            header: HeaderMode::Auto,
+            delimiter: None,
+            x_key: None,
+            y_key: None,
         }
     }
 }
@@ -78,6 +106,7 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
     let mut labels_source = options.labels_file.clone();
     let mut table = match format {
         Format::Csv => csv::load(path, &bytes, options)?,
+        Format::Npz => npz::load(path, &bytes, options)?,
         Format::Npy => {
             let features = npy::read_features(path, &bytes)?;
             let feature_names = numbered_names("x", features.ncols());
@@ -111,7 +140,7 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
     if let Some(labels_path) = &options.labels_file {
         table.labels = Some(read_labels_file(labels_path)?);
     }
-    check_table(path, &table, labels_source.as_deref(), options)?;
+    check_table(path, format, &table, labels_source.as_deref(), options)?;
     Ok(table)
 }
 
@@ -178,6 +207,7 @@ pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
 
 fn check_table(
     path: &Path,
+    format: Format,
     table: &Table,
     labels_source: Option<&Path>,
     options: &LoadOptions,
@@ -204,20 +234,32 @@ fn check_table(
                 ),
             })
         }
-        None if options.labels_required => Err(Error::Format {
-            path: path.to_path_buf(),
-            reason: "no labels: give a labels file (a CSV has its labels in a column)".into(),
-        }),
+        None if options.labels_required => {
+            let (what, where_else) = match format {
+                Format::Npy => ("a .npy file holds only features", ""),
+                Format::Npz => (
+                    "the archive has no labels array",
+                    ", or name its labels array with --y-key",
+                ),
+                _ => ("the file has none", ""),
+            };
+            Err(Error::Format {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "no labels: {what}; give them in a labels file with --labels (--test-labels \
+                     for --test): a .npy array, an IDX label file or text with one label per \
+                     line{where_else}"
+                ),
+            })
+        }
         _ => Ok(()),
     }
 }
 
-/// The whole file, or [`Error::File`] with the OS reason.
+/// The whole file, decompressed when it is gzip: only a regular file,
+/// bounded (see [`source`]); errors name the path.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::File {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    source::read_input(path)
 }
 
 pub(crate) fn numbered_names(prefix: &str, count: usize) -> Vec<String> {

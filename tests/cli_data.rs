@@ -1,0 +1,347 @@
+//! The binary on data as users have it (issue 11, §8): `--header`,
+//! `--delimiter`, `--x-key`/`--y-key`, gzip and `.npz` input, and the
+//! errors for a `--test` file of the wrong width and for missing labels.
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn lintrain(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the lintrain binary runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn succeed(args: &[&str]) -> Run {
+    let run = lintrain(args);
+    assert_eq!(run.code, Some(0), "lintrain {args:?}: {}", run.describe());
+    run
+}
+
+/// Non-zero exit and one `lintrain: error:` line holding every fragment.
+fn fail_with(args: &[&str], fragments: &[&str]) {
+    let run = lintrain(args);
+    assert!(
+        run.code.is_some_and(|c| c != 0),
+        "lintrain {args:?} should fail: {}",
+        run.describe()
+    );
+    let stderr = run.stderr.trim_end();
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("lintrain: error: "),
+        "lintrain {args:?}: {}",
+        run.describe()
+    );
+    for fragment in fragments {
+        assert!(
+            last.contains(fragment),
+            "lintrain {args:?}: the error lacks {fragment:?}: {last}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
+
+fn write(dir: &TempDir, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Two well-separated classes in three features, row by row.
+fn rows() -> Vec<([f32; 3], &'static str)> {
+    (0..24)
+        .map(|i| {
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            let jitter = (i as f32) * 0.01;
+            (
+                [sign * 2.0 + jitter, sign * 1.5 - jitter, jitter],
+                if i % 2 == 0 { "malignant" } else { "benign" },
+            )
+        })
+        .collect()
+}
+
+fn train(data: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "train",
+        "--data",
+        s(data),
+        "--epochs",
+        "3",
+        "--backend",
+        "cpu",
+    ];
+    args.extend(extra);
+    succeed(&args)
+}
+
+fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let tuple = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
+}
+
+fn features_npy() -> Vec<u8> {
+    let values: Vec<u8> = rows()
+        .iter()
+        .flat_map(|(x, _)| x.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    npy("<f4", &[rows().len(), 3], &values)
+}
+
+fn labels_npy() -> Vec<u8> {
+    let values: Vec<u8> = rows()
+        .iter()
+        .flat_map(|(_, y)| i64::from(*y == "malignant").to_le_bytes())
+        .collect();
+    npy("<i8", &[rows().len()], &values)
+}
+
+fn npz(arrays: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    for (key, bytes) in arrays {
+        writer.start_file(format!("{key}.npy"), options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[test]
+fn pandas_header_gives_the_classes_without_label() {
+    let dir = TempDir::new().unwrap();
+    let mut csv = String::from("0,1,2,label\n");
+    for (x, y) in rows() {
+        csv.push_str(&format!("{},{},{},{y}\n", x[0], x[1], x[2]));
+    }
+    let path = write(&dir, "cancer.csv", csv);
+    let run = train(&path, &[]);
+    assert!(
+        run.stderr.contains("2 classes: benign, malignant"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr.contains("label, malignant"),
+        "{}",
+        run.describe()
+    );
+
+    // --header no reads the header row as data: its label becomes a class.
+    let run = train(&path, &["--header", "no"]);
+    assert!(
+        run.stderr.contains("3 classes: benign, label, malignant"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn whitespace_text_and_the_delimiter_flag() {
+    let dir = TempDir::new().unwrap();
+    let mut spaced = String::new();
+    let mut piped = String::new();
+    for (x, y) in rows() {
+        let label = f32::from(y == "malignant");
+        spaced.push_str(&format!(
+            "{:.18e} {:.18e} {:.18e} {label:.18e}\n",
+            x[0], x[1], x[2]
+        ));
+        piped.push_str(&format!("{}|{}|{}|{y}\n", x[0], x[1], x[2]));
+    }
+    let spaced = write(&dir, "savetxt.txt", spaced);
+    let model = dir.path().join("model.safetensors");
+    let run = train(&spaced, &["--save", s(&model)]);
+    assert!(run.stderr.contains("2 classes: 0, 1"), "{}", run.describe());
+
+    let piped = write(&dir, "piped.csv", piped);
+    fail_with(
+        &[
+            "train",
+            "--data",
+            s(&piped),
+            "--epochs",
+            "1",
+            "--backend",
+            "cpu",
+        ],
+        &[s(&piped)],
+    );
+    train(&piped, &["--delimiter", "|"]);
+    fail_with(
+        &["train", "--data", s(&piped), "--delimiter", "ab"],
+        &["delimiter"],
+    );
+
+    // eval and predict take the flags too.
+    let eval = succeed(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&spaced),
+        "--delimiter",
+        "space",
+        "--json",
+    ]);
+    assert!(eval.stdout.contains("\"accuracy\""), "{}", eval.describe());
+    let unlabelled = write(&dir, "unlabelled.txt", "1|2|3\n-1|-2|-3\n");
+    let predict = succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&unlabelled),
+        "--delimiter",
+        "|",
+        "--header",
+        "no",
+    ]);
+    assert_eq!(predict.stdout.lines().count(), 2, "{}", predict.describe());
+}
+
+#[test]
+fn gzip_and_npz_data() {
+    let dir = TempDir::new().unwrap();
+    let mut csv = String::from("a,b,c,y\n");
+    for (x, y) in rows() {
+        csv.push_str(&format!("{},{},{},{y}\n", x[0], x[1], x[2]));
+    }
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(csv.as_bytes()).unwrap();
+    let gz = write(&dir, "data.csv.gz", encoder.finish().unwrap());
+    let run = train(&gz, &[]);
+    assert!(
+        run.stderr.contains("benign, malignant"),
+        "{}",
+        run.describe()
+    );
+
+    let pair = write(
+        &dir,
+        "pair.npz",
+        npz(&[("X", features_npy()), ("y", labels_npy())]),
+    );
+    train(&pair, &[]);
+
+    let three = write(
+        &dir,
+        "three.npz",
+        npz(&[
+            ("emb", features_npy()),
+            ("target", labels_npy()),
+            ("ids", labels_npy()),
+        ]),
+    );
+    fail_with(
+        &["train", "--data", s(&three), "--backend", "cpu"],
+        &[s(&three), "--x-key", "--y-key"],
+    );
+    let model = dir.path().join("m.safetensors");
+    train(
+        &three,
+        &["--x-key", "emb", "--y-key", "target", "--save", s(&model)],
+    );
+    let predict = succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--data",
+        s(&three),
+        "--x-key",
+        "emb",
+    ]);
+    assert_eq!(predict.stdout.lines().count(), rows().len());
+}
+
+#[test]
+fn a_test_file_one_feature_short_says_the_feature_counts_differ() {
+    let dir = TempDir::new().unwrap();
+    let mut train_csv = String::from("a,b,c,label\n");
+    let mut test_csv = String::from("a,b,label\n");
+    for (x, y) in rows() {
+        train_csv.push_str(&format!("{},{},{},{y}\n", x[0], x[1], x[2]));
+        test_csv.push_str(&format!("{},{},{y}\n", x[0], x[1]));
+    }
+    let train_csv = write(&dir, "train.csv", train_csv);
+    let test_csv = write(&dir, "test.csv", test_csv);
+    fail_with(
+        &[
+            "train",
+            "--data",
+            s(&train_csv),
+            "--test",
+            s(&test_csv),
+            "--epochs",
+            "1",
+            "--backend",
+            "cpu",
+        ],
+        &[
+            s(&test_csv),
+            "feature counts differ",
+            "model has 3 features",
+        ],
+    );
+}
+
+#[test]
+fn missing_labels_name_the_flag_and_devices_are_refused() {
+    let dir = TempDir::new().unwrap();
+    let x = write(&dir, "x.npy", features_npy());
+    fail_with(
+        &["train", "--data", s(&x), "--backend", "cpu"],
+        &[s(&x), "no labels", "--labels"],
+    );
+    #[cfg(unix)]
+    fail_with(
+        &["train", "--data", s(&x), "--labels", "/dev/zero"],
+        &["/dev/zero", "not a regular file"],
+    );
+    let y = write(&dir, "y.npy", labels_npy());
+    train(&x, &["--labels", s(&y)]);
+}
