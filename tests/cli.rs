@@ -1320,3 +1320,109 @@ fn library_training_options_are_reachable_from_the_command_line() {
         &["line 4", "unknown class \"delta\""],
     );
 }
+
+#[test]
+fn a_resumed_run_ends_where_the_uninterrupted_run_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("blobs.csv");
+    write_blobs(&data, 90, 45, true);
+    let path = |name: &str| dir.path().join(name);
+    let (straight, first, checkpoint, resumed) = (
+        path("straight.safetensors"),
+        path("first.safetensors"),
+        path("run.ckpt"),
+        path("resumed.safetensors"),
+    );
+    // Adam (moments to carry over), a validation split and minibatches (a
+    // shuffle per epoch to continue), a warmup (a schedule position).
+    let train = |overrides: &[(&str, &str)], extra: &[&str]| -> Vec<String> {
+        let mut flags = vec![
+            ("--data", s(&data).to_string()),
+            ("--backend", "cpu".into()),
+            ("--optimizer", "adam".into()),
+            ("--lr", "0.05".into()),
+            ("--warmup-steps", "20".into()),
+            ("--val-fraction", "0.2".into()),
+            ("--batch-size", "16".into()),
+            ("--epochs", "6".into()),
+        ];
+        for (flag, value) in overrides {
+            match flags.iter_mut().find(|(f, _)| f == flag) {
+                Some(slot) => slot.1 = value.to_string(),
+                None => flags.push((flag, value.to_string())),
+            }
+        }
+        let mut args = vec!["train".to_string(), "-q".to_string()];
+        for (flag, value) in flags {
+            args.push(flag.to_string());
+            args.push(value);
+        }
+        args.extend(extra.iter().map(|e| e.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        succeed(&args)
+    };
+    run(train(&[("--save", s(&straight))], &[]));
+    run(train(
+        &[
+            ("--epochs", "3"),
+            ("--save", s(&first)),
+            ("--save-checkpoint", s(&checkpoint)),
+        ],
+        &[],
+    ));
+    run(train(
+        &[("--resume", s(&checkpoint)), ("--save", s(&resumed))],
+        &[],
+    ));
+    let bytes = |p: &Path| std::fs::read(p).expect("written");
+    assert_eq!(
+        bytes(&resumed),
+        bytes(&straight),
+        "3 epochs and 3 resumed differ from 6 in one run"
+    );
+    assert_ne!(
+        bytes(&first),
+        bytes(&straight),
+        "the first half is not the whole"
+    );
+
+    // What cannot continue is refused, naming why.
+    let resume = ("--resume", s(&checkpoint));
+    let cases: Vec<(Vec<(&str, &str)>, &[&str], Vec<&str>)> = vec![
+        (
+            vec![resume, ("--optimizer", "sgd")],
+            &[],
+            vec!["--resume", "optimizer"],
+        ),
+        (
+            vec![resume, ("--beta1", "0.8")],
+            &[],
+            vec!["optimizer", "beta1: 0.8"],
+        ),
+        (
+            vec![resume, ("--epochs", "3")],
+            &[],
+            vec!["--resume", "3 epochs", "give more"],
+        ),
+        (
+            vec![resume],
+            &["--no-standardize"],
+            vec!["drop --no-standardize"],
+        ),
+        (vec![resume, ("--loss", "svm")], &[], vec!["loss"]),
+        (
+            vec![("--resume", s(&straight))],
+            &[],
+            vec!["not a lintrain checkpoint file"],
+        ),
+    ];
+    for (overrides, extra, fragments) in cases {
+        let args = train(&overrides, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).skip(2).collect();
+        let args: Vec<&str> = std::iter::once("train").chain(args).collect();
+        fail_with(&args, &fragments);
+    }
+}

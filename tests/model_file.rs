@@ -1,10 +1,12 @@
 //! The safetensors model file: round trips, atomic saving, and clear errors
 //! for files that are not valid lintrain models.
 
+use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::Standardizer;
 use lintrain::limits::{MAX_CLASSES, MAX_PARAMETERS};
 use lintrain::model_file::{MAX_MODEL_FILE_BYTES, format_loss, parse_loss};
-use lintrain::{Error, Loss, Model, SavedModel};
+use lintrain::optimizer::STATE_SLOTS;
+use lintrain::{Checkpoint, Error, Loss, Model, Optimizer, SavedModel};
 use ndarray::{Array1, Array2, array};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
@@ -1216,4 +1218,78 @@ fn saved_files_are_standard_safetensors() {
             assert_eq!(view.data(), data.as_slice());
         }
     }
+}
+
+fn checkpoint_of(saved: &SavedModel, state_len: usize) -> SavedCheckpoint {
+    let checkpoint = Checkpoint {
+        model: saved.model.clone(),
+        optimizer_state: (0..state_len).map(|i| i as f32 * 0.25 - 3.0).collect(),
+        steps_taken: 1234,
+        epochs_done: 7,
+    };
+    SavedCheckpoint::new(
+        checkpoint,
+        Optimizer::adam(),
+        saved.standardizer.clone(),
+        saved.class_names.clone(),
+        saved.feature_names.clone(),
+    )
+}
+
+#[test]
+fn checkpoints_round_trip_and_check_their_state() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("run.ckpt");
+    let saved = saved(5, 3, Loss::softmax(), true);
+    let params = 5 * 3 + 3;
+    let written = checkpoint_of(&saved, STATE_SLOTS * params);
+    written.save(&path).expect("saves");
+    let bytes = std::fs::read(&path).unwrap();
+    written.save(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "not reproducible");
+    let read = SavedCheckpoint::load(&path, Optimizer::adam()).expect("loads");
+    assert_eq!(read.checkpoint, written.checkpoint);
+    assert_eq!(read.saved.standardizer, saved.standardizer);
+    assert_eq!(read.saved.class_names, saved.class_names);
+
+    // Another optimizer's run cannot use the state.
+    let error = SavedCheckpoint::load(&path, Optimizer::Sgd)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("optimizer") && error.contains("Sgd"),
+        "{error}"
+    );
+    // A model file is not a checkpoint, nor a checkpoint a model file.
+    let model_path = dir.path().join("m.safetensors");
+    saved.save(&model_path).unwrap();
+    let error = SavedCheckpoint::load(&model_path, Optimizer::adam())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("not a lintrain checkpoint file"), "{error}");
+    let error = SavedModel::load(&path).unwrap_err().to_string();
+    assert!(error.contains("not a lintrain model file"), "{error}");
+    // A state of the wrong size is neither written nor read.
+    let wrong = checkpoint_of(&saved, STATE_SLOTS * params - 1);
+    let error = wrong
+        .save(&dir.path().join("bad.ckpt"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("optimizer state"), "{error}");
+    assert!(!dir.path().join("bad.ckpt").exists());
+    // A NaN written into the state's bytes in the file: refused on load.
+    let (header_len, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let (start, _) = header.info("optimizer_state").unwrap().data_offsets;
+    let mut corrupt = bytes.clone();
+    let at = 8 + header_len + start + 4;
+    corrupt[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let corrupt_path = dir.path().join("corrupt.ckpt");
+    std::fs::write(&corrupt_path, corrupt).unwrap();
+    let error = SavedCheckpoint::load(&corrupt_path, Optimizer::adam())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("optimizer_state") && error.contains("NaN"),
+        "{error}"
+    );
 }

@@ -53,7 +53,10 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     let resume = args
         .resume
         .as_ref()
-        .map(|path| SavedCheckpoint::load(path, config.optimizer))
+        .map(|path| {
+            SavedCheckpoint::load(path, config.optimizer)
+                .map_err(|e| CliError::new(format!("--resume: {e}")))
+        })
         .transpose()?;
     let data = load_training_data(args)?;
     let features = data.x.ncols();
