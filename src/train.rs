@@ -147,6 +147,12 @@ impl Trainer {
         self.config.validate()?;
         check_features(&x, "features")?;
         let classes = check_labels(&labels, x.nrows(), self.config.classes)?;
+        // Refused before training, not when the trained model is saved.
+        crate::limits::check(
+            "the number of classes",
+            classes as u64,
+            crate::limits::MAX_CLASSES,
+        )?;
         if let Some(weights) = &self.config.class_weights
             && weights.len() != classes
         {

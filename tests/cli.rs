@@ -1391,7 +1391,9 @@ fn a_resumed_run_ends_where_the_uninterrupted_run_ends() {
 
     // What cannot continue is refused, naming why.
     let resume = ("--resume", s(&checkpoint));
-    let cases: Vec<(Vec<(&str, &str)>, &[&str], Vec<&str>)> = vec![
+    // (flags replaced or added, flags appended, fragments of the error)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [&'a str], Vec<&'a str>);
+    let cases: Vec<Case<'_>> = vec![
         (
             vec![resume, ("--optimizer", "sgd")],
             &[],

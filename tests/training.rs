@@ -694,3 +694,20 @@ fn full_batch_and_predict_api() {
     let scores = model.decision_function(x.view()).unwrap();
     assert_eq!(scores.dim(), (150, 3));
 }
+
+#[test]
+fn more_classes_than_the_limit_are_refused_before_training() {
+    let x = Array2::from_shape_vec((2, 1), vec![0.0f32, 1.0]).unwrap();
+    let labels = Array1::from(vec![0u32, lintrain::limits::MAX_CLASSES as u32]);
+    let config = TrainConfig {
+        epochs: 1,
+        backend: BackendChoice::Cpu,
+        ..TrainConfig::default()
+    };
+    match Trainer::new(config).fit(x.view(), labels.view()) {
+        Err(lintrain::Error::TooLarge { size, limit, .. }) => {
+            assert_eq!((size, limit), (limit + 1, lintrain::limits::MAX_CLASSES));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
