@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::cli::*;
 use common::in_ci;
 use lintrain::data::{LoadOptions, load_table};
 use lintrain::model_file::SavedModel;
@@ -10,95 +11,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> bool {
-        self.code == Some(0)
-    }
-    fn describe(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-fn lintrain(args: &[&str]) -> Run {
-    let xdg = std::env::temp_dir().join("lintrain-cli-test-xdg");
-    let _ = std::fs::create_dir_all(&xdg);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700));
-    }
-    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", &xdg)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the lintrain binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn succeed(args: &[&str]) -> Run {
-    let run = lintrain(args);
-    assert!(run.ok(), "lintrain {args:?} failed: {}", run.describe());
-    run
-}
-
-/// Asserts the contract for bad input: non-zero exit, one `lintrain: error:`
-/// line on stderr mentioning each fragment, and no panic text.
-fn fail_with(args: &[&str], fragments: &[&str]) -> Run {
-    // Quiet, so that stderr holds the error alone and not the log lines of
-    // a run that failed part-way.
-    let quiet: Vec<&str> = std::iter::once("--quiet")
-        .chain(args.iter().copied())
-        .collect();
-    let run = lintrain(&quiet);
-    assert!(
-        !run.ok() && run.code.is_some(),
-        "lintrain {args:?} should fail: {}",
-        run.describe()
-    );
-    let stderr = run.stderr.trim_end();
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "lintrain {args:?}: stderr is not one line: {}",
-        run.describe()
-    );
-    assert!(
-        stderr.starts_with("lintrain: error: "),
-        "lintrain {args:?}: {}",
-        run.describe()
-    );
-    for fragment in fragments {
-        assert!(
-            stderr.contains(fragment),
-            "lintrain {args:?}: stderr lacks {fragment:?}: {stderr}"
-        );
-    }
-    for forbidden in ["panicked", "RUST_BACKTRACE", "stack backtrace"] {
-        assert!(!stderr.contains(forbidden), "{args:?}: {stderr}");
-    }
-    run
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", run.describe()))
-}
 
 fn keys(value: &Value) -> Vec<String> {
     let mut keys: Vec<String> = value
@@ -146,16 +58,6 @@ fn write_blobs(path: &Path, rows: usize, seed: u64, with_labels: bool) -> Vec<St
     }
     std::fs::write(path, text).expect("write the CSV");
     labels
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf-8 temp path")
-}
-
-fn number(value: &Value, what: &str) -> f64 {
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("{what} is not a number: {value}"))
 }
 
 #[test]
@@ -875,17 +777,7 @@ fn a_failing_run_leaves_an_existing_model_intact() {
 
 /// Runs with the environment of a headless machine: no XDG_RUNTIME_DIR.
 fn lintrain_without_runtime_dir(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
-        .args(args)
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the lintrain binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    lintrain_with_env(args, &["XDG_RUNTIME_DIR"])
 }
 
 #[test]

@@ -2,76 +2,16 @@
 //! `--delimiter`, `--x-key`/`--y-key`, gzip and `.npz` input, and the
 //! errors for a `--test` file of the wrong width and for missing labels.
 
+mod common;
+
+use common::cli::*;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tempfile::TempDir;
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn describe(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-fn lintrain(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the lintrain binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn succeed(args: &[&str]) -> Run {
-    let run = lintrain(args);
-    assert_eq!(run.code, Some(0), "lintrain {args:?}: {}", run.describe());
-    run
-}
-
-/// Non-zero exit and one `lintrain: error:` line holding every fragment.
-fn fail_with(args: &[&str], fragments: &[&str]) {
-    let run = lintrain(args);
-    assert!(
-        run.code.is_some_and(|c| c != 0),
-        "lintrain {args:?} should fail: {}",
-        run.describe()
-    );
-    let stderr = run.stderr.trim_end();
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("lintrain: error: "),
-        "lintrain {args:?}: {}",
-        run.describe()
-    );
-    for fragment in fragments {
-        assert!(
-            last.contains(fragment),
-            "lintrain {args:?}: the error lacks {fragment:?}: {last}"
-        );
-    }
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 temp path")
-}
 
 fn write(dir: &TempDir, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.path().join(name);

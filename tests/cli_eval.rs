@@ -3,6 +3,9 @@
 //! does not grow with the classes, the new metrics checked against
 //! independent computations, `--top-k` and `--confusion`.
 
+mod common;
+
+use common::cli::*;
 use lintrain::metrics::{MAX_CONFUSION_CELLS, MAX_PRINTED_CLASSES, WORST_CLASSES_SHOWN};
 use lintrain::model_file::SavedModel;
 use lintrain::{Loss, Model};
@@ -11,108 +14,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(&self) -> bool {
-        self.code == Some(0)
-    }
-    fn describe(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code,
-            truncated(&self.stdout),
-            self.stderr
-        )
-    }
-}
-
-fn truncated(text: &str) -> &str {
-    let end = text.char_indices().nth(4000).map_or(text.len(), |(i, _)| i);
-    &text[..end]
-}
-
-fn lintrain(args: &[&str]) -> Run {
-    let xdg = std::env::temp_dir().join("lintrain-cli-eval-test-xdg");
-    let _ = std::fs::create_dir_all(&xdg);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&xdg, std::fs::Permissions::from_mode(0o700));
-    }
-    let output = Command::new(env!("CARGO_BIN_EXE_lintrain"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", &xdg)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the lintrain binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-fn succeed(args: &[&str]) -> Run {
-    let run = lintrain(args);
-    assert!(run.ok(), "lintrain {args:?} failed: {}", run.describe());
-    run
-}
-
-/// The contract for bad input: exit `code`, one `lintrain: error:` line on
-/// stderr mentioning each fragment, and no panic text.
-fn fail_with(args: &[&str], code: i32, fragments: &[&str]) -> Run {
-    let run = lintrain(args);
-    assert_eq!(
-        run.code,
-        Some(code),
-        "lintrain {args:?}: {}",
-        run.describe()
-    );
-    let stderr = run.stderr.trim_end();
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "lintrain {args:?}: stderr is not one line: {}",
-        run.describe()
-    );
-    assert!(
-        stderr.starts_with("lintrain: error: "),
-        "lintrain {args:?}: {}",
-        run.describe()
-    );
-    for fragment in fragments {
-        assert!(
-            stderr.contains(fragment),
-            "lintrain {args:?}: stderr lacks {fragment:?}: {stderr}"
-        );
-    }
-    for forbidden in ["panicked", "internal error", "RUST_BACKTRACE"] {
-        assert!(!stderr.contains(forbidden), "{args:?}: {stderr}");
-    }
-    run
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", run.describe()))
-}
-
-fn number(value: &Value, what: &str) -> f64 {
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("{what} is not a number: {value}"))
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 temp path")
-}
 
 fn close(what: &str, got: f64, expected: f64) {
     assert!(
@@ -252,7 +153,7 @@ fn a_model_whose_loss_needs_more_columns_is_refused_by_every_command() {
             vec!["eval", "--model", s(&model), "--data", s(&data), "--json"],
             vec!["predict", "--model", s(&model), "--data", s(&data)],
         ] {
-            fail_with(
+            fail_with_exit(
                 &command,
                 1,
                 &[
@@ -711,7 +612,7 @@ fn the_confusion_file_is_never_an_input() {
         .map(|p| std::fs::read(p).unwrap())
         .collect();
     for (out, flag) in &spellings {
-        fail_with(
+        fail_with_exit(
             &[
                 "eval",
                 "--model",
@@ -746,7 +647,7 @@ fn the_confusion_file_is_never_an_input() {
         s(&fresh),
     ]);
     assert!(fresh.exists());
-    fail_with(
+    fail_with_exit(
         &[
             "eval",
             "--model",
@@ -770,7 +671,7 @@ fn a_confusion_matrix_over_the_limit_is_refused_first() {
     hand_model(&model, classes, 1, 1);
     let missing = dir.path().join("missing.csv");
     let out = dir.path().join("c.csv");
-    fail_with(
+    fail_with_exit(
         &[
             "eval",
             "--model",
@@ -804,7 +705,7 @@ fn top_k_is_validated_against_the_model() {
         s(&model),
     ]);
     for k in ["0", "4", "18446744073709551615"] {
-        fail_with(
+        fail_with_exit(
             &[
                 "eval",
                 "--model",
@@ -821,7 +722,7 @@ fn top_k_is_validated_against_the_model() {
             ],
         );
     }
-    fail_with(
+    fail_with_exit(
         &[
             "eval",
             "--model",
@@ -856,4 +757,9 @@ fn top_k_is_validated_against_the_model() {
         "--json",
     ]));
     assert_eq!(report["top_k_accuracy"], report["accuracy"]);
+}
+
+/// The bad-input contract with exit status `code`.
+fn fail_with_exit(args: &[&str], code: i32, fragments: &[&str]) -> Run {
+    fail_with_code(args, Some(code), fragments)
 }

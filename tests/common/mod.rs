@@ -2,6 +2,8 @@
 //! relative-plus-absolute comparison that names the failing index.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use lintrain::gpu::{GpuOptions, MatmulVariant};
 use lintrain::{AdapterChoice, GpuBackend, GpuContext};
 use rand::{Rng, SeedableRng};
