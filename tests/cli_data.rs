@@ -5,19 +5,13 @@
 mod common;
 
 use common::cli::*;
+use common::files::*;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tempfile::TempDir;
 use zip::CompressionMethod;
-use zip::write::SimpleFileOptions;
-
-fn write(dir: &TempDir, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
 
 /// Two well-separated classes in three features, row by row.
 fn rows() -> Vec<([f32; 3], &'static str)> {
@@ -47,24 +41,6 @@ fn train(data: &Path, extra: &[&str]) -> Run {
     succeed(&args)
 }
 
-fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    bytes
-}
-
 fn features_npy() -> Vec<u8> {
     let values: Vec<u8> = rows()
         .iter()
@@ -79,16 +55,6 @@ fn labels_npy() -> Vec<u8> {
         .flat_map(|(_, y)| i64::from(*y == "malignant").to_le_bytes())
         .collect();
     npy("<i8", &[rows().len()], &values)
-}
-
-fn npz(arrays: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    for (key, bytes) in arrays {
-        writer.start_file(format!("{key}.npy"), options).unwrap();
-        writer.write_all(bytes).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
 }
 
 #[test]
@@ -204,18 +170,24 @@ fn gzip_and_npz_data() {
     let pair = write(
         &dir,
         "pair.npz",
-        npz(&[("X", features_npy()), ("y", labels_npy())]),
+        npz(
+            &[("X", features_npy()), ("y", labels_npy())],
+            CompressionMethod::Deflated,
+        ),
     );
     train(&pair, &[]);
 
     let three = write(
         &dir,
         "three.npz",
-        npz(&[
-            ("emb", features_npy()),
-            ("target", labels_npy()),
-            ("ids", labels_npy()),
-        ]),
+        npz(
+            &[
+                ("emb", features_npy()),
+                ("target", labels_npy()),
+                ("ids", labels_npy()),
+            ],
+            CompressionMethod::Deflated,
+        ),
     );
     fail_with(
         &["train", "--data", s(&three), "--backend", "cpu"],

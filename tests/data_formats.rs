@@ -2,53 +2,22 @@
 //! `.npy`, MNIST IDX, CIFAR-10 batches, labels files, the class map and the
 //! standardizer.
 
+mod common;
+
+use common::files::*;
 use lintrain::Error;
 use lintrain::data::{
-    ClassMap, LabelColumn, LoadOptions, RawLabels, Standardizer, Table, load_table, load_tables,
+    ClassMap, LabelColumn, LoadOptions, RawLabels, Standardizer, load_table, load_tables,
 };
 use lintrain::dataset::feature_moments;
 use ndarray::{Array2, array};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tempfile::TempDir;
-
-fn write(dir: &TempDir, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn load(path: &Path) -> lintrain::Result<Table> {
-    load_table(path, &LoadOptions::default())
-}
 
 fn with_label(label: LabelColumn) -> LoadOptions {
     LoadOptions {
         label,
         ..LoadOptions::default()
-    }
-}
-
-/// The error's message, asserting that it names `path`.
-fn message_naming(result: lintrain::Result<Table>, path: &Path) -> String {
-    let error = result.expect_err("expected an error");
-    let message = error.to_string();
-    assert!(
-        message.contains(&path.display().to_string()),
-        "message does not name {}: {message}",
-        path.display()
-    );
-    message
-}
-
-fn parse_error(result: lintrain::Result<Table>) -> (usize, usize, String) {
-    match result {
-        Err(Error::Parse {
-            line,
-            column,
-            reason,
-            ..
-        }) => (line, column, reason),
-        other => panic!("expected a parse error, got {other:?}"),
     }
 }
 
@@ -349,45 +318,6 @@ fn expected_features_drop_or_keep_the_label_column() {
 
 // ---------------------------------------------------------------- NumPy
 
-/// A `.npy` file as NumPy writes it (header padded to 64 bytes).
-fn npy(descr: &str, shape: &[usize], fortran_order: bool, data: &[u8], major: u8) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let order = if fortran_order { "True" } else { "False" };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {tuple}, }}");
-    let prefix = if major == 1 { 10 } else { 12 };
-    while (prefix + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY".to_vec();
-    bytes.extend([major, 0]);
-    if major == 1 {
-        bytes.extend((header.len() as u16).to_le_bytes());
-    } else {
-        bytes.extend((header.len() as u32).to_le_bytes());
-    }
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    bytes
-}
-
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn f64_bytes(values: &[f64]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn i64_bytes(values: &[i64]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 fn with_labels_file(path: &Path) -> LoadOptions {
     LoadOptions {
         labels_file: Some(path.to_path_buf()),
@@ -403,14 +333,14 @@ fn npy_f32_and_f64_round_trip_with_npy_labels() {
     let labels = write(
         &dir,
         "y.npy",
-        npy("<i8", &[3], false, &i64_bytes(&[7, -1, 7]), 1),
+        npy_file("<i8", &[3], false, &i64_bytes(&[7, -1, 7]), 1),
     );
     let options = with_labels_file(&labels);
 
     let f4 = write(
         &dir,
         "x4.npy",
-        npy("<f4", &[3, 4], false, &f32_bytes(&values), 1),
+        npy_file("<f4", &[3, 4], false, &f32_bytes(&values), 1),
     );
     let table = load_table(&f4, &options).unwrap();
     assert_eq!(table.features, expected);
@@ -421,7 +351,7 @@ fn npy_f32_and_f64_round_trip_with_npy_labels() {
     let f8 = write(
         &dir,
         "x8.npy",
-        npy("<f8", &[3, 4], false, &f64_bytes(&doubles), 2),
+        npy_file("<f8", &[3, 4], false, &f64_bytes(&doubles), 2),
     );
     assert_eq!(load_table(&f8, &options).unwrap(), table);
 
@@ -430,12 +360,12 @@ fn npy_f32_and_f64_round_trip_with_npy_labels() {
     let fortran = write(
         &dir,
         "xf.npy",
-        npy("<f4", &[3, 4], true, &f32_bytes(&by_column), 1),
+        npy_file("<f4", &[3, 4], true, &f32_bytes(&by_column), 1),
     );
     assert_eq!(load_table(&fortran, &options).unwrap().features, expected);
 
     let bytes: Vec<u8> = values.iter().map(|&v| v.abs() as u8).collect();
-    let u1 = write(&dir, "xu.npy", npy("|u1", &[3, 4], false, &bytes, 1));
+    let u1 = write(&dir, "xu.npy", npy_file("|u1", &[3, 4], false, &bytes, 1));
     assert_eq!(
         load_table(&u1, &options).unwrap().features,
         expected.mapv(|v| v.abs().trunc())
@@ -448,7 +378,7 @@ fn npy_with_text_labels_file() {
     let x = write(
         &dir,
         "x.npy",
-        npy("<f4", &[2, 1], false, &f32_bytes(&[0.5, 1.5]), 1),
+        npy_file("<f4", &[2, 1], false, &f32_bytes(&[0.5, 1.5]), 1),
     );
     let labels = write(&dir, "labels.txt", "spam\nham\n\n");
     let table = load_table(&x, &with_labels_file(&labels)).unwrap();
@@ -465,7 +395,7 @@ fn npy_labels_are_required_unless_predicting() {
     let x = write(
         &dir,
         "x.npy",
-        npy("<f4", &[2, 1], false, &f32_bytes(&[0.5, 1.5]), 1),
+        npy_file("<f4", &[2, 1], false, &f32_bytes(&[0.5, 1.5]), 1),
     );
     let message = message_naming(load(&x), &x);
     assert!(message.contains("no labels"), "{message}");
@@ -482,7 +412,7 @@ fn npy_label_count_must_match_rows() {
     let x = write(
         &dir,
         "x.npy",
-        npy("<f4", &[2, 1], false, &f32_bytes(&[0.5, 1.5]), 1),
+        npy_file("<f4", &[2, 1], false, &f32_bytes(&[0.5, 1.5]), 1),
     );
     let labels = write(&dir, "y.txt", "1\n2\n3\n");
     let message = message_naming(load_table(&x, &with_labels_file(&labels)), &labels);
@@ -499,7 +429,7 @@ fn npy_bad_files_are_errors() {
     let message = message_naming(load(&bad_magic), &bad_magic);
     assert!(message.contains("bad magic"), "{message}");
 
-    let mut short = npy("<f4", &[2, 2], false, &f32_bytes(&[1.0, 2.0, 3.0, 4.0]), 1);
+    let mut short = npy_file("<f4", &[2, 2], false, &f32_bytes(&[1.0, 2.0, 3.0, 4.0]), 1);
     short.truncate(short.len() - 3);
     let truncated = write(&dir, "short.npy", short);
     let message = message_naming(load(&truncated), &truncated);
@@ -508,19 +438,19 @@ fn npy_bad_files_are_errors() {
     let one_d = write(
         &dir,
         "flat.npy",
-        npy("<f4", &[2], false, &f32_bytes(&[1.0, 2.0]), 1),
+        npy_file("<f4", &[2], false, &f32_bytes(&[1.0, 2.0]), 1),
     );
     let message = message_naming(load(&one_d), &one_d);
     assert!(message.contains("1-D"), "{message}");
 
-    let complex = write(&dir, "c.npy", npy("<c8", &[1, 1], false, &[0; 8], 1));
+    let complex = write(&dir, "c.npy", npy_file("<c8", &[1, 1], false, &[0; 8], 1));
     let message = message_naming(load(&complex), &complex);
     assert!(message.contains("\"<c8\""), "{message}");
 
     let nan = write(
         &dir,
         "nan.npy",
-        npy(
+        npy_file(
             "<f4",
             &[2, 2],
             false,
@@ -534,12 +464,12 @@ fn npy_bad_files_are_errors() {
     let x = write(
         &dir,
         "x.npy",
-        npy("<f4", &[1, 1], false, &f32_bytes(&[1.0]), 1),
+        npy_file("<f4", &[1, 1], false, &f32_bytes(&[1.0]), 1),
     );
     let float_labels = write(
         &dir,
         "fl.npy",
-        npy("<f4", &[1], false, &f32_bytes(&[0.5]), 1),
+        npy_file("<f4", &[1], false, &f32_bytes(&[0.5]), 1),
     );
     let message = message_naming(
         load_table(&x, &with_labels_file(&float_labels)),

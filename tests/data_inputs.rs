@@ -3,108 +3,31 @@
 //! big-endian `.npy`, `.npz` archives, feature-count mismatches, and files
 //! that must be refused before anything is allocated for them.
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
+mod common;
+
+use common::files::*;
 use half::f16;
 use lintrain::Error;
-use lintrain::data::{ClassMap, Delimiter, HeaderMode, LoadOptions, RawLabels, Table, load_table};
+use lintrain::data::{ClassMap, Delimiter, HeaderMode, LoadOptions, RawLabels, load_table};
 use ndarray::{Array2, array};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tempfile::TempDir;
 use zip::CompressionMethod;
-use zip::write::SimpleFileOptions;
-
-fn write(dir: &TempDir, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn load(path: &Path) -> lintrain::Result<Table> {
-    load_table(path, &LoadOptions::default())
-}
-
-/// The error's message, asserting that it names `path`.
-fn message_naming(result: lintrain::Result<Table>, path: &Path) -> String {
-    let message = result.expect_err("expected an error").to_string();
-    assert!(
-        message.contains(&path.display().to_string()),
-        "message does not name {}: {message}",
-        path.display()
-    );
-    message
-}
-
-fn parse_error(result: lintrain::Result<Table>) -> (usize, usize, String) {
-    match result {
-        Err(Error::Parse {
-            line,
-            column,
-            reason,
-            ..
-        }) => (line, column, reason),
-        other => panic!("expected a parse error, got {other:?}"),
-    }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
-/// A `.npy` file as NumPy writes it (version 1.0, header padded to 64 bytes).
-fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let tuple = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    bytes
-}
-
-fn f32_le(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn i64_le(values: &[i64]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// An `.npz` archive as `numpy.savez` (stored) or `numpy.savez_compressed`
-/// (deflated) writes it: one `KEY.npy` member per array, zip64 headers.
-fn npz(arrays: &[(&str, Vec<u8>)], method: CompressionMethod) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default()
-        .compression_method(method)
-        .large_file(true);
-    for (key, bytes) in arrays {
-        writer.start_file(format!("{key}.npy"), options).unwrap();
-        writer.write_all(bytes).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
-}
 
 fn features_3x2() -> Array2<f32> {
     array![[0.5f32, -1.25], [2.0, 3.5], [-4.0, 0.0]]
 }
 
 fn features_3x2_npy() -> Vec<u8> {
-    npy("<f4", &[3, 2], &f32_le(&[0.5, -1.25, 2.0, 3.5, -4.0, 0.0]))
+    npy(
+        "<f4",
+        &[3, 2],
+        &f32_bytes(&[0.5, -1.25, 2.0, 3.5, -4.0, 0.0]),
+    )
 }
 
 fn labels_3_npy() -> Vec<u8> {
-    npy("<i8", &[3], &i64_le(&[1, 0, 1]))
+    npy("<i8", &[3], &i64_bytes(&[1, 0, 1]))
 }
 
 // ------------------------------------------------------------ text: header
@@ -427,7 +350,7 @@ fn npz_with_two_arrays_splits_features_and_labels_by_shape() {
 #[test]
 fn npz_keys_choose_the_arrays() {
     let dir = TempDir::new().unwrap();
-    let other = npy("<f4", &[3, 1], &f32_le(&[9.0, 9.0, 9.0]));
+    let other = npy("<f4", &[3, 1], &f32_bytes(&[9.0, 9.0, 9.0]));
     let path = write(
         &dir,
         "three.npz",
@@ -502,7 +425,7 @@ fn npz_of_one_array_needs_labels() {
 #[test]
 fn npz_member_errors_name_the_archive_and_the_array() {
     let dir = TempDir::new().unwrap();
-    let flat = npy("<f4", &[2], &f32_le(&[1.0, 2.0]));
+    let flat = npy("<f4", &[2], &f32_bytes(&[1.0, 2.0]));
     let path = write(
         &dir,
         "flat.npz",
