@@ -134,11 +134,9 @@ impl SavedCheckpoint {
         let optimizer_state = extras
             .vector("optimizer_state", STATE_SLOTS * params)
             .map_err(format_error)?;
-        if let Some(bad) = optimizer_state.iter().find(|v| !v.is_finite()) {
-            return Err(format_error(format!(
-                "tensor `optimizer_state` holds the non-finite value {bad}"
-            )));
-        }
+        optimizer
+            .check_state(&optimizer_state)
+            .map_err(|reason| format_error(format!("tensor `optimizer_state`: {reason}")))?;
         let checkpoint = Checkpoint {
             model: saved.model.clone(),
             optimizer_state,

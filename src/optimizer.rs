@@ -7,6 +7,17 @@
 /// Number of f32 state slots kept per parameter by the fused update.
 pub const STATE_SLOTS: usize = 3;
 
+/// Which of the [`STATE_SLOTS`] per-parameter slots an optimizer keeps as
+/// a running mean of squares (never negative): the slot-major state holds
+/// slot `k` of parameter `i` at `k·P + i`.
+fn squared_slots(optimizer: &Optimizer) -> &'static [usize] {
+    match optimizer {
+        Optimizer::Adagrad { .. } | Optimizer::RmsProp { .. } => &[0],
+        Optimizer::Adam { .. } | Optimizer::AdamW { .. } => &[1, 2],
+        Optimizer::Sgd | Optimizer::Momentum { .. } | Optimizer::Nesterov { .. } => &[],
+    }
+}
+
 /// An optimizer and its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Optimizer {
@@ -122,6 +133,33 @@ impl Optimizer {
             Optimizer::Adam { .. } => "adam",
             Optimizer::AdamW { .. } => "adamw",
         }
+    }
+
+    /// Whether `state` ([`STATE_SLOTS`] × P values, slot-major) can be this
+    /// optimizer's state: every value finite, and the running means of
+    /// squares (AdaGrad's and RMSProp's `v`, Adam's `v` and `v̂`) never
+    /// negative, since their square roots divide the step. The reason
+    /// when not.
+    pub fn check_state(&self, state: &[f32]) -> Result<(), String> {
+        if !state.len().is_multiple_of(STATE_SLOTS) {
+            return Err(format!(
+                "optimizer state has {} values, not a multiple of {STATE_SLOTS} slots",
+                state.len()
+            ));
+        }
+        let params = state.len() / STATE_SLOTS;
+        if let Some((i, v)) = state.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("optimizer state holds {v} at {i}"));
+        }
+        for &slot in squared_slots(self) {
+            let values = &state[slot * params..(slot + 1) * params];
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| **v < 0.0) {
+                return Err(format!(
+                    "optimizer state holds the negative mean of squares {v} (slot {slot}, parameter {i})"
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn validate(&self) -> crate::Result<()> {

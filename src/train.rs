@@ -521,6 +521,25 @@ impl<'c, B: Backend> Session<'c, B> {
                         detail: "optimizer state does not match the model".into(),
                     });
                 }
+                config
+                    .optimizer
+                    .check_state(&checkpoint.optimizer_state)
+                    .map_err(|reason| Error::InvalidConfig(format!("the checkpoint's {reason}")))?;
+                // The schedule and the bias corrections continue from the
+                // step count, which must be the one this data and batch
+                // size give after the checkpoint's epochs.
+                let expected = (checkpoint.epochs_done as u64)
+                    .checked_mul(steps_per_epoch as u64)
+                    .filter(|&steps| steps == checkpoint.steps_taken);
+                if expected.is_none() {
+                    return Err(Error::InvalidConfig(format!(
+                        "the checkpoint has taken {} steps in {} epochs, but {} epochs of {steps_per_epoch} steps (this data and batch size) are {}",
+                        checkpoint.steps_taken,
+                        checkpoint.epochs_done,
+                        checkpoint.epochs_done,
+                        (checkpoint.epochs_done as u128) * steps_per_epoch as u128
+                    )));
+                }
                 model.params()
             }
             None => initial_params(config, features, outputs),

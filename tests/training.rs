@@ -711,3 +711,68 @@ fn more_classes_than_the_limit_are_refused_before_training() {
         other => panic!("expected TooLarge, got {other:?}"),
     }
 }
+
+#[test]
+fn a_checkpoint_that_cannot_continue_this_run_is_refused_before_training() {
+    let (x, y) = iris();
+    let config = TrainConfig {
+        optimizer: Optimizer::adam(),
+        epochs: 4,
+        batch_size: BatchSize::Rows(50),
+        backend: BackendChoice::Cpu,
+        ..TrainConfig::default()
+    };
+    let first = Trainer::new(config.clone())
+        .stop_after_epoch(2)
+        .fit(x.view(), y.view())
+        .expect("trains");
+    let good = first.checkpoint;
+    assert_eq!(good.steps_taken, 6, "2 epochs of 3 steps");
+    let resume = |checkpoint: lintrain::Checkpoint, config: &TrainConfig| {
+        Trainer::new(config.clone())
+            .resume_from(checkpoint)
+            .fit(x.view(), y.view())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    // A step count no run of this data and batch size reaches, including
+    // one the step counter would overflow on.
+    for steps in [u64::MAX, 5, 0] {
+        let crafted = lintrain::Checkpoint {
+            steps_taken: steps,
+            ..good.clone()
+        };
+        let error = resume(crafted, &config);
+        assert!(
+            error.contains(&format!("taken {steps} steps in 2 epochs")),
+            "{error}"
+        );
+    }
+    // The same checkpoint with another batch size would continue the
+    // schedule from the wrong step.
+    let other_batch = TrainConfig {
+        batch_size: BatchSize::Rows(30),
+        ..config.clone()
+    };
+    let error = resume(good.clone(), &other_batch);
+    assert!(
+        error.contains("5 steps (this data and batch size)"),
+        "{error}"
+    );
+    // Negative second moments would make Adam's step divide by NaN.
+    let params = good.optimizer_state.len() / lintrain::optimizer::STATE_SLOTS;
+    let mut state = good.optimizer_state.clone();
+    state[params + 3] = -1.0;
+    let crafted = lintrain::Checkpoint {
+        optimizer_state: state,
+        ..good.clone()
+    };
+    let error = resume(crafted, &config);
+    assert!(error.contains("negative mean of squares -1"), "{error}");
+    // And the untouched checkpoint continues.
+    Trainer::new(config)
+        .resume_from(good)
+        .fit(x.view(), y.view())
+        .expect("resumes");
+}
