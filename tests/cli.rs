@@ -1320,3 +1320,41 @@ fn a_resumed_run_ends_where_the_uninterrupted_run_ends() {
         fail_with(&args, &fragments);
     }
 }
+
+#[test]
+fn bench_checks_its_flags_and_output_before_measuring() {
+    for (args, fragments) in [
+        (vec!["bench", "--rows", "0"], vec!["--rows", "200..="]),
+        (
+            vec!["bench", "--rows", "18446744073709551615"],
+            vec!["--rows"],
+        ),
+        (vec!["bench", "--epochs", "0"], vec!["--epochs", "1..=1000"]),
+        (
+            vec!["bench", "--json", "/nonexistent-dir/b.json"],
+            vec!["--json", "does not exist"],
+        ),
+    ] {
+        let run = fail_with(&args, &fragments);
+        assert!(
+            run.stdout.is_empty(),
+            "measured before failing: {}",
+            run.describe()
+        );
+    }
+    let quiet = succeed(&[
+        "bench",
+        "-q",
+        "--quick",
+        "--backend",
+        "cpu",
+        "--cases",
+        "adam-step",
+    ]);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.describe());
+    assert!(
+        quiet.stdout.contains("| case | shape | unit |"),
+        "{}",
+        quiet.describe()
+    );
+}

@@ -86,15 +86,24 @@ pub struct BenchOptions {
     /// Only these cases, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub cases: Vec<CaseName>,
-    /// Epochs of the end-to-end cases; the first is not timed (it may
-    /// compile pipelines) [default: 4, quick: 2].
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Training rows of the step and end-to-end cases [default: 49000,
-    /// quick: 2000].
-    #[arg(long)]
-    pub rows: Option<usize>,
+    /// Epochs of the end-to-end cases, 1 to 1000; the first is not timed
+    /// (it may compile pipelines) [default: 4, quick: 2].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_EPOCHS))]
+    pub epochs: Option<u64>,
+    /// Training rows of the step and end-to-end cases, from one batch (200)
+    /// to the rows of 2³² values [default: 49000, quick: 2000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(BATCH as u64..=MAX_ROWS))]
+    pub rows: Option<u64>,
+    /// No progress lines on stderr (set by the command line's `--quiet`).
+    #[arg(skip)]
+    pub quiet: bool,
 }
+
+/// Most epochs of the end-to-end cases: a benchmark, not a training run.
+pub const MAX_EPOCHS: u64 = 1000;
+/// Most training rows: the synthetic table stays within
+/// [`MAX_TABLE_VALUES`](crate::limits::MAX_TABLE_VALUES).
+pub const MAX_ROWS: u64 = crate::limits::MAX_TABLE_VALUES / FEATURES as u64;
 
 /// The sizes one run uses.
 struct Plan {
@@ -131,8 +140,12 @@ impl Plan {
             matmuls: shapes,
             loss_rows,
             adam_params,
-            train_rows: options.rows.unwrap_or(if quick { 2000 } else { 49_000 }),
-            epochs: options.epochs.unwrap_or(if quick { 2 } else { 4 }).max(1),
+            train_rows: options
+                .rows
+                .map_or(if quick { 2000 } else { 49_000 }, |r| r as usize),
+            epochs: options
+                .epochs
+                .map_or(if quick { 2 } else { 4 }, |e| e as usize),
             kernel_budget: if quick {
                 budget(1, 3, 15, 0.1, 5)
             } else {
@@ -178,13 +191,19 @@ pub fn run(options: &BenchOptions) -> Result<Report> {
             Ok(gpu) => Some(gpu),
             Err(e) if options.backend == BenchBackends::Gpu || in_ci() => return Err(e),
             Err(e) => {
-                eprintln!("lintrain bench: no GPU column: {e}");
+                if !options.quiet {
+                    eprintln!("lintrain bench: no GPU column: {e}");
+                }
                 None
             }
         }
     };
     let mut report = Report::new(options.quick, gpu.as_ref().map(|g| g.info()));
-    let progress = |what: &str| eprintln!("lintrain bench: {what}");
+    let progress = |what: &str| {
+        if !options.quiet {
+            eprintln!("lintrain bench: {what}");
+        }
+    };
 
     if wants(options, CaseName::Matmul) {
         for &((m, k, n), transpose) in &plan.matmuls {
@@ -442,7 +461,9 @@ pub fn run_and_print(options: &BenchOptions) -> Result<()> {
     println!("{}", report.markdown());
     if let Some(path) = &options.json {
         report.write_json(path)?;
-        eprintln!("lintrain bench: wrote {}", path.display());
+        if !options.quiet {
+            eprintln!("lintrain bench: wrote {}", path.display());
+        }
     }
     Ok(())
 }

@@ -54,6 +54,13 @@ pub fn run(command: args::Command, quiet: bool) -> CliResult {
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Gradcheck(a) => gradcheck::run(&a),
         args::Command::Info => info::run(),
-        args::Command::Bench(options) => Ok(lintrain::bench::run_and_print(&options)?),
+        args::Command::Bench(mut options) => {
+            // Checked before minutes of measuring, not after.
+            if let Some(json) = &options.json {
+                paths::check_outputs(&[], &[paths::Named::new("--json", json)])?;
+            }
+            options.quiet = quiet;
+            Ok(lintrain::bench::run_and_print(&options)?)
+        }
     }
 }
