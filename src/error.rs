@@ -75,6 +75,10 @@ pub enum Error {
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
 
+    /// The allocator refused memory that the inputs' sizes asked for.
+    #[error("out of memory: {what} need {bytes} bytes")]
+    OutOfMemory { what: &'static str, bytes: u64 },
+
     /// A size from a flag, a file header or a model file beyond one of the
     /// stated limits in [`crate::limits`], refused before allocating.
     #[error("{what} is {size}, more than the limit of {limit}")]

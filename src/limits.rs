@@ -16,6 +16,10 @@ pub const MAX_CLASSES: u64 = 1 << 20;
 /// Most parameters (D + 1)·C of one model: 2³⁰, 4 GiB of f32 weights.
 pub const MAX_PARAMETERS: u64 = 1 << 30;
 
+/// Most scores (batch rows × outputs) in one training step: 2³⁰, 4 GiB
+/// of f32 for the scores and as much for their gradient.
+pub const MAX_BATCH_SCORES: u64 = 1 << 30;
+
 /// Most bytes read from one file that is read whole (a data file, a labels
 /// file, a model file): 64 GiB.
 pub const MAX_FILE_BYTES: u64 = 64 << 30;

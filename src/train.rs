@@ -226,7 +226,7 @@ impl Trainer {
                 None,
             ),
         };
-        self.check_run(x.ncols(), classes, val.is_some(), true)?;
+        self.check_run(x.ncols(), classes, train.x.nrows(), val.is_some(), true)?;
         Ok((train, val))
     }
 
@@ -277,7 +277,13 @@ impl Trainer {
                 None,
             )
         };
-        self.check_run(x.ncols(), targets.ncols(), val.is_some(), false)?;
+        self.check_run(
+            x.ncols(),
+            targets.ncols(),
+            train.x.nrows(),
+            val.is_some(),
+            false,
+        )?;
         self.run(train, val)
     }
 
@@ -287,9 +293,22 @@ impl Trainer {
         &self,
         features: usize,
         outputs: usize,
+        rows: usize,
         has_validation: bool,
         has_classes: bool,
     ) -> Result<()> {
+        // A step keeps the batch's scores and their gradient: refused here
+        // rather than by the allocator in the middle of the first step.
+        let batch = match self.config.batch_size {
+            BatchSize::Rows(b) => b.min(rows),
+            BatchSize::Full => rows,
+        };
+        crate::limits::check_product(
+            "one step's scores (batch rows × outputs; lower the batch size)",
+            batch as u64,
+            outputs as u64,
+            crate::limits::MAX_BATCH_SCORES,
+        )?;
         if let Some(stopping) = self.config.early_stopping {
             if !has_validation {
                 return Err(Error::InvalidConfig(

@@ -776,3 +776,28 @@ fn a_checkpoint_that_cannot_continue_this_run_is_refused_before_training() {
         .fit(x.view(), y.view())
         .expect("resumes");
 }
+
+#[test]
+fn a_step_whose_scores_exceed_the_limit_is_refused_before_training() {
+    // A full batch of 2¹⁶ rows over 2¹⁵ classes: 2³¹ scores per step.
+    let rows = 1 << 16;
+    let classes = 1u32 << 15;
+    let x = Array2::from_shape_fn((rows, 1), |(i, _)| (i % 7) as f32);
+    let labels = Array1::from_iter((0..rows as u32).map(|i| i % classes));
+    for batch_size in [BatchSize::Full, BatchSize::Rows(1 << 20)] {
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size,
+            backend: BackendChoice::Cpu,
+            ..TrainConfig::default()
+        };
+        match Trainer::new(config).fit(x.view(), labels.view()) {
+            Err(lintrain::Error::TooLarge { what, size, limit }) => {
+                assert_eq!(size, 1 << 31);
+                assert_eq!(limit, lintrain::limits::MAX_BATCH_SCORES);
+                assert!(what.contains("batch size"), "{what}");
+            }
+            other => panic!("{batch_size:?}: expected TooLarge, got {other:?}"),
+        }
+    }
+}

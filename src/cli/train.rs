@@ -139,7 +139,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         val_rows.len(),
         features,
         class_count,
-        data.classes.names().join(", ")
+        name_list(data.classes.names())
     ));
     let class_weights = match &args.class_weight {
         Some(source) => Some(class_weights(
@@ -274,6 +274,19 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     }
     log.line(format_args!("done in {seconds:.2} s"));
     Ok(())
+}
+
+/// Class names for a log line: all of a few, the first of many.
+fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!(
+        "{}, … ({} more)",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
 }
 
 /// The error line for a diverged run. With `--save P`, P is left as it was

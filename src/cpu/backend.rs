@@ -565,7 +565,7 @@ impl Backend for CpuBackend {
         };
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let (mean_loss, correct) =
-            fused_step::run(&fused, &mut scratch, grads.map(|g| g.as_mut_slice()));
+            fused_step::run(&fused, &mut scratch, grads.map(|g| g.as_mut_slice()))?;
         stats[2 * slot] = mean_loss;
         stats[2 * slot + 1] = correct as f32;
         Ok(())

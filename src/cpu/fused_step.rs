@@ -3,7 +3,9 @@
 //!
 //! 1. W (D×C) is transposed into scratch so each score is a dot product of
 //!    two contiguous rows.
-//! 2. The batch is cut into blocks of about 100 rows, run in parallel. A
+//! 2. The batch is cut into blocks of about 100 rows (at most 16 blocks, so
+//!    a full batch of a million rows keeps 15 shares of dW, not 10⁴), run
+//!    in parallel. A
 //!    block computes scores = x·W + b, the loss and dScores for its rows in
 //!    tiles, then its share of dW = xᵀ·dS while its rows are still in that
 //!    core's caches: each row comes from memory once.
@@ -21,6 +23,7 @@ use super::simd::Avx2;
 use super::simd::{Isa, Lanes, Portable};
 use super::spin_pool::{self, DisjointSlices};
 use crate::loss::Loss;
+use crate::{Error, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows whose scores are computed together, sharing each load of W.
@@ -32,6 +35,9 @@ const FEATURE_CHUNK: usize = 256;
 /// summation, few enough that a batch of 200 runs on two cores. The block
 /// count depends only on the batch size, never on the threads.
 const ROWS_PER_BLOCK: usize = 100;
+/// Most blocks: each block after the first keeps a D×C share of dW in
+/// scratch, so their count bounds the step's memory on large batches.
+const MAX_BLOCKS: usize = 16;
 /// Weights per task of the sum of the blocks' shares.
 const REDUCE_CHUNK: usize = 4096;
 /// Most classes handled in one pass over a row: one accumulator register each.
@@ -51,11 +57,19 @@ pub(crate) struct StepScratch {
     partial_weight_grads: Vec<f32>,
 }
 
-fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+/// The first `len` values of `buffer`, grown when shorter; a growth the
+/// allocator refuses is an [`Error::OutOfMemory`] instead of an abort.
+fn grown<'b>(buffer: &'b mut Vec<f32>, len: usize, what: &'static str) -> Result<&'b mut [f32]> {
     if buffer.len() < len {
+        buffer
+            .try_reserve_exact(len - buffer.len())
+            .map_err(|_| Error::OutOfMemory {
+                what,
+                bytes: (len as u64).saturating_mul(4),
+            })?;
         buffer.resize(len, 0.0);
     }
-    &mut buffer[..len]
+    Ok(&mut buffer[..len])
 }
 
 /// What the step's rows are compared against, indexed by dataset row.
@@ -87,7 +101,7 @@ pub(crate) fn run(
     step: &FusedStep<'_>,
     scratch: &mut StepScratch,
     grads: Option<&mut [f32]>,
-) -> (f32, usize) {
+) -> Result<(f32, usize)> {
     let (d, c, rows) = (step.features, step.outputs, step.indices.len());
     let StepScratch {
         transposed_weights,
@@ -97,10 +111,10 @@ pub(crate) fn run(
         partial_weight_grads,
     } = scratch;
     let stride = transposed_stride(d);
-    let wt = grown(transposed_weights, c * stride);
-    let scores = grown(scores, rows * c);
-    let dscores = grown(dscores, rows * c);
-    let row_loss = grown(row_loss, rows);
+    let wt = grown(transposed_weights, c * stride, "the transposed weights")?;
+    let scores = grown(scores, rows * c, "the step's scores")?;
+    let dscores = grown(dscores, rows * c, "the step's score gradients")?;
+    let row_loss = grown(row_loss, rows, "the step's row losses")?;
     let (weights, bias) = step.params[..d * c + c].split_at(d * c);
 
     // On the pool rather than serially: it is 10–20% of a step's reads.
@@ -114,7 +128,7 @@ pub(crate) fn run(
     });
     let wt = &*wt;
 
-    let blocks = rows.div_ceil(ROWS_PER_BLOCK);
+    let blocks = rows.div_ceil(ROWS_PER_BLOCK).min(MAX_BLOCKS);
     let dc = d * c;
     let (weight_grads, bias_grads) = match grads {
         Some(grads) => {
@@ -132,7 +146,8 @@ pub(crate) fn run(
         } else {
             0
         },
-    );
+        "the blocks' shares of the weight gradient",
+    )?;
     let context = BlockContext {
         step,
         wt,
@@ -179,7 +194,7 @@ pub(crate) fn run(
         }
     }
     let mean_loss = lane_tree_sum(row_loss.iter().copied()) * context.inv_n;
-    (mean_loss, correct)
+    Ok((mean_loss, correct))
 }
 
 /// What every block of rows shares.
@@ -662,5 +677,20 @@ fn weight_grad_group<V: Lanes, const G: usize>(
             }
             out[(f - begin) * c + first + k] = sum;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_the_allocator_refuses_is_an_error_not_an_abort() {
+        let mut buffer = vec![1.0f32; 3];
+        match grown(&mut buffer, usize::MAX / 2, "a test buffer") {
+            Err(Error::OutOfMemory { what, .. }) => assert_eq!(what, "a test buffer"),
+            other => panic!("expected OutOfMemory, got {:?}", other.map(|b| b.len())),
+        }
+        assert_eq!(grown(&mut buffer, 5, "a test buffer").unwrap().len(), 5);
     }
 }
