@@ -131,15 +131,42 @@ pub fn iris() -> (Array2<f32>, Array1<u32>, Vec<String>) {
 /// Per-feature mean and standard deviation; a constant feature gets std 1
 /// so that standardizing it gives zeros, not NaN.
 pub fn feature_moments(x: &ArrayView2<'_, f32>) -> (Array1<f32>, Array1<f32>) {
-    let x64 = x.mapv(|v| v as f64);
-    let mean = x64
-        .mean_axis(Axis(0))
-        .unwrap_or_else(|| Array1::zeros(x.ncols()));
-    let std = x64.std_axis(Axis(0), 0.0);
-    (
-        mean.mapv(|m| m as f32),
-        std.mapv(|s| if s > 1e-12 { s as f32 } else { 1.0 }),
-    )
+    feature_moments_of_rows(x, 0..x.nrows())
+}
+
+/// [`feature_moments`] of the rows `rows` of `x`, read in place: two passes
+/// in row order with one f64 accumulator per feature, so fitting costs
+/// O(D) memory rather than an f64 copy of the data, and the same rows give
+/// the same bits.
+pub fn feature_moments_of_rows(
+    x: &ArrayView2<'_, f32>,
+    rows: impl Iterator<Item = usize> + Clone,
+) -> (Array1<f32>, Array1<f32>) {
+    let d = x.ncols();
+    let mut count = 0usize;
+    let mut sum = vec![0.0f64; d];
+    for r in rows.clone() {
+        count += 1;
+        for (s, &v) in sum.iter_mut().zip(x.row(r)) {
+            *s += v as f64;
+        }
+    }
+    if count == 0 {
+        return (Array1::zeros(d), Array1::ones(d));
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / count as f64).collect();
+    let mut squares = vec![0.0f64; d];
+    for r in rows {
+        for ((q, &v), m) in squares.iter_mut().zip(x.row(r)).zip(&mean) {
+            let centred = v as f64 - m;
+            *q += centred * centred;
+        }
+    }
+    let std = squares.iter().map(|q| {
+        let s = (q / count as f64).sqrt();
+        if s > 1e-12 { s as f32 } else { 1.0 }
+    });
+    (mean.iter().map(|&m| m as f32).collect(), std.collect())
 }
 
 /// `(x − mean) / std`, row by row.

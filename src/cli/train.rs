@@ -8,10 +8,10 @@ use super::progress::Progress;
 use super::{CliError, CliResult, inputs, plot};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
-use lintrain::dataset::{iris, select_rows, stratified_split};
+use lintrain::dataset::{iris, stratified_split};
 use lintrain::model_file::SavedModel;
 use lintrain::{Checkpoint, Error, Model, Outcome, Trainer};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, Axis};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
                 .map_err(|e| CliError::new(format!("--resume: {e}")))
         })
         .transpose()?;
-    let data = load_training_data(args)?;
+    let mut data = load_training_data(args)?;
     let features = data.x.ncols();
     if let (Some(resume), Some(path)) = (&resume, &args.resume) {
         check_resume(resume, &config, &data, args.no_standardize)
@@ -101,32 +101,36 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         ((0..n).collect(), Vec::new())
     };
     // A resumed run keeps the standardizer its weights were trained under.
+    // A resumed run keeps the standardizer its weights were trained under.
+    // The data is standardized in place and split only when there is a
+    // validation set: one copy of the table at most, not three.
     let standardizer = match &resume {
         Some(resume) => resume.saved.standardizer.clone(),
-        None => (!args.no_standardize)
-            .then(|| Standardizer::fit(select_rows(&data.x.view(), &train_rows).view())),
+        None if args.no_standardize => None,
+        None => Some(Standardizer::fit_rows(data.x.view(), &train_rows)?),
     };
-    let prepare = |x: ArrayView2<'_, f32>| -> CliResult<Array2<f32>> {
-        Ok(match &standardizer {
-            Some(s) => s.apply(x)?,
-            None => x.to_owned(),
-        })
+    let mut all = std::mem::take(&mut data.x);
+    let (mut test_x, test_labels) = test.unzip();
+    if let Some(s) = &standardizer {
+        s.apply_in_place(&mut all)?;
+        if let Some(x) = test_x.as_mut() {
+            s.apply_in_place(x)?;
+        }
+    }
+    let labels = Array1::from(std::mem::take(&mut data.labels));
+    let (train, val) = if val_rows.is_empty() {
+        (Part { x: all, labels }, None)
+    } else {
+        let part = |rows: &[usize]| Part {
+            x: all.select(Axis(0), rows),
+            labels: labels.select(Axis(0), rows),
+        };
+        (part(&train_rows), Some(part(&val_rows)))
     };
-    let all = prepare(data.x.view())?;
-    let labels = Array1::from(data.labels.clone());
-    let part = |rows: &[usize]| Part {
-        x: all.select(Axis(0), rows),
-        labels: labels.select(Axis(0), rows),
-    };
-    let train = part(&train_rows);
-    let val = (!val_rows.is_empty()).then(|| part(&val_rows));
-    let test = match test {
-        Some((x, labels)) => Some(Part {
-            x: prepare(x.view())?,
-            labels: Array1::from(labels),
-        }),
-        None => None,
-    };
+    let test = test_x.zip(test_labels).map(|(x, labels)| Part {
+        x,
+        labels: Array1::from(labels),
+    });
 
     let class_count = data.classes.len();
     log.line(format_args!(

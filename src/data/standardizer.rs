@@ -1,7 +1,7 @@
 //! Per-feature standardization `(x − mean) / std`, fitted on training data
 //! and stored with the model so that prediction applies the same transform.
 
-use crate::dataset::{feature_moments, standardize};
+use crate::dataset::{feature_moments, feature_moments_of_rows, standardize};
 use crate::{Error, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 
@@ -18,6 +18,19 @@ impl Standardizer {
     pub fn fit(x: ArrayView2<'_, f32>) -> Standardizer {
         let (mean, std) = feature_moments(&x);
         Standardizer { mean, std }
+    }
+
+    /// Moments of the rows `rows` of `x` (a training split), read in place.
+    pub fn fit_rows(x: ArrayView2<'_, f32>, rows: &[usize]) -> Result<Standardizer> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
+            return Err(Error::IndexOutOfRange {
+                position: rows.iter().position(|&r| r == bad).unwrap_or(0),
+                index: bad,
+                rows: x.nrows(),
+            });
+        }
+        let (mean, std) = feature_moments_of_rows(&x, rows.iter().copied());
+        Ok(Standardizer { mean, std })
     }
 
     /// Number of features it was fitted on.
@@ -38,5 +51,64 @@ impl Standardizer {
             });
         }
         Ok(standardize(&x, &self.mean, &self.std))
+    }
+
+    /// [`Standardizer::apply`] in place, without a second copy of the data.
+    pub fn apply_in_place(&self, x: &mut Array2<f32>) -> Result<()> {
+        if x.ncols() != self.mean.len() || self.std.len() != self.mean.len() {
+            return Err(Error::ShapeMismatch {
+                op: "standardize",
+                detail: format!(
+                    "data has {} features, the standardizer was fitted on {}",
+                    x.ncols(),
+                    self.mean.len()
+                ),
+            });
+        }
+        for mut row in x.rows_mut() {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = (*v - m) / s;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Axis, array};
+
+    #[test]
+    fn fitting_rows_in_place_matches_fitting_their_copy() {
+        let x = array![
+            [1.0f32, 5.0],
+            [2.0, 5.0],
+            [4.0, 5.0],
+            [-3.0, 7.5],
+            [0.5, 5.0]
+        ];
+        let rows = [0, 2, 4, 1];
+        let copy = x.select(Axis(0), &rows);
+        let fitted = Standardizer::fit_rows(x.view(), &rows).unwrap();
+        let reference = Standardizer::fit(copy.view());
+        assert_eq!(fitted, reference);
+        // The constant feature (in these rows) gets std 1, not 0.
+        assert_eq!(fitted.std[1], 1.0);
+        let error = Standardizer::fit_rows(x.view(), &[0, 5]).unwrap_err();
+        assert!(matches!(
+            error,
+            Error::IndexOutOfRange {
+                index: 5,
+                rows: 5,
+                ..
+            }
+        ));
+
+        let mut in_place = x.clone();
+        fitted.apply_in_place(&mut in_place).unwrap();
+        assert_eq!(in_place, fitted.apply(x.view()).unwrap());
+        let mut narrow = Array2::<f32>::zeros((2, 3));
+        assert!(fitted.apply_in_place(&mut narrow).is_err());
     }
 }
