@@ -28,8 +28,28 @@ pub fn check_features(x: &ArrayView2<'_, f32>, what: &'static str) -> Result<()>
     Ok(())
 }
 
-/// Checks labels against the rows and returns the number of classes.
+/// Checks training labels against the rows and returns the number of
+/// classes: [`check_label_range`], and at least two classes present (a
+/// classifier cannot learn from one).
 pub fn check_labels(
+    labels: &ArrayView1<'_, u32>,
+    rows: usize,
+    classes: Option<usize>,
+) -> Result<usize> {
+    let classes = check_label_range(labels, rows, classes)?;
+    let first = labels[0];
+    if labels.iter().all(|&l| l == first) {
+        return Err(Error::InvalidConfig(format!(
+            "a classification loss needs at least 2 classes present, every label is {first}"
+        )));
+    }
+    Ok(classes)
+}
+
+/// One label per row, each below the number of classes (`classes`, or the
+/// largest label + 1), of which there are at least 2; returns that number.
+/// Scoring data (validation, test) may hold a single class.
+pub fn check_label_range(
     labels: &ArrayView1<'_, u32>,
     rows: usize,
     classes: Option<usize>,
@@ -55,12 +75,6 @@ pub fn check_labels(
     if classes < 2 {
         return Err(Error::InvalidConfig(format!(
             "a classification loss needs at least 2 classes, the labels have {classes}"
-        )));
-    }
-    let first = labels[0];
-    if labels.iter().all(|&l| l == first) {
-        return Err(Error::InvalidConfig(format!(
-            "a classification loss needs at least 2 classes present, every label is {first}"
         )));
     }
     Ok(classes)

@@ -9,7 +9,8 @@
 use crate::backend::{Backend, LinearStep, ResidentTargets};
 use crate::config::{BackendChoice, BatchSize, Init, Monitor, Sampling, TrainConfig};
 use crate::dataset::{
-    check_features, check_labels, random_split, select_labels, select_rows, stratified_split,
+    check_features, check_label_range, check_labels, random_split, select_labels, select_rows,
+    stratified_split,
 };
 use crate::history::{EpochRecord, History};
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
@@ -174,7 +175,7 @@ impl Trainer {
                         ),
                     });
                 }
-                check_labels(&vy, vx.nrows(), Some(classes))?;
+                check_label_range(&vy, vx.nrows(), Some(classes))?;
                 (
                     Split {
                         x: CowArray::from(x),

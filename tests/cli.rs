@@ -1358,3 +1358,66 @@ fn bench_checks_its_flags_and_output_before_measuring() {
         quiet.describe()
     );
 }
+
+#[test]
+fn settings_that_leave_nothing_to_learn_or_check_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("blobs.csv");
+    write_blobs(&data, 30, 47, true);
+    let zeros = dir.path().join("zeros.csv");
+    std::fs::write(&zeros, "alpha,0\nbeta,0\ngamma,0\n").unwrap();
+    fail_with(
+        &["train", "--data", s(&data), "--class-weight", s(&zeros)],
+        &["--class-weight", "every weight is 0"],
+    );
+    fail_with(
+        &["gradcheck", "--data", s(&data), "--classes", "5"],
+        &["--classes", "--data"],
+    );
+}
+
+#[test]
+fn a_validation_split_of_one_class_scores_and_a_resume_names_the_differing_feature() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Class y has one row, which stays in training; validation is all x.
+    let data = dir.path().join("one.csv");
+    std::fs::write(&data, "a,b,label\n1,2,x\n2,1,y\n3,3,x\n1,0,x\n5,5,x\n").unwrap();
+    let checkpoint = dir.path().join("run.ckpt");
+    let run = succeed(&[
+        "train",
+        "-q",
+        "--data",
+        s(&data),
+        "--val-fraction",
+        "0.4",
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save-checkpoint",
+        s(&checkpoint),
+    ]);
+    assert!(
+        run.stdout.contains("validation accuracy"),
+        "{}",
+        run.describe()
+    );
+    let renamed = dir.path().join("renamed.csv");
+    std::fs::write(&renamed, "a,c,label\n1,2,x\n2,1,y\n3,3,x\n1,0,x\n5,5,x\n").unwrap();
+    fail_with(
+        &[
+            "train",
+            "--data",
+            s(&renamed),
+            "--val-fraction",
+            "0.4",
+            "--epochs",
+            "4",
+            "--backend",
+            "cpu",
+            "--resume",
+            s(&checkpoint),
+        ],
+        &["column 1", "\"b\" in the checkpoint", "\"c\" in the data"],
+    );
+}

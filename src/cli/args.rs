@@ -514,8 +514,8 @@ pub struct GradcheckArgs {
     /// Rows used from --data, the first ones after standardizing (≥ 1).
     #[arg(long, default_value_t = 50, value_parser = at_least_one)]
     pub rows: usize,
-    /// Classes of the random problem used without --data (≥ 2).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..))]
+    /// Classes of the random problem used without --data (≥ 2); --data brings its own.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..), conflicts_with = "data")]
     pub classes: u32,
     /// Parameters checked, a seeded sample of W and b (≥ 1); every one when there are fewer.
     #[arg(long, default_value_t = 200, value_parser = at_least_one)]

@@ -96,6 +96,24 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
                 val.len()
             )));
         }
+        // A class whose rows all went to validation cannot be learned.
+        let mut in_training = vec![false; data.classes.len()];
+        for &row in &train {
+            in_training[data.labels[row] as usize] = true;
+        }
+        if let Some(missing) = in_training.iter().position(|&present| !present) {
+            let rows = data
+                .labels
+                .iter()
+                .filter(|&&l| l as usize == missing)
+                .count();
+            return Err(CliError::new(format!(
+                "--val-fraction {}: class {:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
+                args.val_fraction,
+                data.classes.names()[missing],
+                if rows == 1 { "" } else { "s" }
+            )));
+        }
         (train, val)
     } else {
         ((0..n).collect(), Vec::new())
@@ -193,6 +211,11 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         Err(error @ Error::Diverged { .. }) => {
             let last = trainer.last_finite_model().cloned().map(saved_model);
             return Err(diverged(error, args.save.as_deref(), last));
+        }
+        Err(error @ Error::BufferTooLarge { .. }) => {
+            return Err(CliError::new(format!(
+                "{error}; train on the CPU (--backend cpu) or with a smaller --batch-size"
+            )));
         }
         Err(error) => return Err(error.into()),
     };
@@ -440,7 +463,14 @@ fn class_weights(
                     missing.join(", ")
                 )));
             }
-            Ok(weights.into_iter().map(|w| w.unwrap_or(1.0)).collect())
+            let weights: Vec<f32> = weights.into_iter().map(|w| w.unwrap_or(1.0)).collect();
+            if weights.iter().all(|&w| w == 0.0) {
+                return Err(CliError::new(format!(
+                    "--class-weight {}: every weight is 0, which leaves nothing to train on",
+                    path.display()
+                )));
+            }
+            Ok(weights)
         }
     }
 }
@@ -461,13 +491,22 @@ fn check_resume(
             data.classes.names().join(", ")
         ));
     }
-    if saved.feature_names != data.feature_names {
+    if saved.feature_names.len() != data.feature_names.len() {
         return Err(format!(
-            "the checkpoint has {} features ({}…), the data {} ({}…)",
+            "the checkpoint has {} features, the data {}",
             saved.feature_names.len(),
-            saved.feature_names.first().map_or("", String::as_str),
-            data.feature_names.len(),
-            data.feature_names.first().map_or("", String::as_str)
+            data.feature_names.len()
+        ));
+    }
+    if let Some((column, (ours, theirs))) = saved
+        .feature_names
+        .iter()
+        .zip(&data.feature_names)
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        return Err(format!(
+            "the feature names differ: column {column} (0-based) is {ours:?} in the checkpoint and {theirs:?} in the data"
         ));
     }
     if saved.model.loss != config.loss {
