@@ -17,15 +17,27 @@ pub fn read_whole(path: &Path) -> Result<Vec<u8>> {
         path: path.to_path_buf(),
         reason,
     };
+    let not_regular = |metadata: &std::fs::Metadata| {
+        file_error(format!(
+            "is not a regular file ({}); give a data or model file",
+            kind_of(metadata)
+        ))
+    };
+    // The path's type is checked before opening: opening a FIFO for reading
+    // blocks until a writer opens it (forever, for a FIFO nobody writes),
+    // and opening some devices has side effects. `metadata` follows
+    // symbolic links, as `open` does.
+    let metadata = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(not_regular(&metadata));
+    }
     let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
-    // The type is taken from the opened file, not the path, so a path
-    // swapped after the check cannot slip a device in.
+    // Checked again on the opened file: its type, not the path's, is what
+    // is read, so a path swapped after the first check cannot slip a device
+    // in (only a FIFO swapped in between the two could still block the open).
     let metadata = file.metadata().map_err(|e| file_error(e.to_string()))?;
     if !metadata.is_file() {
-        return Err(file_error(format!(
-            "is not a regular file ({}); give a data or model file",
-            kind_of(&metadata)
-        )));
+        return Err(not_regular(&metadata));
     }
     let size = limits::check(
         format!("the size in bytes of {}", path.display()),
@@ -90,6 +102,44 @@ mod tests {
         {
             let error = read_whole(Path::new("/dev/zero")).unwrap_err().to_string();
             assert!(error.contains("a character device"), "{error}");
+        }
+    }
+
+    /// Opening a FIFO for reading blocks until a writer comes: the type
+    /// must be refused from the path, before the open. The read runs in a
+    /// thread so that a regression fails here within seconds instead of
+    /// hanging the test run.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f.csv");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        for path in [fifo.clone(), link] {
+            let (send, receive) = mpsc::channel();
+            let reading = path.clone();
+            std::thread::spawn(move || send.send(read_whole(&reading).map_err(|e| e.to_string())));
+            let result = receive.recv_timeout(Duration::from_secs(10));
+            if result.is_err() {
+                // Unblock the reader so that the test process can exit.
+                let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+            }
+            let error = result
+                .unwrap_or_else(|_| panic!("reading {} blocked", path.display()))
+                .unwrap_err();
+            assert!(
+                error.contains("not a regular file (a FIFO or pipe)")
+                    && error.contains(&path.display().to_string()),
+                "{error}"
+            );
         }
     }
 }

@@ -6,9 +6,7 @@ mod common;
 
 use common::files::*;
 use lintrain::Error;
-use lintrain::data::{
-    ClassMap, LabelColumn, LoadOptions, RawLabels, Standardizer, load_table, load_tables,
-};
+use lintrain::data::{ClassMap, LabelColumn, LoadOptions, Standardizer, load_table, load_tables};
 use lintrain::dataset::feature_moments;
 use ndarray::{Array2, array};
 use std::path::Path;
@@ -40,11 +38,7 @@ fn csv_with_header_and_string_labels() {
     let labels = table.labels.unwrap();
     assert_eq!(
         labels,
-        RawLabels::Strings(
-            ["setosa", "versicolor", "virginica", "setosa"]
-                .map(String::from)
-                .to_vec()
-        )
+        strs(&["setosa", "versicolor", "virginica", "setosa"])
     );
     let classes = ClassMap::fit(&labels);
     assert_eq!(classes.names(), ["setosa", "versicolor", "virginica"]);
@@ -61,7 +55,7 @@ fn csv_without_header_gets_numbered_feature_names() {
     let table = load(&path).unwrap();
     assert_eq!(table.feature_names, ["x0", "x1", "x2"]);
     assert_eq!(table.features, array![[1f32, 2., 3.], [4., 5., 6.]]);
-    assert_eq!(table.labels, Some(RawLabels::Integers(vec![0, 1])));
+    assert_eq!(table.labels, Some(ints(&[0, 1])));
 }
 
 #[test]
@@ -73,15 +67,12 @@ fn csv_label_by_name_and_by_index() {
     assert_eq!(by_name, by_index);
     assert_eq!(by_name.feature_names, ["a", "b"]);
     assert_eq!(by_name.features, array![[0.5f32, 1.5], [2.5, 3.5]]);
-    assert_eq!(by_name.labels, Some(RawLabels::Integers(vec![2, 1])));
+    assert_eq!(by_name.labels, Some(ints(&[2, 1])));
 
     let middle = load_table(&path, &with_label(LabelColumn::Index(1))).unwrap();
     assert_eq!(middle.feature_names, ["class", "b"]);
     assert_eq!(middle.features, array![[2f32, 1.5], [1., 3.5]]);
-    assert_eq!(
-        middle.labels,
-        Some(RawLabels::Strings(vec!["0.5".into(), "2.5".into()]))
-    );
+    assert_eq!(middle.labels, Some(strs(&["0.5", "2.5"])));
 }
 
 #[test]
@@ -117,7 +108,7 @@ fn integer_labels_sort_numerically() {
 #[test]
 fn unknown_label_names_row_label_and_classes() {
     let classes = ClassMap::from_names(vec!["cat".into(), "dog".into()]);
-    let labels = RawLabels::Strings(vec!["dog".into(), "cat".into(), "bird".into()]);
+    let labels = strs(&["dog", "cat", "bird"]);
     let error = classes.encode(&labels).unwrap_err();
     match &error {
         Error::UnknownLabel { row, label, .. } => {
@@ -162,10 +153,7 @@ fn tab_separated_files() {
         let table = load(&write(&dir, name, content)).unwrap();
         assert_eq!(table.feature_names, ["a", "b"]);
         assert_eq!(table.features, array![[1.5f32, -2.], [3., 0.4]]);
-        assert_eq!(
-            table.labels,
-            Some(RawLabels::Strings(vec!["no".into(), "yes".into()]))
-        );
+        assert_eq!(table.labels, Some(strs(&["no", "yes"])));
     }
 }
 
@@ -175,7 +163,7 @@ fn semicolons_spaces_and_blank_lines() {
     let path = write(&dir, "semi.csv", "\u{feff}1; 2;0\n\n3 ;4; 1\n");
     let table = load(&path).unwrap();
     assert_eq!(table.features, array![[1f32, 2.], [3., 4.]]);
-    assert_eq!(table.labels, Some(RawLabels::Integers(vec![0, 1])));
+    assert_eq!(table.labels, Some(ints(&[0, 1])));
 }
 
 #[test]
@@ -280,10 +268,7 @@ fn expected_features_drop_or_keep_the_label_column() {
     };
     let labelled = load_table(&with_labels, &predict).unwrap();
     assert_eq!(labelled.features, array![[1f32, 2.], [3., 4.]]);
-    assert_eq!(
-        labelled.labels,
-        Some(RawLabels::Strings(vec!["x".into(), "z".into()]))
-    );
+    assert_eq!(labelled.labels, Some(strs(&["x", "z"])));
     let unlabelled = load_table(&without, &predict).unwrap();
     assert_eq!(unlabelled.features, labelled.features);
     assert_eq!(unlabelled.labels, None);
@@ -296,7 +281,7 @@ fn expected_features_drop_or_keep_the_label_column() {
     let table = load_table(&label_first, &first_column).unwrap();
     assert_eq!(table.feature_names, ["a", "b"]);
     assert_eq!(table.features, labelled.features);
-    assert_eq!(table.labels, Some(RawLabels::Integers(vec![0, 1])));
+    assert_eq!(table.labels, Some(ints(&[0, 1])));
 
     let eval = LoadOptions {
         labels_required: true,
@@ -345,7 +330,7 @@ fn npy_f32_and_f64_round_trip_with_npy_labels() {
     let table = load_table(&f4, &options).unwrap();
     assert_eq!(table.features, expected);
     assert_eq!(table.feature_names, ["x0", "x1", "x2", "x3"]);
-    assert_eq!(table.labels, Some(RawLabels::Integers(vec![7, -1, 7])));
+    assert_eq!(table.labels, Some(ints(&[7, -1, 7])));
 
     let doubles: Vec<f64> = values.iter().map(|&v| v as f64).collect();
     let f8 = write(
@@ -383,10 +368,7 @@ fn npy_with_text_labels_file() {
     let labels = write(&dir, "labels.txt", "spam\nham\n\n");
     let table = load_table(&x, &with_labels_file(&labels)).unwrap();
     assert_eq!(table.features, array![[0.5f32], [1.5]]);
-    assert_eq!(
-        table.labels,
-        Some(RawLabels::Strings(vec!["spam".into(), "ham".into()]))
-    );
+    assert_eq!(table.labels, Some(strs(&["spam", "ham"])));
 }
 
 #[test]
@@ -517,7 +499,7 @@ fn idx_with_explicit_labels_file() {
     assert_eq!(table.features, expected_pixels());
     assert_eq!(table.feature_names.len(), 6);
     assert_eq!(table.feature_names[5], "p5");
-    assert_eq!(table.labels, Some(RawLabels::Integers(vec![3, 1, 4])));
+    assert_eq!(table.labels, Some(ints(&[3, 1, 4])));
 }
 
 #[test]
@@ -532,11 +514,7 @@ fn idx_finds_labels_by_standard_names() {
         write(&dir, labels_name, idx_labels(&[0, 9, 5]));
         let table = load(&images).unwrap();
         assert_eq!(table.features, expected_pixels());
-        assert_eq!(
-            table.labels,
-            Some(RawLabels::Integers(vec![0, 9, 5])),
-            "{labels_name}"
-        );
+        assert_eq!(table.labels, Some(ints(&[0, 9, 5])), "{labels_name}");
     }
 }
 
@@ -595,7 +573,7 @@ fn cifar_batch_loads_labels_and_planes() {
     let path = write(&dir, "data_batch_1.bin", &bytes);
     let table = load(&path).unwrap();
     assert_eq!(table.features.dim(), (2, 3072));
-    assert_eq!(table.labels, Some(RawLabels::Integers(vec![7, 0])));
+    assert_eq!(table.labels, Some(ints(&[7, 0])));
     for (row, seed) in [(0, 3u8), (1, 5)] {
         for column in [0, 1, 1023, 1024, 3071] {
             let pixel = (column as u32 as u8).wrapping_mul(seed) as f32;
@@ -613,7 +591,30 @@ fn cifar_batch_loads_labels_and_planes() {
     let second = write(&dir, "test_batch.bin", cifar_record(9, 1));
     let both = load_tables(&[path.clone(), second], &LoadOptions::default()).unwrap();
     assert_eq!(both.features.nrows(), 3);
-    assert_eq!(both.labels, Some(RawLabels::Integers(vec![7, 0, 9])));
+    assert_eq!(both.labels, Some(ints(&[7, 0, 9])));
+}
+
+#[test]
+fn stacked_text_files_decide_their_labels_as_one_column() {
+    let dir = TempDir::new().unwrap();
+    let a = write(&dir, "a.csv", "x,label\n1,0\n2,1\n");
+    let b = write(&dir, "b.csv", "x,label\n3,1.0\n4,2\n");
+    let names = write(&dir, "n.csv", "x,label\n5,dog\n");
+    let halves = write(&dir, "h.csv", "x,label\n6,0.5\n7,2.5\n");
+    let options = LoadOptions::default();
+    let table = load_tables(&[a.clone(), b.clone()], &options).unwrap();
+    assert_eq!(table.features, array![[1f32], [2.], [3.], [4.]]);
+    assert_eq!(table.labels, Some(ints(&[0, 1, 1, 2])));
+    // Integers beside names: names, as one file of them would be.
+    let table = load_tables(&[a.clone(), names], &options).unwrap();
+    assert_eq!(table.labels, Some(strs(&["0", "1", "dog"])));
+    // Fractions alone are names, beside integers an error naming the file
+    // and row they are in.
+    let message = message_naming(load_tables(&[a, b, halves.clone()], &options), &halves);
+    assert!(
+        message.contains("data row 1") && message.contains("\"0.5\" is not a whole number"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -124,10 +124,10 @@ pub struct DataArgs {
     /// Data file: CSV/TSV/whitespace-separated text (header optional), .npy (with --labels), .npz, MNIST IDX, or CIFAR-10 .bin; each may be gzip-compressed (.gz).
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// CSV label column: a 0-based index or a header name [default: the last column].
+    /// CSV label column: a 0-based index or a header name (one the header holds once) [default: the last column].
     #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
     pub label: Option<LabelColumn>,
-    /// Labels in a separate file (.npy integers, IDX labels, or one label per line); required with .npy features [default: none].
+    /// Labels in a separate file (.npy integers, IDX labels, or one label per line; a first line that is not a number above integer labels is a header, as pandas' to_csv writes it, and skipped); required with .npy features [default: none].
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
     #[command(flatten)]
@@ -144,10 +144,10 @@ pub struct ReadArgs {
     /// Field separator of a text file: one character such as , ; |, or tab, or space for runs of whitespace (numpy.savetxt's default) [default: sniffed from the first line].
     #[arg(long, value_name = "SEP", value_parser = parse_delimiter)]
     pub delimiter: Option<Delimiter>,
-    /// The .npz array holding the features [default: the only array, or of two the 2-D one].
+    /// The .npz array holding the features; an error for a file that is not .npz [default: the only array, or of two the 2-D one].
     #[arg(long, value_name = "KEY")]
     pub x_key: Option<String>,
-    /// The .npz array holding the labels [default: of two arrays the 1-D one].
+    /// The .npz array holding the labels; an error for a file that is not .npz [default: of two arrays the 1-D one].
     #[arg(long, value_name = "KEY")]
     pub y_key: Option<String>,
 }
@@ -465,7 +465,7 @@ pub struct EvalArgs {
     /// Labelled data file (formats as for train).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
-    /// CSV label column: a 0-based index or a header name [default: the last column].
+    /// CSV label column: a 0-based index or a header name (one the header holds once) [default: the last column].
     #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
     pub label: Option<LabelColumn>,
     /// Labels in a separate file (.npy integers, IDX labels, or one label per line) [default: none].

@@ -2,8 +2,8 @@
 //! of one label byte (0..9) and 3072 pixel bytes, the red, green and blue
 //! 32×32 planes in turn, each row-major. Pixels stay 0..255.
 
-use super::labels::RawLabels;
-use super::{Table, format_error};
+use super::labels::{IntegerLabels, too_many};
+use super::{Table, alloc_error, format_error, try_vec};
 use crate::Result;
 use crate::limits::{self, MAX_TABLE_VALUES};
 use ndarray::Array2;
@@ -31,8 +31,11 @@ pub(crate) fn read_batch(path: &Path, bytes: &[u8]) -> Result<Table> {
         PIXELS as u64,
         MAX_TABLE_VALUES,
     )?;
-    let mut labels = Vec::with_capacity(rows);
-    let mut pixels = Vec::with_capacity(rows * PIXELS);
+    let mut labels = IntegerLabels::default();
+    labels
+        .try_reserve(rows)
+        .map_err(|()| alloc_error(path, rows as u64 * 4, "the labels"))?;
+    let mut pixels = try_vec(path, rows * PIXELS, &format!("{rows} images as f32"))?;
     for (row, record) in bytes.chunks_exact(RECORD).enumerate() {
         if record[0] >= CLASSES {
             return Err(format_error(
@@ -43,8 +46,10 @@ pub(crate) fn read_batch(path: &Path, bytes: &[u8]) -> Result<Table> {
                 ),
             ));
         }
-        labels.push(record[0] as i64);
-        pixels.extend(record[1..].iter().map(|&b| b as f32));
+        labels
+            .push(i64::from(record[0]))
+            .map_err(|count| too_many(count, Some(path)))?;
+        pixels.extend(record[1..].iter().map(|&b| f32::from(b)));
     }
     let features = Array2::from_shape_vec((rows, PIXELS), pixels)
         .map_err(|e| format_error(path, e.to_string()))?;
@@ -54,7 +59,7 @@ pub(crate) fn read_batch(path: &Path, bytes: &[u8]) -> Result<Table> {
         .collect();
     Ok(Table {
         features,
-        labels: Some(RawLabels::Integers(labels)),
+        labels: Some(labels.finish()),
         feature_names,
     })
 }

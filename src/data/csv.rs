@@ -6,8 +6,8 @@
 //! 1-based column. Lines are counted from each record's byte position, so
 //! `\n`, `\r\n` and `\r` line endings all give the line an editor shows.
 
-use super::labels::{LabelColumn, RawLabels};
-use super::{LoadOptions, Table, format_error, numbered_names};
+use super::labels::{LabelColumn, LabelsError, TextLabels, too_many};
+use super::{LoadOptions, Table, alloc_error, format_error, numbered_names};
 use crate::limits::{self, MAX_TABLE_VALUES};
 use crate::{Error, Result};
 use csv::{ByteRecord, Position, ReaderBuilder};
@@ -129,6 +129,9 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
     });
     let label_index = label_column(path, columns, header.as_deref(), options)?;
     let feature_count = columns - usize::from(label_index.is_some());
+    if feature_count == 0 {
+        return Err(no_features(path, &first, delimiter, options));
+    }
     let column_names: Vec<String> = match &header {
         Some(names) => names.clone(),
         None => numbered_names("x", columns),
@@ -160,7 +163,7 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
         column_names: header.as_deref(),
         delimiter,
     };
-    let mut rows = Rows::default();
+    let mut rows = Rows::new(path, line_bound(text), feature_count, label_index.is_some())?;
     // Records are read into a pool reused from batch to batch.
     let mut batch: Vec<ByteRecord> = Vec::with_capacity(BATCH_ROWS);
     if !has_header {
@@ -185,9 +188,29 @@ pub(crate) fn load(path: &Path, bytes: &[u8], options: &LoadOptions) -> Result<T
     }
     rows.push_batch(&layout, &batch[..filled])?;
 
-    let features = Array2::from_shape_vec((rows.count, feature_count), rows.features)
+    let mut features = rows.features;
+    // The reservation was for every line; blank and comment lines and a
+    // header leave a little unused, given back (glibc moves a large block
+    // without copying).
+    features.shrink_to_fit();
+    let features = Array2::from_shape_vec((rows.count, feature_count), features)
         .map_err(|e| format_error(path, e.to_string()))?;
-    let labels = label_index.map(|_| RawLabels::from_strings(rows.labels));
+    let labels = match (label_index, rows.labels) {
+        (Some(column), Some(labels)) => Some(labels.finish().map_err(|e| match e {
+            LabelsError::TooMany(count) => too_many(count, Some(path)),
+            LabelsError::NotWhole { value, origin } => Error::Parse {
+                path: path.to_path_buf(),
+                line: line_at(text, origin),
+                column: column + 1,
+                reason: named_column(
+                    LabelsError::not_whole_reason(&value),
+                    header.as_deref(),
+                    column,
+                ),
+            },
+        })?),
+        _ => None,
+    };
     Ok(Table {
         features,
         labels,
@@ -387,9 +410,26 @@ fn label_column(
     }
     if let Some(expected) = options.expected_features {
         // As wide as the model: no label column, which is right only when
-        // labels are not needed (predict).
+        // labels are not needed (predict) and none was named: a label
+        // column given explicitly that is not in the file is a mistake (a
+        // wrong index or name), and one that is leaves too few features.
         if columns == expected && !options.labels_required {
-            return Ok(None);
+            if options.label == LabelColumn::Last {
+                return Ok(None);
+            }
+            let index = resolve_label(path, columns, header, &options.label)?;
+            return Err(format_error(
+                path,
+                format!(
+                    "the feature counts differ: the label column {} is column {} of {columns}, \
+                     which leaves {} features beside it, but the model has {expected} (a file \
+                     for it has {expected} columns without a label column, or {} with one)",
+                    describe_label(&options.label),
+                    index + 1,
+                    columns - 1,
+                    expected + 1
+                ),
+            ));
         }
         if columns != expected + 1 {
             let reason = if options.labels_required {
@@ -411,7 +451,27 @@ fn label_column(
             return Err(format_error(path, reason));
         }
     }
-    let index = match &options.label {
+    resolve_label(path, columns, header, &options.label).map(Some)
+}
+
+/// `--label 3` or `--label "name"`, for messages.
+fn describe_label(label: &LabelColumn) -> String {
+    match label {
+        LabelColumn::Last => "(the last column)".to_string(),
+        LabelColumn::Index(index) => index.to_string(),
+        LabelColumn::Name(name) => format!("{name:?}"),
+    }
+}
+
+/// The 0-based column `label` points at; one that is not in the file, and a
+/// name that the header holds more than once, are errors.
+fn resolve_label(
+    path: &Path,
+    columns: usize,
+    header: Option<&[String]>,
+    label: &LabelColumn,
+) -> Result<usize> {
+    let index = match label {
         LabelColumn::Last => columns - 1,
         LabelColumn::Index(index) => {
             if *index >= columns {
@@ -436,33 +496,136 @@ fn label_column(
                     ),
                 ));
             };
-            header.iter().position(|h| h == name).ok_or_else(|| {
-                format_error(
-                    path,
-                    format!(
-                        "no column named {name:?}; the header has: {}",
-                        header
-                            .iter()
-                            .map(|h| format!("{h:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )
-            })?
+            let matches: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| *h == name)
+                .map(|(j, _)| j)
+                .collect();
+            match matches[..] {
+                [index] => index,
+                [] => {
+                    return Err(format_error(
+                        path,
+                        format!(
+                            "no column named {name:?}; the header has: {}",
+                            header
+                                .iter()
+                                .map(|h| format!("{h:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                // Picking one of them would train on the other as a feature.
+                _ => {
+                    let mut listed: Vec<String> =
+                        matches.iter().map(|j| (j + 1).to_string()).collect();
+                    let last = listed.pop().unwrap_or_default();
+                    return Err(format_error(
+                        path,
+                        format!(
+                            "column name {name:?} appears in columns {} and {last} (1-based); \
+                             give --label as a 0-based index",
+                            listed.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
     };
-    Ok(Some(index))
+    Ok(index)
 }
 
-/// Features row-major and label texts, as parsed so far.
-#[derive(Default)]
+/// The error for a table whose only column is the labels: most often a
+/// wrong delimiter, which makes each line one field.
+fn no_features(
+    path: &Path,
+    first: &ByteRecord,
+    delimiter: Delimiter,
+    options: &LoadOptions,
+) -> Error {
+    let line = String::from_utf8_lossy(first.get(0).unwrap_or_default());
+    let shown: String = line.chars().take(60).collect();
+    let reason = match options.delimiter {
+        Some(_) => format!(
+            "with --delimiter {delimiter} every line has one field, so there are no features \
+             beside the label column; check --delimiter (the first line is {shown:?})"
+        ),
+        None => format!(
+            "every line has one field (fields sniffed as separated by {delimiter}), so there \
+             are no features beside the label column; give the separator with --delimiter \
+             (the first line is {shown:?})"
+        ),
+    };
+    format_error(path, reason)
+}
+
+/// `reason` with the column's header name, when there is one.
+fn named_column(reason: String, names: Option<&[String]>, column: usize) -> String {
+    match names.and_then(|names| names.get(column)) {
+        Some(name) => format!("{reason} (column {name:?})"),
+        None => reason,
+    }
+}
+
+/// At most how many records `text` holds: one per line, where `\n`, `\r\n`
+/// and a lone `\r` each end a line.
+fn line_bound(text: &[u8]) -> usize {
+    let newlines = text.iter().filter(|&&b| b == b'\n').count();
+    let lone_returns = if text.contains(&b'\r') {
+        text.iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\r' && text.get(i + 1) != Some(&b'\n'))
+            .count()
+    } else {
+        0
+    };
+    newlines + lone_returns + 1
+}
+
+/// Features row-major and labels, as parsed so far.
 struct Rows {
     count: usize,
     features: Vec<f32>,
-    labels: Vec<String>,
+    labels: Option<TextLabels>,
 }
 
 impl Rows {
+    /// Room for `lines` rows of `width` features and their labels, reserved
+    /// at once from the file's line count (an upper bound on its rows), so
+    /// that the table never reallocates while it grows and a table the
+    /// machine cannot hold is an error up front instead of an abort later.
+    fn new(path: &Path, lines: usize, width: usize, labelled: bool) -> Result<Rows> {
+        // Beyond the limit the rows themselves are refused as they come.
+        let values = (lines as u64)
+            .saturating_mul(width as u64)
+            .min(MAX_TABLE_VALUES) as usize;
+        let mut features = Vec::new();
+        features.try_reserve_exact(values).map_err(|_| {
+            alloc_error(
+                path,
+                values as u64 * 4,
+                &format!("a table of up to {lines} rows × {width} features"),
+            )
+        })?;
+        let labels = if labelled {
+            let mut labels = TextLabels::default();
+            let rows = lines.min(values);
+            labels
+                .try_reserve(rows)
+                .map_err(|()| alloc_error(path, rows as u64 * 4, "the labels"))?;
+            Some(labels)
+        } else {
+            None
+        };
+        Ok(Rows {
+            count: 0,
+            features,
+            labels,
+        })
+    }
+
     fn push_batch(&mut self, layout: &RowLayout<'_>, batch: &[ByteRecord]) -> Result<()> {
         let width = layout.feature_count;
         limits::check_product(
@@ -475,7 +638,16 @@ impl Rows {
             MAX_TABLE_VALUES,
         )?;
         let start = self.features.len();
-        self.features.resize(start + batch.len() * width, 0.0);
+        let added = batch.len() * width;
+        // A no-op within the reservation made for every line.
+        self.features.try_reserve_exact(added).map_err(|_| {
+            alloc_error(
+                layout.path,
+                (start + added) as u64 * 4,
+                &format!("a table of {} rows", self.count + batch.len()),
+            )
+        })?;
+        self.features.resize(start + added, 0.0);
         let outputs = &mut self.features[start..];
         let results: Vec<Result<()>> = if width == 0 {
             batch.iter().map(|r| layout.parse_row(r, &mut [])).collect()
@@ -487,12 +659,13 @@ impl Rows {
                 .collect()
         };
         results.into_iter().collect::<Result<()>>()?;
-        if let Some(label) = layout.label_index {
-            self.labels.extend(
-                batch
-                    .iter()
-                    .map(|r| String::from_utf8_lossy(r[label].trim_ascii()).into_owned()),
-            );
+        if let (Some(column), Some(labels)) = (layout.label_index, &mut self.labels) {
+            for record in batch {
+                let text = String::from_utf8_lossy(record[column].trim_ascii());
+                labels
+                    .push(&text, byte_of(record))
+                    .map_err(|count| too_many(count, Some(layout.path)))?;
+            }
         }
         self.count += batch.len();
         Ok(())
@@ -588,10 +761,7 @@ impl RowLayout<'_> {
     }
 
     fn cell_error(&self, record: &ByteRecord, column: usize, reason: String) -> Error {
-        let reason = match self.column_names.and_then(|names| names.get(column)) {
-            Some(name) => format!("{reason} (column {name:?})"),
-            None => reason,
-        };
+        let reason = named_column(reason, self.column_names, column);
         Error::Parse {
             path: self.path.to_path_buf(),
             line: self.line_of(record),

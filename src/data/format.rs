@@ -30,6 +30,17 @@ NumPy arrays (.npy) and archives (.npz), MNIST IDX images (e.g. train-images-idx
 CIFAR-10 binary batches (.bin), and any of these gzip-compressed (.gz)";
 
 impl Format {
+    /// "a CSV file", "an MNIST IDX image file", … for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Csv => "a text (CSV) file",
+            Format::Npy => "a .npy file",
+            Format::Npz => "an .npz archive",
+            Format::Idx => "an MNIST IDX image file",
+            Format::Cifar => "a CIFAR-10 batch",
+        }
+    }
+
     /// The format of `path` whose (decompressed) content starts with `bytes`.
     pub fn detect(path: &Path, bytes: &[u8]) -> Result<Format> {
         let full_name = path

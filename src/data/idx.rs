@@ -4,10 +4,10 @@
 //! gzip-compressed, as MNIST and Fashion-MNIST are distributed (`*-ubyte.gz`).
 
 use super::format::{IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
-use super::labels::RawLabels;
-use super::{format_error, read_file};
-use crate::Result;
+use super::labels::{IntegerLabels, RawLabels, too_many};
+use super::{alloc_error, format_error, read_file, try_vec};
 use crate::limits::{self, MAX_TABLE_VALUES};
+use crate::{Error, Result};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -31,18 +31,39 @@ pub(crate) fn read_images(path: &Path, bytes: &[u8]) -> Result<Array2<f32>> {
         MAX_TABLE_VALUES,
     )?;
     let data = body(path, bytes, 3, count.checked_mul(pixels))?;
-    let values: Vec<f32> = data.iter().map(|&b| b as f32).collect();
+    // Refused before anything is built for it (a feature name per pixel).
+    if count == 0 || pixels == 0 {
+        return Err(Error::EmptyData(format!(
+            "{} has {count} rows and {pixels} features",
+            path.display()
+        )));
+    }
+    let mut values = try_vec(
+        path,
+        data.len(),
+        &format!("{count} images of {rows}×{cols} pixels as f32"),
+    )?;
+    values.extend(data.iter().map(|&b| f32::from(b)));
     Array2::from_shape_vec((count, pixels), values).map_err(|e| format_error(path, e.to_string()))
 }
 
 /// The labels of an IDX label file.
-pub(crate) fn read_labels(path: &Path, bytes: &[u8]) -> Result<Vec<i64>> {
+pub(crate) fn read_labels(path: &Path, bytes: &[u8]) -> Result<RawLabels> {
     if !bytes.starts_with(&IDX_LABELS_MAGIC) {
         return Err(bad_magic(path, bytes, "label", IDX_LABELS_MAGIC));
     }
     let count = read_dims(path, bytes, 1)?[0];
     let data = body(path, bytes, 1, Some(count))?;
-    Ok(data.iter().map(|&b| b as i64).collect())
+    let mut labels = IntegerLabels::default();
+    labels
+        .try_reserve(data.len())
+        .map_err(|()| alloc_error(path, data.len() as u64 * 4, "the labels"))?;
+    for &label in data {
+        labels
+            .push(i64::from(label))
+            .map_err(|count| too_many(count, Some(path)))?;
+    }
+    Ok(labels.finish())
 }
 
 /// The label file next to an image file by the standard MNIST names
@@ -56,7 +77,7 @@ pub(crate) fn companion_labels(
     let candidates = companion_candidates(images);
     if let Some(found) = candidates.iter().find(|c| c.is_file()) {
         let bytes = read_file(found)?;
-        let labels = RawLabels::Integers(read_labels(found, &bytes)?);
+        let labels = read_labels(found, &bytes)?;
         return Ok(Some((found.clone(), labels)));
     }
     if !required {

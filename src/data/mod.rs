@@ -18,7 +18,16 @@
 //! Labels: a CSV label column (see [`LabelColumn`]), an `.npz` array (see
 //! [`LoadOptions::y_key`]), the IDX label file next to the images, the label
 //! byte of each CIFAR record, or, when [`LoadOptions::labels_file`] is given,
-//! that file for every format (then every CSV column is a feature).
+//! that file for every format (then every CSV column is a feature). Labels
+//! read as text are integers when all are whole numbers, names when some
+//! are not numbers; integers beside a number that is not whole (`nan`,
+//! `0.5`) are an error naming its line, not an extra class. They are held
+//! as [`RawLabels`]: the distinct values once and a `u32` per row.
+//!
+//! Memory: the large buffers a loader sizes from a file (the text, the
+//! f32 table, the label codes) are reserved at once and fallibly, so a
+//! table the machine cannot hold is an error naming the file and the size,
+//! and values are converted straight to f32 (never through a wider type).
 
 mod cifar;
 mod csv;
@@ -34,11 +43,13 @@ mod standardizer;
 pub use csv::{Delimiter, HeaderMode};
 pub use format::Format;
 pub use labels::{ClassMap, LabelColumn, RawLabels};
+use labels::{LabelsError, too_many};
 pub use labels_file::read_labels_file;
 pub use standardizer::Standardizer;
 
+use crate::limits::{self, MAX_TABLE_VALUES};
 use crate::{Error, Result};
-use ndarray::{Array2, Axis, concatenate};
+use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
 /// Features, labels when the file has them, and one name per feature.
@@ -55,7 +66,10 @@ pub struct Table {
 /// How to read a data file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// The CSV label column (ignored by other formats).
+    /// The CSV label column (ignored by other formats). Anything but
+    /// [`LabelColumn::Last`] (the default) was given explicitly, and must
+    /// then be in the file even where no label column is needed (a file as
+    /// wide as the model, for predict).
     pub label: LabelColumn,
     /// Labels from a separate file: an `.npy` 1-D integer array, an IDX label
     /// file, or text with one label per line. Required for `.npy` features
@@ -76,7 +90,8 @@ pub struct LoadOptions {
     pub delimiter: Option<Delimiter>,
     /// The `.npz` array holding the features (the name `numpy.savez` was
     /// given, with or without `.npy`); `None` picks the only array, or of
-    /// two the 2-D one beside a 1-D (or N×1) one.
+    /// two the 2-D one beside a 1-D (or N×1) one. Given for a file of
+    /// another format, it is an error (as is [`LoadOptions::y_key`]).
     pub x_key: Option<String>,
     /// The `.npz` array holding the labels; `None` picks the other of two
     /// arrays. A labels file takes precedence.
@@ -102,6 +117,21 @@ impl Default for LoadOptions {
 pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
     let bytes = read_file(path)?;
     let format = Format::detect(path, &bytes)?;
+    // Keys choose arrays of an archive; given for any other file they would
+    // be ignored, and a user who gave them expects them to matter.
+    if format != Format::Npz {
+        let given = [("--x-key", &options.x_key), ("--y-key", &options.y_key)];
+        if let Some((flag, Some(key))) = given.iter().find(|(_, key)| key.is_some()) {
+            return Err(format_error(
+                path,
+                format!(
+                    "{flag} {key:?} chooses an array of an .npz archive, but this is {}; \
+                     leave {flag} out",
+                    format.describe()
+                ),
+            ));
+        }
+    }
     // Where the labels come from when not from the data file itself.
     let mut labels_source = options.labels_file.clone();
     let mut table = match format {
@@ -179,22 +209,55 @@ pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
         }
         tables.push(table);
     }
-    let views: Vec<_> = tables.iter().map(|t| t.features.view()).collect();
-    let features = concatenate(Axis(0), &views).map_err(|e| Error::ShapeMismatch {
-        op: "stacking data files",
-        detail: e.to_string(),
-    })?;
+    let rows: usize = tables.iter().map(|t| t.features.nrows()).sum();
+    let cols = tables[0].features.ncols();
+    limits::check_product(
+        format!(
+            "the number of values (rows × features) in {} and the other data files together",
+            first_path.display()
+        ),
+        rows as u64,
+        cols as u64,
+        MAX_TABLE_VALUES,
+    )?;
+    let mut values = try_vec(
+        first_path,
+        rows * cols,
+        &format!("the {rows} rows of {} data files together", paths.len()),
+    )?;
+    for table in &tables {
+        // Each table is in standard (C) order, as every loader builds it.
+        values.extend(table.features.iter().copied());
+    }
+    let features =
+        Array2::from_shape_vec((rows, cols), values).map_err(|e| Error::ShapeMismatch {
+            op: "stacking data files",
+            detail: e.to_string(),
+        })?;
     let labels = match tables[0].labels {
         None => None,
         Some(_) => {
-            let texts: Vec<String> = tables
-                .iter()
-                .flat_map(|t| {
-                    let labels = t.labels.as_ref().expect("presence checked above");
-                    (0..labels.len()).filter_map(move |row| labels.text(row))
-                })
-                .collect();
-            Some(RawLabels::from_strings(texts))
+            let parts: Vec<&RawLabels> = tables.iter().filter_map(|t| t.labels.as_ref()).collect();
+            Some(RawLabels::concat(&parts).map_err(|e| match e {
+                LabelsError::TooMany(count) => too_many(count, None),
+                LabelsError::NotWhole { value, origin } => {
+                    // The file and data row the label was first met in.
+                    let mut row = origin as usize;
+                    let mut at = 0;
+                    while at + 1 < tables.len() && row >= tables[at].features.nrows() {
+                        row -= tables[at].features.nrows();
+                        at += 1;
+                    }
+                    format_error(
+                        &paths[at],
+                        format!(
+                            "data row {}: {}",
+                            row + 1,
+                            LabelsError::not_whole_reason(&value)
+                        ),
+                    )
+                }
+            })?)
         }
     };
     let feature_names = tables.swap_remove(0).feature_names;
@@ -264,6 +327,31 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 pub(crate) fn numbered_names(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// The error for an allocation of `bytes` for `what`, sized by the file at
+/// `path`, that the machine refused.
+pub(crate) fn alloc_error(path: &Path, bytes: u64, what: &str) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        reason: format!("cannot allocate {bytes} bytes for {what}: not enough memory"),
+    }
+}
+
+/// An empty vector with room for exactly `len` items, or
+/// [`alloc_error`]: the large buffers a loader sizes from a file are
+/// reserved this way, so that one the machine cannot back is a typed error
+/// naming the file instead of an abort.
+pub(crate) fn try_vec<T>(path: &Path, len: usize, what: &str) -> Result<Vec<T>> {
+    let mut vec = Vec::new();
+    vec.try_reserve_exact(len).map_err(|_| {
+        alloc_error(
+            path,
+            (len as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+            what,
+        )
+    })?;
+    Ok(vec)
 }
 
 pub(crate) fn format_error(path: &Path, reason: impl Into<String>) -> Error {

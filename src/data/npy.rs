@@ -11,12 +11,12 @@
 //! is converted in one pass over a borrowed slice.
 
 use super::format::NPY_MAGIC;
-use super::format_error;
-use super::labels::RawLabels;
-use crate::Result;
+use super::labels::{IntegerLabels, LabelsError, RawLabels, TextLabels, too_many};
+use super::{alloc_error, format_error, try_vec};
 use crate::limits::{self, MAX_TABLE_VALUES};
+use crate::{Error, Result};
 use half::f16;
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::Array2;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +41,7 @@ struct NpyArray<'a> {
     data: &'a [u8],
 }
 
-/// A 2-D array as an N×D feature matrix.
+/// A 2-D array as an N×D feature matrix, in C order whatever the file's.
 pub(crate) fn read_features(path: &Path, bytes: &[u8]) -> Result<Array2<f32>> {
     let array = parse(path, bytes)?;
     let (rows, cols) = match array.shape[..] {
@@ -59,20 +59,23 @@ pub(crate) fn read_features(path: &Path, bytes: &[u8]) -> Result<Array2<f32>> {
             return Err(format_error(
                 path,
                 format!(
-                    "has shape {:?}; features must be a 2-D array, rows × features",
-                    array.shape
+                    "has shape {}; features must be a 2-D array, rows × features",
+                    tuple(&array.shape)
                 ),
             ));
         }
     };
-    let values = array.to_f32(path)?;
-    let features = if array.fortran_order {
-        Array2::from_shape_vec((rows, cols).f(), values)
-            .map(|a| a.as_standard_layout().into_owned())
-    } else {
-        Array2::from_shape_vec((rows, cols), values)
+    // Refused before anything is built for it: an empty table with a huge
+    // other dimension would otherwise get a feature name per column.
+    if rows == 0 || cols == 0 {
+        return Err(Error::EmptyData(format!(
+            "{} has {rows} rows and {cols} features",
+            path.display()
+        )));
     }
-    .map_err(|e| format_error(path, e.to_string()))?;
+    let values = array.to_f32(path, rows, cols)?;
+    let features = Array2::from_shape_vec((rows, cols), values)
+        .map_err(|e| format_error(path, e.to_string()))?;
     if let Some(((row, column), value)) = features.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(format_error(
             path,
@@ -97,15 +100,15 @@ pub(crate) fn read_labels(path: &Path, bytes: &[u8]) -> Result<RawLabels> {
             return Err(format_error(
                 path,
                 format!(
-                    "has shape {:?}; labels must be a 1-D array with one label per row",
-                    array.shape
+                    "has shape {}; labels must be a 1-D array with one label per row",
+                    tuple(&array.shape)
                 ),
             ));
         }
     }
     match array.kind {
-        Kind::Unicode | Kind::Bytes => Ok(RawLabels::from_strings(array.to_strings(path)?)),
-        _ => Ok(RawLabels::Integers(array.to_i64(path)?)),
+        Kind::Unicode | Kind::Bytes => array.to_labels_from_text(path),
+        _ => array.to_integer_labels(path),
     }
 }
 
@@ -139,43 +142,45 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
     let header_end = header_start.checked_add(header_len).ok_or_else(truncated)?;
     let header = bytes.get(header_start..header_end).ok_or_else(truncated)?;
     let header = String::from_utf8_lossy(header);
-    let bad_header = |what: &str| format_error(path, format!("has a bad .npy header: {what}"));
+    let Header {
+        descr,
+        fortran_order,
+        shape,
+    } = parse_header(&header)
+        .map_err(|what| format_error(path, format!("has a bad .npy header: {what}")))?;
+    let (kind, item_size, big_endian) = parse_descr(path, &descr)?;
 
-    let descr = dict_value(&header, "descr").ok_or_else(|| bad_header("no 'descr'"))?;
-    let descr = quoted(descr).ok_or_else(|| {
-        bad_header("'descr' is not a simple type string (structured arrays are not supported)")
-    })?;
-    let (kind, item_size, big_endian) = parse_descr(path, descr)?;
-
-    let fortran =
-        dict_value(&header, "fortran_order").ok_or_else(|| bad_header("no 'fortran_order'"))?;
-    let fortran_order = if fortran.starts_with("True") {
-        true
-    } else if fortran.starts_with("False") {
-        false
-    } else {
-        return Err(bad_header("'fortran_order' is neither True nor False"));
-    };
-
-    let shape = dict_value(&header, "shape").ok_or_else(|| bad_header("no 'shape'"))?;
-    let shape = parse_shape(shape).ok_or_else(|| bad_header("'shape' is not a tuple of sizes"))?;
-
+    for (axis, &size) in shape.iter().enumerate() {
+        limits::check(
+            format!(
+                "dimension {axis} of {} (shape {})",
+                path.display(),
+                tuple(&shape)
+            ),
+            size as u64,
+            MAX_TABLE_VALUES,
+        )?;
+    }
+    // Zero-length dimensions left out: an empty array whose other
+    // dimensions multiply past the limit is refused too.
     let values = shape
         .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d.max(1) as u64))
         .unwrap_or(u64::MAX);
     limits::check(
         format!(
-            "the number of values in {} (shape {shape:?})",
-            path.display()
+            "the number of values in {} (shape {})",
+            path.display(),
+            tuple(&shape)
         ),
         values,
         MAX_TABLE_VALUES,
     )?;
+    let values = if shape.contains(&0) { 0 } else { values };
     let data = &bytes[header_end..];
     let expected = values
         .checked_mul(item_size as u64)
-        .ok_or_else(|| bad_header("the shape is too large"))?;
+        .ok_or_else(|| format_error(path, "has a bad .npy header: the shape is too large"))?;
     if data.len() as u64 != expected {
         let state = if (data.len() as u64) < expected {
             "is truncated"
@@ -185,8 +190,9 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
         return Err(format_error(
             path,
             format!(
-                "{state}: shape {shape:?} of {item_size}-byte values needs {expected} data bytes, \
+                "{state}: shape {} of {item_size}-byte values needs {expected} data bytes, \
                  found {}",
+                tuple(&shape),
                 data.len()
             ),
         ));
@@ -201,35 +207,215 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
     })
 }
 
-/// The text right after `'key':` in the header dict.
-fn dict_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
-    let start = [format!("'{key}'"), format!("\"{key}\"")]
-        .iter()
-        .find_map(|quoted_key| {
-            header
-                .find(quoted_key.as_str())
-                .map(|i| i + quoted_key.len())
-        })?;
-    let rest = header[start..].trim_start().strip_prefix(':')?;
-    Some(rest.trim_start())
+/// A shape as Python writes the tuple: `(3,)`, `(0, 5)`.
+fn tuple(shape: &[usize]) -> String {
+    match shape {
+        [size] => format!("({size},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
-/// The content of a leading `'…'` or `"…"` string.
-fn quoted(text: &str) -> Option<&str> {
-    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let rest = &text[1..];
-    rest.find(quote).map(|end| &rest[..end])
+/// The three entries of a `.npy` header.
+#[derive(Debug, PartialEq, Eq)]
+struct Header {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<usize>,
 }
 
-fn parse_shape(text: &str) -> Option<Vec<usize>> {
-    let inner = text.strip_prefix('(')?;
-    let inner = &inner[..inner.find(')')?];
-    inner
-        .split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(|part| part.trim_end_matches('L').parse().ok())
-        .collect()
+/// The header, a Python dict literal as NumPy writes it (`{'descr': '<f4',
+/// 'fortran_order': False, 'shape': (3, 4), }` padded with spaces and a
+/// newline), read strictly as NumPy reads it: exactly these three keys,
+/// each once, the dict closed, nothing but padding after it. A header cut
+/// short or with a key twice is a damaged file, not one to guess at.
+fn parse_header(text: &str) -> std::result::Result<Header, String> {
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let unclosed = || "the dict has no closing '}' (the header is cut short)".to_string();
+    cursor.skip_space();
+    if !cursor.eat(b'{') {
+        return Err("it is not a dict (no opening '{')".into());
+    }
+    let (mut descr, mut fortran_order, mut shape) = (None, None, None);
+    loop {
+        cursor.skip_space();
+        if cursor.at_end() {
+            return Err(unclosed());
+        }
+        if cursor.eat(b'}') {
+            break;
+        }
+        let key = cursor.string().ok_or("expected a quoted key")?;
+        cursor.skip_space();
+        if !cursor.eat(b':') {
+            return Err(format!("no ':' after the key '{key}'"));
+        }
+        cursor.skip_space();
+        let seen = match key {
+            "descr" => {
+                if cursor.peek() == Some(b'[') {
+                    return Err(
+                        "'descr' is a list: structured arrays are not supported; save a plain \
+                         numeric array"
+                            .into(),
+                    );
+                }
+                let value = cursor
+                    .string()
+                    .ok_or("'descr' is not a quoted type string")?;
+                descr.replace(value.to_string()).is_some()
+            }
+            "fortran_order" => {
+                let value = if cursor.eat_word("True") {
+                    true
+                } else if cursor.eat_word("False") {
+                    false
+                } else {
+                    return Err("'fortran_order' is neither True nor False".into());
+                };
+                fortran_order.replace(value).is_some()
+            }
+            "shape" => {
+                let value = cursor
+                    .shape()
+                    .ok_or("'shape' is not a tuple of sizes such as (3, 4)")?;
+                shape.replace(value).is_some()
+            }
+            other => {
+                return Err(format!(
+                    "unknown key '{other}' (a .npy header has 'descr', 'fortran_order' and \
+                     'shape')"
+                ));
+            }
+        };
+        if seen {
+            return Err(format!("the key '{key}' appears twice"));
+        }
+        cursor.skip_space();
+        if cursor.at_end() {
+            return Err(unclosed());
+        }
+        if cursor.eat(b',') {
+            continue;
+        }
+        if cursor.eat(b'}') {
+            break;
+        }
+        return Err(format!("expected ',' or '}}' after the value of '{key}'"));
+    }
+    cursor.skip_space();
+    if !cursor.at_end() {
+        return Err("text after the closing '}'".into());
+    }
+    match (descr, fortran_order, shape) {
+        (Some(descr), Some(fortran_order), Some(shape)) => Ok(Header {
+            descr,
+            fortran_order,
+            shape,
+        }),
+        (None, ..) => Err("no 'descr'".into()),
+        (_, None, _) => Err("no 'fortran_order'".into()),
+        (.., None) => Err("no 'shape'".into()),
+    }
+}
+
+/// A position in the header text.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn at_end(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    /// Spaces, tabs and line breaks (NumPy pads the header with spaces and
+    /// ends it with a newline).
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        self.at += usize::from(found);
+        found
+    }
+
+    /// `word` not followed by more of an identifier.
+    fn eat_word(&mut self, word: &str) -> bool {
+        let end = self.at + word.len();
+        let matches = self.bytes.get(self.at..end) == Some(word.as_bytes())
+            && !self
+                .bytes
+                .get(end)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        if matches {
+            self.at = end;
+        }
+        matches
+    }
+
+    /// A `'…'` or `"…"` string without escapes (a dtype never has any).
+    fn string(&mut self) -> Option<&'a str> {
+        let quote = self.peek().filter(|q| *q == b'\'' || *q == b'"')?;
+        let start = self.at + 1;
+        let length = self.bytes.get(start..)?.iter().position(|&b| b == quote)?;
+        let text = std::str::from_utf8(&self.bytes[start..start + length]).ok()?;
+        if text.contains('\\') {
+            return None;
+        }
+        self.at = start + length + 1;
+        Some(text)
+    }
+
+    /// A tuple of sizes: `()`, `(3,)`, `(3, 4)`, a trailing comma allowed
+    /// and Python 2's `3L` too; `(3)` is a number, not a tuple.
+    fn shape(&mut self) -> Option<Vec<usize>> {
+        if !self.eat(b'(') {
+            return None;
+        }
+        let mut sizes = Vec::new();
+        let mut trailing_comma = false;
+        loop {
+            self.skip_space();
+            if self.eat(b')') {
+                break;
+            }
+            let start = self.at;
+            while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                self.at += 1;
+            }
+            let digits = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+            sizes.push(digits.parse().ok()?);
+            self.eat(b'L');
+            self.skip_space();
+            trailing_comma = self.eat(b',');
+            if !trailing_comma {
+                self.skip_space();
+                if !self.eat(b')') {
+                    return None;
+                }
+                break;
+            }
+        }
+        (sizes.len() != 1 || trailing_comma).then_some(sizes)
+    }
 }
 
 /// Kind, item size in bytes and whether the items are big-endian.
@@ -290,71 +476,51 @@ impl NpyArray<'_> {
         items_le::<N>(self.data, self.big_endian)
     }
 
-    fn to_f32(&self, path: &Path) -> Result<Vec<f32>> {
-        Ok(match (self.kind, self.item_size) {
-            (Kind::Float, 2) => self
-                .items::<2>()
-                .map(|b| f16::from_le_bytes(b).to_f32())
-                .collect(),
-            (Kind::Float, 4) => self.items::<4>().map(f32::from_le_bytes).collect(),
-            (Kind::Float, 8) => self
-                .items::<8>()
-                .map(|b| f64::from_le_bytes(b) as f32)
-                .collect(),
+    /// The values as f32 in C order, each dtype converted straight to f32
+    /// (integers were widened to i64 first, which took twice the memory of
+    /// the result again), into one buffer reserved up front.
+    fn to_f32(&self, path: &Path, rows: usize, cols: usize) -> Result<Vec<f32>> {
+        let count = rows * cols;
+        let mut values = try_vec(path, count, &format!("its {rows} × {cols} values as f32"))?;
+        match (self.kind, self.item_size) {
+            (Kind::Float, 2) => {
+                self.fill(&mut values, rows, cols, |b| f16::from_le_bytes(b).to_f32())
+            }
+            (Kind::Float, 4) => self.fill(&mut values, rows, cols, f32::from_le_bytes),
+            (Kind::Float, 8) => {
+                self.fill(&mut values, rows, cols, |b| f64::from_le_bytes(b) as f32)
+            }
+            // NumPy reads any non-zero byte as True.
+            (Kind::Bool, 1) => self.fill(&mut values, rows, cols, |[b]: [u8; 1]| {
+                f32::from(u8::from(b != 0))
+            }),
+            (Kind::Unsigned, 1) => self.fill(&mut values, rows, cols, |[b]: [u8; 1]| f32::from(b)),
+            (Kind::Signed, 1) => {
+                self.fill(&mut values, rows, cols, |[b]: [u8; 1]| f32::from(b as i8))
+            }
+            (Kind::Signed, 2) => self.fill(&mut values, rows, cols, |b| {
+                f32::from(i16::from_le_bytes(b))
+            }),
+            (Kind::Unsigned, 2) => self.fill(&mut values, rows, cols, |b| {
+                f32::from(u16::from_le_bytes(b))
+            }),
+            (Kind::Signed, 4) => {
+                self.fill(&mut values, rows, cols, |b| i32::from_le_bytes(b) as f32)
+            }
+            (Kind::Unsigned, 4) => {
+                self.fill(&mut values, rows, cols, |b| u32::from_le_bytes(b) as f32)
+            }
+            (Kind::Signed, 8) => {
+                self.fill(&mut values, rows, cols, |b| i64::from_le_bytes(b) as f32)
+            }
+            (Kind::Unsigned, 8) => {
+                self.fill(&mut values, rows, cols, |b| u64::from_le_bytes(b) as f32)
+            }
             (Kind::Unicode | Kind::Bytes, _) => {
                 return Err(format_error(
                     path,
                     "holds strings; features must be numbers (strings are read as labels only)",
                 ));
-            }
-            _ => self.to_i64(path)?.into_iter().map(|v| v as f32).collect(),
-        })
-    }
-
-    fn to_i64(&self, path: &Path) -> Result<Vec<i64>> {
-        let values: Vec<i64> = match (self.kind, self.item_size) {
-            (Kind::Bool | Kind::Unsigned, 1) => self.data.iter().map(|&b| b as i64).collect(),
-            (Kind::Signed, 1) => self.data.iter().map(|&b| b as i8 as i64).collect(),
-            (Kind::Signed, 2) => self
-                .items::<2>()
-                .map(|b| i16::from_le_bytes(b) as i64)
-                .collect(),
-            (Kind::Unsigned, 2) => self
-                .items::<2>()
-                .map(|b| u16::from_le_bytes(b) as i64)
-                .collect(),
-            (Kind::Signed, 4) => self
-                .items::<4>()
-                .map(|b| i32::from_le_bytes(b) as i64)
-                .collect(),
-            (Kind::Unsigned, 4) => self
-                .items::<4>()
-                .map(|b| u32::from_le_bytes(b) as i64)
-                .collect(),
-            (Kind::Signed, 8) => self.items::<8>().map(i64::from_le_bytes).collect(),
-            (Kind::Unsigned, 8) => {
-                let mut values = Vec::with_capacity(self.data.len() / 8);
-                for (i, b) in self.items::<8>().enumerate() {
-                    let v = u64::from_le_bytes(b);
-                    values.push(i64::try_from(v).map_err(|_| {
-                        format_error(path, format!("value {v} at index {i} is too large"))
-                    })?);
-                }
-                values
-            }
-            (Kind::Float, _) => {
-                let floats = self.to_f32(path)?;
-                let mut values = Vec::with_capacity(floats.len());
-                for (i, v) in floats.into_iter().enumerate() {
-                    if !v.is_finite() || v.fract() != 0.0 {
-                        return Err(format_error(
-                            path,
-                            format!("value {v} at index {i} is not a whole number"),
-                        ));
-                    }
-                    values.push(v as i64);
-                }
-                values
             }
             (kind, size) => {
                 return Err(format_error(
@@ -362,34 +528,247 @@ impl NpyArray<'_> {
                     format!("unsupported element type {kind:?} of {size} bytes"),
                 ));
             }
-        };
+        }
         Ok(values)
     }
 
-    /// Fixed-width strings without NumPy's trailing NUL padding.
-    fn to_strings(&self, path: &Path) -> Result<Vec<String>> {
-        let mut strings = Vec::with_capacity(self.data.len() / self.item_size.max(1));
+    /// Appends the `rows × cols` items of `N` bytes to `out` in C order,
+    /// converted by `convert`: in file order for a C-order array,
+    /// transposed on the fly for a Fortran-order one (which has each
+    /// column's values together), so no second copy is made.
+    fn fill<const N: usize>(
+        &self,
+        out: &mut Vec<f32>,
+        rows: usize,
+        cols: usize,
+        convert: impl Fn([u8; N]) -> f32,
+    ) {
+        if !self.fortran_order {
+            out.extend(self.items::<N>().map(convert));
+            return;
+        }
+        for row in 0..rows {
+            out.extend((0..cols).map(|col| {
+                let at = (col * rows + row) * N;
+                let mut item = [0u8; N];
+                item.copy_from_slice(&self.data[at..at + N]);
+                if self.big_endian {
+                    item.reverse();
+                }
+                convert(item)
+            }));
+        }
+    }
+
+    /// Integer labels (a 1-D array, or an N×1 one, whose order does not
+    /// matter), one distinct value at a time, without an intermediate
+    /// `Vec<i64>`. Floats must be whole numbers.
+    fn to_integer_labels(&self, path: &Path) -> Result<RawLabels> {
+        let count = self.data.len() / self.item_size.max(1);
+        let mut labels = IntegerLabels::default();
+        labels
+            .try_reserve(count)
+            .map_err(|()| alloc_error(path, count as u64 * 4, "the labels"))?;
+        let mut push = |value: i64| {
+            labels
+                .push(value)
+                .map_err(|count| too_many(count, Some(path)))
+        };
+        let whole = |index: usize, value: f64| {
+            if value.is_finite() && value.fract() == 0.0 && value.abs() <= (1u64 << 53) as f64 {
+                Ok(value as i64)
+            } else {
+                Err(format_error(
+                    path,
+                    format!("value {value} at index {index} is not a whole number"),
+                ))
+            }
+        };
+        match (self.kind, self.item_size) {
+            (Kind::Bool, 1) => self
+                .data
+                .iter()
+                .try_for_each(|&b| push(i64::from(b != 0)))?,
+            (Kind::Unsigned, 1) => self.data.iter().try_for_each(|&b| push(i64::from(b)))?,
+            (Kind::Signed, 1) => self
+                .data
+                .iter()
+                .try_for_each(|&b| push(i64::from(b as i8)))?,
+            (Kind::Signed, 2) => self
+                .items::<2>()
+                .try_for_each(|b| push(i64::from(i16::from_le_bytes(b))))?,
+            (Kind::Unsigned, 2) => self
+                .items::<2>()
+                .try_for_each(|b| push(i64::from(u16::from_le_bytes(b))))?,
+            (Kind::Signed, 4) => self
+                .items::<4>()
+                .try_for_each(|b| push(i64::from(i32::from_le_bytes(b))))?,
+            (Kind::Unsigned, 4) => self
+                .items::<4>()
+                .try_for_each(|b| push(i64::from(u32::from_le_bytes(b))))?,
+            (Kind::Signed, 8) => self
+                .items::<8>()
+                .try_for_each(|b| push(i64::from_le_bytes(b)))?,
+            (Kind::Unsigned, 8) => {
+                for (i, b) in self.items::<8>().enumerate() {
+                    let v = u64::from_le_bytes(b);
+                    push(i64::try_from(v).map_err(|_| {
+                        format_error(path, format!("value {v} at index {i} is too large"))
+                    })?)?;
+                }
+            }
+            (Kind::Float, 2) => {
+                for (i, b) in self.items::<2>().enumerate() {
+                    push(whole(i, f16::from_le_bytes(b).to_f64())?)?;
+                }
+            }
+            (Kind::Float, 4) => {
+                for (i, b) in self.items::<4>().enumerate() {
+                    push(whole(i, f64::from(f32::from_le_bytes(b)))?)?;
+                }
+            }
+            (Kind::Float, 8) => {
+                for (i, b) in self.items::<8>().enumerate() {
+                    push(whole(i, f64::from_le_bytes(b))?)?;
+                }
+            }
+            (kind, size) => {
+                return Err(format_error(
+                    path,
+                    format!("unsupported element type {kind:?} of {size} bytes"),
+                ));
+            }
+        }
+        Ok(labels.finish())
+    }
+
+    /// Fixed-width strings without NumPy's trailing NUL padding, decided
+    /// as a text column is (integers when all are whole numbers).
+    fn to_labels_from_text(&self, path: &Path) -> Result<RawLabels> {
+        let count = self.data.len() / self.item_size.max(1);
+        let mut labels = TextLabels::default();
+        labels
+            .try_reserve(count)
+            .map_err(|()| alloc_error(path, count as u64 * 4, "the labels"))?;
+        let mut text = String::new();
         for (i, item) in self.data.chunks_exact(self.item_size).enumerate() {
-            let text = match self.kind {
-                Kind::Unicode => items_le::<4>(item, self.big_endian)
-                    .map(u32::from_le_bytes)
-                    .take_while(|&c| c != 0)
-                    .map(|c| {
-                        char::from_u32(c).ok_or_else(|| {
+            text.clear();
+            match self.kind {
+                Kind::Unicode => {
+                    for c in items_le::<4>(item, self.big_endian)
+                        .map(u32::from_le_bytes)
+                        .take_while(|&c| c != 0)
+                    {
+                        text.push(char::from_u32(c).ok_or_else(|| {
                             format_error(
                                 path,
                                 format!("string at index {i} has an invalid code point {c:#x}"),
                             )
-                        })
-                    })
-                    .collect::<Result<String>>()?,
+                        })?);
+                    }
+                }
                 _ => {
                     let end = item.iter().rposition(|&b| b != 0).map_or(0, |e| e + 1);
-                    String::from_utf8_lossy(&item[..end]).into_owned()
+                    text.push_str(&String::from_utf8_lossy(&item[..end]));
                 }
-            };
-            strings.push(text);
+            }
+            labels
+                .push(&text, i as u64)
+                .map_err(|count| too_many(count, Some(path)))?;
         }
-        Ok(strings)
+        labels.finish().map_err(|e| match e {
+            LabelsError::TooMany(count) => too_many(count, Some(path)),
+            LabelsError::NotWhole { value, origin } => format_error(
+                path,
+                format!(
+                    "at index {origin}: {}",
+                    LabelsError::not_whole_reason(&value)
+                ),
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(text: &str) -> std::result::Result<Header, String> {
+        parse_header(text)
+    }
+
+    #[test]
+    fn headers_as_numpy_writes_them_are_read() {
+        assert_eq!(
+            header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }    \n"),
+            Ok(Header {
+                descr: "<f4".into(),
+                fortran_order: false,
+                shape: vec![3, 4],
+            })
+        );
+        let other_order =
+            header("{\"shape\": (5,), \"fortran_order\": True, \"descr\": \"|b1\"}").unwrap();
+        assert_eq!(other_order.shape, [5]);
+        assert!(other_order.fortran_order);
+        assert_eq!(
+            header("{'descr': '<i8', 'fortran_order': False, 'shape': ()}")
+                .unwrap()
+                .shape,
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            header("{'descr': '<i8', 'fortran_order': False, 'shape': (2L, 3L)}")
+                .unwrap()
+                .shape,
+            [2, 3]
+        );
+    }
+
+    #[test]
+    fn damaged_headers_are_refused() {
+        for (text, expected) in [
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), ",
+                "no closing '}'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4)",
+                "no closing '}'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), 'shape': (1, 1)}",
+                "'shape' appears twice",
+            ),
+            (
+                "{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (3, 4)}",
+                "'descr' appears twice",
+            ),
+            ("{'descr': '<f4', 'fortran_order': False}", "no 'shape'"),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3)}",
+                "not a tuple",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': Falsey, 'shape': (3,)}",
+                "neither True nor False",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'x': 1}",
+                "unknown key 'x'",
+            ),
+            (
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (3,)} junk",
+                "after the closing",
+            ),
+            (
+                "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,)}",
+                "structured",
+            ),
+            ("'descr': '<f4'", "not a dict"),
+        ] {
+            let error = header(text).unwrap_err();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use lintrain::Error;
-use lintrain::data::{LoadOptions, Table, load_table};
+use lintrain::data::{LoadOptions, RawLabels, Table, load_table};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -114,4 +114,14 @@ pub fn npz(arrays: &[(&str, Vec<u8>)], method: CompressionMethod) -> Vec<u8> {
         writer.write_all(bytes).unwrap();
     }
     writer.finish().unwrap().into_inner()
+}
+
+/// Integer labels, one per row, as the loaders give them.
+pub fn ints(values: &[i64]) -> RawLabels {
+    RawLabels::integers(values.iter().copied()).unwrap()
+}
+
+/// Text labels, one per row, as the loaders give them.
+pub fn strs(values: &[&str]) -> RawLabels {
+    RawLabels::strings(values).unwrap()
 }
