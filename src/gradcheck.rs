@@ -91,6 +91,14 @@ pub fn gradient_check(
 ) -> Result<GradCheckReport> {
     check_features(&x, "features")?;
     check_labels(&labels, x.nrows(), Some(outputs.max(2)))?;
+    // It copies the data to f64 and evaluates the whole objective twice
+    // per coordinate: bounded before anything is copied.
+    crate::limits::check_product(
+        "the gradient check's rows × (features + outputs)",
+        x.nrows() as u64,
+        (x.ncols() + outputs) as u64,
+        crate::limits::MAX_GRADCHECK_SCORES,
+    )?;
     let expected = x.ncols() * outputs + outputs;
     if params.len() != expected {
         return Err(Error::ShapeMismatch {

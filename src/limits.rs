@@ -24,9 +24,10 @@ pub const MAX_BATCH_SCORES: u64 = 1 << 30;
 /// file, a model file): 64 GiB.
 pub const MAX_FILE_BYTES: u64 = 64 << 30;
 
-/// Most scores (rows × classes) in one objective evaluation of the
-/// gradient check: it evaluates the objective twice per checked
-/// coordinate, in f64, so 2²⁴ scores already take seconds per coordinate.
+/// Most values in one gradient check, rows × classes (its scores) and
+/// rows × (features + outputs) (its f64 copy of the data): it evaluates the
+/// whole objective twice per checked coordinate, in f64, so 2²⁴ values
+/// already take seconds per coordinate.
 pub const MAX_GRADCHECK_SCORES: u64 = 1 << 24;
 
 /// `Ok(size)` when `size <= limit`, else [`Error::TooLarge`] naming `what`.

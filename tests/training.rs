@@ -801,3 +801,27 @@ fn a_step_whose_scores_exceed_the_limit_is_refused_before_training() {
         }
     }
 }
+
+#[test]
+fn a_gradient_check_beyond_its_limit_is_refused_before_copying_the_data() {
+    let side = 1 << 12;
+    let x = Array2::<f32>::zeros((side, side));
+    let labels = Array1::from_iter((0..side as u32).map(|i| i % 2));
+    let params = vec![0.0f32; side * 2 + 2];
+    let result = gradient_check(
+        x.view(),
+        labels.view(),
+        &params,
+        2,
+        &Loss::softmax(),
+        &Regularizer::None,
+        &GradCheckOptions::default(),
+    );
+    match result {
+        Err(lintrain::Error::TooLarge { size, limit, .. }) => {
+            assert_eq!(size, (side * (side + 2)) as u64);
+            assert_eq!(limit, lintrain::limits::MAX_GRADCHECK_SCORES);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+}
