@@ -592,7 +592,21 @@ fn every_scoring_function_checks_the_model_invariants() {
                     let evaluation = evaluation.unwrap();
                     assert_eq!(evaluation.loss, loss_value, "{case}");
                     assert_eq!(evaluation.predicted, predicted, "{case}");
-                    assert_eq!(evaluation.class_scores, class_scores, "{case}");
+                    let ranks: Vec<u32> = class_scores
+                        .outer_iter()
+                        .zip(labels.iter())
+                        .map(|(row, &label)| {
+                            lintrain::metrics::label_rank(row, label as usize) as u32
+                        })
+                        .collect();
+                    assert_eq!(evaluation.label_ranks, ranks, "{case}");
+                    let margins = (classes == 2).then(|| {
+                        class_scores
+                            .outer_iter()
+                            .map(|row| row[1] as f64 - row[0] as f64)
+                            .collect::<Vec<f64>>()
+                    });
+                    assert_eq!(evaluation.margins, margins, "{case}");
                     accuracy.unwrap();
                 }
             }
@@ -1086,12 +1100,23 @@ fn mutated_files_never_panic() {
                 let x = Array2::<f32>::ones((2, saved.model.features()));
                 no_panic(&format!("round {round} scoring"), || {
                     let x = saved.prepare(x.view()).unwrap();
-                    saved.model.predict(x.view()).unwrap();
-                    saved.model.predict_proba(x.view()).unwrap();
-                    saved
-                        .model
-                        .data_loss(x.view(), array![0u32, 1].view())
-                        .unwrap();
+                    // A flipped exponent can make a weight or a mean huge
+                    // but finite: its scores may overflow, which is the
+                    // typed error naming a row, never a NaN result.
+                    let scored = |result: lintrain::Result<()>| match result {
+                        Ok(()) | Err(Error::NonFinite { what: "scores", .. }) => {}
+                        Err(other) => panic!("round {round}: {other:?}"),
+                    };
+                    scored(saved.model.predict(x.view()).map(drop));
+                    scored(saved.model.predict_proba(x.view()).map(|proba| {
+                        assert!(proba.iter().all(|p| p.is_finite()), "round {round}");
+                    }));
+                    scored(
+                        saved
+                            .model
+                            .data_loss(x.view(), array![0u32, 1].view())
+                            .map(|loss| assert!(loss.is_finite(), "round {round}")),
+                    );
                 });
             }
             Err(error) => {
