@@ -7,7 +7,9 @@
 //! with rows × classes. `--out` receives the CSV through a temporary file
 //! renamed into place at the end, so a failure leaves no partial file; on
 //! stdout, a failure part-way (a score that overflows f32) ends the output
-//! after the rows before it, with an error and never a non-finite number.
+//! with an error before the chunk that failed, dropping what is still
+//! buffered (so a short output is printed whole or not at all), and never
+//! prints a non-finite number.
 //!
 //! [`Model::for_each_score_chunk`]: lintrain::Model::for_each_score_chunk
 
