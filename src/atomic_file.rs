@@ -2,7 +2,7 @@
 //! half-written file: a temporary file in the same directory, fsync, rename.
 
 use crate::{Error, Result};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// The directory a path's file lives in (`.` for a bare file name).
@@ -17,30 +17,56 @@ pub fn parent_dir(path: &Path) -> &Path {
 /// permissions; a new one is readable by all (temporary files are created
 /// owner-only). On any failure an existing file is left untouched.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io_error = |e: std::io::Error| Error::File {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
+    write_atomically_with(path, |out| {
+        out.write_all(bytes).map_err(|e| io_error(path, e))
+    })
+}
+
+/// Writes to `path` atomically what `write` writes to the writer it is
+/// given, as [`write_atomically`] writes bytes: through a [`BufWriter`]
+/// into a temporary file in the same directory, which is synced and
+/// renamed over `path` once `write` has succeeded, so that output of any
+/// size is streamed rather than held in memory. When `write` fails, its
+/// error is returned and the temporary file is removed: `path` is left as
+/// it was. `write` maps the errors of its writes itself (as
+/// [`io_error`] does, or to its own type); the temporary file's own
+/// failures are [`Error::File`] naming `path`.
+pub fn write_atomically_with<E: From<Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
     let name = path.file_name().ok_or_else(|| Error::File {
         path: path.to_path_buf(),
         reason: "not a file path".into(),
     })?;
     let directory = parent_dir(path);
-    let mut file = tempfile::Builder::new()
+    let file = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
         .tempfile_in(directory)
-        .map_err(io_error)?;
-    file.write_all(bytes).map_err(io_error)?;
-    file.as_file().sync_all().map_err(io_error)?;
-    publish_permissions(file.path(), path).map_err(io_error)?;
-    // On failure the returned temporary file is dropped, which deletes it.
-    file.persist(path).map_err(|e| io_error(e.error))?;
+        .map_err(|e| io_error(path, e))?;
+    let mut out = BufWriter::new(file);
+    // On any failure below the temporary file is dropped, which deletes it.
+    write(&mut out)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| io_error(path, e.into_error()))?;
+    file.as_file().sync_all().map_err(|e| io_error(path, e))?;
+    publish_permissions(file.path(), path).map_err(|e| io_error(path, e))?;
+    file.persist(path).map_err(|e| io_error(path, e.error))?;
     // Make the rename itself durable; not every platform can sync a directory.
     if let Ok(dir) = std::fs::File::open(directory) {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// A failure to write `path`, as an [`Error::File`] naming it.
+pub fn io_error(path: &Path, error: std::io::Error) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    }
 }
 
 /// Gives the temporary file `temporary` the permissions `target` has, or

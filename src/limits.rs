@@ -30,6 +30,22 @@ pub const MAX_FILE_BYTES: u64 = 64 << 30;
 /// already take seconds per coordinate.
 pub const MAX_GRADCHECK_SCORES: u64 = 1 << 24;
 
+/// Most scores (rows × output columns) a model computes at once: its
+/// scoring functions ([`Model`](crate::Model)) work through the rows in
+/// chunks of at most this many scores (one row at least), so that their
+/// working memory is 16 MiB of f32 however many rows and classes there are.
+pub const MAX_SCORES_PER_CHUNK: u64 = 1 << 22;
+
+/// Most numbers (rows × classes) of scores or probabilities handed out
+/// whole: the probabilities `predict --proba` writes (several GiB of CSV),
+/// and the arrays [`Model::decision_function`](crate::Model::decision_function),
+/// [`Model::class_scores`](crate::Model::class_scores) and
+/// [`Model::predict_proba`](crate::Model::predict_proba) return (1 GiB of
+/// f32). 2²⁸ ≈ 268 million; more goes through the chunked
+/// [`Model::for_each_score_chunk`](crate::Model::for_each_score_chunk) and
+/// its kin.
+pub const MAX_OUTPUT_CELLS: u64 = 1 << 28;
+
 /// `Ok(size)` when `size <= limit`, else [`Error::TooLarge`] naming `what`.
 pub fn check(what: impl Into<String>, size: u64, limit: u64) -> Result<u64> {
     if size <= limit {

@@ -21,7 +21,7 @@
 
 use crate::limits;
 use crate::{Error, Result};
-use ndarray::ArrayView2;
+use ndarray::{ArrayView1, ArrayView2};
 use std::io::Write;
 
 /// The most cells (classes²) of a confusion matrix written as CSV:
@@ -381,16 +381,32 @@ pub fn check_top_k(k: usize, classes: usize) -> Result<()> {
     Ok(())
 }
 
+/// How many classes rank above class `label` in one row of class scores:
+/// those that score higher than it, or the same with a lower class id
+/// (the order in which [`Model::predict`](crate::Model::predict) takes the
+/// first maximum). 0 exactly when `label` is the predicted class; `label`
+/// is among the `k` best classes when its rank is below `k`. O(C) time.
+/// `label` must index `scores`.
+pub fn label_rank(scores: ArrayView1<'_, f32>, label: usize) -> usize {
+    let s_y = scores[label];
+    scores
+        .iter()
+        .enumerate()
+        .filter(|&(j, &s)| s > s_y || (s == s_y && j < label))
+        .count()
+}
+
 /// Share of rows whose true class is among the `k` highest of its row of
 /// `scores` (N × C, one column per class): scikit-learn's
 /// `top_k_accuracy_score` on multiclass scores. A class ranks above the
 /// true class y when it scores higher than y, or the same with a lower
-/// class id: the order in which [`Model::predict`](crate::Model::predict)
-/// takes the first maximum, so k = 1 is the accuracy of the predictions.
-/// (scikit-learn's stable sort ranks the higher id first among ties; the
-/// two agree whenever scores are distinct.) k = C is 1. O(N·C) time,
-/// O(1) extra memory. Errors: `k` outside `1..=C` ([`check_top_k`]),
-/// labels that do not pair with rows or are not classes, no rows.
+/// class id ([`label_rank`]): the order in which
+/// [`Model::predict`](crate::Model::predict) takes the first maximum, so
+/// k = 1 is the accuracy of the predictions. (scikit-learn's stable sort
+/// ranks the higher id first among ties; the two agree whenever scores are
+/// distinct.) k = C is 1. O(N·C) time, O(1) extra memory. Errors: `k`
+/// outside `1..=C` ([`check_top_k`]), labels that do not pair with rows or
+/// are not classes, no rows.
 pub fn top_k_accuracy(scores: ArrayView2<'_, f32>, labels: &[u32], k: usize) -> Result<f64> {
     let (rows, classes) = scores.dim();
     check_top_k(k, classes)?;
@@ -413,15 +429,32 @@ pub fn top_k_accuracy(scores: ArrayView2<'_, f32>, labels: &[u32], k: usize) -> 
                 classes,
             });
         }
-        let s_y = scores[y];
-        let above = scores
-            .iter()
-            .enumerate()
-            .filter(|&(j, &s)| s > s_y || (s == s_y && j < y))
-            .count();
-        if above < k {
+        if label_rank(scores, y) < k {
             hits += 1;
         }
     }
     Ok(hits as f64 / rows as f64)
+}
+
+/// [`top_k_accuracy`] from each row's [`label_rank`] (as
+/// [`Evaluation::label_ranks`](crate::Evaluation::label_ranks) holds
+/// them), without the N × C scores: the share of rows whose rank is below
+/// `k`. Errors: `k` outside `1..=classes` ([`check_top_k`]), no rows, a
+/// rank that is not below `classes` (no label has C classes above it).
+pub fn top_k_accuracy_of_ranks(ranks: &[u32], classes: usize, k: usize) -> Result<f64> {
+    check_top_k(k, classes)?;
+    if ranks.is_empty() {
+        return Err(Error::EmptyData("no rows to score".into()));
+    }
+    if let Some((row, &rank)) = ranks
+        .iter()
+        .enumerate()
+        .find(|&(_, &r)| r as usize >= classes)
+    {
+        return Err(Error::InvalidConfig(format!(
+            "top-k accuracy: rank {rank} at row {row} is not below the {classes} classes"
+        )));
+    }
+    let hits = ranks.iter().filter(|&&r| (r as usize) < k).count();
+    Ok(hits as f64 / ranks.len() as f64)
 }

@@ -7,11 +7,24 @@
 //! the same rules (through [`Model::check_parts`], to the shapes a file's
 //! header declares, before anything is allocated). An inconsistent model is
 //! therefore a typed [`Error`], never a panic or a meaningless number.
+//!
+//! Scoring works through the rows in chunks of at most
+//! [`MAX_SCORES_PER_CHUNK`] scores ([`Model::for_each_score_chunk`]), so
+//! that predictions, the loss and the metrics' inputs take O(N + C) memory
+//! beyond one chunk, however large N × C is; the whole N × C scores or
+//! probabilities are built only where a function returns them, up to
+//! [`MAX_OUTPUT_CELLS`]. Each score is one dot product whatever the chunk,
+//! so chunking changes no result. A score that is not finite (finite but
+//! huge weights, or data blown up by standardization) is an
+//! [`Error::NonFinite`] naming its row: no function returns NaN or an
+//! infinity computed from a model that passed [`Model::check`].
 
 use crate::cpu::reference::{RowTarget, argmax, loss_row};
-use crate::limits::{self, MAX_CLASSES, MAX_PARAMETERS};
+use crate::limits::{self, MAX_CLASSES, MAX_OUTPUT_CELLS, MAX_PARAMETERS, MAX_SCORES_PER_CHUNK};
+use crate::metrics::label_rank;
 use crate::{Error, Loss, Result};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, CowArray, Ix2, s};
 
 /// Weights, bias and the loss they were trained for.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,15 +40,90 @@ pub struct Model {
     pub classes: usize,
 }
 
-/// What [`Model::evaluate`] computes from one product `X·W + b`.
+/// What [`Model::evaluate`] computes from one pass over the scores
+/// `X·W + b`: O(N) values, whatever the number of classes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
-    /// The mean data loss, as [`Model::data_loss`] computes it.
+    /// The mean data loss, as [`Model::data_loss`] computes it; finite.
     pub loss: f64,
     /// The predicted class of each row, as [`Model::predict`] gives it.
     pub predicted: Vec<u32>,
-    /// N × classes, as [`Model::class_scores`] gives them.
-    pub class_scores: Array2<f32>,
+    /// Per row, how many classes rank above its label in its row of
+    /// [`Model::class_scores`]: those that score higher, or the same with a
+    /// lower class id (the order in which the prediction takes the first
+    /// maximum). 0 exactly when the row is predicted right; the label is
+    /// among the k best classes when its rank is below k
+    /// ([`metrics::top_k_accuracy_of_ranks`](crate::metrics::top_k_accuracy_of_ranks)).
+    pub label_ranks: Vec<u32>,
+    /// For a two-class model, per row the margin `s₁ − s₀` of its class
+    /// scores, in f64 (exact for f32 scores), which ROC-AUC ranks; `None`
+    /// for more classes.
+    pub margins: Option<Vec<f64>>,
+}
+
+/// The per-row losses of labelled data, added chunk by chunk.
+struct RowLosses<'m> {
+    model: &'m Model,
+    /// `Lᵢ` of the rows added so far.
+    rows: Vec<f64>,
+    /// `1/N`, which [`loss_row`] scales the gradient by.
+    inv_n: f64,
+    /// One row's scores in f64.
+    scores: Vec<f64>,
+    /// The gradient [`loss_row`] computes alongside; not needed here.
+    gradient: Vec<f64>,
+}
+
+impl<'m> RowLosses<'m> {
+    fn new(model: &'m Model, rows: usize) -> Self {
+        Self {
+            model,
+            rows: Vec::with_capacity(rows),
+            inv_n: 1.0 / rows as f64,
+            scores: vec![0.0; model.outputs()],
+            gradient: vec![0.0; model.outputs()],
+        }
+    }
+
+    /// Adds the losses of the rows `first..` whose scores are `scores`.
+    /// The caller has checked the model and the labels, so every label
+    /// indexes a score column or is the 0/1 target of a one-column model.
+    fn add(
+        &mut self,
+        first: usize,
+        scores: ArrayView2<'_, f32>,
+        labels: &ArrayView1<'_, u32>,
+    ) -> Result<()> {
+        for (i, row) in scores.outer_iter().enumerate() {
+            for (target, &v) in self.scores.iter_mut().zip(row.iter()) {
+                *target = v as f64;
+            }
+            let label = labels[first + i];
+            let target = RowTarget::Class { label, weight: 1.0 };
+            let loss = loss_row(
+                &self.model.loss,
+                &self.scores,
+                target,
+                &mut self.gradient,
+                self.inv_n,
+            );
+            if !loss.is_finite() {
+                return Err(Error::NonFinite {
+                    what: "loss",
+                    row: first + i,
+                    column: label as usize,
+                    value: loss as f32,
+                });
+            }
+            self.rows.push(loss);
+        }
+        Ok(())
+    }
+
+    /// `(1/N)·Σᵢ Lᵢ`, summed as `ndarray`'s `mean` sums.
+    fn mean(self) -> f64 {
+        Array1::from(self.rows).mean().unwrap_or(0.0)
+    }
 }
 
 impl Model {
@@ -171,11 +259,88 @@ impl Model {
         Ok(())
     }
 
-    /// Scores `X·W + b` (N×C).
-    pub fn decision_function(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+    /// Refuses an N×`columns` result beyond [`MAX_OUTPUT_CELLS`] before it
+    /// is allocated.
+    fn check_output(&self, what: &str, rows: usize, columns: usize) -> Result<()> {
+        limits::check_product(
+            format!("the number of {what} (rows × columns) of {rows} rows and {columns} columns"),
+            rows as u64,
+            columns as u64,
+            MAX_OUTPUT_CELLS,
+        )
+        .map(|_| ())
+    }
+
+    /// Calls `visit(first_row, scores)` for consecutive chunks of rows of
+    /// `X`, in order, with the chunk's scores `X·W + b`, of at most
+    /// [`MAX_SCORES_PER_CHUNK`] scores (one row at least): the
+    /// working memory of scoring stays bounded however large N × C is.
+    /// Every score is checked to be finite before it is visited: a score
+    /// that overflows f32 (huge weights, or data that a tiny standard
+    /// deviation blew up) is an [`Error::NonFinite`] with `what` =
+    /// "scores", the row (counted from 0 over all of `X`) and the output
+    /// column. The chunks give exactly the scores of one product over all
+    /// rows: each score is the same dot product whatever the chunk.
+    /// Stops at the first error of `visit`.
+    pub fn for_each_score_chunk<E: From<Error>>(
+        &self,
+        x: ArrayView2<'_, f32>,
+        visit: impl FnMut(usize, ArrayView2<'_, f32>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.score_chunks(x, MAX_SCORES_PER_CHUNK, visit)
+    }
+
+    /// [`Model::for_each_score_chunk`] with chunks of at most
+    /// `max_scores` scores, so that tests can force many small chunks.
+    pub(crate) fn score_chunks<E: From<Error>>(
+        &self,
+        x: ArrayView2<'_, f32>,
+        max_scores: u64,
+        mut visit: impl FnMut(usize, ArrayView2<'_, f32>) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.check()?;
         self.check_features(&x)?;
-        Ok(x.dot(&self.weights) + &self.bias)
+        let outputs = self.outputs();
+        // One row at least, so that a chunk exists for any C.
+        let rows = usize::try_from(max_scores / outputs as u64)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let mut buffer = Array2::<f32>::zeros((rows.min(x.nrows()), outputs));
+        for (k, chunk) in x.axis_chunks_iter(Axis(0), rows).enumerate() {
+            let first = k * rows;
+            let mut scores = buffer.slice_mut(s![..chunk.nrows(), ..]);
+            // The product `x.dot(&w)` computes, written into the buffer.
+            general_mat_mul(1.0, &chunk, &self.weights, 0.0, &mut scores);
+            scores += &self.bias;
+            let flat = scores.as_slice().expect("rows of a standard-layout buffer");
+            if let Some(at) = flat.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: "scores",
+                    row: first + at / outputs,
+                    column: at % outputs,
+                    value: flat[at],
+                }
+                .into());
+            }
+            visit(first, scores.view())?;
+        }
+        Ok(())
+    }
+
+    /// Scores `X·W + b` (N×C), checked finite as by
+    /// [`Model::for_each_score_chunk`]. The whole array is refused beyond
+    /// [`MAX_OUTPUT_CELLS`] values (an [`Error::TooLarge`]); larger data
+    /// goes through [`Model::for_each_score_chunk`].
+    pub fn decision_function(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.check()?;
+        self.check_output("scores", x.nrows(), self.outputs())?;
+        let mut all = Array2::zeros((x.nrows(), self.outputs()));
+        self.for_each_score_chunk(x, |first, scores| {
+            all.slice_mut(s![first..first + scores.nrows(), ..])
+                .assign(&scores);
+            Ok::<(), Error>(())
+        })?;
+        Ok(all)
     }
 
     /// The score above which a one-output model predicts class 1: 0.5 for
@@ -189,10 +354,31 @@ impl Model {
     }
 
     /// Predicted class per row: the first maximum score, or for one output
-    /// column the score above 0 (0.5 for MSE).
+    /// column the score above 0 (0.5 for MSE). Scored in chunks
+    /// ([`Model::for_each_score_chunk`]): memory O(N) beyond them.
     pub fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Vec<u32>> {
-        let scores = self.decision_function(x)?;
-        Ok(scores.outer_iter().map(|row| self.class_of(row)).collect())
+        let mut predicted = Vec::with_capacity(x.nrows());
+        self.for_each_prediction_chunk(x, |_, classes| {
+            predicted.extend_from_slice(classes);
+            Ok::<(), Error>(())
+        })?;
+        Ok(predicted)
+    }
+
+    /// [`Model::predict`] chunk by chunk: calls `visit(first_row,
+    /// classes)` for the chunks of [`Model::for_each_score_chunk`], in
+    /// order, so that predictions can be written out as they are made.
+    pub fn for_each_prediction_chunk<E: From<Error>>(
+        &self,
+        x: ArrayView2<'_, f32>,
+        mut visit: impl FnMut(usize, &[u32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut classes = Vec::new();
+        self.for_each_score_chunk(x, |first, scores| {
+            classes.clear();
+            classes.extend(scores.outer_iter().map(|row| self.class_of(row)));
+            visit(first, &classes)
+        })
     }
 
     fn class_of(&self, row: ArrayView1<'_, f32>) -> u32 {
@@ -207,20 +393,41 @@ impl Model {
     /// predicted class: the scores themselves, or for a one-output
     /// two-class model `[t, s]` with `t` the threshold (0; 0.5 for MSE), so
     /// that class 1 wins exactly when `s > t`. These are what ranking
-    /// metrics (top-k accuracy, ROC-AUC) read.
+    /// metrics (top-k accuracy, ROC-AUC) read. Refused beyond
+    /// [`MAX_OUTPUT_CELLS`] values, as [`Model::decision_function`].
     pub fn class_scores(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        let scores = self.decision_function(x)?;
-        Ok(self.expand_scores(scores))
+        self.check()?;
+        let columns = self.class_columns();
+        self.check_output("class scores", x.nrows(), columns)?;
+        let mut all = Array2::zeros((x.nrows(), columns));
+        self.score_chunks(x, MAX_SCORES_PER_CHUNK, |first, scores| {
+            let expanded = self.expand_scores(scores);
+            all.slice_mut(s![first..first + scores.nrows(), ..])
+                .assign(&expanded);
+            Ok::<(), Error>(())
+        })?;
+        Ok(all)
     }
 
-    fn expand_scores(&self, scores: Array2<f32>) -> Array2<f32> {
+    /// Columns of the class scores and probabilities: 2 for one output
+    /// column, else one per output.
+    fn class_columns(&self) -> usize {
+        if self.outputs() == 1 {
+            2
+        } else {
+            self.outputs()
+        }
+    }
+
+    /// The class scores of one chunk of scores (see [`Model::class_scores`]).
+    fn expand_scores<'a>(&self, scores: ArrayView2<'a, f32>) -> CowArray<'a, f32, Ix2> {
         if scores.ncols() == 1 && self.classes == 2 {
             let threshold = self.threshold();
             let mut expanded = Array2::from_elem((scores.nrows(), 2), threshold);
             expanded.column_mut(1).assign(&scores.column(0));
-            expanded
+            CowArray::from(expanded)
         } else {
-            scores
+            CowArray::from(scores)
         }
     }
 
@@ -229,9 +436,48 @@ impl Model {
     /// the prediction threshold (0, or 0.5 for MSE), so that the larger
     /// probability is always the predicted class. Only for the softmax and
     /// logistic losses are these probabilities the model was fitted for;
-    /// for SVM and MSE models they are normalized scores.
+    /// for SVM and MSE models they are normalized scores. Finite scores
+    /// give finite probabilities. Refused beyond [`MAX_OUTPUT_CELLS`]
+    /// values, as [`Model::decision_function`]; larger data goes through
+    /// [`Model::for_each_proba_chunk`].
     pub fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        let scores = self.decision_function(x)?;
+        self.check()?;
+        let columns = self.class_columns();
+        self.check_output("probabilities", x.nrows(), columns)?;
+        let mut all = Array2::zeros((x.nrows(), columns));
+        self.for_each_proba_chunk(x, |first, proba| {
+            all.slice_mut(s![first..first + proba.nrows(), ..])
+                .assign(&proba);
+            Ok::<(), Error>(())
+        })?;
+        Ok(all)
+    }
+
+    /// [`Model::predict_proba`] chunk by chunk: calls `visit(first_row,
+    /// probabilities)` for the chunks of [`Model::for_each_score_chunk`],
+    /// in order, so that probabilities can be written out as they are
+    /// computed.
+    pub fn for_each_proba_chunk<E: From<Error>>(
+        &self,
+        x: ArrayView2<'_, f32>,
+        visit: impl FnMut(usize, ArrayView2<'_, f32>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.proba_chunks(x, MAX_SCORES_PER_CHUNK, visit)
+    }
+
+    pub(crate) fn proba_chunks<E: From<Error>>(
+        &self,
+        x: ArrayView2<'_, f32>,
+        max_scores: u64,
+        mut visit: impl FnMut(usize, ArrayView2<'_, f32>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.score_chunks(x, max_scores, |first, scores| {
+            visit(first, self.probabilities(scores).view())
+        })
+    }
+
+    /// The probabilities of one chunk of scores (see [`Model::predict_proba`]).
+    fn probabilities(&self, scores: ArrayView2<'_, f32>) -> Array2<f32> {
         if scores.ncols() == 1 {
             let threshold = self.threshold();
             let mut proba = Array2::zeros((scores.nrows(), 2));
@@ -240,19 +486,20 @@ impl Model {
                 proba[(i, 0)] = 1.0 - p;
                 proba[(i, 1)] = p;
             }
-            return Ok(proba);
+            return proba;
         }
-        let mut proba = scores;
+        let mut proba = scores.to_owned();
         for mut row in proba.axis_iter_mut(Axis(0)) {
             let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
             row.mapv_inplace(|v| (v - max).exp());
             let sum = row.sum();
             row /= sum;
         }
-        Ok(proba)
+        proba
     }
 
-    /// Share of rows whose prediction equals the label.
+    /// Share of rows whose prediction equals the label. Scored in chunks
+    /// ([`Model::for_each_score_chunk`]).
     pub fn accuracy(&self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, u32>) -> Result<f32> {
         if labels.len() != x.nrows() {
             return Err(Error::ShapeMismatch {
@@ -263,39 +510,79 @@ impl Model {
         if labels.is_empty() {
             return Err(Error::EmptyData("no rows to score".into()));
         }
-        let predicted = self.predict(x)?;
-        let hits = predicted
-            .iter()
-            .zip(labels.iter())
-            .filter(|(p, l)| p == l)
-            .count();
+        let mut hits = 0usize;
+        self.for_each_score_chunk(x, |first, scores| {
+            hits += scores
+                .outer_iter()
+                .zip(labels.slice(s![first..first + scores.nrows()]))
+                .filter(|(row, label)| self.class_of(row.view()) == **label)
+                .count();
+            Ok::<(), Error>(())
+        })?;
         Ok(hits as f32 / labels.len() as f32)
     }
 
-    /// Mean data loss (no regularization) on labelled data, computed in f64.
+    /// Mean data loss (no regularization) on labelled data, computed in
+    /// f64 (see [`Model::evaluate`]). Scored in chunks
+    /// ([`Model::for_each_score_chunk`]); a non-finite loss is an error.
     pub fn data_loss(&self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, u32>) -> Result<f64> {
         self.check_labels(&x, &labels)?;
-        let scores = self.decision_function(x)?;
-        Ok(self.mean_loss(scores.view(), &labels))
+        let mut losses = RowLosses::new(self, x.nrows());
+        self.for_each_score_chunk(x, |first, scores| losses.add(first, scores, &labels))?;
+        Ok(losses.mean())
     }
 
-    /// The loss, the predictions and the class scores of labelled data from
-    /// one product `X·W + b`: what [`Model::data_loss`],
-    /// [`Model::predict`] and [`Model::class_scores`] give, for the cost of
-    /// one of them.
+    /// The loss, the predictions and what the ranking metrics read from
+    /// the class scores of labelled data, from one pass over the scores
+    /// `X·W + b` in chunks ([`Model::for_each_score_chunk`]): memory
+    /// O(N + C) beyond a chunk, however many classes there are.
+    ///
+    /// The loss is `(1/N)·Σᵢ Lᵢ`, each row's `Lᵢ` in f64 by the loss's
+    /// documented formula ([`Loss`]); it is [`Model::data_loss`]. A row
+    /// whose loss is not finite is an [`Error::NonFinite`] (`what` = "loss",
+    /// the row, the label as the column), so the loss reported is finite.
     pub fn evaluate(
         &self,
         x: ArrayView2<'_, f32>,
         labels: ArrayView1<'_, u32>,
     ) -> Result<Evaluation> {
+        self.evaluate_in_chunks(x, labels, MAX_SCORES_PER_CHUNK)
+    }
+
+    pub(crate) fn evaluate_in_chunks(
+        &self,
+        x: ArrayView2<'_, f32>,
+        labels: ArrayView1<'_, u32>,
+        max_scores: u64,
+    ) -> Result<Evaluation> {
         self.check_labels(&x, &labels)?;
-        let scores = self.decision_function(x)?;
-        let loss = self.mean_loss(scores.view(), &labels);
-        let predicted = scores.outer_iter().map(|row| self.class_of(row)).collect();
+        let n = x.nrows();
+        let mut losses = RowLosses::new(self, n);
+        let mut predicted = Vec::with_capacity(n);
+        let mut label_ranks = Vec::with_capacity(n);
+        let mut margins = (self.classes == 2).then(|| Vec::with_capacity(n));
+        self.score_chunks(x, max_scores, |first, scores| {
+            losses.add(first, scores, &labels)?;
+            predicted.extend(scores.outer_iter().map(|row| self.class_of(row)));
+            let class_scores = self.expand_scores(scores);
+            for (row, &label) in class_scores
+                .outer_iter()
+                .zip(labels.slice(s![first..first + scores.nrows()]))
+            {
+                // At most C − 1 ≤ MAX_CLASSES classes rank above a label.
+                label_ranks.push(label_rank(row, label as usize) as u32);
+                if let Some(margins) = &mut margins {
+                    // s₁ − s₀ in f64: the margin of class 1, ranked exactly.
+                    margins.push(row[1] as f64 - row[0] as f64);
+                }
+            }
+            Ok::<(), Error>(())
+        })?;
         Ok(Evaluation {
-            loss,
+            loss: losses.mean(),
             predicted,
-            class_scores: self.expand_scores(scores),
+            label_ranks,
+            margins,
         })
     }
 
@@ -326,27 +613,250 @@ impl Model {
         }
         Ok(())
     }
+}
 
-    /// `(1/N)·Σ` row loss, each row in f64 by the loss's documented formula.
-    /// The caller has checked the model and the labels, so every label
-    /// indexes a score column or is the 0/1 target of a one-column model.
-    fn mean_loss(&self, scores: ArrayView2<'_, f32>, labels: &ArrayView1<'_, u32>) -> f64 {
-        let outputs = scores.ncols();
-        let inv_n = 1.0 / scores.nrows() as f64;
-        let mut s = vec![0.0f64; outputs];
-        // The gradient is computed alongside and not needed here.
-        let mut ds = vec![0.0f64; outputs];
-        let row_loss: Array1<f64> = scores
-            .outer_iter()
-            .zip(labels.iter())
-            .map(|(row, &label)| {
-                for (target, &v) in s.iter_mut().zip(row.iter()) {
-                    *target = v as f64;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A seeded model and data; D = 300 crosses the matrix product's inner
+    /// blocking, so a chunk's product could differ from the whole one's if
+    /// the blocking depended on the rows.
+    fn problem(
+        rows: usize,
+        features: usize,
+        outputs: usize,
+        classes: usize,
+        loss: Loss,
+        seed: u64,
+    ) -> (Model, Array2<f32>, Array1<u32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let model = Model {
+            weights: Array2::from_shape_simple_fn((features, outputs), || {
+                rng.random_range(-1.0..1.0)
+            }),
+            bias: Array1::from_shape_simple_fn(outputs, || rng.random_range(-0.5..0.5)),
+            loss,
+            classes,
+        };
+        let x = Array2::from_shape_simple_fn((rows, features), || rng.random_range(-2.0..2.0));
+        let labels = Array1::from_shape_simple_fn(rows, || rng.random_range(0..classes as u32));
+        (model, x, labels)
+    }
+
+    /// Chunk sizes from one score (one row a chunk) to more than all of them.
+    fn chunk_sizes(rows: usize, outputs: usize) -> [u64; 6] {
+        let all = (rows * outputs) as u64;
+        [
+            1,
+            outputs as u64,
+            3 * outputs as u64 - 1,
+            all / 2,
+            all,
+            u64::MAX,
+        ]
+    }
+
+    /// The scores as one product over all rows, as scoring computed them
+    /// before it was chunked.
+    fn whole_product(model: &Model, x: &Array2<f32>) -> Array2<f32> {
+        x.dot(&model.weights) + &model.bias
+    }
+
+    #[test]
+    fn chunks_cover_the_rows_in_order_within_the_bound_with_the_scores_of_one_product() {
+        let (model, x, _) = problem(53, 300, 7, 7, Loss::softmax(), 1);
+        let expected = whole_product(&model, &x);
+        for max_scores in chunk_sizes(53, 7) {
+            let mut next_row = 0;
+            let mut chunks = 0;
+            model
+                .score_chunks(x.view(), max_scores, |first, scores| {
+                    assert_eq!(first, next_row, "chunks of {max_scores}");
+                    assert!(
+                        scores.len() as u64 <= max_scores.max(7),
+                        "a chunk of {} scores over the bound {max_scores}",
+                        scores.len()
+                    );
+                    // Bitwise: chunking changes no score.
+                    assert_eq!(
+                        scores,
+                        expected.slice(s![first..first + scores.nrows(), ..]),
+                        "chunks of {max_scores}"
+                    );
+                    next_row += scores.nrows();
+                    chunks += 1;
+                    Ok::<(), Error>(())
+                })
+                .unwrap();
+            assert_eq!(next_row, 53, "chunks of {max_scores}");
+            if max_scores <= 7 {
+                assert_eq!(chunks, 53, "one row a chunk");
+            }
+        }
+        assert_eq!(model.decision_function(x.view()).unwrap(), expected);
+    }
+
+    /// `evaluate` and `data_loss` give what one product over all rows gave
+    /// before scoring was chunked: the loss to the bit (row losses in f64
+    /// by `loss_row`, averaged by `ndarray`'s mean), the predictions, the
+    /// label ranks and margins of the class scores; for every chunk size.
+    #[test]
+    fn evaluation_in_chunks_is_the_evaluation_of_one_product() {
+        let cases = [
+            (Loss::softmax(), 5, 5),
+            (Loss::Hinge { margin: 1.0 }, 4, 4),
+            (Loss::SquaredHinge { margin: 0.5 }, 2, 2),
+            (Loss::Logistic, 1, 2),
+            (Loss::MeanSquaredError, 1, 2),
+            (Loss::MeanSquaredError, 3, 3),
+        ];
+        for (seed, (loss, outputs, classes)) in cases.into_iter().enumerate() {
+            let case = format!("{} with {outputs} outputs", loss.name());
+            let (model, x, labels) = problem(41, 300, outputs, classes, loss, seed as u64);
+            let scores = whole_product(&model, &x);
+            let class_scores = model.class_scores(x.view()).unwrap();
+            let mut ds = vec![0.0; outputs];
+            let row_losses: Array1<f64> = scores
+                .outer_iter()
+                .zip(labels.iter())
+                .map(|(row, &label)| {
+                    let s: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+                    let target = RowTarget::Class { label, weight: 1.0 };
+                    loss_row(&model.loss, &s, target, &mut ds, 1.0 / 41.0)
+                })
+                .collect();
+            let expected = Evaluation {
+                loss: row_losses.mean().unwrap(),
+                predicted: scores.outer_iter().map(|r| model.class_of(r)).collect(),
+                label_ranks: class_scores
+                    .outer_iter()
+                    .zip(labels.iter())
+                    .map(|(r, &l)| label_rank(r, l as usize) as u32)
+                    .collect(),
+                margins: (classes == 2).then(|| {
+                    class_scores
+                        .outer_iter()
+                        .map(|r| r[1] as f64 - r[0] as f64)
+                        .collect()
+                }),
+            };
+            for max_scores in chunk_sizes(41, outputs) {
+                let evaluation = model
+                    .evaluate_in_chunks(x.view(), labels.view(), max_scores)
+                    .unwrap();
+                assert_eq!(evaluation, expected, "{case}, chunks of {max_scores}");
+            }
+            assert_eq!(
+                model.data_loss(x.view(), labels.view()).unwrap(),
+                expected.loss,
+                "{case}"
+            );
+            assert_eq!(model.predict(x.view()).unwrap(), expected.predicted);
+            let hits = expected.label_ranks.iter().filter(|&&r| r == 0).count();
+            assert_eq!(
+                model.accuracy(x.view(), labels.view()).unwrap(),
+                hits as f32 / 41.0,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn probabilities_in_chunks_are_those_of_one_product() {
+        for (loss, outputs, classes) in [(Loss::softmax(), 6, 6), (Loss::Logistic, 1, 2)] {
+            let (model, x, _) = problem(29, 300, outputs, classes, loss, 7);
+            let whole = model.probabilities(whole_product(&model, &x).view());
+            for max_scores in chunk_sizes(29, outputs) {
+                let mut chunked = Array2::<f32>::zeros(whole.dim());
+                model
+                    .proba_chunks(x.view(), max_scores, |first, proba| {
+                        chunked
+                            .slice_mut(s![first..first + proba.nrows(), ..])
+                            .assign(&proba);
+                        Ok::<(), Error>(())
+                    })
+                    .unwrap();
+                assert_eq!(chunked, whole, "{}, chunks of {max_scores}", loss.name());
+            }
+            assert_eq!(model.predict_proba(x.view()).unwrap(), whole);
+        }
+    }
+
+    /// Weights of 3.4e38 are finite and load, but their scores overflow:
+    /// every scoring function names the first row whose score does, in
+    /// whichever chunk it falls, instead of returning NaN or infinity.
+    #[test]
+    fn scores_that_overflow_are_an_error_naming_the_row() {
+        let model = Model {
+            weights: Array2::from_elem((2, 3), 3.4e38),
+            bias: Array1::zeros(3),
+            loss: Loss::softmax(),
+            classes: 3,
+        };
+        // Row 2 is the first whose scores overflow (1 + 1 > 1 in units of 3.4e38).
+        let x = ndarray::array![[0.5f32, 0.25], [-0.5, 0.75], [1.0, 1.0], [0.0, 0.0]];
+        let labels = Array1::from(vec![0u32, 1, 2, 0]);
+        let is_row_2 = |what: &str, error: Error| match error {
+            Error::NonFinite {
+                what: "scores",
+                row: 2,
+                column: 0,
+                value,
+            } if value == f32::INFINITY => {}
+            other => panic!("{what}: {other:?}"),
+        };
+        for max_scores in chunk_sizes(4, 3) {
+            let result = model.score_chunks(x.view(), max_scores, |_, _| Ok::<(), Error>(()));
+            is_row_2(&format!("chunks of {max_scores}"), result.unwrap_err());
+            let evaluation = model.evaluate_in_chunks(x.view(), labels.view(), max_scores);
+            is_row_2("evaluate", evaluation.unwrap_err());
+        }
+        is_row_2("scores", model.decision_function(x.view()).unwrap_err());
+        is_row_2("class scores", model.class_scores(x.view()).unwrap_err());
+        is_row_2("predict", model.predict(x.view()).unwrap_err());
+        is_row_2("proba", model.predict_proba(x.view()).unwrap_err());
+        is_row_2(
+            "loss",
+            model.data_loss(x.view(), labels.view()).unwrap_err(),
+        );
+        is_row_2(
+            "accuracy",
+            model.accuracy(x.view(), labels.view()).unwrap_err(),
+        );
+        // Below the overflow everything is finite.
+        let first_two = x.slice(s![..2, ..]);
+        let proba = model.predict_proba(first_two).unwrap();
+        assert!(proba.iter().all(|p| p.is_finite()), "{proba}");
+    }
+
+    /// A whole-array result is refused beyond the stated limit before it
+    /// is allocated; the chunked and O(N) functions are not limited.
+    #[test]
+    fn whole_arrays_beyond_the_output_limit_are_refused_before_allocating() {
+        let model = Model {
+            weights: Array2::zeros((1, 1 << 20)),
+            bias: Array1::zeros(1 << 20),
+            loss: Loss::softmax(),
+            classes: 1 << 20,
+        };
+        // 257 · 2²⁰ > 2²⁸; x is a view of one zero broadcast to every row.
+        let zero = ndarray::arr2(&[[0.0f32]]);
+        let x = zero.broadcast((257, 1)).unwrap();
+        for (what, result) in [
+            ("scores", model.decision_function(x).map(|_| ())),
+            ("class scores", model.class_scores(x).map(|_| ())),
+            ("probabilities", model.predict_proba(x).map(|_| ())),
+        ] {
+            match result {
+                Err(Error::TooLarge { size, limit, .. }) => {
+                    assert_eq!(size, 257 << 20, "{what}");
+                    assert_eq!(limit, MAX_OUTPUT_CELLS, "{what}");
                 }
-                let target = RowTarget::Class { label, weight: 1.0 };
-                loss_row(&self.loss, &s, target, &mut ds, inv_n)
-            })
-            .collect();
-        row_loss.mean().unwrap_or(0.0)
+                other => panic!("{what}: {other:?}"),
+            }
+        }
     }
 }

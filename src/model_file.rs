@@ -20,8 +20,8 @@
 //! every invariant of a [`Model`] ([`Model::check_parts`], which holds the
 //! [`MAX_CLASSES`](crate::limits::MAX_CLASSES) and
 //! [`MAX_PARAMETERS`] limits), then the
-//! values (finite weights, finite means, positive finite standard
-//! deviations) and the names (one per class and feature, no class twice).
+//! values (finite weights, finite means, standard deviations that are
+//! normal positive f32, at least `f32::MIN_POSITIVE`) and the names (one per class and feature, no class twice).
 
 use crate::data::{ClassMap, Standardizer};
 use crate::limits::{self, MAX_PARAMETERS};
@@ -107,7 +107,7 @@ impl SavedModel {
             return Err(Error::ShapeMismatch {
                 op: "prepare data for the model",
                 detail: format!(
-                    "data has {} features, the model expects {expected}",
+                    "the feature counts differ: the data has {} features, the model {expected}",
                     x.ncols()
                 ),
             });
@@ -144,10 +144,20 @@ impl SavedModel {
                 }
                 check_finite(name, values.iter())?;
             }
-            if let Some(i) = standardizer.std.iter().position(|&s| s <= 0.0) {
+            // Standardizing divides by std: a zero, negative or subnormal
+            // one (1e-45 is positive and finite) turns ordinary data into
+            // infinities, and the scores into NaN.
+            if let Some(i) = standardizer
+                .std
+                .iter()
+                // Finite, checked above: NaN cannot slip past `<`.
+                .position(|&s| s < f32::MIN_POSITIVE)
+            {
                 return Err(Invalid::Reason(format!(
-                    "tensor `std` has the non-positive value {} at index {i}",
-                    standardizer.std[i]
+                    "tensor `std` has the value {:e} at index {i}; a standard deviation must be a \
+                     normal positive f32, at least {:e} (f32::MIN_POSITIVE)",
+                    standardizer.std[i],
+                    f32::MIN_POSITIVE
                 )));
             }
         }

@@ -1,11 +1,15 @@
 //! `lintrain eval` end to end (issue 11): model files that load but used to
 //! break the command, reproducible model files from `train`, output that
 //! does not grow with the classes, the new metrics checked against
-//! independent computations, `--top-k` and `--confusion`.
+//! independent computations, `--top-k` and `--confusion`; scoring in
+//! bounded memory, no non-finite results, and `predict` alongside.
 
 mod common;
 
 use common::cli::*;
+use common::files::{f32_bytes, npy};
+use lintrain::data::Standardizer;
+use lintrain::limits::{MAX_OUTPUT_CELLS, MAX_SCORES_PER_CHUNK};
 use lintrain::metrics::{MAX_CONFUSION_CELLS, MAX_PRINTED_CLASSES, WORST_CLASSES_SHOWN};
 use lintrain::model_file::SavedModel;
 use lintrain::{Loss, Model};
@@ -762,4 +766,340 @@ fn top_k_is_validated_against_the_model() {
 /// The bad-input contract with exit status `code`.
 fn fail_with_exit(args: &[&str], code: i32, fragments: &[&str]) -> Run {
     fail_with_code(args, Some(code), fragments)
+}
+
+// ------------------------------------------- scoring in bounded memory
+
+/// 2¹⁶ classes: 2,000 rows have 2¹⁷·10³ scores, 500 MiB as one f32 array.
+const MANY: usize = 1 << 16;
+
+/// Runs the binary with at most `kib` KiB of address space (`ulimit -v`),
+/// so that an allocation that grows with rows × classes fails, as the red
+/// team's 41 GB one did. One malloc arena: glibc reserves 64 MiB of
+/// address space for each further one, as threads happen to allocate.
+#[cfg(target_os = "linux")]
+fn lintrain_within(kib: u64, args: &[&str]) -> Run {
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_lintrain"))
+        .arg("--quiet")
+        .args(args)
+        .env("MALLOC_ARENA_MAX", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("sh runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The data file of the memory tests: one feature, `rows` rows, labels
+/// spread over the classes.
+fn write_ramp(path: &Path, rows: usize, classes: usize) -> Vec<u32> {
+    let mut text = String::from("f0,label\n");
+    let labels: Vec<u32> = (0..rows).map(|i| ((i * 7919) % classes) as u32).collect();
+    for (i, label) in labels.iter().enumerate() {
+        text.push_str(&format!("{},c{label}\n", i as f32 * 0.001 - 1.0));
+    }
+    std::fs::write(path, text).unwrap();
+    labels
+}
+
+/// The red team's repro, scaled down: `eval` and `predict` built the N × C
+/// scores whole and aborted allocating them. Within 100 MiB of address
+/// space, where 500 MiB of scores cannot exist, both now finish, with the
+/// library's results (which `model::tests` shows equal to those of one
+/// product over all rows).
+#[cfg(target_os = "linux")]
+#[test]
+fn eval_and_predict_score_many_classes_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let saved = hand_model(&model, MANY, 1, 3);
+    let data = dir.path().join("d.csv");
+    let labels = write_ramp(&data, 2000, MANY);
+    // The scores whole are 5 times the address space; a chunk, 16 MiB.
+    const { assert!(2000 * MANY as u64 * 4 >= 5 * (100 << 20) && MAX_SCORES_PER_CHUNK * 4 <= 16 << 20) };
+    let run = lintrain_within(
+        100 << 10,
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--json",
+            "--top-k",
+            "50",
+        ],
+    );
+    assert!(run.ok(), "{}", run.describe());
+    let report = json(&run);
+    let x = ndarray::Array2::from_shape_fn((2000, 1), |(i, _)| i as f32 * 0.001 - 1.0);
+    let expected = saved
+        .model
+        .evaluate(x.view(), Array1::from(labels.clone()).view())
+        .unwrap();
+    assert_eq!(number(&report["loss"], "loss"), expected.loss);
+    let hits = expected.label_ranks.iter().filter(|&&r| r == 0).count();
+    assert_eq!(
+        number(&report["accuracy"], "accuracy"),
+        hits as f64 / 2000.0
+    );
+    let top = expected.label_ranks.iter().filter(|&&r| r < 50).count();
+    assert_eq!(
+        number(&report["top_k_accuracy"], "top_k_accuracy"),
+        top as f64 / 2000.0
+    );
+    assert!(top > hits, "the test should rank labels below the top");
+
+    let run = lintrain_within(
+        100 << 10,
+        &["predict", "--model", s(&model), "--data", s(&data)],
+    );
+    assert!(run.ok(), "{}", run.describe());
+    let names: Vec<String> = expected
+        .predicted
+        .iter()
+        .map(|&c| format!("c{c}"))
+        .collect();
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), names);
+}
+
+/// `predict --proba` held every probability and then the whole CSV in
+/// memory; the rows now go to the file as they are computed: 110 rows of
+/// 2¹⁶ probabilities, more than 100 MiB of CSV, within 100 MiB.
+#[cfg(target_os = "linux")]
+#[test]
+fn predict_proba_streams_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let saved = hand_model(&model, MANY, 1, 5);
+    let data = dir.path().join("d.csv");
+    write_ramp(&data, 110, MANY);
+    let out = dir.path().join("p.csv");
+    let run = lintrain_within(
+        100 << 10,
+        &[
+            "predict",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--proba",
+            "--out",
+            s(&out),
+        ],
+    );
+    assert!(run.ok(), "{}", run.describe());
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(written.len() > 100 << 20, "{} bytes", written.len());
+    let x = ndarray::Array2::from_shape_fn((110, 1), |(i, _)| i as f32 * 0.001 - 1.0);
+    let proba = saved.model.predict_proba(x.view()).unwrap();
+    let mut lines = written.lines();
+    assert_eq!(lines.next().unwrap().split(',').count(), MANY);
+    let mut rows = 0;
+    for (line, expected) in lines.zip(proba.outer_iter()) {
+        let values: Vec<f32> = line.split(',').map(|v| v.parse().unwrap()).collect();
+        assert_eq!(values, expected.to_vec(), "row {rows}");
+        rows += 1;
+    }
+    assert_eq!(rows, 110);
+}
+
+/// N · C probabilities beyond the stated limit are refused before any is
+/// computed, naming `--proba`: 4097 rows × 2¹⁶ classes is just over 2²⁸.
+#[test]
+fn predict_proba_refuses_more_cells_than_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    hand_model(&model, MANY, 1, 3);
+    let rows = (MAX_OUTPUT_CELLS as usize).div_ceil(MANY) + 1;
+    assert_eq!(rows, 4097);
+    let data = dir.path().join("d.csv");
+    write_ramp(&data, rows, MANY);
+    let out = dir.path().join("p.csv");
+    let run = fail_with_code(
+        &[
+            "predict",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--proba",
+            "--out",
+            s(&out),
+        ],
+        Some(1),
+        &[
+            "--proba",
+            &format!("is {}", rows * MANY),
+            &format!("limit of {MAX_OUTPUT_CELLS}"),
+            s(&data),
+        ],
+    );
+    assert!(run.stdout.is_empty(), "{}", run.describe());
+    assert!(!out.exists());
+    // Class names, one per row, are not limited.
+    succeed(&["predict", "--model", s(&model), "--data", s(&data)]);
+}
+
+// ------------------------------------------------ no non-finite results
+
+/// Weights of 3.4e38 are finite, so the model loads; its scores overflow.
+/// `eval --json` printed `"loss":null` and `predict --proba` rows of NaN,
+/// with exit 0. Now every command fails naming both files and the first
+/// data row whose scores overflow, and prints or writes no result.
+#[test]
+fn scores_that_overflow_f32_are_an_error_not_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("huge.safetensors");
+    let saved = SavedModel::new(
+        Model {
+            weights: Array2::from_elem((2, 3), 3.4e38),
+            bias: Array1::zeros(3),
+            loss: Loss::softmax(),
+            classes: 3,
+        },
+        None,
+        vec!["a".into(), "b".into(), "c".into()],
+        vec!["x".into(), "y".into()],
+    );
+    saved.save(&model).unwrap();
+    let data = dir.path().join("d.csv");
+    // Data row 3 is the first whose scores, 3.4e38 · (1 + 1), overflow.
+    std::fs::write(&data, "x,y,label\n0.5,0.25,a\n-0.5,0.75,b\n1,1,c\n0,0,a\n").unwrap();
+    let out = dir.path().join("out.csv");
+    for args in [
+        vec!["eval", "--json"],
+        vec!["eval", "--top-k", "2"],
+        vec!["predict", "--proba"],
+        vec!["predict"],
+        vec!["predict", "--proba", "--out", s(&out)],
+    ] {
+        let mut args = args;
+        args.extend(["--model", s(&model), "--data", s(&data)]);
+        let run = fail_with_code(
+            &args,
+            Some(1),
+            &[s(&model), s(&data), "non-finite scores", "data row 3"],
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.describe());
+    }
+    assert!(!out.exists(), "a partial --out file was left");
+    // The rows before it score.
+    std::fs::write(&data, "x,y,label\n0.5,0.25,a\n-0.5,0.75,b\n").unwrap();
+    let report = json(&succeed(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--json",
+    ]));
+    assert!(number(&report["loss"], "loss").is_finite(), "{report}");
+}
+
+/// A standard deviation of 1e-45 is positive and finite, so the model
+/// loaded; standardizing divided by it and `eval` printed a null loss.
+/// Every std must now be a normal f32, and the model does not load.
+#[test]
+fn a_subnormal_standard_deviation_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny_std.safetensors");
+    let saved = SavedModel::new(
+        Model {
+            weights: Array2::from_elem((2, 3), 0.5),
+            bias: Array1::zeros(3),
+            loss: Loss::softmax(),
+            classes: 3,
+        },
+        Some(Standardizer {
+            mean: Array1::zeros(2),
+            std: Array1::from(vec![1.0, 1.0]),
+        }),
+        vec!["a".into(), "b".into(), "c".into()],
+        vec!["x".into(), "y".into()],
+    );
+    saved.save(&model).unwrap();
+    // The saver refuses such a model, so patch the file's `std` tensor.
+    let mut bytes = std::fs::read(&model).unwrap();
+    let (header_len, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let (start, end) = header.info("std").unwrap().data_offsets;
+    let at = 8 + header_len + start;
+    bytes[at..8 + header_len + end].copy_from_slice(&f32_bytes(&[1.0, 1e-45]));
+    std::fs::write(&model, bytes).unwrap();
+    let data = dir.path().join("d.csv");
+    std::fs::write(&data, "x,y,label\n1,2,a\n3,4,b\n5,6,c\n").unwrap();
+    for command in [
+        vec!["eval", "--json"],
+        vec!["predict", "--proba"],
+        vec!["predict"],
+    ] {
+        let mut args = command;
+        args.extend(["--model", s(&model), "--data", s(&data)]);
+        let run = fail_with_code(
+            &args,
+            Some(1),
+            &[
+                s(&model),
+                "tensor `std` has the value 1e-45 at index 1",
+                "normal positive f32",
+            ],
+        );
+        assert!(run.stdout.is_empty(), "{}", run.describe());
+    }
+}
+
+// ----------------------------------------------------------- messages
+
+/// A `.npy` file as wide as no model: the message named neither file nor
+/// flag ("shape mismatch in prepare data for the model"); it now names the
+/// data file and both feature counts, as for a CSV.
+#[test]
+fn a_binary_data_file_of_the_wrong_width_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    hand_model(&model, 3, 4, 1);
+    let data = dir.path().join("X16.npy");
+    let values: Vec<f32> = (0..5 * 16).map(|v| v as f32 * 0.1).collect();
+    std::fs::write(&data, npy("<f4", &[5, 16], &f32_bytes(&values))).unwrap();
+    let labels = dir.path().join("y.txt");
+    std::fs::write(&labels, "c0\nc1\nc2\nc0\nc1\n").unwrap();
+    let fragments = [
+        s(&data),
+        "the feature counts differ",
+        "the data has 16 features",
+        "has 4",
+    ];
+    for args in [
+        vec!["predict", "--model", s(&model), "--data", s(&data)],
+        vec![
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&data),
+            "--labels",
+            s(&labels),
+        ],
+    ] {
+        let run = fail_with_code(&args, Some(1), &fragments);
+        assert!(!run.stderr.contains("shape mismatch"), "{}", run.describe());
+    }
+    // As wide as the model, the same file scores.
+    let values: Vec<f32> = (0..5 * 4).map(|v| v as f32 * 0.1).collect();
+    std::fs::write(&data, npy("<f4", &[5, 4], &f32_bytes(&values))).unwrap();
+    succeed(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--labels",
+        s(&labels),
+    ]);
 }

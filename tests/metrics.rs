@@ -5,7 +5,8 @@
 
 use lintrain::Error;
 use lintrain::metrics::{
-    ClassCounts, MAX_CONFUSION_CELLS, SparseConfusion, check_top_k, roc_auc, top_k_accuracy,
+    ClassCounts, MAX_CONFUSION_CELLS, SparseConfusion, check_top_k, label_rank, roc_auc,
+    top_k_accuracy, top_k_accuracy_of_ranks,
 };
 use ndarray::{Array2, array};
 use rand::{Rng, SeedableRng};
@@ -428,5 +429,61 @@ fn top_k_is_validated() {
     assert!(matches!(
         top_k_accuracy(empty.view(), &[], 1),
         Err(Error::EmptyData(_))
+    ));
+}
+
+/// `eval` keeps one rank per row instead of the N × C scores: the number
+/// of classes sorted before the label (by score, descending, ties by the
+/// lower id first). Top-k accuracy from the ranks is the one from the
+/// scores, for every k.
+#[test]
+fn label_ranks_give_the_top_k_accuracy_of_the_scores() {
+    let row = ndarray::arr1(&[0.5f32, 0.9, 0.5, 0.1, 0.9]);
+    // Above class 2 (0.5): 1 and 4 score higher, 0 ties with a lower id.
+    assert_eq!(label_rank(row.view(), 2), 3);
+    assert_eq!(label_rank(row.view(), 0), 2);
+    assert_eq!(label_rank(row.view(), 1), 0);
+    assert_eq!(label_rank(row.view(), 4), 1);
+    assert_eq!(label_rank(row.view(), 3), 4);
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for classes in [2usize, 3, 7, 40] {
+        let n = 90;
+        let scores = Array2::from_shape_simple_fn((n, classes), || rng.random_range(0..4) as f32);
+        let labels: Vec<u32> = (0..n)
+            .map(|_| rng.random_range(0..classes as u32))
+            .collect();
+        let ranks: Vec<u32> = scores
+            .outer_iter()
+            .zip(&labels)
+            .map(|(row, &label)| {
+                let mut order: Vec<usize> = (0..classes).collect();
+                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+                let sorted = order.iter().position(|&c| c == label as usize).unwrap();
+                assert_eq!(label_rank(row, label as usize), sorted);
+                sorted as u32
+            })
+            .collect();
+        for k in 1..=classes {
+            assert_eq!(
+                top_k_accuracy_of_ranks(&ranks, classes, k).unwrap(),
+                top_k_accuracy(scores.view(), &labels, k).unwrap(),
+                "{classes} classes, k {k}"
+            );
+        }
+    }
+    for k in [0, 4] {
+        assert!(matches!(
+            top_k_accuracy_of_ranks(&[0, 1], 3, k),
+            Err(Error::InvalidConfig(ref m)) if m.contains("between 1 and")
+        ));
+    }
+    assert!(matches!(
+        top_k_accuracy_of_ranks(&[], 3, 1),
+        Err(Error::EmptyData(_))
+    ));
+    // No label has all C classes above it.
+    assert!(matches!(
+        top_k_accuracy_of_ranks(&[0, 3], 3, 1),
+        Err(Error::InvalidConfig(ref m)) if m.contains("rank 3 at row 1")
     ));
 }

@@ -134,10 +134,14 @@ fn prepare_checks_features_and_standardizes() {
     let plain = saved(2, 3, Loss::softmax(), false);
     assert_eq!(plain.prepare(x.view()).unwrap(), x);
     let wrong = Array2::<f32>::zeros((1, 3));
-    assert!(matches!(
-        plain.prepare(wrong.view()),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    let error = plain.prepare(wrong.view()).unwrap_err();
+    assert!(matches!(error, Error::ShapeMismatch { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("the feature counts differ: the data has 3 features, the model 2"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -298,6 +302,29 @@ fn hand_written_valid_file_loads() {
     );
     assert_eq!(loaded.class_names, ["c0", "c1", "c2"]);
     assert_eq!(loaded.standardizer, None);
+}
+
+/// The smallest standard deviation a file may hold is the smallest normal
+/// f32; one step below it is refused (`crafted_files_give_typed_errors`).
+#[test]
+fn the_smallest_normal_std_loads() {
+    let dir = TempDir::new().unwrap();
+    let path = write_raw(
+        &dir,
+        "smallest_std.safetensors",
+        &[
+            f32_tensor("weight", vec![2, 3]),
+            f32_tensor("bias", vec![3]),
+            f32_values("mean", vec![2], &[0.0, 0.0]),
+            f32_values("std", vec![2], &[f32::MIN_POSITIVE, 1.0]),
+        ],
+        metadata(3, 2),
+    );
+    let loaded = SavedModel::load(&path).unwrap();
+    assert_eq!(
+        loaded.standardizer.unwrap().std,
+        array![f32::MIN_POSITIVE, 1.0]
+    );
 }
 
 #[test]
@@ -565,7 +592,21 @@ fn every_scoring_function_checks_the_model_invariants() {
                     let evaluation = evaluation.unwrap();
                     assert_eq!(evaluation.loss, loss_value, "{case}");
                     assert_eq!(evaluation.predicted, predicted, "{case}");
-                    assert_eq!(evaluation.class_scores, class_scores, "{case}");
+                    let ranks: Vec<u32> = class_scores
+                        .outer_iter()
+                        .zip(labels.iter())
+                        .map(|(row, &label)| {
+                            lintrain::metrics::label_rank(row, label as usize) as u32
+                        })
+                        .collect();
+                    assert_eq!(evaluation.label_ranks, ranks, "{case}");
+                    let margins = (classes == 2).then(|| {
+                        class_scores
+                            .outer_iter()
+                            .map(|row| row[1] as f64 - row[0] as f64)
+                            .collect::<Vec<f64>>()
+                    });
+                    assert_eq!(evaluation.margins, margins, "{case}");
                     accuracy.unwrap();
                 }
             }
@@ -818,13 +859,32 @@ fn crafted_files_give_typed_errors() {
             "zero_std",
             vec![weight(), bias(), mean([0.0, 1.0]), std([1.0, 0.0])],
             with(&[]),
-            "non-positive value 0 at index 1",
+            "tensor `std` has the value 0e0 at index 1",
         ),
         (
             "negative_std",
             vec![weight(), bias(), mean([0.0, 1.0]), std([-2.0, 1.0])],
             with(&[]),
-            "non-positive value -2 at index 0",
+            "tensor `std` has the value -2e0 at index 0",
+        ),
+        // Positive and finite, but standardizing divides by it: ordinary
+        // data became infinite and `eval` printed a loss of null.
+        (
+            "subnormal_std",
+            vec![weight(), bias(), mean([0.0, 1.0]), std([1.0, 1e-45])],
+            with(&[]),
+            "tensor `std` has the value 1e-45 at index 1; a standard deviation must be a normal positive f32",
+        ),
+        (
+            "largest_subnormal_std",
+            vec![
+                weight(),
+                bias(),
+                mean([0.0, 1.0]),
+                std([f32::MIN_POSITIVE - f32::from_bits(1), 1.0]),
+            ],
+            with(&[]),
+            "at least 1.1754944e-38 (f32::MIN_POSITIVE)",
         ),
         (
             "huge_num_classes",
@@ -1040,12 +1100,23 @@ fn mutated_files_never_panic() {
                 let x = Array2::<f32>::ones((2, saved.model.features()));
                 no_panic(&format!("round {round} scoring"), || {
                     let x = saved.prepare(x.view()).unwrap();
-                    saved.model.predict(x.view()).unwrap();
-                    saved.model.predict_proba(x.view()).unwrap();
-                    saved
-                        .model
-                        .data_loss(x.view(), array![0u32, 1].view())
-                        .unwrap();
+                    // A flipped exponent can make a weight or a mean huge
+                    // but finite: its scores may overflow, which is the
+                    // typed error naming a row, never a NaN result.
+                    let scored = |result: lintrain::Result<()>| match result {
+                        Ok(()) | Err(Error::NonFinite { what: "scores", .. }) => {}
+                        Err(other) => panic!("round {round}: {other:?}"),
+                    };
+                    scored(saved.model.predict(x.view()).map(drop));
+                    scored(saved.model.predict_proba(x.view()).map(|proba| {
+                        assert!(proba.iter().all(|p| p.is_finite()), "round {round}");
+                    }));
+                    scored(
+                        saved
+                            .model
+                            .data_loss(x.view(), array![0u32, 1].view())
+                            .map(|loss| assert!(loss.is_finite(), "round {round}")),
+                    );
                 });
             }
             Err(error) => {

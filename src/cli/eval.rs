@@ -3,10 +3,13 @@
 //! [`MAX_PRINTED_CLASSES`] classes the text output shows the confusion
 //! matrix and a row per class; above, a summary whose size does not grow
 //! with the classes (averages and the worst classes), and the full matrix
-//! only as CSV on request (`--confusion FILE`).
+//! only as CSV on request (`--confusion FILE`), streamed into the file.
+//! The scores are read in chunks ([`lintrain::Model::evaluate`]): memory
+//! grows with the rows plus the classes, not their product.
 
 use super::args::EvalArgs;
 use super::paths::{Named, check_outputs};
+use super::predict::{Failure, check_feature_count, scoring_error, write_file};
 use super::{CliError, CliResult, inputs};
 use lintrain::metrics::{
     self, ClassCounts, MAX_PRINTED_CLASSES, Scores, SparseConfusion, WORST_CLASSES_SHOWN,
@@ -40,6 +43,12 @@ pub fn run(args: &EvalArgs) -> CliResult {
         Some(saved.model.features()),
         &args.read,
     )?;
+    check_feature_count(
+        &args.data,
+        table.features.ncols(),
+        &args.model,
+        saved.model.features(),
+    )?;
     let raw = table
         .labels
         .ok_or_else(|| CliError::new(format!("{}: the file has no labels", args.data.display())))?;
@@ -48,36 +57,37 @@ pub fn run(args: &EvalArgs) -> CliResult {
         .encode(&raw)
         .map_err(|e| CliError::new(format!("{}: {e}", args.data.display())))?;
     let x = saved.prepare(table.features.view())?;
+    // One pass over the scores, in chunks: memory O(N + C), not O(N·C).
     let evaluation = saved
         .model
-        .evaluate(x.view(), Array1::from(labels.clone()).view())?;
+        .evaluate(x.view(), Array1::from(labels.clone()).view())
+        .map_err(|e| scoring_error(&args.model, &args.data, e))?;
     let predicted = &evaluation.predicted;
     let counts = ClassCounts::new(classes, &labels, predicted)?;
     let top_k = args
         .top_k
-        .map(|k| metrics::top_k_accuracy(evaluation.class_scores.view(), &labels, k))
+        .map(|k| metrics::top_k_accuracy_of_ranks(&evaluation.label_ranks, classes, k))
         .transpose()?;
-    let roc_auc = if classes == 2 {
-        // s₁ − s₀ in f64: the margin of class 1, ranked exactly.
-        let margin: Vec<f64> = evaluation
-            .class_scores
-            .outer_iter()
-            .map(|row| row[1] as f64 - row[0] as f64)
-            .collect();
-        let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
-        metrics::roc_auc(&margin, &positive)?
-    } else {
-        None
+    let roc_auc = match &evaluation.margins {
+        Some(margins) => {
+            let positive: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+            metrics::roc_auc(margins, &positive)?
+        }
+        None => None,
     };
     let confusion = (args.confusion.is_some() || classes <= MAX_PRINTED_CLASSES)
         .then(|| SparseConfusion::new(classes, &labels, predicted))
         .transpose()?;
     if let (Some(path), Some(confusion)) = (&args.confusion, &confusion) {
-        let mut csv = Vec::new();
-        confusion
-            .write_csv(names, &mut csv)
-            .map_err(|e| CliError::new(format!("--confusion {}: {e}", path.display())))?;
-        inputs::write_atomically(path, &csv)?;
+        // Streamed into the file, row by row: O(C) memory beyond the cells.
+        write_file(path, |out| {
+            confusion.write_csv(names, out).map_err(|e| {
+                Failure::Cli(CliError::new(format!(
+                    "--confusion {}: {e}",
+                    path.display()
+                )))
+            })
+        })?;
     }
 
     let n = labels.len();
