@@ -9,7 +9,7 @@
 
 use super::args::EvalArgs;
 use super::paths::{Named, check_outputs};
-use super::predict::{Failure, check_feature_count, scoring_error, write_file};
+use super::scoring::{Failure, check_feature_count, scoring_error, write_file};
 use super::{CliError, CliResult, inputs};
 use lintrain::metrics::{
     self, ClassCounts, MAX_PRINTED_CLASSES, Scores, SparseConfusion, WORST_CLASSES_SHOWN,

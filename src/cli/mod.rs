@@ -11,6 +11,7 @@ pub mod paths;
 pub mod plot;
 pub mod predict;
 pub mod progress;
+pub mod scoring;
 pub mod train;
 
 use std::fmt;

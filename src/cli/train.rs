@@ -221,10 +221,18 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     };
     model.classes = class_count;
 
+    // A model whose scores overflow f32 on a split has no metrics there.
+    let scored = |split: &str, part: &Part| {
+        score(&model, part).map_err(|e| {
+            CliError::new(format!(
+                "scoring the trained model on the {split} rows: {e}"
+            ))
+        })
+    };
     let metrics = FinalMetrics {
-        train: Some(score(&model, &train)?),
-        val: val.as_ref().map(|v| score(&model, v)).transpose()?,
-        test: test.as_ref().map(|t| score(&model, t)).transpose()?,
+        train: Some(scored("training", &train)?),
+        val: val.as_ref().map(|v| scored("validation", v)).transpose()?,
+        test: test.as_ref().map(|t| scored("--test", t)).transpose()?,
     };
     if let Some(path) = &args.save {
         saved_model(model.clone()).save(path)?;

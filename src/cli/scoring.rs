@@ -1,0 +1,99 @@
+//! What `eval` and `predict` share: output files streamed atomically, and
+//! the messages for data the model cannot score.
+
+use super::{CliError, CliResult};
+use std::io::Write;
+use std::path::Path;
+
+/// Why writing output stopped.
+pub(crate) enum Failure {
+    /// Writing the output failed (on stdout, a closed pipe is no error).
+    Io(std::io::Error),
+    /// The model failed to score the data; [`scoring_error`] names them.
+    Scoring(lintrain::Error),
+    /// Anything else, with its message.
+    Cli(CliError),
+}
+
+impl From<lintrain::Error> for Failure {
+    fn from(error: lintrain::Error) -> Self {
+        Failure::Scoring(error)
+    }
+}
+
+/// Writes `path` atomically with what `write` writes, streamed through a
+/// buffer ([`lintrain::atomic_file::write_atomically_with`]): on any
+/// failure `path` is left as it was, and the message names it.
+pub(crate) fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), Failure>,
+) -> CliResult {
+    /// The temporary file's own failures apart from those of `write`.
+    enum Outcome {
+        File(lintrain::Error),
+        Write(Failure),
+    }
+    impl From<lintrain::Error> for Outcome {
+        fn from(error: lintrain::Error) -> Self {
+            Outcome::File(error)
+        }
+    }
+    let written = lintrain::atomic_file::write_atomically_with(path, |out| {
+        write(out).map_err(Outcome::Write)
+    });
+    match written {
+        Ok(()) => Ok(()),
+        Err(Outcome::File(e)) => Err(CliError::new(format!("cannot write {e}"))),
+        Err(Outcome::Write(Failure::Io(e))) => Err(CliError::new(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))),
+        Err(Outcome::Write(Failure::Scoring(e))) => Err(e.into()),
+        Err(Outcome::Write(Failure::Cli(e))) => Err(e),
+    }
+}
+
+/// The data file as wide as the model: a message naming both files when
+/// not. (A CSV is checked as it is read, where its label column is told
+/// apart; the binary formats have no label column and are checked here.)
+pub(crate) fn check_feature_count(
+    data: &Path,
+    found: usize,
+    model: &Path,
+    expected: usize,
+) -> CliResult {
+    if found == expected {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "{}: the feature counts differ: the data has {found} features, the model {} has {expected}",
+        data.display(),
+        model.display()
+    )))
+}
+
+/// A failure of `model` to score `data`, naming both: a non-finite score
+/// or loss says where (data rows counted from 1, as in the other data
+/// messages; the column is the output, or for the loss the label).
+pub(crate) fn scoring_error(model: &Path, data: &Path, error: lintrain::Error) -> CliError {
+    match error {
+        lintrain::Error::NonFinite {
+            what,
+            row,
+            column,
+            value,
+        } => CliError::new(format!(
+            "{} on {}: non-finite {what} ({value} at data row {}, column {column}): the model's \
+             weights, or the data after its standardization, overflow f32 here, so there are \
+             no results to report",
+            model.display(),
+            data.display(),
+            row + 1
+        )),
+        other => CliError::new(format!(
+            "{} on {}: {other}",
+            model.display(),
+            data.display()
+        )),
+    }
+}
