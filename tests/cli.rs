@@ -1421,3 +1421,38 @@ fn a_validation_split_of_one_class_scores_and_a_resume_names_the_differing_featu
         &["column 1", "\"b\" in the checkpoint", "\"c\" in the data"],
     );
 }
+
+#[test]
+fn a_step_too_large_for_the_adapter_says_what_to_change() {
+    // 40,000 rows × 1,000 classes of full-batch scores: 160 MB, more than
+    // lavapipe's 128 MiB storage binding.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("wide.csv");
+    let mut text = String::from("x,label\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("{}.5,c{}\n", i % 7, i % 1000));
+    }
+    std::fs::write(&data, text).unwrap();
+    let args = [
+        "train",
+        "--data",
+        s(&data),
+        "--backend",
+        "software",
+        "--batch-size",
+        "full",
+        "--epochs",
+        "1",
+    ];
+    if common::gpu().is_none() {
+        return; // `gpu()` has said loudly that no adapter ran (and fails under CI).
+    }
+    fail_with(
+        &args,
+        &[
+            "max_storage_buffer_binding_size",
+            "--backend cpu",
+            "--batch-size",
+        ],
+    );
+}
