@@ -4,11 +4,24 @@ mod cli;
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set when stdout was closed early (`lintrain predict … | head`): not a bug.
 static BROKEN_PIPE: AtomicBool = AtomicBool::new(false);
+/// Why printing to stdout failed otherwise (a full disk behind `>`): a
+/// user's error, reported as one line, not a bug.
+static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
+/// Set when stderr itself cannot be written: nothing more can be said.
+static STDERR_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// One line on stderr; a stderr that cannot be written is not a panic
+/// (which would abort inside the panic hook).
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
 
 fn main() -> ExitCode {
     // SAFETY: the first statement of `main`, before any thread exists.
@@ -26,11 +39,21 @@ fn main() -> ExitCode {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
         let message = message.lines().next().unwrap_or_default().to_string();
-        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
-            BROKEN_PIPE.store(true, Ordering::Relaxed);
+        if let Some(reason) = message.strip_prefix("failed printing to stdout: ") {
+            if reason.contains("Broken pipe") {
+                BROKEN_PIPE.store(true, Ordering::Relaxed);
+            } else {
+                *STDOUT_FAILED.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
+            }
             return;
         }
-        eprintln!("lintrain: error: internal error{place}: {message} (please report this bug)");
+        if message.starts_with("failed printing to stderr") {
+            STDERR_FAILED.store(true, Ordering::Relaxed);
+            return;
+        }
+        report(&format!(
+            "lintrain: error: internal error{place}: {message} (please report this bug)"
+        ));
     }));
     let parsed = match cli::args::Cli::try_parse() {
         Ok(parsed) => parsed,
@@ -40,11 +63,21 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| cli::run(parsed.command, quiet)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(error)) => {
-            eprintln!("lintrain: error: {error}");
+            report(&format!("lintrain: error: {error}"));
             ExitCode::FAILURE
         }
         // A closed stdout ends quietly, as for any Unix filter.
         Err(_) if BROKEN_PIPE.load(Ordering::Relaxed) => ExitCode::from(141),
+        Err(_) if STDERR_FAILED.load(Ordering::Relaxed) => ExitCode::FAILURE,
+        Err(_)
+            if let Some(reason) = STDOUT_FAILED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take() =>
+        {
+            report(&format!("lintrain: error: writing to stdout: {reason}"));
+            ExitCode::FAILURE
+        }
         // The hook has printed the message.
         Err(_) => ExitCode::from(101),
     }
@@ -75,7 +108,7 @@ fn usage_error(error: clap::Error) -> ExitCode {
                 .collect();
             let message = parts.join(" ");
             let message = message.strip_prefix("error: ").unwrap_or(&message);
-            eprintln!("lintrain: error: {message} (see --help)");
+            report(&format!("lintrain: error: {message} (see --help)"));
             ExitCode::from(2)
         }
     }

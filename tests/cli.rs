@@ -1456,3 +1456,53 @@ fn a_step_too_large_for_the_adapter_says_what_to_change() {
         ],
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_output_stream_that_cannot_be_written_is_an_error_not_a_crash() {
+    use std::process::Stdio;
+    let full = || {
+        Stdio::from(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+    };
+    for args in [
+        &["-q", "train", "--epochs", "1", "--backend", "cpu"][..],
+        &["-q", "train", "--epochs", "1", "--backend", "cpu", "--json"][..],
+        &["info"][..],
+        &["gradcheck"][..],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_lintrain"))
+            .args(args)
+            .stdout(full())
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            "lintrain: error: writing to stdout: No space left on device (os error 28)",
+            "{args:?}"
+        );
+    }
+    // With stderr unwritable the error cannot be said, but the exit
+    // status still tells, and nothing aborts.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lintrain"))
+        .args(["-q", "train", "--data", "/nonexistent/data.csv"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    // Logs to an unwritable stderr do not stop a run.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lintrain"))
+        .args(["train", "--epochs", "2", "--backend", "cpu"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("final training accuracy"));
+}

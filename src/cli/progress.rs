@@ -3,7 +3,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lintrain::EpochRecord;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 /// How progress is shown.
 #[derive(Clone)]
@@ -52,7 +52,13 @@ impl Progress {
                     || record.epoch.is_multiple_of(*every)
                     || record.epoch == *epochs
                 {
-                    eprintln!("epoch {:>4}  {}", record.epoch, summary(record));
+                    // Progress that cannot be written is no reason to stop.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "epoch {:>4}  {}",
+                        record.epoch,
+                        summary(record)
+                    );
                 }
             }
             Progress::Silent => {}

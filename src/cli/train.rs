@@ -12,6 +12,7 @@ use lintrain::dataset::{iris, stratified_split};
 use lintrain::model_file::SavedModel;
 use lintrain::{Checkpoint, Error, Model, Outcome, Trainer};
 use ndarray::{Array1, Array2, Axis};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,7 +26,8 @@ struct Log {
 impl Log {
     fn line(self, text: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{text}");
+            // A log line that cannot be written is no reason to stop training.
+            let _ = writeln!(std::io::stderr(), "{text}");
         }
     }
 }
