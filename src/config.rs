@@ -117,6 +117,37 @@ impl Default for TrainConfig {
     }
 }
 
+/// Largest class weight. The data loss is the mean of `w_y·ℓ` over the
+/// rows (scikit-learn's `class_weight`, which scales each sample's loss),
+/// so a weight scales the loss and the step: beyond this the loss
+/// overflows f32.
+pub const MAX_CLASS_WEIGHT: f32 = 1e6;
+/// Smallest largest class weight: below it the loss, and so every step, is
+/// too small to learn anything.
+pub const MIN_LARGEST_CLASS_WEIGHT: f32 = 1e-6;
+
+/// Class weights that can train: each finite, in `[0, MAX_CLASS_WEIGHT]`,
+/// and the largest at least [`MIN_LARGEST_CLASS_WEIGHT`]. The reason when
+/// not.
+pub fn check_class_weights(weights: &[f32]) -> std::result::Result<(), String> {
+    if let Some((class, w)) = weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| !(w.is_finite() && (0.0..=MAX_CLASS_WEIGHT).contains(*w)))
+    {
+        return Err(format!(
+            "class weight {w:e} (class {class}) is not a number in [0, {MAX_CLASS_WEIGHT:e}]: weights scale the loss, which would overflow"
+        ));
+    }
+    let largest = weights.iter().copied().fold(0.0f32, f32::max);
+    if largest < MIN_LARGEST_CLASS_WEIGHT {
+        return Err(format!(
+            "the largest class weight is {largest:e}, below {MIN_LARGEST_CLASS_WEIGHT:e}: every step would be too small to learn anything"
+        ));
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     /// Checks every hyperparameter; the first problem is the error.
     pub fn validate(&self) -> Result<()> {
@@ -153,9 +184,7 @@ impl TrainConfig {
             if !matches!(self.loss, Loss::SoftmaxCrossEntropy { .. }) {
                 return invalid("class weights apply to the softmax loss only".into());
             }
-            if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
-                return invalid(format!("class weights must be finite and ≥ 0, got {w}"));
-            }
+            check_class_weights(weights).map_err(Error::InvalidConfig)?;
         }
         self.loss.validate()?;
         self.regularizer.validate()?;

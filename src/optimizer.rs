@@ -159,6 +159,21 @@ impl Optimizer {
                 ));
             }
         }
+        // Centered RMSProp divides by √(v − ḡ²), a variance: never negative.
+        if let Optimizer::RmsProp { centered: true, .. } = self {
+            let (squares, means) = (&state[..params], &state[params..2 * params]);
+            if let Some((i, (v, g))) = squares
+                .iter()
+                .zip(means)
+                .enumerate()
+                .find(|(_, (v, g))| **v - **g * **g < 0.0)
+            {
+                return Err(format!(
+                    "optimizer state holds a negative variance: v = {v} < ḡ² = {} (parameter {i})",
+                    g * g
+                ));
+            }
+        }
         Ok(())
     }
 

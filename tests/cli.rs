@@ -1308,6 +1308,16 @@ fn a_resumed_run_ends_where_the_uninterrupted_run_ends() {
         ),
         (vec![resume, ("--loss", "svm")], &[], vec!["loss"]),
         (
+            vec![resume, ("--label-smoothing", "0.3")],
+            &[],
+            vec!["label_smoothing=0.3"],
+        ),
+        (
+            vec![resume, ("--batch-size", "7")],
+            &[],
+            vec!["--resume", "run.ckpt", "--batch-size"],
+        ),
+        (
             vec![("--resume", s(&straight))],
             &[],
             vec!["not a lintrain checkpoint file"],
@@ -1368,8 +1378,53 @@ fn settings_that_leave_nothing_to_learn_or_check_are_refused() {
     std::fs::write(&zeros, "alpha,0\nbeta,0\ngamma,0\n").unwrap();
     fail_with(
         &["train", "--data", s(&data), "--class-weight", s(&zeros)],
-        &["--class-weight", "every weight is 0"],
+        &["--class-weight", "largest class weight is 0", "too small"],
     );
+    let tiny = dir.path().join("tiny.csv");
+    std::fs::write(&tiny, "alpha,1e-45\nbeta,1e-30\ngamma,0\n").unwrap();
+    fail_with(
+        &["train", "--data", s(&data), "--class-weight", s(&tiny)],
+        &["--class-weight", "too small"],
+    );
+    let huge = dir.path().join("huge.csv");
+    std::fs::write(&huge, "alpha,1\nbeta,1e38\ngamma,1\n").unwrap();
+    fail_with(
+        &["train", "--data", s(&data), "--class-weight", s(&huge)],
+        &["--class-weight", "1e38", "class 1", "overflow"],
+    );
+    // The JSON of a benchmark: a name no file system takes is refused
+    // before measuring, and a symbolic link is replaced, not written through.
+    let long = dir.path().join(format!("{}.json", "a".repeat(300)));
+    let run = fail_with(&["bench", "--json", s(&long)], &["--json", "255"]);
+    assert!(run.stdout.is_empty(), "{}", run.describe());
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("bench.json");
+        std::os::unix::fs::symlink(&data, &link).unwrap();
+        let before = std::fs::read(&data).unwrap();
+        succeed(&[
+            "bench",
+            "-q",
+            "--quick",
+            "--backend",
+            "cpu",
+            "--cases",
+            "adam-step",
+            "--json",
+            s(&link),
+        ]);
+        assert_eq!(
+            std::fs::read(&data).unwrap(),
+            before,
+            "written through the link"
+        );
+        assert!(
+            !std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
     fail_with(
         &["gradcheck", "--data", s(&data), "--classes", "5"],
         &["--classes", "--data"],
@@ -1505,4 +1560,47 @@ fn an_output_stream_that_cannot_be_written_is_an_error_not_a_crash() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stdout).contains("final training accuracy"));
+}
+
+#[test]
+fn eval_and_predict_refuse_renamed_or_reordered_columns() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("blobs.csv");
+    write_blobs(&data, 30, 49, true);
+    let model = dir.path().join("m.safetensors");
+    succeed(&[
+        "train",
+        "-q",
+        "--data",
+        s(&data),
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    let text = std::fs::read_to_string(&data).unwrap();
+    let reordered = dir.path().join("reordered.csv");
+    std::fs::write(
+        &reordered,
+        text.replacen("f0,f1,f2,f3,kind", "f1,f0,f2,f3,kind", 1),
+    )
+    .unwrap();
+    for command in ["eval", "predict"] {
+        fail_with(
+            &[command, "--model", s(&model), "--data", s(&reordered)],
+            &[
+                "reordered.csv",
+                "feature names differ",
+                "column 0",
+                "\"f1\"",
+                "\"f0\"",
+            ],
+        );
+    }
+    // A file without names (here without its header) is taken by position.
+    let headless = dir.path().join("headless.csv");
+    std::fs::write(&headless, text.split_once('\n').unwrap().1).unwrap();
+    succeed(&["eval", "--model", s(&model), "--data", s(&headless)]);
 }

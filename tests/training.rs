@@ -825,3 +825,30 @@ fn a_gradient_check_beyond_its_limit_is_refused_before_copying_the_data() {
         other => panic!("expected TooLarge, got {other:?}"),
     }
 }
+
+#[test]
+fn centered_rmsprop_state_with_a_negative_variance_is_refused() {
+    let centered = Optimizer::RmsProp {
+        alpha: 0.99,
+        eps: 1e-8,
+        momentum: 0.0,
+        centered: true,
+    };
+    // Slots: v (mean of squares), ḡ (mean), momentum; two parameters.
+    let good = [4.0f32, 1.0, 1.0, 1.0, 0.0, 0.0];
+    assert!(centered.check_state(&good).is_ok());
+    let negative_variance = [4.0f32, 0.0, 1.0, 10.0, 0.0, 0.0];
+    let error = centered.check_state(&negative_variance).unwrap_err();
+    assert!(
+        error.contains("negative variance") && error.contains("parameter 1"),
+        "{error}"
+    );
+    // Uncentered RMSProp keeps no mean: the same state is fine there.
+    let plain = Optimizer::RmsProp {
+        alpha: 0.99,
+        eps: 1e-8,
+        momentum: 0.0,
+        centered: false,
+    };
+    assert!(plain.check_state(&negative_variance).is_ok());
+}

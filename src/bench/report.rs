@@ -1,7 +1,7 @@
 //! The benchmark's outputs: a markdown table for people and JSON records
 //! for scripts.
 
-use crate::{BackendInfo, Error, Result};
+use crate::{BackendInfo, Result};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
@@ -148,10 +148,9 @@ impl Report {
 
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.records()).expect("plain records");
-        std::fs::write(path, text + "\n").map_err(|e| Error::File {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        // Atomically, as every output: never half-written, and a symbolic
+        // link at `path` is replaced, not followed onto another file.
+        crate::atomic_file::write_atomically(path, (text + "\n").as_bytes())
     }
 
     pub fn markdown(&self) -> String {

@@ -9,7 +9,9 @@
 
 use super::args::EvalArgs;
 use super::paths::{Named, check_outputs};
-use super::scoring::{Failure, check_feature_count, scoring_error, write_file};
+use super::scoring::{
+    Failure, check_feature_count, check_feature_names, scoring_error, write_file,
+};
 use super::{CliError, CliResult, inputs};
 use lintrain::metrics::{
     self, ClassCounts, MAX_PRINTED_CLASSES, Scores, SparseConfusion, WORST_CLASSES_SHOWN,
@@ -48,6 +50,12 @@ pub fn run(args: &EvalArgs) -> CliResult {
         table.features.ncols(),
         &args.model,
         saved.model.features(),
+    )?;
+    check_feature_names(
+        &args.data,
+        &table.feature_names,
+        &args.model,
+        &saved.feature_names,
     )?;
     let raw = table
         .labels

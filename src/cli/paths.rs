@@ -113,6 +113,16 @@ pub fn check_writable(path: &Path, flag: &str) -> CliResult {
             path.display()
         )));
     }
+    // Most file systems allow 255 bytes a name; the probe below would not
+    // notice a longer one, since its own name is short.
+    if let Some(name) = path.file_name()
+        && name.len() > 255
+    {
+        return Err(CliError::new(format!(
+            "{flag}: the file name is {} bytes long, more than the 255 a file system allows",
+            name.len()
+        )));
+    }
     let dir = parent_dir(path);
     if !dir.is_dir() {
         return Err(CliError::new(format!(

@@ -15,7 +15,9 @@
 
 use super::args::PredictArgs;
 use super::paths::{Named, check_outputs};
-use super::scoring::{Failure, check_feature_count, scoring_error, write_file};
+use super::scoring::{
+    Failure, check_feature_count, check_feature_names, scoring_error, write_file,
+};
 use super::{CliError, CliResult};
 use lintrain::data::{LoadOptions, load_table};
 use lintrain::limits::{self, MAX_OUTPUT_CELLS};
@@ -47,6 +49,12 @@ pub fn run(args: &PredictArgs) -> CliResult {
         table.features.ncols(),
         &args.model,
         saved.model.features(),
+    )?;
+    check_feature_names(
+        &args.data,
+        &table.feature_names,
+        &args.model,
+        &saved.feature_names,
     )?;
     if args.proba {
         // Refused before anything is computed or written.

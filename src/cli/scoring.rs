@@ -97,3 +97,47 @@ pub(crate) fn scoring_error(model: &Path, data: &Path, error: lintrain::Error) -
         )),
     }
 }
+
+/// Names the loaders make up for files that have none: `x0, x1, …` (text
+/// without a header, `.npy`), `p0, …` (IDX pixels), `r0…b1023` (CIFAR).
+fn generated(names: &[String]) -> bool {
+    let numbered = |prefix: &str| {
+        names
+            .iter()
+            .enumerate()
+            .all(|(i, n)| n.strip_prefix(prefix) == Some(i.to_string().as_str()))
+    };
+    let cifar = names.len() == 3072
+        && names.iter().enumerate().all(|(i, n)| {
+            let plane = ["r", "g", "b"][i / 1024];
+            n.strip_prefix(plane) == Some((i % 1024).to_string().as_str())
+        });
+    numbered("x") || numbered("p") || cifar
+}
+
+/// The data's columns are the model's, by name, when both have real names
+/// (scikit-learn refuses the same): a header that renames or reorders the
+/// columns would otherwise be scored by position, silently wrong.
+pub(crate) fn check_feature_names(
+    data: &Path,
+    data_names: &[String],
+    model: &Path,
+    model_names: &[String],
+) -> CliResult {
+    if generated(data_names) || generated(model_names) {
+        return Ok(());
+    }
+    match data_names
+        .iter()
+        .zip(model_names)
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        None => Ok(()),
+        Some((column, (found, expected))) => Err(CliError::new(format!(
+            "{}: the feature names differ from the model's: column {column} (0-based) is {found:?}, the model {} has {expected:?} there; give the model's columns in its order",
+            data.display(),
+            model.display()
+        ))),
+    }
+}

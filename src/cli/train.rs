@@ -9,7 +9,7 @@ use super::{CliError, CliResult, inputs, plot};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
 use lintrain::dataset::{iris, stratified_split};
-use lintrain::model_file::SavedModel;
+use lintrain::model_file::{SavedModel, format_loss};
 use lintrain::{Checkpoint, Error, Model, Outcome, Trainer};
 use ndarray::{Array1, Array2, Axis};
 use std::io::Write;
@@ -212,7 +212,25 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         Ok(outcome) => outcome,
         Err(error @ Error::Diverged { .. }) => {
             let last = trainer.last_finite_model().cloned().map(saved_model);
-            return Err(diverged(error, args.save.as_deref(), last));
+            let mut error = diverged(error, args.save.as_deref(), last);
+            if let Some(path) = &args.resume {
+                error = CliError::new(format!(
+                    "{error}; the run resumed from --resume {}, whose weights or optimizer state may be out of range",
+                    path.display()
+                ));
+            }
+            return Err(error);
+        }
+        // The checks of a checkpoint against this run's data and batch size
+        // happen as training starts: name the checkpoint and what to keep.
+        Err(Error::InvalidConfig(reason))
+            if args.resume.is_some() && reason.starts_with("the checkpoint") =>
+        {
+            let error = Error::InvalidConfig(reason);
+            return Err(CliError::new(format!(
+                "--resume {}: {error}; resume with the data, --val-fraction, --seed and --batch-size of the run that wrote it",
+                args.resume.as_deref().unwrap_or(Path::new("")).display()
+            )));
         }
         Err(error @ Error::BufferTooLarge { .. }) => {
             return Err(CliError::new(format!(
@@ -283,7 +301,8 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     if let Some(best) = history.best_epoch {
         println!(
             "early stopping: kept epoch {best} of {}{}",
-            history.epochs.len(),
+            // Epochs are numbered over the whole run, a resumed one too.
+            history.epochs.last().map_or(best, |r| r.epoch),
             if history.stopped_early {
                 " (stopped early)"
             } else {
@@ -474,12 +493,9 @@ fn class_weights(
                 )));
             }
             let weights: Vec<f32> = weights.into_iter().map(|w| w.unwrap_or(1.0)).collect();
-            if weights.iter().all(|&w| w == 0.0) {
-                return Err(CliError::new(format!(
-                    "--class-weight {}: every weight is 0, which leaves nothing to train on",
-                    path.display()
-                )));
-            }
+            lintrain::config::check_class_weights(&weights).map_err(|reason| {
+                CliError::new(format!("--class-weight {}: {reason}", path.display()))
+            })?;
             Ok(weights)
         }
     }
@@ -520,10 +536,11 @@ fn check_resume(
         ));
     }
     if saved.model.loss != config.loss {
+        // With its parameters: the same loss may differ in its smoothing.
         return Err(format!(
-            "the checkpoint was trained with the {} loss, this run uses {}",
-            saved.model.loss.name(),
-            config.loss.name()
+            "the checkpoint was trained with the loss {}, this run uses {}",
+            format_loss(&saved.model.loss),
+            format_loss(&config.loss)
         ));
     }
     match (saved.standardizer.is_some(), no_standardize) {
