@@ -136,13 +136,13 @@ pub fn check_class_weights(weights: &[f32]) -> std::result::Result<(), String> {
         .find(|(_, w)| !(w.is_finite() && (0.0..=MAX_CLASS_WEIGHT).contains(*w)))
     {
         return Err(format!(
-            "class weight {w:e} (class {class}) is not a number in [0, {MAX_CLASS_WEIGHT:e}]: weights scale the loss, which would overflow"
+            "class weights must be numbers in [0, {MAX_CLASS_WEIGHT:e}], got {w:e} for class {class}: weights scale the loss, which would overflow"
         ));
     }
     let largest = weights.iter().copied().fold(0.0f32, f32::max);
     if largest < MIN_LARGEST_CLASS_WEIGHT {
         return Err(format!(
-            "the largest class weight is {largest:e}, below {MIN_LARGEST_CLASS_WEIGHT:e}: every step would be too small to learn anything"
+            "class weights must not all be below {MIN_LARGEST_CLASS_WEIGHT:e}; the largest is {largest:e}, too small for any step to learn anything"
         ));
     }
     Ok(())

@@ -1378,7 +1378,7 @@ fn settings_that_leave_nothing_to_learn_or_check_are_refused() {
     std::fs::write(&zeros, "alpha,0\nbeta,0\ngamma,0\n").unwrap();
     fail_with(
         &["train", "--data", s(&data), "--class-weight", s(&zeros)],
-        &["--class-weight", "largest class weight is 0", "too small"],
+        &["--class-weight", "the largest is 0e0", "too small"],
     );
     let tiny = dir.path().join("tiny.csv");
     std::fs::write(&tiny, "alpha,1e-45\nbeta,1e-30\ngamma,0\n").unwrap();
@@ -1390,7 +1390,7 @@ fn settings_that_leave_nothing_to_learn_or_check_are_refused() {
     std::fs::write(&huge, "alpha,1\nbeta,1e38\ngamma,1\n").unwrap();
     fail_with(
         &["train", "--data", s(&data), "--class-weight", s(&huge)],
-        &["--class-weight", "1e38", "class 1", "overflow"],
+        &["--class-weight", "got 1e38 for class 1", "overflow"],
     );
     // The JSON of a benchmark: a name no file system takes is refused
     // before measuring, and a symbolic link is replaced, not written through.
