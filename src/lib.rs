@@ -41,3 +41,9 @@ pub use optimizer::{Optimizer, UpdateStep};
 pub use regularizer::Regularizer;
 pub use schedule::{LrSchedule, Schedule};
 pub use train::{Checkpoint, Outcome, Trainer, fit};
+
+/// The README's code, compiled by `cargo test --doc` so that its library
+/// example keeps up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
