@@ -35,10 +35,9 @@ pub fn write_atomically_with<E: From<Error>>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
-    let name = path.file_name().ok_or_else(|| Error::File {
-        path: path.to_path_buf(),
-        reason: "not a file path".into(),
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::file(path, "not a file path"))?;
     let directory = parent_dir(path);
     let file = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
@@ -63,10 +62,7 @@ pub fn write_atomically_with<E: From<Error>>(
 
 /// A failure to write `path`, as an [`Error::File`] naming it.
 pub fn io_error(path: &Path, error: std::io::Error) -> Error {
-    Error::File {
-        path: path.to_path_buf(),
-        reason: error.to_string(),
-    }
+    Error::io(path, error)
 }
 
 /// Gives the temporary file `temporary` the permissions `target` has, or

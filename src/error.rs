@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything lintrain can report instead of panicking.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error(
         "no GPU adapter found{detail}. Install a Vulkan driver (on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` gives the software adapter lavapipe), or use the CPU backend, which needs no GPU"
@@ -72,8 +73,16 @@ pub enum Error {
         loss: f32,
     },
 
+    /// A file that could not be read or written. `source` is the operating
+    /// system's error where there is one, so callers can match its kind
+    /// ([`Error::io_kind`]); `reason` says it in words.
     #[error("{path}: {reason}")]
-    File { path: PathBuf, reason: String },
+    File {
+        path: PathBuf,
+        reason: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
 
     /// The allocator refused memory that the inputs' sizes asked for.
     #[error("out of memory: {what} need {bytes} bytes")]
@@ -106,6 +115,38 @@ pub enum Error {
         column: usize,
         reason: String,
     },
+}
+
+impl Error {
+    /// A [`Error::File`] from the operating system's error.
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Error {
+        Error::File {
+            path: path.into(),
+            reason: error.to_string(),
+            source: Some(error),
+        }
+    }
+
+    /// A [`Error::File`] with a reason of lintrain's own (no OS error).
+    pub fn file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
+        Error::File {
+            path: path.into(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// The kind of the operating system's error behind an [`Error::File`]
+    /// (`NotFound`, `PermissionDenied`, …), when there is one.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Error::File {
+                source: Some(error),
+                ..
+            } => Some(error.kind()),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with [`Error`].

@@ -13,10 +13,8 @@ use std::path::Path;
 /// followed). Errors are [`Error::File`] naming the path, or
 /// [`Error::TooLarge`] for a file over the limit.
 pub fn read_whole(path: &Path) -> Result<Vec<u8>> {
-    let file_error = |reason: String| Error::File {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let file_error = |reason: String| Error::file(path, reason);
+    let os_error = |error: std::io::Error| Error::io(path, error);
     let not_regular = |metadata: &std::fs::Metadata| {
         file_error(format!(
             "is not a regular file ({}); give a data or model file",
@@ -27,15 +25,15 @@ pub fn read_whole(path: &Path) -> Result<Vec<u8>> {
     // blocks until a writer opens it (forever, for a FIFO nobody writes),
     // and opening some devices has side effects. `metadata` follows
     // symbolic links, as `open` does.
-    let metadata = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
+    let metadata = std::fs::metadata(path).map_err(os_error)?;
     if !metadata.is_file() {
         return Err(not_regular(&metadata));
     }
-    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let file = std::fs::File::open(path).map_err(os_error)?;
     // Checked again on the opened file: its type, not the path's, is what
     // is read, so a path swapped after the first check cannot slip a device
     // in (only a FIFO swapped in between the two could still block the open).
-    let metadata = file.metadata().map_err(|e| file_error(e.to_string()))?;
+    let metadata = file.metadata().map_err(os_error)?;
     if !metadata.is_file() {
         return Err(not_regular(&metadata));
     }

@@ -6,6 +6,7 @@
 
 /// Which data loss to train.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Loss {
     /// Softmax cross-entropy.
     ///

@@ -20,6 +20,7 @@ fn squared_slots(optimizer: &Optimizer) -> &'static [usize] {
 
 /// An optimizer and its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub enum Optimizer {
     /// Plain SGD: `p ← p − lr·g`.
     #[default]

@@ -3,6 +3,7 @@
 /// Penalty added to the data loss, with its gradient folded into the
 /// optimizer update.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub enum Regularizer {
     /// No penalty.
     #[default]

@@ -6,6 +6,7 @@
 
 /// How the learning rate decays after warmup.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub enum Schedule {
     /// `lr = lr₀`.
     #[default]

@@ -248,9 +248,18 @@ fn missing_file_reports_os_reason() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("absent.csv");
     match load(&path) {
-        Err(Error::File { path: p, reason }) => {
-            assert_eq!(p, path);
+        Err(error @ Error::File { .. }) => {
+            let Error::File {
+                path: p, reason, ..
+            } = &error
+            else {
+                unreachable!()
+            };
+            assert_eq!(p, &path);
             assert!(!reason.is_empty());
+            // The OS error stays the source, for callers to match on.
+            assert_eq!(error.io_kind(), Some(std::io::ErrorKind::NotFound));
+            assert!(std::error::Error::source(&error).is_some());
         }
         other => panic!("expected a file error, got {other:?}"),
     }

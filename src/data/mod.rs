@@ -332,10 +332,10 @@ pub(crate) fn numbered_names(prefix: &str, count: usize) -> Vec<String> {
 /// The error for an allocation of `bytes` for `what`, sized by the file at
 /// `path`, that the machine refused.
 pub(crate) fn alloc_error(path: &Path, bytes: u64, what: &str) -> Error {
-    Error::File {
-        path: path.to_path_buf(),
-        reason: format!("cannot allocate {bytes} bytes for {what}: not enough memory"),
-    }
+    Error::file(
+        path,
+        format!("cannot allocate {bytes} bytes for {what}: not enough memory"),
+    )
 }
 
 /// An empty vector with room for exactly `len` items, or

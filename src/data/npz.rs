@@ -203,11 +203,12 @@ impl<'a> MemberReader<'a, '_> {
             };
         }
         let mut data = Vec::new();
-        data.try_reserve_exact(size as usize)
-            .map_err(|_| Error::File {
-                path: path.clone(),
-                reason: format!("cannot allocate {size} bytes to decompress it"),
-            })?;
+        data.try_reserve_exact(size as usize).map_err(|_| {
+            Error::file(
+                path.clone(),
+                format!("cannot allocate {size} bytes to decompress it"),
+            )
+        })?;
         // The declared size bounds the read whatever the compressed stream
         // holds; one byte more tells a lying size apart.
         (&mut file)

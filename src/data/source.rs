@@ -61,11 +61,12 @@ pub(crate) fn gunzip(path: &Path, compressed: &[u8], limit: u64) -> Result<Vec<u
         limit,
     )?;
     let mut data = Vec::new();
-    data.try_reserve_exact(size as usize)
-        .map_err(|_| Error::File {
-            path: path.to_path_buf(),
-            reason: format!("cannot allocate {size} bytes to decompress it"),
-        })?;
+    data.try_reserve_exact(size as usize).map_err(|_| {
+        Error::file(
+            path.to_path_buf(),
+            format!("cannot allocate {size} bytes to decompress it"),
+        )
+    })?;
     MultiGzDecoder::new(compressed)
         .take(size)
         .read_to_end(&mut data)
