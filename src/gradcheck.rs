@@ -217,11 +217,7 @@ pub fn sanity_check(
     config.validate()?;
     check_features(&x, "features")?;
     let classes = check_labels(&labels, x.nrows(), config.classes)?;
-    let outputs = if config.loss == Loss::Logistic && classes == 2 {
-        1
-    } else {
-        classes
-    };
+    let outputs = config.loss.outputs_for_classes(classes);
     let expected = match config.loss {
         Loss::SoftmaxCrossEntropy { .. } => (classes as f64).ln(),
         Loss::Hinge { margin } => (classes as f64 - 1.0) * margin as f64,

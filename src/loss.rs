@@ -52,9 +52,18 @@ impl Loss {
         Loss::Hinge { margin: 1.0 }
     }
 
-    /// Whether the loss needs integer class labels (rather than real targets).
+    /// Whether the loss trains a classifier, whose model predicts classes:
+    /// every loss but MSE. (Logistic is one, and also takes real targets
+    /// in [0, 1]: see [`Loss::takes_real_targets`].)
     pub fn is_classification(&self) -> bool {
         !matches!(self, Loss::MeanSquaredError)
+    }
+
+    /// Whether the loss trains on real-valued targets as well as on class
+    /// labels: MSE (any real target) and logistic (targets in [0, 1]). The
+    /// others compare a class's score with the rest and need labels.
+    pub fn takes_real_targets(&self) -> bool {
+        matches!(self, Loss::MeanSquaredError | Loss::Logistic)
     }
 
     /// Short name used in model files and the CLI.

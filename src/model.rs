@@ -196,7 +196,7 @@ impl Model {
             ));
         }
         match classes {
-            0 if matches!(loss, Loss::MeanSquaredError | Loss::Logistic) => Ok(()),
+            0 if loss.takes_real_targets() => Ok(()),
             0 => inconsistent(format!(
                 "0 classes (a model for real-valued targets) with the {} loss, which needs class labels",
                 loss.name()

@@ -14,7 +14,7 @@ use crate::dataset::{
 };
 use crate::history::{EpochRecord, History};
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
-use crate::{AdapterChoice, CpuBackend, Error, GpuBackend, GpuContext, Loss, Model, Result};
+use crate::{AdapterChoice, CpuBackend, Error, GpuBackend, GpuContext, Model, Result};
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix2};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -238,7 +238,7 @@ impl Trainer {
         targets: ArrayView2<'_, f32>,
     ) -> Result<Outcome> {
         self.config.validate()?;
-        if !matches!(self.config.loss, Loss::MeanSquaredError | Loss::Logistic) {
+        if !self.config.loss.takes_real_targets() {
             return Err(Error::InvalidConfig(format!(
                 "the {} loss needs class labels; real-valued targets train with mse or logistic",
                 self.config.loss.name()
@@ -503,12 +503,7 @@ impl<'c, B: Backend> Session<'c, B> {
         let (n, features) = train.x.dim();
         let (classes, outputs) = match &train.targets {
             TargetData::Classes { classes, .. } => {
-                let outputs = if config.loss == Loss::Logistic && *classes == 2 {
-                    1
-                } else {
-                    *classes
-                };
-                (*classes, outputs)
+                (*classes, config.loss.outputs_for_classes(*classes))
             }
             TargetData::Values(v) => (0, v.ncols()),
         };

@@ -56,11 +56,7 @@ pub fn run(args: &GradcheckArgs) -> CliResult {
         problem.classes as u64,
         limits::MAX_GRADCHECK_SCORES,
     )?;
-    let outputs = if loss == Loss::Logistic && problem.classes == 2 {
-        1
-    } else {
-        problem.classes
-    };
+    let outputs = loss.outputs_for_classes(problem.classes);
     let (n, d) = problem.x.dim();
     let params: Vec<f32> = (0..d * outputs + outputs)
         .map(|_| PARAM_SCALE * rng.sample::<f32, _>(StandardNormal))

@@ -294,9 +294,7 @@ impl Backend for CpuBackend {
             out.stats.len(),
             out.slot,
         )?;
-        if matches!(targets, Targets::Values(_))
-            && !matches!(loss, Loss::MeanSquaredError | Loss::Logistic)
-        {
+        if matches!(targets, Targets::Values(_)) && !loss.takes_real_targets() {
             return Err(Error::InvalidConfig(format!(
                 "the {} loss needs class labels, not real-valued targets",
                 loss.name()
@@ -534,7 +532,7 @@ impl Backend for CpuBackend {
                 }
             }
             ResidentTargets::Values(values) => {
-                if !matches!(step.loss, Loss::MeanSquaredError | Loss::Logistic) {
+                if !step.loss.takes_real_targets() {
                     return Err(Error::InvalidConfig(format!(
                         "the {} loss needs class labels, not real-valued targets",
                         step.loss.name()

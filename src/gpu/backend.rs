@@ -673,7 +673,7 @@ impl Backend for GpuBackend {
             } => (&labels.buffer, &weights.buffer, 1u32),
             Targets::Classes { labels, .. } => (&labels.buffer, &self.unused_input, 0),
             Targets::Values(values) => {
-                if !matches!(loss, Loss::MeanSquaredError | Loss::Logistic) {
+                if !loss.takes_real_targets() {
                     return Err(Error::InvalidConfig(format!(
                         "the {} loss needs class labels, not real-valued targets",
                         loss.name()

@@ -139,7 +139,7 @@ pub(crate) fn check(
             }
         }
         ResidentTargets::Values(values) => {
-            if !matches!(step.loss, Loss::MeanSquaredError | Loss::Logistic) {
+            if !step.loss.takes_real_targets() {
                 return Err(Error::InvalidConfig(format!(
                     "the {} loss needs class labels, not real-valued targets",
                     step.loss.name()
