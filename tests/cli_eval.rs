@@ -561,20 +561,7 @@ fn the_confusion_csv_is_the_full_matrix() {
 #[test]
 fn the_confusion_file_is_never_an_input() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.csv");
-    write_blobs(&data, 30, 3, 2, 1);
-    let model = dir.path().join("m.safetensors");
-    succeed(&[
-        "train",
-        "--data",
-        s(&data),
-        "--epochs",
-        "2",
-        "--backend",
-        "cpu",
-        "--save",
-        s(&model),
-    ]);
+    let (data, model) = trained_on_blobs(&dir);
     // The same rows with the labels in their own file.
     let features = dir.path().join("x.csv");
     let labels_file = dir.path().join("y.txt");
@@ -694,20 +681,7 @@ fn a_confusion_matrix_over_the_limit_is_refused_first() {
 #[test]
 fn top_k_is_validated_against_the_model() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d.csv");
-    write_blobs(&data, 30, 3, 2, 1);
-    let model = dir.path().join("m.safetensors");
-    succeed(&[
-        "train",
-        "--data",
-        s(&data),
-        "--epochs",
-        "2",
-        "--backend",
-        "cpu",
-        "--save",
-        s(&model),
-    ]);
+    let (data, model) = trained_on_blobs(&dir);
     for k in ["0", "4", "18446744073709551615"] {
         fail_with_exit(
             &[
@@ -1102,4 +1076,24 @@ fn a_binary_data_file_of_the_wrong_width_is_named() {
         "--labels",
         s(&labels),
     ]);
+}
+
+/// Three blobs of 30 rows in `dir` and a model trained on them for two
+/// epochs: (data, model).
+fn trained_on_blobs(dir: &tempfile::TempDir) -> (PathBuf, PathBuf) {
+    let data = dir.path().join("d.csv");
+    write_blobs(&data, 30, 3, 2, 1);
+    let model = dir.path().join("m.safetensors");
+    succeed(&[
+        "train",
+        "--data",
+        s(&data),
+        "--epochs",
+        "2",
+        "--backend",
+        "cpu",
+        "--save",
+        s(&model),
+    ]);
+    (data, model)
 }

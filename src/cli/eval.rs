@@ -9,9 +9,7 @@
 
 use super::args::EvalArgs;
 use super::paths::{Named, check_outputs};
-use super::scoring::{
-    Failure, check_feature_count, check_feature_names, scoring_error, write_file,
-};
+use super::scoring::{Failure, check_columns, scoring_error, write_file};
 use super::{CliError, CliResult, inputs};
 use lintrain::metrics::{
     self, ClassCounts, MAX_PRINTED_CLASSES, Scores, SparseConfusion, WORST_CLASSES_SHOWN,
@@ -45,18 +43,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
         Some(saved.model.features()),
         &args.read,
     )?;
-    check_feature_count(
-        &args.data,
-        table.features.ncols(),
-        &args.model,
-        saved.model.features(),
-    )?;
-    check_feature_names(
-        &args.data,
-        &table.feature_names,
-        &args.model,
-        &saved.feature_names,
-    )?;
+    check_columns(&args.data, &table, &args.model, &saved)?;
     let raw = table
         .labels
         .ok_or_else(|| CliError::new(format!("{}: the file has no labels", args.data.display())))?;

@@ -15,9 +15,7 @@
 
 use super::args::PredictArgs;
 use super::paths::{Named, check_outputs};
-use super::scoring::{
-    Failure, check_feature_count, check_feature_names, scoring_error, write_file,
-};
+use super::scoring::{Failure, check_columns, scoring_error, write_file};
 use super::{CliError, CliResult};
 use lintrain::data::{LoadOptions, load_table};
 use lintrain::limits::{self, MAX_OUTPUT_CELLS};
@@ -44,18 +42,7 @@ pub fn run(args: &PredictArgs) -> CliResult {
         ..LoadOptions::default()
     });
     let table = load_table(&args.data, &options)?;
-    check_feature_count(
-        &args.data,
-        table.features.ncols(),
-        &args.model,
-        saved.model.features(),
-    )?;
-    check_feature_names(
-        &args.data,
-        &table.feature_names,
-        &args.model,
-        &saved.feature_names,
-    )?;
+    check_columns(&args.data, &table, &args.model, &saved)?;
     if args.proba {
         // Refused before anything is computed or written.
         let (rows, classes) = (table.features.nrows(), saved.class_names.len());

@@ -53,15 +53,22 @@ pub(crate) fn write_file(
     }
 }
 
+/// The data's columns are the model's: as many ([`check_feature_count`])
+/// and, where both have names, the same ([`check_feature_names`]).
+pub(crate) fn check_columns(
+    data: &Path,
+    table: &lintrain::data::Table,
+    model: &Path,
+    saved: &lintrain::SavedModel,
+) -> CliResult {
+    check_feature_count(data, table.features.ncols(), model, saved.model.features())?;
+    check_feature_names(data, &table.feature_names, model, &saved.feature_names)
+}
+
 /// The data file as wide as the model: a message naming both files when
 /// not. (A CSV is checked as it is read, where its label column is told
 /// apart; the binary formats have no label column and are checked here.)
-pub(crate) fn check_feature_count(
-    data: &Path,
-    found: usize,
-    model: &Path,
-    expected: usize,
-) -> CliResult {
+fn check_feature_count(data: &Path, found: usize, model: &Path, expected: usize) -> CliResult {
     if found == expected {
         return Ok(());
     }
@@ -118,7 +125,7 @@ fn generated(names: &[String]) -> bool {
 /// The data's columns are the model's, by name, when both have real names
 /// (scikit-learn refuses the same): a header that renames or reorders the
 /// columns would otherwise be scored by position, silently wrong.
-pub(crate) fn check_feature_names(
+fn check_feature_names(
     data: &Path,
     data_names: &[String],
     model: &Path,

@@ -40,31 +40,27 @@ impl Standardizer {
 
     /// `(x − mean) / std`; `x` must have as many columns as were fitted.
     pub fn apply(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        if x.ncols() != self.mean.len() || self.std.len() != self.mean.len() {
+        self.check_width(x.ncols())?;
+        Ok(standardize(&x, &self.mean, &self.std))
+    }
+
+    /// Data of `columns` features fits: as many as were fitted.
+    fn check_width(&self, columns: usize) -> Result<()> {
+        if columns != self.mean.len() || self.std.len() != self.mean.len() {
             return Err(Error::ShapeMismatch {
                 op: "standardize",
                 detail: format!(
-                    "data has {} features, the standardizer was fitted on {}",
-                    x.ncols(),
+                    "data has {columns} features, the standardizer was fitted on {}",
                     self.mean.len()
                 ),
             });
         }
-        Ok(standardize(&x, &self.mean, &self.std))
+        Ok(())
     }
 
     /// [`Standardizer::apply`] in place, without a second copy of the data.
     pub fn apply_in_place(&self, x: &mut Array2<f32>) -> Result<()> {
-        if x.ncols() != self.mean.len() || self.std.len() != self.mean.len() {
-            return Err(Error::ShapeMismatch {
-                op: "standardize",
-                detail: format!(
-                    "data has {} features, the standardizer was fitted on {}",
-                    x.ncols(),
-                    self.mean.len()
-                ),
-            });
-        }
+        self.check_width(x.ncols())?;
         for mut row in x.rows_mut() {
             for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
                 *v = (*v - m) / s;
