@@ -3,8 +3,9 @@
 //   fused_scores       lanes = batch rows: scores = x·W + b, the loss, dScores
 //   fused_weight_grad  lanes = groups of 4 features: dW = xᵀ·dS, and in
 //                      workgroup 0 db and the batch's loss and correct count
-// This file holds their bindings and per-row helpers; the kernels themselves
-// are generated for each pipeline's C (src/gpu/fused_source.rs) and appended.
+// This file holds their bindings and per-row helpers (the loss math itself is
+// loss_math.wgsl, prepended); the kernels themselves are generated for each
+// pipeline's C (src/gpu/fused_source.rs) and appended.
 // Dataset rows live in an rgba32float texture array (one texture row per
 // dataset row, zero-padded to a multiple of 4 features). On CPU-type
 // adapters (lavapipe) a load costs as much when every lane reads the same
@@ -79,23 +80,12 @@ fn texel_of(row: u32) -> vec2<u32> {
     return vec2(row % p.layer_rows, row / p.layer_rows);
 }
 
-// Target of output j: a real value, the label itself (C = 1), or onehot.
+// Target of output j: a real value, or the class target of the label.
 fn target_of(label: u32, values: array<f32, MAX_C>, j: u32) -> f32 {
     if has_flag(REAL_TARGETS) {
         return values[j];
     }
-    if C == 1u {
-        return f32(label);
-    }
-    return select(0.0, 1.0, j == label);
-}
-
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        return 1.0 / (1.0 + exp(-x));
-    }
-    let e = exp(x);
-    return e / (1.0 + e);
+    return class_target(C, label, j);
 }
 
 struct RowResult {
@@ -104,7 +94,8 @@ struct RowResult {
     ds: array<f32, MAX_C>,
 }
 
-// The loss of one row, as the unfused loss kernels compute it.
+// The loss of one row, as the unfused loss kernels compute it: the same
+// loss_math.wgsl formulas, over scores in registers.
 fn row_result(s: array<f32, MAX_C>, label: u32, values: array<f32, MAX_C>) -> RowResult {
     var out: RowResult;
     var best = 0u;
@@ -120,20 +111,20 @@ fn row_result(s: array<f32, MAX_C>, label: u32, values: array<f32, MAX_C>) -> Ro
         }
         var total = 0.0;
         for (var j = 0u; j < C; j++) {
-            total += exp(s[j] - row_max);
+            total += softmax_shifted_exp(s[j], row_max);
         }
         let log_total = log(total);
         var weight = 1.0;
         if has_flag(HAS_CLASS_WEIGHTS) {
             weight = class_weights[label];
         }
-        let uniform_q = p.smoothing / f32(C);
+        let uniform_q = uniform_target(p.smoothing, C);
         var loss = 0.0;
         for (var j = 0u; j < C; j++) {
-            let log_p = s[j] - row_max - log_total;
-            let q = uniform_q + select(0.0, 1.0 - p.smoothing, j == label);
-            loss -= q * log_p;
-            out.ds[j] = weight * (exp(log_p) - q) * p.inv_rows;
+            let log_p = softmax_log_probability(s[j], row_max, log_total);
+            let term = softmax_term(log_p, smoothed_target(uniform_q, p.smoothing, j == label));
+            loss += term.loss;
+            out.ds[j] = weight * term.slope * p.inv_rows;
         }
         out.loss = weight * loss;
     } else if LOSS == HINGE || LOSS == SQUARED_HINGE {
@@ -141,19 +132,13 @@ fn row_result(s: array<f32, MAX_C>, label: u32, values: array<f32, MAX_C>) -> Ro
         var loss = 0.0;
         var d_y = 0.0;
         for (var j = 0u; j < C; j++) {
-            let m = s[j] - s_y + p.margin;
-            var grad = 0.0;
-            if j != label && m > 0.0 {
-                if LOSS == SQUARED_HINGE {
-                    loss += m * m;
-                    grad = 2.0 * m;
-                } else {
-                    loss += m;
-                    grad = 1.0;
-                }
-                d_y -= grad;
+            var term = LossTerm(0.0, 0.0);
+            if j != label {
+                term = hinge_term(s[j], s_y, p.margin, LOSS == SQUARED_HINGE);
             }
-            out.ds[j] = grad * p.inv_rows;
+            loss += term.loss;
+            d_y -= term.slope;
+            out.ds[j] = term.slope * p.inv_rows;
         }
         for (var j = 0u; j < C; j++) {
             if j == label {
@@ -164,27 +149,24 @@ fn row_result(s: array<f32, MAX_C>, label: u32, values: array<f32, MAX_C>) -> Ro
     } else if LOSS == MSE {
         var loss = 0.0;
         for (var j = 0u; j < C; j++) {
-            let d = s[j] - target_of(label, values, j);
-            loss += d * d;
-            out.ds[j] = 2.0 * d * p.inv_rows;
+            let term = squared_error_term(s[j], target_of(label, values, j));
+            loss += term.loss;
+            out.ds[j] = term.slope * p.inv_rows;
         }
         out.loss = loss;
     } else {
         var loss = 0.0;
         for (var j = 0u; j < C; j++) {
-            let t = target_of(label, values, j);
-            loss += max(s[j], 0.0) + log(1.0 + exp(-abs(s[j]))) - s[j] * t;
-            out.ds[j] = (sigmoid(s[j]) - t) * p.inv_rows;
+            let term = logistic_term(s[j], target_of(label, values, j));
+            loss += term.loss;
+            out.ds[j] = term.slope * p.inv_rows;
         }
         out.loss = loss;
     }
     if has_flag(REAL_TARGETS) {
         out.correct = 0.0;
-    } else if C == 1u {
-        let threshold = select(0.0, 0.5, LOSS == MSE);
-        out.correct = select(0.0, 1.0, (s[0] > threshold) == (label == 1u));
     } else {
-        out.correct = select(0.0, 1.0, best == label);
+        out.correct = classified_correctly(C, s[0], single_output_threshold(LOSS == MSE), best, label);
     }
     return out;
 }

@@ -1,5 +1,6 @@
 // Fused Weston–Watkins multiclass SVM hinge (plain or squared): margins
-// max(0, s_j − s_y + Δ) for j ≠ y, the row loss and dScores in one pass.
+// max(0, s_j − s_y + Δ) for j ≠ y (hinge_term), the row loss and dScores in
+// one pass.
 
 @compute @workgroup_size(256, 1, 1)
 fn hinge(@builtin(local_invocation_id) lid: vec3<u32>) {
@@ -17,24 +18,15 @@ fn hinge(@builtin(local_invocation_id) lid: vec3<u32>) {
             if j == y {
                 continue;
             }
-            let m = scores[base + j] - s_y + p.margin;
-            var grad = 0.0;
-            if m > 0.0 {
-                if squared {
-                    loss += m * m;
-                    grad = 2.0 * m;
-                } else {
-                    loss += m;
-                    grad = 1.0;
-                }
-                d_y -= grad;
-            }
-            dscores[base + j] = grad * p.inv_rows;
+            let term = hinge_term(scores[base + j], s_y, p.margin, squared);
+            loss += term.loss;
+            d_y -= term.slope;
+            dscores[base + j] = term.slope * p.inv_rows;
         }
         dscores[base + y] = d_y * p.inv_rows;
         row_loss[i] = loss;
         loss_sum += loss;
-        correct += correct_row(i, 0.0);
+        correct += correct_row(i, single_output_threshold(false));
     }
     reduce_and_store(lane, loss_sum, correct);
 }

@@ -1,5 +1,5 @@
-// Shared by the fused loss kernels (prepended to softmax_xent.wgsl,
-// hinge.wgsl and regression.wgsl). One workgroup of LANES invocations walks
+// Shared by the fused loss kernels (prepended, after loss_math.wgsl, to
+// softmax_xent.wgsl, hinge.wgsl and regression.wgsl). One workgroup of LANES invocations walks
 // the rows (lane t takes rows t, t + LANES, …), writes dScores and the row
 // loss, and reduces the batch loss and correct count in a fixed tree: the
 // result is deterministic, with no atomics.
@@ -50,27 +50,22 @@ fn argmax_row(base: u32) -> u32 {
     return best;
 }
 
-// Target of output j of row i: a real value, the label itself (C = 1), or onehot.
+// Target of output j of row i: a real value, or the class target of its label.
 fn target_at(i: u32, j: u32) -> f32 {
     if has_flag(REAL_TARGETS) {
         return aux[i * p.cols + j];
     }
-    if p.cols == 1u {
-        return f32(labels[i]);
-    }
-    return select(0.0, 1.0, j == labels[i]);
+    return class_target(p.cols, labels[i], j);
 }
 
-// 1 when row i is classified correctly (C = 1: score above `threshold` iff label 1).
+// 1 when row i is classified correctly (see classified_correctly).
 fn correct_row(i: u32, threshold: f32) -> f32 {
     if has_flag(REAL_TARGETS) {
         return 0.0;
     }
     let base = i * p.cols;
-    if p.cols == 1u {
-        return select(0.0, 1.0, (scores[base] > threshold) == (labels[i] == 1u));
-    }
-    return select(0.0, 1.0, argmax_row(base) == labels[i]);
+    // With one output the argmax reads only scores[base], which the rule reads anyway.
+    return classified_correctly(p.cols, scores[base], threshold, argmax_row(base), labels[i]);
 }
 
 fn reduce_and_store(lane: u32, loss_sum: f32, correct: f32) {

@@ -6,11 +6,18 @@
 //! ten times slower. So the hot loops are written out here with every
 //! register named or indexed by a literal, and only the loops over feature
 //! texels and row blocks stay loops. The bindings and per-row helpers are
-//! in shaders/fused_step.wgsl, which this appends to.
+//! in shaders/fused_step.wgsl and the loss formulas in
+//! shaders/loss_math.wgsl (shared with the unfused loss kernels); the
+//! generated kernels are appended to the two.
 
 use std::fmt::Write;
 
-const TEMPLATE: &str = include_str!("../../shaders/fused_step.wgsl");
+/// What every generated module starts with: the shared loss math, then the
+/// fused step's bindings and per-row helpers.
+pub(crate) const TEMPLATE: &str = concat!(
+    include_str!("../../shaders/loss_math.wgsl"),
+    include_str!("../../shaders/fused_step.wgsl")
+);
 
 /// vec4s per 64 KiB uniform window (`WINDOW_VEC4S` in the shader).
 pub(crate) const WINDOW_VEC4S: usize = 4096;
@@ -363,6 +370,37 @@ fn weight_grad_kernel(out: &mut String, shape: FusedShape) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    const LOSS_MATH: &str = include_str!("../../shaders/loss_math.wgsl");
+
+    /// C = 10 (any loss: the loss is an override constant) with the rows
+    /// and texels per lane the backend uses.
+    const SHAPE_C10: FusedShape = FusedShape {
+        outputs: 10,
+        rows_per_lane: 4,
+        texels_per_lane: 2,
+    };
+
+    fn validated(shape: FusedShape, text: &str) -> naga::Module {
+        let module = naga::front::wgsl::parse_str(text)
+            .unwrap_or_else(|e| panic!("{shape:?} does not parse:\n{}", e.emit_to_string(text)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{shape:?} does not validate: {e:?}"));
+        module
+    }
+
+    fn function_names(module: &naga::Module) -> BTreeSet<String> {
+        module
+            .functions
+            .iter()
+            .filter_map(|(_, function)| function.name.clone())
+            .collect()
+    }
 
     #[test]
     fn every_generated_shape_validates() {
@@ -373,17 +411,39 @@ mod tests {
                     rows_per_lane,
                     texels_per_lane,
                 };
-                let text = source(shape);
-                let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| {
-                    panic!("{shape:?} does not parse:\n{}", e.emit_to_string(&text))
-                });
-                naga::valid::Validator::new(
-                    naga::valid::ValidationFlags::all(),
-                    naga::valid::Capabilities::all(),
-                )
-                .validate(&module)
-                .unwrap_or_else(|e| panic!("{shape:?} does not validate: {e:?}"));
+                validated(shape, &source(shape));
             }
         }
+    }
+
+    /// The fused step computes each loss with the same loss_math.wgsl
+    /// functions as the unfused kernels (tests/shaders_compile.rs checks
+    /// those): the template includes the file once, and `fused_scores`
+    /// reaches every one of its functions (the loss is an override, so all
+    /// of them are compiled in).
+    #[test]
+    fn generated_module_calls_the_shared_loss_math() {
+        let shape = SHAPE_C10;
+        let text = source(shape);
+        assert_eq!(
+            text.matches(LOSS_MATH).count(),
+            1,
+            "the fused step must contain loss_math.wgsl exactly once"
+        );
+        let shared = function_names(&validated(shape, LOSS_MATH));
+        let own = text.replacen(LOSS_MATH, "", 1);
+        for function in &shared {
+            assert!(
+                !own.contains(&format!("fn {function}(")),
+                "the fused step defines {function} again; it belongs to loss_math.wgsl only"
+            );
+        }
+        // naga's compaction drops every function no remaining entry point reaches.
+        let mut module = validated(shape, &text);
+        module.entry_points.retain(|e| e.name == "fused_scores");
+        naga::compact::compact(&mut module, naga::compact::KeepUnused::No);
+        let reached = function_names(&module);
+        let missed: Vec<_> = shared.difference(&reached).collect();
+        assert!(missed.is_empty(), "fused_scores does not call {missed:?}");
     }
 }

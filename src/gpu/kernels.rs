@@ -9,6 +9,9 @@ use std::rc::Rc;
 
 /// A WGSL module: its source and whether the host validates every index
 /// its kernels use (then it is compiled without runtime bounds checks).
+/// A source is its files under shaders/ joined in order, shared parts
+/// first: the loss kernels and the fused step all start with
+/// loss_math.wgsl, the one copy of the per-row loss formulas.
 #[derive(Clone, Copy)]
 pub(crate) struct Module {
     pub name: &'static str,
@@ -48,6 +51,7 @@ pub(crate) const MATMUL_TILED: Module = Module {
 pub(crate) const SOFTMAX_XENT: Module = Module {
     name: "softmax_xent",
     source: concat!(
+        include_str!("../../shaders/loss_math.wgsl"),
         include_str!("../../shaders/loss_common.wgsl"),
         include_str!("../../shaders/softmax_xent.wgsl")
     ),
@@ -56,6 +60,7 @@ pub(crate) const SOFTMAX_XENT: Module = Module {
 pub(crate) const HINGE: Module = Module {
     name: "hinge",
     source: concat!(
+        include_str!("../../shaders/loss_math.wgsl"),
         include_str!("../../shaders/loss_common.wgsl"),
         include_str!("../../shaders/hinge.wgsl")
     ),
@@ -64,6 +69,7 @@ pub(crate) const HINGE: Module = Module {
 pub(crate) const REGRESSION: Module = Module {
     name: "regression",
     source: concat!(
+        include_str!("../../shaders/loss_math.wgsl"),
         include_str!("../../shaders/loss_common.wgsl"),
         include_str!("../../shaders/regression.wgsl")
     ),
@@ -80,10 +86,12 @@ pub(crate) const OPTIM: Module = Module {
     trusted: true,
 };
 // Generated per shape (src/gpu/fused_source.rs): `source` is only the
-// template. Reads rows named by device data, so it keeps wgpu's bounds checks.
+// template (loss_math.wgsl and fused_step.wgsl) that the generated kernels
+// are appended to. Reads rows named by device data, so it keeps wgpu's
+// bounds checks.
 pub(crate) const FUSED_STEP: Module = Module {
     name: "fused_step",
-    source: include_str!("../../shaders/fused_step.wgsl"),
+    source: crate::gpu::fused_source::TEMPLATE,
     trusted: false,
 };
 // Reads rows named by device data, so it keeps wgpu's bounds checks.
