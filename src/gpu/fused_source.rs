@@ -371,11 +371,12 @@ fn weight_grad_kernel(out: &mut String, shape: FusedShape) {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+    use std::path::PathBuf;
 
     const LOSS_MATH: &str = include_str!("../../shaders/loss_math.wgsl");
 
     /// C = 10 (any loss: the loss is an override constant) with the rows
-    /// and texels per lane the backend uses.
+    /// and texels per lane the backend uses; also the golden module's shape.
     const SHAPE_C10: FusedShape = FusedShape {
         outputs: 10,
         rows_per_lane: 4,
@@ -445,5 +446,51 @@ mod tests {
         let reached = function_names(&module);
         let missed: Vec<_> = shared.difference(&reached).collect();
         assert!(missed.is_empty(), "fused_scores does not call {missed:?}");
+    }
+
+    fn golden_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fused_step_c10_r4_t2.wgsl")
+    }
+
+    /// One generated module, checked in whole, so that a change to the
+    /// generator or to the WGSL it appends to shows in review as WGSL.
+    #[test]
+    fn generated_module_matches_its_golden_file() {
+        let path = golden_path();
+        let generated = source(SHAPE_C10);
+        if std::env::var_os("LINTRAIN_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, &generated)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            return;
+        }
+        let bless = format!(
+            "If the change is intended, re-bless with\n    \
+             LINTRAIN_BLESS=1 cargo test --lib gpu::fused_source\n\
+             and review `git diff {}`.",
+            path.display()
+        );
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{bless}", path.display()))
+            // A checkout that turned line ends into CRLF still matches.
+            .replace("\r\n", "\n");
+        if generated == golden {
+            return;
+        }
+        let line = generated
+            .lines()
+            .zip(golden.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| generated.lines().count().min(golden.lines().count()));
+        panic!(
+            "{SHAPE_C10:?} generates a module that differs from {} \
+             ({} lines generated, {} golden), first at line {}:\n  \
+             generated: {:?}\n  golden:    {:?}\n{bless}",
+            path.display(),
+            generated.lines().count(),
+            golden.lines().count(),
+            line + 1,
+            generated.lines().nth(line).unwrap_or("<end of module>"),
+            golden.lines().nth(line).unwrap_or("<end of file>"),
+        );
     }
 }
