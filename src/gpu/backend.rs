@@ -1,12 +1,13 @@
 //! [`Backend`] on wgpu: each operation records one or more dispatches into
 //! the pending encoder; reads submit and wait.
 
-use super::buffer::{GpuBuffer, GpuLabels, GpuRows, RowsTexture, STORAGE_USAGE, byte_size};
-use super::context::{GpuContext, MatmulVariant};
+use super::device::{
+    Device, EntryPoint, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuRows, MatmulVariant,
+    u32_of, upload_rows,
+};
 use super::fused::FusedScratch;
-use super::kernels::{self, EntryPoint, KernelCache};
+use super::kernels;
 use super::packed_matmul::PackedScratch;
-use super::recorder::{Binding, GpuCounters, Recorder};
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
     checks, unfused_linear_step,
@@ -18,7 +19,6 @@ use bytemuck::{Pod, Zeroable};
 use ndarray::ArrayView2;
 use std::cell::RefCell;
 use std::sync::Arc;
-use wgpu::util::DeviceExt;
 
 /// Register tile and workgroup shape of the register-tiled matmul.
 const REGISTER_TILE: (u32, u32) = (4, 4);
@@ -97,248 +97,32 @@ struct GatherParams {
     out_row_offset: u32,
 }
 
-/// The GPU backend: a context, its pipeline cache and the pending encoder.
+/// The GPU backend: the device layer and the scratch state of the ops
+/// that keep some between calls.
 pub struct GpuBackend {
-    context: Arc<GpuContext>,
-    kernels: KernelCache,
-    recorder: RefCell<Recorder>,
-    /// Bound where a kernel's optional read-only input is absent.
-    unused_input: wgpu::Buffer,
-    /// Bound where a kernel's optional output is absent.
-    unused_output: wgpu::Buffer,
+    device: Device,
     /// Scratch buffers and bind groups of the fused step, reused across steps.
     fused: RefCell<FusedScratch>,
     /// Packed operand textures of the register-tiled matmul.
     packed: RefCell<PackedScratch>,
 }
 
-pub(crate) fn u32_of(op: &'static str, what: &str, value: usize) -> Result<u32> {
-    u32::try_from(value).map_err(|_| Error::ShapeMismatch {
-        op,
-        detail: format!("{what} = {value} exceeds the 32-bit indexing of the kernels"),
-    })
-}
-
 impl GpuBackend {
     pub fn new(context: Arc<GpuContext>) -> Self {
-        let unused = |label| {
-            context.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: 16,
-                usage: STORAGE_USAGE,
-                mapped_at_creation: false,
-            })
-        };
-        let unused_input = unused("unused input");
-        let unused_output = unused("unused output");
-        let recorder = RefCell::new(Recorder::new(&context));
-        recorder.borrow_mut().counters.buffer_allocations += 2;
         Self {
-            kernels: KernelCache::default(),
-            recorder,
-            unused_input,
-            unused_output,
+            device: Device::new(context),
             fused: RefCell::new(FusedScratch::default()),
             packed: RefCell::new(PackedScratch::default()),
-            context,
         }
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
-        &self.context
+        self.device.context()
     }
 
     /// Dispatches, submissions, readbacks and buffer allocations so far.
     pub fn counters(&self) -> GpuCounters {
-        self.recorder.borrow().counters
-    }
-
-    pub(crate) fn kernel(
-        &self,
-        entry: &EntryPoint,
-        constants: &[(&str, f64)],
-    ) -> std::rc::Rc<super::kernels::Kernel> {
-        self.kernels.get(&self.context, entry, constants)
-    }
-
-    /// The pipeline for `entry` compiled from `source`.
-    pub(crate) fn kernel_from(
-        &self,
-        entry: &EntryPoint,
-        source: &super::kernels::Source<'_>,
-        constants: &[(&str, f64)],
-    ) -> std::rc::Rc<super::kernels::Kernel> {
-        self.kernels
-            .get_from(&self.context, entry, source, constants)
-    }
-
-    pub(crate) fn recorder(&self) -> std::cell::RefMut<'_, Recorder> {
-        self.recorder.borrow_mut()
-    }
-
-    pub(crate) fn unused_input(&self) -> &wgpu::Buffer {
-        &self.unused_input
-    }
-
-    pub(crate) fn unused_output(&self) -> &wgpu::Buffer {
-        &self.unused_output
-    }
-
-    fn run(
-        &self,
-        entry: &EntryPoint,
-        constants: &[(&str, f64)],
-        params: &impl Pod,
-        bindings: &[&wgpu::Buffer],
-        workgroups: [u32; 3],
-    ) -> Result<()> {
-        let kernel = self.kernels.get(&self.context, entry, constants);
-        let bindings: Vec<Binding<'_>> =
-            bindings.iter().map(|&buffer| Binding { buffer }).collect();
-        self.recorder.borrow_mut().dispatch(
-            &self.context,
-            &kernel,
-            bytemuck::bytes_of(params),
-            &bindings,
-            workgroups,
-        )
-    }
-
-    fn create(&self, what: &'static str, len: usize) -> Result<wgpu::Buffer> {
-        let size = byte_size(len);
-        self.check_binding(what, size)?;
-        self.recorder.borrow_mut().counters.buffer_allocations += 1;
-        Ok(self.context.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(what),
-            size,
-            usage: STORAGE_USAGE,
-            mapped_at_creation: false,
-        }))
-    }
-
-    fn create_init(&self, what: &'static str, bytes: &[u8]) -> Result<wgpu::Buffer> {
-        if bytes.is_empty() {
-            return self.create(what, 0);
-        }
-        self.check_binding(what, bytes.len() as u64)?;
-        self.recorder.borrow_mut().counters.buffer_allocations += 1;
-        Ok(self
-            .context
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(what),
-                contents: bytes,
-                usage: STORAGE_USAGE,
-            }))
-    }
-
-    fn check_binding(&self, what: &'static str, size: u64) -> Result<()> {
-        let limit = self.context.max_binding_bytes;
-        if size > limit {
-            return Err(Error::BufferTooLarge {
-                what,
-                requested: size,
-                limit,
-            });
-        }
-        Ok(())
-    }
-
-    /// Writes must not overtake recorded work that still reads the old data.
-    fn write_bytes(&self, buffer: &wgpu::Buffer, bytes: &[u8]) -> Result<()> {
-        self.recorder.borrow_mut().flush(&self.context)?;
-        if !bytes.is_empty() {
-            self.context.queue.write_buffer(buffer, 0, bytes);
-        }
-        Ok(())
-    }
-
-    fn read_bytes(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
-        self.recorder
-            .borrow_mut()
-            .read_bytes(&self.context, buffer, (len * 4) as u64)
-    }
-
-    /// The rows as a texture array for the fused step, or None where the
-    /// adapter's texture limits cannot hold them.
-    fn rows_texture(&self, data: &[f32], rows: usize, cols: usize) -> Option<RowsTexture> {
-        let limits = &self.context.limits;
-        let max_side = limits.max_texture_dimension_2d as usize;
-        let texels = cols.div_ceil(4);
-        if rows == 0 || cols == 0 || texels > max_side {
-            return None;
-        }
-        let layer_rows = rows
-            .min(max_side)
-            .min(self.context.max_chunk_rows.unwrap_or(usize::MAX))
-            .max(1);
-        let layers = rows.div_ceil(layer_rows);
-        if layers > limits.max_texture_array_layers as usize {
-            return None;
-        }
-        let texture = self
-            .context
-            .device
-            .create_texture(&wgpu::TextureDescriptor {
-                label: Some("dataset rows"),
-                size: wgpu::Extent3d {
-                    width: texels as u32,
-                    height: layer_rows as u32,
-                    depth_or_array_layers: layers as u32,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
-        self.recorder.borrow_mut().counters.buffer_allocations += 1;
-        // Written in slabs of rows, each padded to whole texels.
-        const SLAB_ROWS: usize = 1024;
-        let mut padded = vec![0.0f32; SLAB_ROWS.min(rows) * texels * 4];
-        let mut start = 0;
-        while start < rows {
-            let (layer, y) = (start / layer_rows, start % layer_rows);
-            let count = SLAB_ROWS.min(rows - start).min(layer_rows - y);
-            for r in 0..count {
-                let source = &data[(start + r) * cols..(start + r + 1) * cols];
-                padded[r * texels * 4..r * texels * 4 + cols].copy_from_slice(source);
-            }
-            self.context.queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: y as u32,
-                        z: layer as u32,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                bytemuck::cast_slice(&padded[..count * texels * 4]),
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some((texels * 16) as u32),
-                    rows_per_image: Some(count as u32),
-                },
-                wgpu::Extent3d {
-                    width: texels as u32,
-                    height: count as u32,
-                    depth_or_array_layers: 1,
-                },
-            );
-            start += count;
-        }
-        let view = texture.create_view(&wgpu::TextureViewDescriptor {
-            dimension: Some(wgpu::TextureViewDimension::D2Array),
-            ..Default::default()
-        });
-        Some(RowsTexture {
-            texture,
-            view,
-            layer_rows,
-        })
+        self.device.counters()
     }
 
     fn loss_entry(loss: &Loss) -> EntryPoint {
@@ -364,32 +148,35 @@ impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: BackendKind::Gpu,
-            adapter: self.context.info.name.clone(),
-            api: format!("{:?}", self.context.info.backend),
-            device_type: format!("{:?}", self.context.info.device_type),
+            adapter: self.device.context().info.name.clone(),
+            api: format!("{:?}", self.device.context().info.backend),
+            device_type: format!("{:?}", self.device.context().info.device_type),
         }
     }
 
     fn zeros(&self, len: usize) -> Result<GpuBuffer> {
         // New wgpu buffers are zero-initialized.
         Ok(GpuBuffer {
-            buffer: self.create("f32 buffer", len)?,
+            buffer: self.device.create_storage("f32 buffer", len)?,
             len,
         })
     }
     fn upload(&self, data: &[f32]) -> Result<GpuBuffer> {
         Ok(GpuBuffer {
-            buffer: self.create_init("f32 buffer", bytemuck::cast_slice(data))?,
+            buffer: self
+                .device
+                .create_storage_init("f32 buffer", bytemuck::cast_slice(data))?,
             len: data.len(),
         })
     }
     fn write(&self, dst: &mut GpuBuffer, data: &[f32]) -> Result<()> {
         check_extent("write", "data", 0, data.len(), dst.len)?;
-        self.write_bytes(&dst.buffer, bytemuck::cast_slice(data))
+        self.device
+            .write_bytes(&dst.buffer, bytemuck::cast_slice(data))
     }
     fn read(&self, src: &GpuBuffer) -> Result<Vec<f32>> {
         Ok(bytemuck::pod_collect_to_vec(
-            &self.read_bytes(&src.buffer, src.len)?,
+            &self.device.read_bytes(&src.buffer, src.len)?,
         ))
     }
     fn len(&self, buffer: &GpuBuffer) -> usize {
@@ -398,14 +185,17 @@ impl Backend for GpuBackend {
 
     fn upload_labels(&self, data: &[u32]) -> Result<GpuLabels> {
         Ok(GpuLabels {
-            buffer: self.create_init("u32 buffer", bytemuck::cast_slice(data))?,
+            buffer: self
+                .device
+                .create_storage_init("u32 buffer", bytemuck::cast_slice(data))?,
             len: data.len(),
             max: data.iter().copied().max(),
         })
     }
     fn write_labels(&self, dst: &mut GpuLabels, data: &[u32]) -> Result<()> {
         check_extent("write_labels", "data", 0, data.len(), dst.len)?;
-        self.write_bytes(&dst.buffer, bytemuck::cast_slice(data))?;
+        self.device
+            .write_bytes(&dst.buffer, bytemuck::cast_slice(data))?;
         let written = data.iter().copied().max();
         // Elements past `data` keep their old values, so keep the old bound too.
         dst.max = if data.len() == dst.len {
@@ -417,7 +207,7 @@ impl Backend for GpuBackend {
     }
     fn read_labels(&self, src: &GpuLabels) -> Result<Vec<u32>> {
         Ok(bytemuck::pod_collect_to_vec(
-            &self.read_bytes(&src.buffer, src.len)?,
+            &self.device.read_bytes(&src.buffer, src.len)?,
         ))
     }
     fn labels_len(&self, labels: &GpuLabels) -> usize {
@@ -428,37 +218,7 @@ impl Backend for GpuBackend {
     }
 
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<GpuRows> {
-        let (rows, cols) = x.dim();
-        let row_bytes = (cols.max(1) * 4) as u64;
-        let limit = self.context.max_binding_bytes;
-        if row_bytes > limit {
-            return Err(Error::BufferTooLarge {
-                what: "one row of the dataset",
-                requested: row_bytes,
-                limit,
-            });
-        }
-        u32_of("upload_rows", "rows", rows)?;
-        let fits = (limit / row_bytes) as usize;
-        let chunk_rows = fits
-            .min(self.context.max_chunk_rows.unwrap_or(usize::MAX))
-            .clamp(1, rows.max(1));
-        let x = x.as_standard_layout();
-        let data = x.as_slice().expect("standard layout");
-        let mut chunks = Vec::new();
-        for start in (0..rows.max(1)).step_by(chunk_rows) {
-            let end = (start + chunk_rows).min(rows);
-            let bytes: &[u8] = bytemuck::cast_slice(&data[start * cols..end * cols]);
-            chunks.push(self.create_init("dataset chunk", bytes)?);
-        }
-        let texture = self.rows_texture(data, rows, cols);
-        Ok(GpuRows {
-            chunks,
-            rows,
-            cols,
-            chunk_rows,
-            texture,
-        })
+        upload_rows(&self.device, x)
     }
     fn rows_shape(&self, rows: &GpuRows) -> (usize, usize) {
         (rows.rows, rows.cols)
@@ -490,11 +250,11 @@ impl Backend for GpuBackend {
         if count == 0 || src.cols == 0 {
             return Ok(());
         }
-        let max_rows = self.context.limits.max_compute_workgroups_per_dimension as usize;
+        let max_rows = self.device.limits().max_compute_workgroups_per_dimension as usize;
         let column_groups = src.cols.div_ceil(64) as u32;
         let (label_source, label_out) = match &labels {
             Some((source, destination)) => (&source.buffer, &destination.buffer),
-            None => (&self.unused_input, &self.unused_output),
+            None => (self.device.unused_input(), self.device.unused_output()),
         };
         for (group, chunks) in src.chunks.chunks(GATHER_CHUNKS_PER_DISPATCH).enumerate() {
             let group_start = group * GATHER_CHUNKS_PER_DISPATCH * src.chunk_rows;
@@ -514,7 +274,7 @@ impl Backend for GpuBackend {
                     copy_labels: (labels.is_some() && group == 0) as u32,
                     out_row_offset: slice_start as u32,
                 };
-                self.run(
+                self.device.dispatch(
                     &kernels::GATHER_ROWS,
                     &[],
                     &params,
@@ -557,14 +317,14 @@ impl Backend for GpuBackend {
             bias_offset: u32_of(op, "bias offset", spec.bias_offset.unwrap_or(0))?,
             has_bias: spec.bias_offset.is_some() as u32,
         };
-        let transpose = ("TRANSPOSE_A", if spec.transpose_a { 1.0 } else { 0.0 });
+        let transpose = ("TRANSPOSE_A", spec.transpose_a as u32);
         let (m, n) = (spec.m as u32, spec.n as u32);
         let bindings = [&a.buffer, &b.buffer, &out.buffer];
-        match self.context.matmul {
+        match self.device.context().matmul {
             variant @ (MatmulVariant::RegisterTiled | MatmulVariant::RegisterTiledBuffers) => {
                 if variant == MatmulVariant::RegisterTiled
                     && self.packed.borrow_mut().matmul(
-                        self,
+                        &self.device,
                         (a, b, out),
                         spec,
                         bytemuck::bytes_of(&params),
@@ -576,10 +336,10 @@ impl Backend for GpuBackend {
                 let (wg_x, wg_y) = REGISTER_WORKGROUP;
                 let constants = [
                     transpose,
-                    ("TILE_M", tile_m as f64),
-                    ("TILE_N", tile_n as f64),
-                    ("WG_X", wg_x as f64),
-                    ("WG_Y", wg_y as f64),
+                    ("TILE_M", tile_m),
+                    ("TILE_N", tile_n),
+                    ("WG_X", wg_x),
+                    ("WG_Y", wg_y),
                 ];
                 let entry = EntryPoint {
                     module: kernels::MATMUL_REGISTER,
@@ -591,7 +351,8 @@ impl Backend for GpuBackend {
                     m.div_ceil(tile_m).div_ceil(wg_y),
                     1,
                 ];
-                self.run(&entry, &constants, &params, &bindings, groups)
+                self.device
+                    .dispatch(&entry, &constants, &params, &bindings, groups)
             }
             MatmulVariant::SharedTiled => {
                 let entry = EntryPoint {
@@ -600,7 +361,8 @@ impl Backend for GpuBackend {
                     storage: kernels::MATMUL_BINDINGS,
                 };
                 let groups = [n.div_ceil(SHARED_TILE), m.div_ceil(SHARED_TILE), 1];
-                self.run(&entry, &[transpose], &params, &bindings, groups)
+                self.device
+                    .dispatch(&entry, &[transpose], &params, &bindings, groups)
             }
         }
     }
@@ -625,7 +387,7 @@ impl Backend for GpuBackend {
             pad1: [0; 3],
         };
         let groups = (cols as u32).div_ceil(64);
-        self.run(
+        self.device.dispatch(
             &kernels::COLUMN_SUMS,
             &[],
             &params,
@@ -671,7 +433,7 @@ impl Backend for GpuBackend {
                 labels,
                 class_weights: Some(weights),
             } => (&labels.buffer, &weights.buffer, 1u32),
-            Targets::Classes { labels, .. } => (&labels.buffer, &self.unused_input, 0),
+            Targets::Classes { labels, .. } => (&labels.buffer, self.device.unused_input(), 0),
             Targets::Values(values) => {
                 if !loss.takes_real_targets() {
                     return Err(Error::InvalidConfig(format!(
@@ -679,7 +441,7 @@ impl Backend for GpuBackend {
                         loss.name()
                     )));
                 }
-                (&self.unused_input, &values.buffer, 2)
+                (self.device.unused_input(), &values.buffer, 2)
             }
         };
         let (margin, smoothing) = match *loss {
@@ -701,7 +463,7 @@ impl Backend for GpuBackend {
             inv_rows: 1.0 / rows as f32,
             pad: 0,
         };
-        self.run(
+        self.device.dispatch(
             &Self::loss_entry(loss),
             &[],
             &params,
@@ -740,7 +502,7 @@ impl Backend for GpuBackend {
             },
             pad1: [0; 3],
         };
-        self.run(
+        self.device.dispatch(
             &kernels::SUM,
             &[],
             &params,
@@ -774,7 +536,7 @@ impl Backend for GpuBackend {
             pad1: [0; 3],
         };
         let groups = (rows as u32).div_ceil(64);
-        self.run(
+        self.device.dispatch(
             &kernels::ARGMAX_ROWS,
             &[],
             &params,
@@ -805,7 +567,7 @@ impl Backend for GpuBackend {
             scale: if n == 0 { 0.0 } else { 1.0 / n as f32 },
             pad1: [0; 3],
         };
-        self.run(
+        self.device.dispatch(
             &kernels::ACCURACY,
             &[],
             &params,
@@ -902,16 +664,16 @@ impl Backend for GpuBackend {
                 5
             }
         };
-        let max = self.context.limits.max_compute_workgroups_per_dimension;
+        let max = self.device.limits().max_compute_workgroups_per_dimension;
         let groups = (len as u32).div_ceil(256);
         let workgroups = if groups > max {
             [max, groups.div_ceil(max), 1]
         } else {
             [groups, 1, 1]
         };
-        self.run(
+        self.device.dispatch(
             &kernels::UPDATE,
-            &[("KIND", kind as f64)],
+            &[("KIND", kind)],
             &uniform,
             &[&params.buffer, &grads.buffer, &state.buffer],
             workgroups,
@@ -919,7 +681,7 @@ impl Backend for GpuBackend {
     }
 
     fn flush(&self) -> Result<()> {
-        self.recorder.borrow_mut().flush(&self.context)
+        self.device.flush()
     }
 
     fn linear_step(
@@ -930,11 +692,11 @@ impl Backend for GpuBackend {
         stats: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        if !super::fused::fits(self, &step) {
+        if !super::fused::fits(&self.device, &step) {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
         super::fused::check(&step, params, grads.as_deref(), stats, slot)?;
         let mut scratch = self.fused.borrow_mut();
-        scratch.record(self, &step, params, grads, stats, slot)
+        scratch.record(&self.device, &step, params, grads, stats, slot)
     }
 }

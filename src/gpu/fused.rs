@@ -7,18 +7,16 @@
 //! 8-invocation workgroup is one subgroup; elsewhere the unfused
 //! composition runs.
 
-use super::backend::{GpuBackend, u32_of};
-use super::bind_group_cache::BindGroupCache;
-use super::buffer::{GpuBuffer, GpuRows};
+use super::backend::GpuBackend;
+use super::device::{
+    BindGroupCache, Device, GpuBuffer, GpuRows, Kernel, Source, params_entry, u32_of,
+};
 use super::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
-use super::kernels::{self, Kernel, Source};
-use super::recorder::params_entry;
+use super::kernels;
 use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
-use std::collections::HashMap;
-use std::rc::Rc;
 
 /// f32 values per 64 KiB uniform window; W's windows are followed by b.
 const WINDOW: usize = WINDOW_VEC4S * 4;
@@ -69,21 +67,18 @@ pub(crate) struct FusedScratch {
     /// Bound as the targets texture when the targets are class labels.
     no_targets: Option<(wgpu::Texture, wgpu::TextureView)>,
     bind_groups: BindGroupCache<BindKey, MAX_CACHED_BIND_GROUPS>,
-    /// The two pipelines by outputs and loss code, so that a step looks
-    /// them up without building the kernel cache's string keys.
-    kernels: HashMap<(usize, u32), (Rc<Kernel>, Rc<Kernel>)>,
 }
 
 /// Whether the fused kernels handle this step (otherwise the unfused
 /// composition runs): 8-lane subgroups, rows kept as textures, at most 16
 /// outputs, and the batch scratch and W within their uniform windows.
-pub(crate) fn fits(backend: &GpuBackend, step: &LinearStep<'_, GpuBackend>) -> bool {
+pub(crate) fn fits(device: &Device, step: &LinearStep<'_, GpuBackend>) -> bool {
     let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
     let targets_ok = match &step.targets {
         ResidentTargets::Classes { .. } => true,
         ResidentTargets::Values(values) => values.texture.is_some() && values.cols == c,
     };
-    backend.context().subgroups_of_8
+    device.context().subgroups_of_8
         && step.x.texture.is_some()
         && targets_ok
         && rows > 0
@@ -162,23 +157,19 @@ pub(crate) fn check(
 }
 
 fn scratch_buffer(
-    backend: &GpuBackend,
+    device: &Device,
     slot: &mut Option<wgpu::Buffer>,
     what: &'static str,
     bytes: u64,
     usage: wgpu::BufferUsages,
 ) -> wgpu::Buffer {
     slot.get_or_insert_with(|| {
-        backend.recorder().counters.buffer_allocations += 1;
-        backend
-            .context()
-            .device
-            .create_buffer(&wgpu::BufferDescriptor {
-                label: Some(what),
-                size: bytes,
-                usage,
-                mapped_at_creation: false,
-            })
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
     })
     .clone()
 }
@@ -211,41 +202,38 @@ fn loss_code(loss: &Loss) -> (u32, f32, f32) {
 impl FusedScratch {
     fn bind_group(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         kernel: &Kernel,
         key: BindKey,
         entries: &[wgpu::BindGroupEntry<'_>],
     ) -> wgpu::BindGroup {
-        self.bind_groups.get_or_create(key, || {
-            backend
-                .recorder()
-                .bind_group(backend.context(), kernel, entries)
-        })
+        self.bind_groups
+            .get_or_create(key, || device.create_bind_group(kernel, entries))
     }
 
     /// Records the step: checked by [`check`], fitting by [`fits`].
     pub(crate) fn record(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         step: &LinearStep<'_, GpuBackend>,
         params: &GpuBuffer,
         grads: Option<&mut GpuBuffer>,
         stats: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        let context = backend.context().clone();
+        let context = device.context().clone();
         let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
         let x: &GpuRows = step.x;
         let x_texture = x.texture.as_ref().expect("checked by fits");
         let weights = scratch_buffer(
-            backend,
+            device,
             &mut self.weights,
             "fused step weights",
             BIAS_OFFSET + BIAS_BYTES,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
         let batch = scratch_buffer(
-            backend,
+            device,
             &mut self.batch,
             "fused step batch",
             (WINDOW * 4) as u64,
@@ -254,8 +242,7 @@ impl FusedScratch {
         let no_targets = self
             .no_targets
             .get_or_insert_with(|| {
-                backend.recorder().counters.buffer_allocations += 1;
-                let texture = context.device.create_texture(&wgpu::TextureDescriptor {
+                let texture = device.create_texture(&wgpu::TextureDescriptor {
                     label: Some("no targets"),
                     size: wgpu::Extent3d {
                         width: 1,
@@ -287,7 +274,7 @@ impl FusedScratch {
                 (
                     labels.buffer.clone(),
                     class_weights
-                        .map_or_else(|| backend.unused_input().clone(), |w| w.buffer.clone()),
+                        .map_or_else(|| device.unused_input().clone(), |w| w.buffer.clone()),
                     no_targets.clone(),
                 )
             }
@@ -295,8 +282,8 @@ impl FusedScratch {
                 flags |= REAL_TARGETS;
                 let texture = values.texture.as_ref().expect("checked by fits");
                 (
-                    backend.unused_input().clone(),
-                    backend.unused_input().clone(),
+                    device.unused_input().clone(),
+                    device.unused_input().clone(),
                     (texture.texture.clone(), texture.view.clone()),
                 )
             }
@@ -314,32 +301,25 @@ impl FusedScratch {
             inv_rows: 1.0 / rows as f32,
             pad: [0; 3],
         };
-        let (scores_kernel, grad_kernel) = self
-            .kernels
-            .entry((c, loss_kind))
-            .or_insert_with(|| {
-                let shape = FusedShape {
-                    outputs: c,
-                    rows_per_lane: ROWS_PER_LANE,
-                    texels_per_lane: TEXELS_PER_LANE,
-                };
-                let source = Source::Generated {
-                    key: format!("{shape:?}"),
-                    generate: &|| fused_source::source(shape),
-                };
-                let scores = backend.kernel_from(
-                    &kernels::FUSED_SCORES,
-                    &source,
-                    &[("C", c as f64), ("LOSS", loss_kind as f64)],
-                );
-                let grad =
-                    backend.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as f64)]);
-                (scores, grad)
-            })
-            .clone();
-        copy_weights(backend, &params.buffer, &weights, d, c);
+        let shape = FusedShape {
+            outputs: c,
+            rows_per_lane: ROWS_PER_LANE,
+            texels_per_lane: TEXELS_PER_LANE,
+        };
+        let source = Source::Generated {
+            variant: [c as u32, ROWS_PER_LANE as u32, TEXELS_PER_LANE as u32, 0],
+            generate: &|| fused_source::source(shape),
+        };
+        let scores_kernel = device.kernel_from(
+            &kernels::FUSED_SCORES,
+            &source,
+            &[("C", c as u32), ("LOSS", loss_kind)],
+        );
+        let grad_kernel =
+            device.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as u32)]);
+        copy_weights(device, &params.buffer, &weights, d, c);
 
-        let arena = backend.recorder().arena_buffer.clone();
+        let arena = device.recorder().arena_buffer.clone();
         let x_view = &x_texture.view;
         let (targets, target_view) = targets;
         let scores_group = {
@@ -385,9 +365,9 @@ impl FusedScratch {
                     }),
                 },
             ];
-            self.bind_group(backend, &scores_kernel, key, &entries)
+            self.bind_group(device, &scores_kernel, key, &entries)
         };
-        let unused_output = backend.unused_output().clone();
+        let unused_output = device.unused_output().clone();
         let grads_buffer = grads.map(|g| (g.buffer.clone(), g.len));
         let (grads_all, grads4_size) = match &grads_buffer {
             Some((buffer, len)) if d >= 4 => (buffer.clone(), (len / 4 * 16) as u64),
@@ -423,7 +403,7 @@ impl FusedScratch {
                 buffer_entry(13, &grads_all),
                 buffer_entry(14, &stats.buffer),
             ];
-            self.bind_group(backend, &grad_kernel, key, &entries)
+            self.bind_group(device, &grad_kernel, key, &entries)
         };
 
         let score_groups = rows.div_ceil(8 * ROWS_PER_LANE) as u32;
@@ -439,7 +419,7 @@ impl FusedScratch {
                 detail: format!("needs {grad_groups} workgroups, the adapter allows {max}"),
             });
         }
-        let mut recorder = backend.recorder();
+        let mut recorder = device.recorder();
         recorder.counters.fused_steps += 1;
         let bytes = bytemuck::bytes_of(&uniform);
         let offset = recorder.push_params(&context, bytes)?;
@@ -464,14 +444,14 @@ impl FusedScratch {
 /// Copies W into the uniform windows by feature texel (zero past feature
 /// d) and b after them, after the previous update.
 fn copy_weights(
-    backend: &GpuBackend,
+    device: &Device,
     params: &wgpu::Buffer,
     weights: &wgpu::Buffer,
     d: usize,
     c: usize,
 ) {
-    let context = backend.context();
-    let mut recorder = backend.recorder();
+    let context = device.context();
+    let mut recorder = device.recorder();
     let texel_floats = 4 * c;
     let per_window = texels_per_window(c);
     let (texels, weight_floats) = (d.div_ceil(4), d * c);
