@@ -1,11 +1,14 @@
-//! The wgpu host layer: device, buffers, pipelines and dispatch.
+//! The wgpu host layer, bottom to top: `device` (context, buffers,
+//! pipelines, recording; knows no operation), `ops` (one module per kernel
+//! family, beside its WGSL), and `backend` (`GpuBackend`, which implements
+//! [`crate::Backend`] by delegating to the ops). `kernels` lists the WGSL
+//! modules and `fused_source` generates the fused step's.
 
 mod backend;
 mod device;
-mod fused;
 mod fused_source;
 mod kernels;
-mod packed_matmul;
+mod ops;
 
 pub use backend::GpuBackend;
 pub use device::{

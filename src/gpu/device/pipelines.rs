@@ -3,10 +3,9 @@
 //! override constants), so a lookup hashes a few words and builds nothing.
 
 use super::context::GpuContext;
-use super::lock;
 use crate::gpu::kernels::Module;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Kind and access of a binding after the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +117,9 @@ impl PipelineCache {
         module: Module,
         source: &Source<'_>,
     ) -> wgpu::ShaderModule {
-        lock(&self.modules)
+        self.modules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .entry(key)
             .or_insert_with(|| {
                 let text = match source {
@@ -169,7 +170,7 @@ impl PipelineCache {
             overrides: Overrides::new(overrides),
         };
         // Held while a missing pipeline compiles, so that it compiles once.
-        let mut kernels = lock(&self.kernels);
+        let mut kernels = self.kernels.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(kernel) = kernels.get(&key) {
             return kernel.clone();
         }

@@ -2,8 +2,8 @@
 //! storage binding, and the same rows as a texture array where the adapter's
 //! texture limits allow.
 
-use super::buffers::{GpuRows, RowsTexture};
-use super::{Device, u32_of};
+use super::buffers::{GpuRows, RowsTexture, u32_of};
+use super::layer::Device;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
 

@@ -7,13 +7,14 @@
 //! 8-invocation workgroup is one subgroup; elsewhere the unfused
 //! composition runs.
 
-use super::backend::GpuBackend;
-use super::device::{
-    BindGroupCache, Device, GpuBuffer, GpuRows, Kernel, Source, params_entry, u32_of,
-};
-use super::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
-use super::kernels;
+use super::DeviceHandles;
 use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
+use crate::gpu::device::{
+    Access, BindGroupCache, Device, EntryPoint, GpuBuffer, GpuRows, Kernel, Source, params_entry,
+    u32_of,
+};
+use crate::gpu::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
+use crate::gpu::kernels;
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
@@ -22,7 +23,8 @@ use bytemuck::{Pod, Zeroable};
 const WINDOW: usize = WINDOW_VEC4S * 4;
 const BIAS_OFFSET: u64 = (WINDOW * WEIGHT_WINDOWS * 4) as u64;
 const BIAS_BYTES: u64 = (MAX_OUTPUTS * 4) as u64;
-const MAX_OUTPUTS: usize = 16;
+/// The most outputs C the kernels handle (`MAX_C` in the shader).
+pub(crate) const MAX_OUTPUTS: usize = 16;
 /// Rows per lane of `fused_scores` (a workgroup is 8 lanes).
 const ROWS_PER_LANE: usize = 4;
 /// Feature texels per lane of `fused_weight_grad`.
@@ -30,23 +32,76 @@ const TEXELS_PER_LANE: usize = 2;
 /// Bind groups kept before the cache is cleared (each holds its buffers alive).
 const MAX_CACHED_BIND_GROUPS: usize = 64;
 
-const HAS_CLASS_WEIGHTS: u32 = 1;
-const REAL_TARGETS: u32 = 2;
-const WITH_GRADS: u32 = 8;
+/// Bits of `StepParams::flags` (the same names in fused_step.wgsl).
+pub(crate) const HAS_CLASS_WEIGHTS: u32 = 1;
+/// The targets are real-valued rows (a texture), not class labels.
+pub(crate) const REAL_TARGETS: u32 = 2;
+/// Write the gradients, not only the loss.
+pub(crate) const WITH_GRADS: u32 = 8;
 
+/// Values of the `LOSS` override (the same names in fused_step.wgsl).
+pub(crate) const SOFTMAX: u32 = 0;
+pub(crate) const HINGE: u32 = 1;
+pub(crate) const SQUARED_HINGE: u32 = 2;
+pub(crate) const MSE: u32 = 3;
+pub(crate) const LOGISTIC: u32 = 4;
+
+/// `StepParams` of shaders/fused_step.wgsl, shared by both kernels.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct StepParams {
-    rows: u32,
-    d: u32,
-    layer_rows: u32,
-    first: u32,
-    flags: u32,
-    slot: u32,
-    margin: f32,
-    smoothing: f32,
-    inv_rows: f32,
-    pad: [u32; 3],
+pub(crate) struct StepParams {
+    pub(crate) rows: u32,
+    pub(crate) d: u32,
+    pub(crate) layer_rows: u32,
+    pub(crate) first: u32,
+    pub(crate) flags: u32,
+    pub(crate) slot: u32,
+    pub(crate) margin: f32,
+    pub(crate) smoothing: f32,
+    pub(crate) inv_rows: f32,
+    pub(crate) pad0: u32,
+    pub(crate) pad1: u32,
+    pub(crate) pad2: u32,
+}
+
+/// Scores, loss and dScores of the batch, one lane per row block.
+pub(crate) const SCORES: EntryPoint = EntryPoint {
+    module: kernels::FUSED_STEP,
+    entry: "fused_scores",
+    storage: &[
+        (1, Access::Texture),
+        (2, Access::Read),
+        (3, Access::Read),
+        (4, Access::Read),
+        (5, Access::Texture),
+        (6, Access::Uniform),
+        (7, Access::Uniform),
+        (8, Access::Uniform),
+        (9, Access::Uniform),
+        (10, Access::ReadWrite),
+        (15, Access::Uniform),
+    ],
+};
+/// dW = xᵀ·dS, db and the batch's stats, one lane per feature texels.
+pub(crate) const WEIGHT_GRAD: EntryPoint = EntryPoint {
+    module: kernels::FUSED_STEP,
+    entry: "fused_weight_grad",
+    storage: &[
+        (1, Access::Texture),
+        (11, Access::Uniform),
+        (12, Access::ReadWrite),
+        (13, Access::ReadWrite),
+        (14, Access::ReadWrite),
+    ],
+};
+
+/// The pipelines' generated source, for `outputs` columns.
+pub(crate) fn shape(outputs: usize) -> FusedShape {
+    FusedShape {
+        outputs,
+        rows_per_lane: ROWS_PER_LANE,
+        texels_per_lane: TEXELS_PER_LANE,
+    }
 }
 
 /// What a cached bind group binds, by identity.
@@ -72,7 +127,7 @@ pub(crate) struct FusedScratch {
 /// Whether the fused kernels handle this step (otherwise the unfused
 /// composition runs): 8-lane subgroups, rows kept as textures, at most 16
 /// outputs, and the batch scratch and W within their uniform windows.
-pub(crate) fn fits(device: &Device, step: &LinearStep<'_, GpuBackend>) -> bool {
+pub(crate) fn fits<B: DeviceHandles + ?Sized>(device: &Device, step: &LinearStep<'_, B>) -> bool {
     let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
     let targets_ok = match &step.targets {
         ResidentTargets::Classes { .. } => true,
@@ -91,8 +146,8 @@ pub(crate) fn fits(device: &Device, step: &LinearStep<'_, GpuBackend>) -> bool {
 }
 
 /// The checks the unfused composition makes, with the same errors.
-pub(crate) fn check(
-    step: &LinearStep<'_, GpuBackend>,
+fn check<B: DeviceHandles + ?Sized>(
+    step: &LinearStep<'_, B>,
     params: &GpuBuffer,
     grads: Option<&GpuBuffer>,
     stats: &GpuBuffer,
@@ -189,14 +244,30 @@ fn view(texture: &wgpu::Texture) -> wgpu::TextureView {
     })
 }
 
+/// The `LOSS` code of `loss`, its margin and its label smoothing.
 fn loss_code(loss: &Loss) -> (u32, f32, f32) {
     match *loss {
-        Loss::SoftmaxCrossEntropy { label_smoothing } => (0, 0.0, label_smoothing),
-        Loss::Hinge { margin } => (1, margin, 0.0),
-        Loss::SquaredHinge { margin } => (2, margin, 0.0),
-        Loss::MeanSquaredError => (3, 0.0, 0.0),
-        Loss::Logistic => (4, 0.0, 0.0),
+        Loss::SoftmaxCrossEntropy { label_smoothing } => (SOFTMAX, 0.0, label_smoothing),
+        Loss::Hinge { margin } => (HINGE, margin, 0.0),
+        Loss::SquaredHinge { margin } => (SQUARED_HINGE, margin, 0.0),
+        Loss::MeanSquaredError => (MSE, 0.0, 0.0),
+        Loss::Logistic => (LOGISTIC, 0.0, 0.0),
     }
+}
+
+/// Records the step after [`check`]ing it; the caller has made sure that
+/// it [`fits`].
+pub(crate) fn call_fused_step<B: DeviceHandles + ?Sized>(
+    device: &Device,
+    scratch: &mut FusedScratch,
+    step: &LinearStep<'_, B>,
+    params: &GpuBuffer,
+    grads: Option<&mut GpuBuffer>,
+    stats: &GpuBuffer,
+    slot: usize,
+) -> Result<()> {
+    check(step, params, grads.as_deref(), stats, slot)?;
+    scratch.record(device, step, params, grads, stats, slot)
 }
 
 impl FusedScratch {
@@ -212,13 +283,13 @@ impl FusedScratch {
     }
 
     /// Records the step: checked by [`check`], fitting by [`fits`].
-    pub(crate) fn record(
+    fn record<B: DeviceHandles + ?Sized>(
         &mut self,
         device: &Device,
-        step: &LinearStep<'_, GpuBackend>,
+        step: &LinearStep<'_, B>,
         params: &GpuBuffer,
         grads: Option<&mut GpuBuffer>,
-        stats: &mut GpuBuffer,
+        stats: &GpuBuffer,
         slot: usize,
     ) -> Result<()> {
         let context = device.context().clone();
@@ -299,24 +370,18 @@ impl FusedScratch {
             margin,
             smoothing,
             inv_rows: 1.0 / rows as f32,
-            pad: [0; 3],
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
         };
-        let shape = FusedShape {
-            outputs: c,
-            rows_per_lane: ROWS_PER_LANE,
-            texels_per_lane: TEXELS_PER_LANE,
-        };
+        let shape = shape(c);
         let source = Source::Generated {
             variant: [c as u32, ROWS_PER_LANE as u32, TEXELS_PER_LANE as u32, 0],
             generate: &|| fused_source::source(shape),
         };
-        let scores_kernel = device.kernel_from(
-            &kernels::FUSED_SCORES,
-            &source,
-            &[("C", c as u32), ("LOSS", loss_kind)],
-        );
-        let grad_kernel =
-            device.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as u32)]);
+        let scores_kernel =
+            device.kernel_from(&SCORES, &source, &[("C", c as u32), ("LOSS", loss_kind)]);
+        let grad_kernel = device.kernel_from(&WEIGHT_GRAD, &source, &[("C", c as u32)]);
         copy_weights(device, &params.buffer, &weights, d, c);
 
         let arena = device.recorder().arena_buffer.clone();

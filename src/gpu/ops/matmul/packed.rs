@@ -5,15 +5,17 @@
 //! copy pays for itself many times over. Textures are cached by role and
 //! size; shapes beyond the texture limits use the storage-buffer kernel.
 
-use super::device::{BindGroupCache, Device, GpuBuffer, Kernel, params_entry};
-use super::kernels;
 use crate::Result;
 use crate::backend::MatmulSpec;
+use crate::gpu::device::{
+    Access, BindGroupCache, Device, EntryPoint, GpuBuffer, Kernel, params_entry,
+};
+use crate::gpu::kernels;
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 
-/// Invocations per workgroup of both kernels (as in the shaders).
-const WORKGROUP: u32 = 64;
+/// Invocations per workgroup of both kernels (`WG` in the shaders).
+pub(crate) const WORKGROUP: u32 = 64;
 /// Rows of C per invocation (TILE_M in the shader): the most, unless that
 /// leaves fewer than `MIN_TILES` invocations.
 const TILE_M: u32 = 16;
@@ -21,17 +23,38 @@ const SMALL_TILE_M: u32 = 4;
 const MIN_TILES: u32 = 256;
 const MAX_CACHED: usize = 32;
 
+/// `PackParams` of shaders/matmul_pack.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct PackParams {
-    rows: u32,
-    cols: u32,
-    offset: u32,
-    transposed: u32,
-    texels: u32,
-    height: u32,
-    pad: [u32; 2],
+pub(crate) struct PackParams {
+    pub(crate) rows: u32,
+    pub(crate) cols: u32,
+    pub(crate) offset: u32,
+    pub(crate) transposed: u32,
+    pub(crate) texels: u32,
+    pub(crate) height: u32,
+    pub(crate) pad0: u32,
+    pub(crate) pad1: u32,
 }
+
+/// Copies one operand into a texture, whole texels per row.
+pub(crate) const PACK: EntryPoint = EntryPoint {
+    module: kernels::MATMUL_PACK,
+    entry: "pack",
+    storage: &[(1, Access::Read), (2, Access::StorageTexture2d)],
+};
+/// The register-tiled matmul over the packed operands (B's buffer is bound
+/// too, for the bias row).
+pub(crate) const TEXTURE_TILED: EntryPoint = EntryPoint {
+    module: kernels::MATMUL_TEXTURE,
+    entry: "matmul",
+    storage: &[
+        (1, Access::Texture2d),
+        (2, Access::Texture2d),
+        (3, Access::Read),
+        (4, Access::ReadWrite),
+    ],
+};
 
 /// Which operand a packed texture holds (both are needed at once).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,7 +157,7 @@ impl PackedScratch {
             );
             return Ok(view);
         }
-        let kernel = device.kernel(&kernels::MATMUL_PACK_ENTRY, &[]);
+        let kernel = device.kernel(&PACK, &[]);
         let params = PackParams {
             rows,
             cols,
@@ -142,7 +165,8 @@ impl PackedScratch {
             transposed: transposed as u32,
             texels,
             height,
-            pad: [0; 2],
+            pad0: 0,
+            pad1: 0,
         };
         let arena = device.recorder().arena_buffer.clone();
         let entries = [
@@ -179,7 +203,7 @@ impl PackedScratch {
         device: &Device,
         (a, b, out): (&GpuBuffer, &GpuBuffer, &GpuBuffer),
         spec: &MatmulSpec,
-        params: &[u8],
+        params: &impl Pod,
     ) -> Result<bool> {
         let context = device.context().clone();
         let limits = &context.limits;
@@ -213,10 +237,7 @@ impl PackedScratch {
         } else {
             SMALL_TILE_M
         };
-        let kernel = device.kernel(
-            &kernels::MATMUL_TEXTURE_ENTRY,
-            &[("TILE_M", tile_m), ("TILE_N4", tile_n4)],
-        );
+        let kernel = device.kernel(&TEXTURE_TILED, &[("TILE_M", tile_m), ("TILE_N4", tile_n4)]);
         let arena = device.recorder().arena_buffer.clone();
         let entries = [
             params_entry(&arena),
@@ -246,7 +267,7 @@ impl PackedScratch {
         );
         let tiles = m.div_ceil(tile_m) * tiles_n;
         let mut recorder = device.recorder();
-        let offset = recorder.push_params(&context, params)?;
+        let offset = recorder.push_params(&context, bytemuck::bytes_of(params))?;
         let max = limits.max_compute_workgroups_per_dimension;
         recorder.record(&context, &kernel, offset, &group, workgroups(tiles, max));
         Ok(true)
