@@ -2,7 +2,9 @@
 //! operation delegated to its kernel family in `gpu::ops`, which records
 //! one or more dispatches into the pending encoder; reads submit and wait.
 
-use super::device::{Device, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuRows, upload_rows};
+use super::device::{
+    Device, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuRows, lock, upload_rows,
+};
 use super::ops::fused_step::{self, FusedScratch};
 use super::ops::matmul::{self, PackedScratch};
 use super::ops::{gather, loss, optim, reduce};
@@ -14,25 +16,38 @@ use crate::backend::{
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
 use ndarray::ArrayView2;
-use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The GPU backend: the device layer, and the scratch state of the ops
-/// that keep some between calls.
+/// that keep some between calls. `Send + Sync`, so training can run on a
+/// worker thread and one backend can serve several threads; each operation
+/// holds a lock while it records (scratch first, then the recorder), so
+/// operations from different threads interleave whole.
 pub struct GpuBackend {
     device: Device,
     /// Scratch buffers and bind groups of the fused step, reused across steps.
-    fused: RefCell<FusedScratch>,
+    fused: Mutex<FusedScratch>,
     /// Packed operand textures of the register-tiled matmul.
-    packed: RefCell<PackedScratch>,
+    packed: Mutex<PackedScratch>,
 }
+
+// What the doc above promises, checked at compile time, with the handles
+// that travel with the backend.
+const _: fn() = || {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<GpuBackend>();
+    send_and_sync::<GpuContext>();
+    send_and_sync::<GpuBuffer>();
+    send_and_sync::<GpuLabels>();
+    send_and_sync::<GpuRows>();
+};
 
 impl GpuBackend {
     pub fn new(context: Arc<GpuContext>) -> Self {
         Self {
             device: Device::new(context),
-            fused: RefCell::new(FusedScratch::default()),
-            packed: RefCell::new(PackedScratch::default()),
+            fused: Mutex::new(FusedScratch::default()),
+            packed: Mutex::new(PackedScratch::default()),
         }
     }
 
@@ -149,7 +164,7 @@ impl Backend for GpuBackend {
         out: &mut GpuBuffer,
         spec: &MatmulSpec,
     ) -> Result<()> {
-        let mut packed = self.packed.borrow_mut();
+        let mut packed = lock(&self.packed);
         matmul::call_matmul(&self.device, &mut packed, (a, b, out), spec)
     }
 
@@ -233,7 +248,7 @@ impl Backend for GpuBackend {
         if !fused_step::fits(&self.device, &step) {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
-        let mut scratch = self.fused.borrow_mut();
+        let mut scratch = lock(&self.fused);
         fused_step::call_fused_step(
             &self.device,
             &mut scratch,
