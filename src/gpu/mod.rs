@@ -16,3 +16,6 @@ pub use device::{
     GpuRows, MatmulVariant, give_driver_a_runtime_dir, hardware_adapter_available, list_adapters,
 };
 pub use kernels::ALL_MODULES;
+
+#[cfg(test)]
+mod contract_tests;

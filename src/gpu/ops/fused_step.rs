@@ -25,7 +25,10 @@ const BIAS_OFFSET: u64 = (WINDOW * WEIGHT_WINDOWS * 4) as u64;
 const BIAS_BYTES: u64 = (MAX_OUTPUTS * 4) as u64;
 /// The most outputs C the kernels handle (`MAX_C` in the shader).
 pub(crate) const MAX_OUTPUTS: usize = 16;
-/// Rows per lane of `fused_scores` (a workgroup is 8 lanes).
+/// Invocations per workgroup of both kernels: one subgroup of 8 lanes (the
+/// context checks that the adapter's subgroups are at least that wide).
+pub(crate) const LANES: usize = 8;
+/// Rows per lane of `fused_scores`.
 const ROWS_PER_LANE: usize = 4;
 /// Feature texels per lane of `fused_weight_grad`.
 const TEXELS_PER_LANE: usize = 2;
@@ -141,7 +144,7 @@ pub(crate) fn fits<B: DeviceHandles + ?Sized>(device: &Device, step: &LinearStep
         && (1..=MAX_OUTPUTS).contains(&c)
         && rows * (c + 3) <= WINDOW
         // fused_weight_grad reads dS 8 rows at a time, in 8-lane loads.
-        && rows.next_multiple_of(8) * c + 32 <= WINDOW
+        && rows.next_multiple_of(LANES) * c + 32 <= WINDOW
         && d.div_ceil(4) <= WEIGHT_WINDOWS * texels_per_window(c)
 }
 
@@ -471,9 +474,9 @@ impl FusedScratch {
             self.bind_group(device, &grad_kernel, key, &entries)
         };
 
-        let score_groups = rows.div_ceil(8 * ROWS_PER_LANE) as u32;
+        let score_groups = rows.div_ceil(LANES * ROWS_PER_LANE) as u32;
         let grad_groups = if flags & WITH_GRADS != 0 {
-            d.div_ceil(4).div_ceil(8 * TEXELS_PER_LANE) as u32
+            d.div_ceil(4).div_ceil(LANES * TEXELS_PER_LANE) as u32
         } else {
             1
         };
