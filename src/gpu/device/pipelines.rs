@@ -83,7 +83,7 @@ pub(crate) enum Source<'a> {
     /// Text that `generate` produces for `variant`: the generator's
     /// parameters, which alone determine the text.
     Generated {
-        variant: [u32; 4],
+        variant: [u32; 3],
         generate: &'a dyn Fn() -> String,
     },
 }
@@ -92,7 +92,7 @@ pub(crate) enum Source<'a> {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct ModuleKey {
     name: &'static str,
-    variant: Option<[u32; 4]>,
+    variant: Option<[u32; 3]>,
 }
 
 /// What identifies a pipeline.

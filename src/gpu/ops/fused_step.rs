@@ -379,7 +379,11 @@ impl FusedScratch {
         };
         let shape = shape(c);
         let source = Source::Generated {
-            variant: [c as u32, ROWS_PER_LANE as u32, TEXELS_PER_LANE as u32, 0],
+            variant: [
+                shape.outputs as u32,
+                shape.rows_per_lane as u32,
+                shape.texels_per_lane as u32,
+            ],
             generate: &|| fused_source::source(shape),
         };
         let scores_kernel =
