@@ -1,358 +1,63 @@
-//! [`Backend`] on wgpu: each operation records one or more dispatches into
-//! the pending encoder; reads submit and wait.
+//! [`Backend`] on wgpu: buffer handling through the device layer, and every
+//! operation delegated to its kernel family in `gpu::ops`, which records
+//! one or more dispatches into the pending encoder; reads submit and wait.
 
-use super::buffer::{GpuBuffer, GpuLabels, GpuRows, RowsTexture, STORAGE_USAGE, byte_size};
-use super::context::{GpuContext, MatmulVariant};
-use super::fused::FusedScratch;
-use super::kernels::{self, EntryPoint, KernelCache};
-use super::packed_matmul::PackedScratch;
-use super::recorder::{Binding, GpuCounters, Recorder};
+use super::device::{
+    Device, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuRows, lock, upload_rows,
+};
+use super::ops::fused_step::{self, FusedScratch};
+use super::ops::matmul::{self, PackedScratch};
+use super::ops::{gather, loss, optim, reduce};
+use crate::Result;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
-    checks, unfused_linear_step,
+    unfused_linear_step,
 };
 use crate::loss::Loss;
-use crate::optimizer::{Optimizer, STATE_SLOTS, UpdateStep};
-use crate::{Error, Result};
-use bytemuck::{Pod, Zeroable};
+use crate::optimizer::UpdateStep;
 use ndarray::ArrayView2;
-use std::cell::RefCell;
-use std::sync::Arc;
-use wgpu::util::DeviceExt;
+use std::sync::{Arc, Mutex};
 
-/// Register tile and workgroup shape of the register-tiled matmul.
-const REGISTER_TILE: (u32, u32) = (4, 4);
-const REGISTER_WORKGROUP: (u32, u32) = (8, 4);
-const SHARED_TILE: u32 = 16;
-const GATHER_CHUNKS_PER_DISPATCH: usize = 4;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct MatmulParams {
-    m: u32,
-    k: u32,
-    n: u32,
-    a_offset: u32,
-    b_offset: u32,
-    c_offset: u32,
-    bias_offset: u32,
-    has_bias: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct LossParams {
-    rows: u32,
-    cols: u32,
-    slot: u32,
-    flags: u32,
-    margin: f32,
-    smoothing: f32,
-    inv_rows: f32,
-    pad: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct ReduceParams {
-    len: u32,
-    cols: u32,
-    slot: u32,
-    pad: u32,
-    scale: f32,
-    pad1: [u32; 3],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct UpdateParams {
-    len: u32,
-    weight_len: u32,
-    first_step: u32,
-    flags: u32,
-    lr: f32,
-    step_size: f32,
-    bias_correction2_sqrt: f32,
-    decay_factor: f32,
-    momentum: f32,
-    dampening: f32,
-    alpha: f32,
-    eps: f32,
-    beta1: f32,
-    beta2: f32,
-    l1: f32,
-    l2: f32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct GatherParams {
-    count: u32,
-    cols: u32,
-    first: u32,
-    chunk_rows: u32,
-    group_start: u32,
-    group_end: u32,
-    copy_labels: u32,
-    out_row_offset: u32,
-}
-
-/// The GPU backend: a context, its pipeline cache and the pending encoder.
+/// The GPU backend: the device layer, and the scratch state of the ops
+/// that keep some between calls. `Send + Sync`, so training can run on a
+/// worker thread and one backend can serve several threads; each operation
+/// holds a lock while it records (scratch first, then the recorder), so
+/// operations from different threads interleave whole.
 pub struct GpuBackend {
-    context: Arc<GpuContext>,
-    kernels: KernelCache,
-    recorder: RefCell<Recorder>,
-    /// Bound where a kernel's optional read-only input is absent.
-    unused_input: wgpu::Buffer,
-    /// Bound where a kernel's optional output is absent.
-    unused_output: wgpu::Buffer,
+    device: Device,
     /// Scratch buffers and bind groups of the fused step, reused across steps.
-    fused: RefCell<FusedScratch>,
+    fused: Mutex<FusedScratch>,
     /// Packed operand textures of the register-tiled matmul.
-    packed: RefCell<PackedScratch>,
+    packed: Mutex<PackedScratch>,
 }
 
-pub(crate) fn u32_of(op: &'static str, what: &str, value: usize) -> Result<u32> {
-    u32::try_from(value).map_err(|_| Error::ShapeMismatch {
-        op,
-        detail: format!("{what} = {value} exceeds the 32-bit indexing of the kernels"),
-    })
-}
+// What the doc above promises, checked at compile time, with the handles
+// that travel with the backend.
+const _: fn() = || {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<GpuBackend>();
+    send_and_sync::<GpuContext>();
+    send_and_sync::<GpuBuffer>();
+    send_and_sync::<GpuLabels>();
+    send_and_sync::<GpuRows>();
+};
 
 impl GpuBackend {
     pub fn new(context: Arc<GpuContext>) -> Self {
-        let unused = |label| {
-            context.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: 16,
-                usage: STORAGE_USAGE,
-                mapped_at_creation: false,
-            })
-        };
-        let unused_input = unused("unused input");
-        let unused_output = unused("unused output");
-        let recorder = RefCell::new(Recorder::new(&context));
-        recorder.borrow_mut().counters.buffer_allocations += 2;
         Self {
-            kernels: KernelCache::default(),
-            recorder,
-            unused_input,
-            unused_output,
-            fused: RefCell::new(FusedScratch::default()),
-            packed: RefCell::new(PackedScratch::default()),
-            context,
+            device: Device::new(context),
+            fused: Mutex::new(FusedScratch::default()),
+            packed: Mutex::new(PackedScratch::default()),
         }
     }
 
     pub fn context(&self) -> &Arc<GpuContext> {
-        &self.context
+        self.device.context()
     }
 
     /// Dispatches, submissions, readbacks and buffer allocations so far.
     pub fn counters(&self) -> GpuCounters {
-        self.recorder.borrow().counters
-    }
-
-    pub(crate) fn kernel(
-        &self,
-        entry: &EntryPoint,
-        constants: &[(&str, f64)],
-    ) -> std::rc::Rc<super::kernels::Kernel> {
-        self.kernels.get(&self.context, entry, constants)
-    }
-
-    /// The pipeline for `entry` compiled from `source`.
-    pub(crate) fn kernel_from(
-        &self,
-        entry: &EntryPoint,
-        source: &super::kernels::Source<'_>,
-        constants: &[(&str, f64)],
-    ) -> std::rc::Rc<super::kernels::Kernel> {
-        self.kernels
-            .get_from(&self.context, entry, source, constants)
-    }
-
-    pub(crate) fn recorder(&self) -> std::cell::RefMut<'_, Recorder> {
-        self.recorder.borrow_mut()
-    }
-
-    pub(crate) fn unused_input(&self) -> &wgpu::Buffer {
-        &self.unused_input
-    }
-
-    pub(crate) fn unused_output(&self) -> &wgpu::Buffer {
-        &self.unused_output
-    }
-
-    fn run(
-        &self,
-        entry: &EntryPoint,
-        constants: &[(&str, f64)],
-        params: &impl Pod,
-        bindings: &[&wgpu::Buffer],
-        workgroups: [u32; 3],
-    ) -> Result<()> {
-        let kernel = self.kernels.get(&self.context, entry, constants);
-        let bindings: Vec<Binding<'_>> =
-            bindings.iter().map(|&buffer| Binding { buffer }).collect();
-        self.recorder.borrow_mut().dispatch(
-            &self.context,
-            &kernel,
-            bytemuck::bytes_of(params),
-            &bindings,
-            workgroups,
-        )
-    }
-
-    fn create(&self, what: &'static str, len: usize) -> Result<wgpu::Buffer> {
-        let size = byte_size(len);
-        self.check_binding(what, size)?;
-        self.recorder.borrow_mut().counters.buffer_allocations += 1;
-        Ok(self.context.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(what),
-            size,
-            usage: STORAGE_USAGE,
-            mapped_at_creation: false,
-        }))
-    }
-
-    fn create_init(&self, what: &'static str, bytes: &[u8]) -> Result<wgpu::Buffer> {
-        if bytes.is_empty() {
-            return self.create(what, 0);
-        }
-        self.check_binding(what, bytes.len() as u64)?;
-        self.recorder.borrow_mut().counters.buffer_allocations += 1;
-        Ok(self
-            .context
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(what),
-                contents: bytes,
-                usage: STORAGE_USAGE,
-            }))
-    }
-
-    fn check_binding(&self, what: &'static str, size: u64) -> Result<()> {
-        let limit = self.context.max_binding_bytes;
-        if size > limit {
-            return Err(Error::BufferTooLarge {
-                what,
-                requested: size,
-                limit,
-            });
-        }
-        Ok(())
-    }
-
-    /// Writes must not overtake recorded work that still reads the old data.
-    fn write_bytes(&self, buffer: &wgpu::Buffer, bytes: &[u8]) -> Result<()> {
-        self.recorder.borrow_mut().flush(&self.context)?;
-        if !bytes.is_empty() {
-            self.context.queue.write_buffer(buffer, 0, bytes);
-        }
-        Ok(())
-    }
-
-    fn read_bytes(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
-        self.recorder
-            .borrow_mut()
-            .read_bytes(&self.context, buffer, (len * 4) as u64)
-    }
-
-    /// The rows as a texture array for the fused step, or None where the
-    /// adapter's texture limits cannot hold them.
-    fn rows_texture(&self, data: &[f32], rows: usize, cols: usize) -> Option<RowsTexture> {
-        let limits = &self.context.limits;
-        let max_side = limits.max_texture_dimension_2d as usize;
-        let texels = cols.div_ceil(4);
-        if rows == 0 || cols == 0 || texels > max_side {
-            return None;
-        }
-        let layer_rows = rows
-            .min(max_side)
-            .min(self.context.max_chunk_rows.unwrap_or(usize::MAX))
-            .max(1);
-        let layers = rows.div_ceil(layer_rows);
-        if layers > limits.max_texture_array_layers as usize {
-            return None;
-        }
-        let texture = self
-            .context
-            .device
-            .create_texture(&wgpu::TextureDescriptor {
-                label: Some("dataset rows"),
-                size: wgpu::Extent3d {
-                    width: texels as u32,
-                    height: layer_rows as u32,
-                    depth_or_array_layers: layers as u32,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
-        self.recorder.borrow_mut().counters.buffer_allocations += 1;
-        // Written in slabs of rows, each padded to whole texels.
-        const SLAB_ROWS: usize = 1024;
-        let mut padded = vec![0.0f32; SLAB_ROWS.min(rows) * texels * 4];
-        let mut start = 0;
-        while start < rows {
-            let (layer, y) = (start / layer_rows, start % layer_rows);
-            let count = SLAB_ROWS.min(rows - start).min(layer_rows - y);
-            for r in 0..count {
-                let source = &data[(start + r) * cols..(start + r + 1) * cols];
-                padded[r * texels * 4..r * texels * 4 + cols].copy_from_slice(source);
-            }
-            self.context.queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: y as u32,
-                        z: layer as u32,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                bytemuck::cast_slice(&padded[..count * texels * 4]),
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some((texels * 16) as u32),
-                    rows_per_image: Some(count as u32),
-                },
-                wgpu::Extent3d {
-                    width: texels as u32,
-                    height: count as u32,
-                    depth_or_array_layers: 1,
-                },
-            );
-            start += count;
-        }
-        let view = texture.create_view(&wgpu::TextureViewDescriptor {
-            dimension: Some(wgpu::TextureViewDimension::D2Array),
-            ..Default::default()
-        });
-        Some(RowsTexture {
-            texture,
-            view,
-            layer_rows,
-        })
-    }
-
-    fn loss_entry(loss: &Loss) -> EntryPoint {
-        let (module, entry) = match loss {
-            Loss::SoftmaxCrossEntropy { .. } => (kernels::SOFTMAX_XENT, "softmax_cross_entropy"),
-            Loss::Hinge { .. } | Loss::SquaredHinge { .. } => (kernels::HINGE, "hinge"),
-            Loss::MeanSquaredError => (kernels::REGRESSION, "mean_squared_error"),
-            Loss::Logistic => (kernels::REGRESSION, "logistic"),
-        };
-        EntryPoint {
-            module,
-            entry,
-            storage: kernels::LOSS_BINDINGS,
-        }
+        self.device.counters()
     }
 }
 
@@ -364,32 +69,35 @@ impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: BackendKind::Gpu,
-            adapter: self.context.info.name.clone(),
-            api: format!("{:?}", self.context.info.backend),
-            device_type: format!("{:?}", self.context.info.device_type),
+            adapter: self.device.context().info.name.clone(),
+            api: format!("{:?}", self.device.context().info.backend),
+            device_type: format!("{:?}", self.device.context().info.device_type),
         }
     }
 
     fn zeros(&self, len: usize) -> Result<GpuBuffer> {
         // New wgpu buffers are zero-initialized.
         Ok(GpuBuffer {
-            buffer: self.create("f32 buffer", len)?,
+            buffer: self.device.create_storage("f32 buffer", len)?,
             len,
         })
     }
     fn upload(&self, data: &[f32]) -> Result<GpuBuffer> {
         Ok(GpuBuffer {
-            buffer: self.create_init("f32 buffer", bytemuck::cast_slice(data))?,
+            buffer: self
+                .device
+                .create_storage_init("f32 buffer", bytemuck::cast_slice(data))?,
             len: data.len(),
         })
     }
     fn write(&self, dst: &mut GpuBuffer, data: &[f32]) -> Result<()> {
         check_extent("write", "data", 0, data.len(), dst.len)?;
-        self.write_bytes(&dst.buffer, bytemuck::cast_slice(data))
+        self.device
+            .write_bytes(&dst.buffer, bytemuck::cast_slice(data))
     }
     fn read(&self, src: &GpuBuffer) -> Result<Vec<f32>> {
         Ok(bytemuck::pod_collect_to_vec(
-            &self.read_bytes(&src.buffer, src.len)?,
+            &self.device.read_bytes(&src.buffer, src.len)?,
         ))
     }
     fn len(&self, buffer: &GpuBuffer) -> usize {
@@ -398,14 +106,17 @@ impl Backend for GpuBackend {
 
     fn upload_labels(&self, data: &[u32]) -> Result<GpuLabels> {
         Ok(GpuLabels {
-            buffer: self.create_init("u32 buffer", bytemuck::cast_slice(data))?,
+            buffer: self
+                .device
+                .create_storage_init("u32 buffer", bytemuck::cast_slice(data))?,
             len: data.len(),
             max: data.iter().copied().max(),
         })
     }
     fn write_labels(&self, dst: &mut GpuLabels, data: &[u32]) -> Result<()> {
         check_extent("write_labels", "data", 0, data.len(), dst.len)?;
-        self.write_bytes(&dst.buffer, bytemuck::cast_slice(data))?;
+        self.device
+            .write_bytes(&dst.buffer, bytemuck::cast_slice(data))?;
         let written = data.iter().copied().max();
         // Elements past `data` keep their old values, so keep the old bound too.
         dst.max = if data.len() == dst.len {
@@ -417,7 +128,7 @@ impl Backend for GpuBackend {
     }
     fn read_labels(&self, src: &GpuLabels) -> Result<Vec<u32>> {
         Ok(bytemuck::pod_collect_to_vec(
-            &self.read_bytes(&src.buffer, src.len)?,
+            &self.device.read_bytes(&src.buffer, src.len)?,
         ))
     }
     fn labels_len(&self, labels: &GpuLabels) -> usize {
@@ -428,37 +139,7 @@ impl Backend for GpuBackend {
     }
 
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<GpuRows> {
-        let (rows, cols) = x.dim();
-        let row_bytes = (cols.max(1) * 4) as u64;
-        let limit = self.context.max_binding_bytes;
-        if row_bytes > limit {
-            return Err(Error::BufferTooLarge {
-                what: "one row of the dataset",
-                requested: row_bytes,
-                limit,
-            });
-        }
-        u32_of("upload_rows", "rows", rows)?;
-        let fits = (limit / row_bytes) as usize;
-        let chunk_rows = fits
-            .min(self.context.max_chunk_rows.unwrap_or(usize::MAX))
-            .clamp(1, rows.max(1));
-        let x = x.as_standard_layout();
-        let data = x.as_slice().expect("standard layout");
-        let mut chunks = Vec::new();
-        for start in (0..rows.max(1)).step_by(chunk_rows) {
-            let end = (start + chunk_rows).min(rows);
-            let bytes: &[u8] = bytemuck::cast_slice(&data[start * cols..end * cols]);
-            chunks.push(self.create_init("dataset chunk", bytes)?);
-        }
-        let texture = self.rows_texture(data, rows, cols);
-        Ok(GpuRows {
-            chunks,
-            rows,
-            cols,
-            chunk_rows,
-            texture,
-        })
+        upload_rows(&self.device, x)
     }
     fn rows_shape(&self, rows: &GpuRows) -> (usize, usize) {
         (rows.rows, rows.cols)
@@ -473,69 +154,7 @@ impl Backend for GpuBackend {
         count: usize,
         out: &mut GpuBuffer,
     ) -> Result<()> {
-        checks::gather(
-            src.rows,
-            src.cols,
-            indices.len,
-            indices.max,
-            first,
-            count,
-            out.len,
-        )?;
-        let op = "gather";
-        if let Some((source, destination)) = &labels {
-            check_extent(op, "labels", 0, src.rows, source.len)?;
-            check_extent(op, "output labels", 0, count, destination.len)?;
-        }
-        if count == 0 || src.cols == 0 {
-            return Ok(());
-        }
-        let max_rows = self.context.limits.max_compute_workgroups_per_dimension as usize;
-        let column_groups = src.cols.div_ceil(64) as u32;
-        let (label_source, label_out) = match &labels {
-            Some((source, destination)) => (&source.buffer, &destination.buffer),
-            None => (&self.unused_input, &self.unused_output),
-        };
-        for (group, chunks) in src.chunks.chunks(GATHER_CHUNKS_PER_DISPATCH).enumerate() {
-            let group_start = group * GATHER_CHUNKS_PER_DISPATCH * src.chunk_rows;
-            let group_end = (group_start + chunks.len() * src.chunk_rows).min(src.rows);
-            let bound: Vec<&wgpu::Buffer> = (0..GATHER_CHUNKS_PER_DISPATCH)
-                .map(|c| chunks.get(c).unwrap_or(&chunks[0]))
-                .collect();
-            for slice_start in (0..count).step_by(max_rows) {
-                let slice_rows = (count - slice_start).min(max_rows);
-                let params = GatherParams {
-                    count: u32_of(op, "count", count)?,
-                    cols: u32_of(op, "cols", src.cols)?,
-                    first: u32_of(op, "first", first)?,
-                    chunk_rows: u32_of(op, "chunk rows", src.chunk_rows)?,
-                    group_start: u32_of(op, "group start", group_start)?,
-                    group_end: u32_of(op, "group end", group_end)?,
-                    copy_labels: (labels.is_some() && group == 0) as u32,
-                    out_row_offset: slice_start as u32,
-                };
-                self.run(
-                    &kernels::GATHER_ROWS,
-                    &[],
-                    &params,
-                    &[
-                        bound[0],
-                        bound[1],
-                        bound[2],
-                        bound[3],
-                        &indices.buffer,
-                        label_source,
-                        &out.buffer,
-                        label_out,
-                    ],
-                    [column_groups, slice_rows as u32, 1],
-                )?;
-            }
-        }
-        if let Some((source, destination)) = labels {
-            destination.max = source.max;
-        }
-        Ok(())
+        gather::call_gather(&self.device, src, labels, indices, (first, count), out)
     }
 
     fn matmul(
@@ -545,64 +164,8 @@ impl Backend for GpuBackend {
         out: &mut GpuBuffer,
         spec: &MatmulSpec,
     ) -> Result<()> {
-        checks::matmul(spec, a.len, b.len, out.len)?;
-        let op = "matmul";
-        let params = MatmulParams {
-            m: u32_of(op, "M", spec.m)?,
-            k: u32_of(op, "K", spec.k)?,
-            n: u32_of(op, "N", spec.n)?,
-            a_offset: u32_of(op, "A offset", spec.a_offset)?,
-            b_offset: u32_of(op, "B offset", spec.b_offset)?,
-            c_offset: u32_of(op, "output offset", spec.out_offset)?,
-            bias_offset: u32_of(op, "bias offset", spec.bias_offset.unwrap_or(0))?,
-            has_bias: spec.bias_offset.is_some() as u32,
-        };
-        let transpose = ("TRANSPOSE_A", if spec.transpose_a { 1.0 } else { 0.0 });
-        let (m, n) = (spec.m as u32, spec.n as u32);
-        let bindings = [&a.buffer, &b.buffer, &out.buffer];
-        match self.context.matmul {
-            variant @ (MatmulVariant::RegisterTiled | MatmulVariant::RegisterTiledBuffers) => {
-                if variant == MatmulVariant::RegisterTiled
-                    && self.packed.borrow_mut().matmul(
-                        self,
-                        (a, b, out),
-                        spec,
-                        bytemuck::bytes_of(&params),
-                    )?
-                {
-                    return Ok(());
-                }
-                let (tile_m, tile_n) = REGISTER_TILE;
-                let (wg_x, wg_y) = REGISTER_WORKGROUP;
-                let constants = [
-                    transpose,
-                    ("TILE_M", tile_m as f64),
-                    ("TILE_N", tile_n as f64),
-                    ("WG_X", wg_x as f64),
-                    ("WG_Y", wg_y as f64),
-                ];
-                let entry = EntryPoint {
-                    module: kernels::MATMUL_REGISTER,
-                    entry: "matmul",
-                    storage: kernels::MATMUL_BINDINGS,
-                };
-                let groups = [
-                    n.div_ceil(tile_n).div_ceil(wg_x),
-                    m.div_ceil(tile_m).div_ceil(wg_y),
-                    1,
-                ];
-                self.run(&entry, &constants, &params, &bindings, groups)
-            }
-            MatmulVariant::SharedTiled => {
-                let entry = EntryPoint {
-                    module: kernels::MATMUL_TILED,
-                    entry: "matmul",
-                    storage: kernels::MATMUL_BINDINGS,
-                };
-                let groups = [n.div_ceil(SHARED_TILE), m.div_ceil(SHARED_TILE), 1];
-                self.run(&entry, &[transpose], &params, &bindings, groups)
-            }
-        }
+        let mut packed = lock(&self.packed);
+        matmul::call_matmul(&self.device, &mut packed, (a, b, out), spec)
     }
 
     fn column_sums(
@@ -613,25 +176,7 @@ impl Backend for GpuBackend {
         out: &mut GpuBuffer,
         out_offset: usize,
     ) -> Result<()> {
-        let op = "column_sums";
-        check_extent(op, "input", 0, rows * cols, a.len)?;
-        check_extent(op, "output", out_offset, cols, out.len)?;
-        let params = ReduceParams {
-            len: u32_of(op, "rows", rows)?,
-            cols: u32_of(op, "cols", cols)?,
-            slot: u32_of(op, "output offset", out_offset)?,
-            pad: 0,
-            scale: 1.0,
-            pad1: [0; 3],
-        };
-        let groups = (cols as u32).div_ceil(64);
-        self.run(
-            &kernels::COLUMN_SUMS,
-            &[],
-            &params,
-            &[&a.buffer, &out.buffer],
-            [groups, 1, 1],
-        )
+        reduce::call_column_sums(&self.device, a, (rows, cols), out, out_offset)
     }
 
     fn loss(
@@ -643,78 +188,7 @@ impl Backend for GpuBackend {
         cols: usize,
         out: LossOutputs<'_, Self>,
     ) -> Result<()> {
-        let shape_of_targets = match &targets {
-            Targets::Classes {
-                labels,
-                class_weights,
-            } => (
-                Some((labels.len, labels.max)),
-                class_weights.map(|w| w.len),
-                None,
-            ),
-            Targets::Values(values) => (None, None, Some(values.len)),
-        };
-        checks::loss(
-            loss,
-            rows,
-            cols,
-            scores.len,
-            shape_of_targets,
-            out.dscores.len,
-            out.row_loss.len,
-            out.stats.len,
-            out.slot,
-        )?;
-        let op = "loss";
-        let (labels, aux, mut flags) = match targets {
-            Targets::Classes {
-                labels,
-                class_weights: Some(weights),
-            } => (&labels.buffer, &weights.buffer, 1u32),
-            Targets::Classes { labels, .. } => (&labels.buffer, &self.unused_input, 0),
-            Targets::Values(values) => {
-                if !loss.takes_real_targets() {
-                    return Err(Error::InvalidConfig(format!(
-                        "the {} loss needs class labels, not real-valued targets",
-                        loss.name()
-                    )));
-                }
-                (&self.unused_input, &values.buffer, 2)
-            }
-        };
-        let (margin, smoothing) = match *loss {
-            Loss::SoftmaxCrossEntropy { label_smoothing } => (0.0, label_smoothing),
-            Loss::Hinge { margin } => (margin, 0.0),
-            Loss::SquaredHinge { margin } => {
-                flags |= 4;
-                (margin, 0.0)
-            }
-            Loss::MeanSquaredError | Loss::Logistic => (0.0, 0.0),
-        };
-        let params = LossParams {
-            rows: u32_of(op, "rows", rows)?,
-            cols: u32_of(op, "cols", cols)?,
-            slot: u32_of(op, "slot", out.slot)?,
-            flags,
-            margin,
-            smoothing,
-            inv_rows: 1.0 / rows as f32,
-            pad: 0,
-        };
-        self.run(
-            &Self::loss_entry(loss),
-            &[],
-            &params,
-            &[
-                &scores.buffer,
-                labels,
-                aux,
-                &out.dscores.buffer,
-                &out.row_loss.buffer,
-                &out.stats.buffer,
-            ],
-            [1, 1, 1],
-        )
+        loss::call_loss(&self.device, loss, scores, targets, (rows, cols), out)
     }
 
     fn sum(
@@ -725,28 +199,7 @@ impl Backend for GpuBackend {
         out: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        let op = "sum";
-        check_extent(op, "input", 0, len, x.len)?;
-        check_extent(op, "output", slot, 1, out.len)?;
-        let params = ReduceParams {
-            len: u32_of(op, "len", len)?,
-            cols: 1,
-            slot: u32_of(op, "slot", slot)?,
-            pad: 0,
-            scale: if mean && len > 0 {
-                1.0 / len as f32
-            } else {
-                1.0
-            },
-            pad1: [0; 3],
-        };
-        self.run(
-            &kernels::SUM,
-            &[],
-            &params,
-            &[&x.buffer, &out.buffer],
-            [1, 1, 1],
-        )
+        reduce::call_sum(&self.device, x, len, mean, out, slot)
     }
 
     fn argmax_rows(
@@ -756,33 +209,7 @@ impl Backend for GpuBackend {
         cols: usize,
         out: &mut GpuLabels,
     ) -> Result<()> {
-        let op = "argmax";
-        if cols == 0 {
-            return Err(Error::ShapeMismatch {
-                op,
-                detail: "zero columns".into(),
-            });
-        }
-        check_extent(op, "input", 0, rows * cols, x.len)?;
-        check_extent(op, "output", 0, rows, out.len)?;
-        let params = ReduceParams {
-            len: u32_of(op, "rows", rows)?,
-            cols: u32_of(op, "cols", cols)?,
-            slot: 0,
-            pad: 0,
-            scale: 1.0,
-            pad1: [0; 3],
-        };
-        let groups = (rows as u32).div_ceil(64);
-        self.run(
-            &kernels::ARGMAX_ROWS,
-            &[],
-            &params,
-            &[&x.buffer, &out.buffer],
-            [groups, 1, 1],
-        )?;
-        out.max = Some((cols - 1) as u32).max(if rows < out.len { out.max } else { None });
-        Ok(())
+        reduce::call_argmax_rows(&self.device, x, (rows, cols), out)
     }
 
     fn accuracy(
@@ -793,25 +220,7 @@ impl Backend for GpuBackend {
         out: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        let op = "accuracy";
-        check_extent(op, "predictions", 0, n, predicted.len)?;
-        check_extent(op, "labels", 0, n, labels.len)?;
-        check_extent(op, "output", slot, 1, out.len)?;
-        let params = ReduceParams {
-            len: u32_of(op, "n", n)?,
-            cols: 1,
-            slot: u32_of(op, "slot", slot)?,
-            pad: 0,
-            scale: if n == 0 { 0.0 } else { 1.0 / n as f32 },
-            pad1: [0; 3],
-        };
-        self.run(
-            &kernels::ACCURACY,
-            &[],
-            &params,
-            &[&predicted.buffer, &labels.buffer, &out.buffer],
-            [1, 1, 1],
-        )
+        reduce::call_accuracy(&self.device, predicted, labels, n, out, slot)
     }
 
     fn update(
@@ -821,105 +230,11 @@ impl Backend for GpuBackend {
         state: &mut GpuBuffer,
         step: &UpdateStep,
     ) -> Result<()> {
-        let op = "update";
-        let len = params.len;
-        check_extent(op, "gradients", 0, len, grads.len)?;
-        check_extent(op, "optimizer state", 0, STATE_SLOTS * len, state.len)?;
-        check_extent(op, "weights", 0, step.weight_len, len)?;
-        let scalars = step.scalars();
-        let (l1, l2) = step.regularizer.coefficients();
-        let mut uniform = UpdateParams {
-            len: u32_of(op, "parameters", len)?,
-            weight_len: step.weight_len as u32,
-            first_step: (step.step <= 1) as u32,
-            flags: 0,
-            lr: step.learning_rate,
-            step_size: scalars.step_size,
-            bias_correction2_sqrt: scalars.bias_correction2_sqrt,
-            decay_factor: scalars.decay_factor,
-            momentum: 0.0,
-            dampening: 0.0,
-            alpha: 0.0,
-            eps: 0.0,
-            beta1: 0.0,
-            beta2: 0.0,
-            l1,
-            l2,
-        };
-        let kind = match step.optimizer {
-            Optimizer::Sgd => 0,
-            Optimizer::Momentum {
-                momentum,
-                dampening,
-            } => {
-                uniform.momentum = momentum;
-                uniform.dampening = dampening;
-                1
-            }
-            Optimizer::Nesterov { momentum } => {
-                uniform.momentum = momentum;
-                2
-            }
-            Optimizer::Adagrad { eps, .. } => {
-                uniform.eps = eps;
-                3
-            }
-            Optimizer::RmsProp {
-                alpha,
-                eps,
-                momentum,
-                centered,
-            } => {
-                uniform.alpha = alpha;
-                uniform.eps = eps;
-                uniform.momentum = momentum;
-                uniform.flags = centered as u32;
-                4
-            }
-            Optimizer::Adam {
-                beta1,
-                beta2,
-                eps,
-                amsgrad,
-            } => {
-                uniform.beta1 = beta1;
-                uniform.beta2 = beta2;
-                uniform.eps = eps;
-                uniform.flags = (amsgrad as u32) << 1;
-                5
-            }
-            Optimizer::AdamW {
-                beta1,
-                beta2,
-                eps,
-                amsgrad,
-                ..
-            } => {
-                uniform.beta1 = beta1;
-                uniform.beta2 = beta2;
-                uniform.eps = eps;
-                uniform.flags = ((amsgrad as u32) << 1) | 4;
-                5
-            }
-        };
-        let max = self.context.limits.max_compute_workgroups_per_dimension;
-        let groups = (len as u32).div_ceil(256);
-        let workgroups = if groups > max {
-            [max, groups.div_ceil(max), 1]
-        } else {
-            [groups, 1, 1]
-        };
-        self.run(
-            &kernels::UPDATE,
-            &[("KIND", kind as f64)],
-            &uniform,
-            &[&params.buffer, &grads.buffer, &state.buffer],
-            workgroups,
-        )
+        optim::call_update(&self.device, params, grads, state, step)
     }
 
     fn flush(&self) -> Result<()> {
-        self.recorder.borrow_mut().flush(&self.context)
+        self.device.flush()
     }
 
     fn linear_step(
@@ -930,11 +245,18 @@ impl Backend for GpuBackend {
         stats: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        if !super::fused::fits(self, &step) {
+        if !fused_step::fits(&self.device, &step) {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
-        super::fused::check(&step, params, grads.as_deref(), stats, slot)?;
-        let mut scratch = self.fused.borrow_mut();
-        scratch.record(self, &step, params, grads, stats, slot)
+        let mut scratch = lock(&self.fused);
+        fused_step::call_fused_step(
+            &self.device,
+            &mut scratch,
+            &step,
+            params,
+            grads,
+            stats,
+            slot,
+        )
     }
 }

@@ -1,22 +1,21 @@
-//! The wgpu host layer: device, buffers, pipelines and dispatch.
+//! The wgpu host layer, bottom to top: `device` (context, buffers,
+//! pipelines, recording; knows no operation), `ops` (one module per kernel
+//! family, beside its WGSL), and `backend` (`GpuBackend`, which implements
+//! [`crate::Backend`] by delegating to the ops). `kernels` lists the WGSL
+//! modules and `fused_source` generates the fused step's.
 
 mod backend;
-mod bind_group_cache;
-mod buffer;
-mod context;
-mod driver_env;
-mod fused;
+mod device;
 mod fused_source;
 mod kernels;
-mod packed_matmul;
-mod recorder;
+mod ops;
 
 pub use backend::GpuBackend;
-pub use buffer::{GpuBuffer, GpuLabels, GpuRows};
-pub use context::{
-    AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant,
-    hardware_adapter_available, list_adapters,
+pub use device::{
+    AdapterChoice, AdapterSummary, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuOptions,
+    GpuRows, MatmulVariant, give_driver_a_runtime_dir, hardware_adapter_available, list_adapters,
 };
-pub use driver_env::give_driver_a_runtime_dir;
 pub use kernels::ALL_MODULES;
-pub use recorder::GpuCounters;
+
+#[cfg(test)]
+mod contract_tests;

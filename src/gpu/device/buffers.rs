@@ -1,6 +1,8 @@
 //! Device buffers: flat f32 and u32 vectors, and resident row matrices split
 //! into chunks that each fit one storage binding.
 
+use crate::{Error, Result};
+
 /// A flat f32 vector on the device.
 #[derive(Debug)]
 pub struct GpuBuffer {
@@ -62,4 +64,12 @@ pub(crate) const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 /// Bytes for `len` 4-byte elements; at least 4 so empty vectors still bind.
 pub(crate) fn byte_size(len: usize) -> u64 {
     (len.max(1) * 4) as u64
+}
+
+/// `value` as the kernels' 32-bit index, or the error naming `what`.
+pub(crate) fn u32_of(op: &'static str, what: &str, value: usize) -> Result<u32> {
+    u32::try_from(value).map_err(|_| Error::ShapeMismatch {
+        op,
+        detail: format!("{what} = {value} exceeds the 32-bit indexing of the kernels"),
+    })
 }

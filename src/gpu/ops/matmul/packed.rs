@@ -5,18 +5,17 @@
 //! copy pays for itself many times over. Textures are cached by role and
 //! size; shapes beyond the texture limits use the storage-buffer kernel.
 
-use super::backend::GpuBackend;
-use super::bind_group_cache::BindGroupCache;
-use super::buffer::GpuBuffer;
-use super::kernels::{self, Kernel};
-use super::recorder::params_entry;
 use crate::Result;
 use crate::backend::MatmulSpec;
+use crate::gpu::device::{
+    Access, BindGroupCache, Device, EntryPoint, GpuBuffer, Kernel, params_entry,
+};
+use crate::gpu::kernels;
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 
-/// Invocations per workgroup of both kernels (as in the shaders).
-const WORKGROUP: u32 = 64;
+/// Invocations per workgroup of both kernels (`WG` in the shaders).
+pub(crate) const WORKGROUP: u32 = 64;
 /// Rows of C per invocation (TILE_M in the shader): the most, unless that
 /// leaves fewer than `MIN_TILES` invocations.
 const TILE_M: u32 = 16;
@@ -24,17 +23,38 @@ const SMALL_TILE_M: u32 = 4;
 const MIN_TILES: u32 = 256;
 const MAX_CACHED: usize = 32;
 
+/// `PackParams` of shaders/matmul_pack.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct PackParams {
-    rows: u32,
-    cols: u32,
-    offset: u32,
-    transposed: u32,
-    texels: u32,
-    height: u32,
-    pad: [u32; 2],
+pub(crate) struct PackParams {
+    pub(crate) rows: u32,
+    pub(crate) cols: u32,
+    pub(crate) offset: u32,
+    pub(crate) transposed: u32,
+    pub(crate) texels: u32,
+    pub(crate) height: u32,
+    pub(crate) pad0: u32,
+    pub(crate) pad1: u32,
 }
+
+/// Copies one operand into a texture, whole texels per row.
+pub(crate) const PACK: EntryPoint = EntryPoint {
+    module: kernels::MATMUL_PACK,
+    entry: "pack",
+    storage: &[(1, Access::Read), (2, Access::StorageTexture2d)],
+};
+/// The register-tiled matmul over the packed operands (B's buffer is bound
+/// too, for the bias row).
+pub(crate) const TEXTURE_TILED: EntryPoint = EntryPoint {
+    module: kernels::MATMUL_TEXTURE,
+    entry: "matmul",
+    storage: &[
+        (1, Access::Texture2d),
+        (2, Access::Texture2d),
+        (3, Access::Read),
+        (4, Access::ReadWrite),
+    ],
+};
 
 /// Which operand a packed texture holds (both are needed at once).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,7 +83,7 @@ fn workgroups(items: u32, max: u32) -> [u32; 3] {
 impl PackedScratch {
     fn texture(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         role: Role,
         width: u32,
         height: u32,
@@ -72,26 +92,22 @@ impl PackedScratch {
             .textures
             .entry((role, width, height))
             .or_insert_with(|| {
-                let texture = backend
-                    .context()
-                    .device
-                    .create_texture(&wgpu::TextureDescriptor {
-                        label: Some("packed matmul operand"),
-                        size: wgpu::Extent3d {
-                            width,
-                            height,
-                            depth_or_array_layers: 1,
-                        },
-                        mip_level_count: 1,
-                        sample_count: 1,
-                        dimension: wgpu::TextureDimension::D2,
-                        format: wgpu::TextureFormat::Rgba32Float,
-                        usage: wgpu::TextureUsages::TEXTURE_BINDING
-                            | wgpu::TextureUsages::STORAGE_BINDING
-                            | wgpu::TextureUsages::COPY_DST,
-                        view_formats: &[],
-                    });
-                backend.recorder().counters.buffer_allocations += 1;
+                let texture = device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("packed matmul operand"),
+                    size: wgpu::Extent3d {
+                        width,
+                        height,
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING
+                        | wgpu::TextureUsages::STORAGE_BINDING
+                        | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                });
                 let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
                 (texture, view)
             });
@@ -100,7 +116,7 @@ impl PackedScratch {
 
     fn bind_group(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         kernel: &Kernel,
         buffers: &[&wgpu::Buffer],
         views: &[&wgpu::TextureView],
@@ -111,11 +127,8 @@ impl PackedScratch {
             buffers.iter().map(|&b| b.clone()).collect(),
             views.iter().map(|v| v.texture().clone()).collect(),
         );
-        self.bind_groups.get_or_create(key, || {
-            backend
-                .recorder()
-                .bind_group(backend.context(), kernel, entries)
-        })
+        self.bind_groups
+            .get_or_create(key, || device.create_bind_group(kernel, entries))
     }
 
     /// Packs `rows × cols` (stored transposed when `transposed`) from
@@ -123,19 +136,19 @@ impl PackedScratch {
     #[allow(clippy::too_many_arguments)]
     fn pack(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         role: Role,
         source: &wgpu::Buffer,
         (rows, cols, offset, transposed): (u32, u32, u32, bool),
         height: u32,
     ) -> Result<wgpu::TextureView> {
         let texels = cols.div_ceil(4);
-        let view = self.texture(backend, role, texels, height);
-        let context = backend.context().clone();
+        let view = self.texture(device, role, texels, height);
+        let context = device.context().clone();
         // Rows already laid out as whole texels at a copyable pitch: a plain copy.
         let copy_alignment = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT / 4;
         if !transposed && cols % copy_alignment == 0 && offset % 4 == 0 && rows == height {
-            backend.recorder().copy_to_texture(
+            device.recorder().copy_to_texture(
                 &context,
                 source,
                 offset as u64 * 4,
@@ -144,7 +157,7 @@ impl PackedScratch {
             );
             return Ok(view);
         }
-        let kernel = backend.kernel(&kernels::MATMUL_PACK_ENTRY, &[]);
+        let kernel = device.kernel(&PACK, &[]);
         let params = PackParams {
             rows,
             cols,
@@ -152,9 +165,10 @@ impl PackedScratch {
             transposed: transposed as u32,
             texels,
             height,
-            pad: [0; 2],
+            pad0: 0,
+            pad1: 0,
         };
-        let arena = backend.recorder().arena_buffer.clone();
+        let arena = device.recorder().arena_buffer.clone();
         let entries = [
             params_entry(&arena),
             wgpu::BindGroupEntry {
@@ -166,8 +180,8 @@ impl PackedScratch {
                 resource: wgpu::BindingResource::TextureView(&view),
             },
         ];
-        let group = self.bind_group(backend, &kernel, &[source], &[&view], &entries);
-        let mut recorder = backend.recorder();
+        let group = self.bind_group(device, &kernel, &[source], &[&view], &entries);
+        let mut recorder = device.recorder();
         let offset = recorder.push_params(&context, bytemuck::bytes_of(&params))?;
         let max = context.limits.max_compute_workgroups_per_dimension;
         recorder.record(
@@ -186,12 +200,12 @@ impl PackedScratch {
     /// checked against the buffers.
     pub(crate) fn matmul(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         (a, b, out): (&GpuBuffer, &GpuBuffer, &GpuBuffer),
         spec: &MatmulSpec,
-        params: &[u8],
+        params: &impl Pod,
     ) -> Result<bool> {
-        let context = backend.context().clone();
+        let context = device.context().clone();
         let limits = &context.limits;
         let side = limits.max_texture_dimension_2d as usize;
         let (m, k, n) = (spec.m, spec.k, spec.n);
@@ -202,14 +216,14 @@ impl PackedScratch {
         }
         let (m, k, n) = (m as u32, k as u32, n as u32);
         let a_view = self.pack(
-            backend,
+            device,
             Role::A,
             &a.buffer,
             (m, k, spec.a_offset as u32, spec.transpose_a),
             m,
         )?;
         let b_view = self.pack(
-            backend,
+            device,
             Role::B,
             &b.buffer,
             (k, n, spec.b_offset as u32, false),
@@ -223,11 +237,8 @@ impl PackedScratch {
         } else {
             SMALL_TILE_M
         };
-        let kernel = backend.kernel(
-            &kernels::MATMUL_TEXTURE_ENTRY,
-            &[("TILE_M", tile_m as f64), ("TILE_N4", tile_n4 as f64)],
-        );
-        let arena = backend.recorder().arena_buffer.clone();
+        let kernel = device.kernel(&TEXTURE_TILED, &[("TILE_M", tile_m), ("TILE_N4", tile_n4)]);
+        let arena = device.recorder().arena_buffer.clone();
         let entries = [
             params_entry(&arena),
             wgpu::BindGroupEntry {
@@ -248,15 +259,15 @@ impl PackedScratch {
             },
         ];
         let group = self.bind_group(
-            backend,
+            device,
             &kernel,
             &[&b.buffer, &out.buffer],
             &[&a_view, &b_view],
             &entries,
         );
         let tiles = m.div_ceil(tile_m) * tiles_n;
-        let mut recorder = backend.recorder();
-        let offset = recorder.push_params(&context, params)?;
+        let mut recorder = device.recorder();
+        let offset = recorder.push_params(&context, bytemuck::bytes_of(params))?;
         let max = limits.max_compute_workgroups_per_dimension;
         recorder.record(&context, &kernel, offset, &group, workgroups(tiles, max));
         Ok(true)

@@ -7,48 +7,104 @@
 //! 8-invocation workgroup is one subgroup; elsewhere the unfused
 //! composition runs.
 
-use super::backend::{GpuBackend, u32_of};
-use super::bind_group_cache::BindGroupCache;
-use super::buffer::{GpuBuffer, GpuRows};
-use super::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
-use super::kernels::{self, Kernel, Source};
-use super::recorder::params_entry;
+use super::DeviceHandles;
 use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
+use crate::gpu::device::{
+    Access, BindGroupCache, Device, EntryPoint, GpuBuffer, GpuRows, Kernel, Source, params_entry,
+    u32_of,
+};
+use crate::gpu::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
+use crate::gpu::kernels;
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
-use std::collections::HashMap;
-use std::rc::Rc;
 
 /// f32 values per 64 KiB uniform window; W's windows are followed by b.
 const WINDOW: usize = WINDOW_VEC4S * 4;
 const BIAS_OFFSET: u64 = (WINDOW * WEIGHT_WINDOWS * 4) as u64;
 const BIAS_BYTES: u64 = (MAX_OUTPUTS * 4) as u64;
-const MAX_OUTPUTS: usize = 16;
-/// Rows per lane of `fused_scores` (a workgroup is 8 lanes).
+/// The most outputs C the kernels handle (`MAX_C` in the shader).
+pub(crate) const MAX_OUTPUTS: usize = 16;
+/// Invocations per workgroup of both kernels: one subgroup of 8 lanes (the
+/// context checks that the adapter's subgroups are at least that wide).
+pub(crate) const LANES: usize = 8;
+/// Rows per lane of `fused_scores`.
 const ROWS_PER_LANE: usize = 4;
 /// Feature texels per lane of `fused_weight_grad`.
 const TEXELS_PER_LANE: usize = 2;
 /// Bind groups kept before the cache is cleared (each holds its buffers alive).
 const MAX_CACHED_BIND_GROUPS: usize = 64;
 
-const HAS_CLASS_WEIGHTS: u32 = 1;
-const REAL_TARGETS: u32 = 2;
-const WITH_GRADS: u32 = 8;
+/// Bits of `StepParams::flags` (the same names in fused_step.wgsl).
+pub(crate) const HAS_CLASS_WEIGHTS: u32 = 1;
+/// The targets are real-valued rows (a texture), not class labels.
+pub(crate) const REAL_TARGETS: u32 = 2;
+/// Write the gradients, not only the loss.
+pub(crate) const WITH_GRADS: u32 = 8;
 
+/// Values of the `LOSS` override (the same names in fused_step.wgsl).
+pub(crate) const SOFTMAX: u32 = 0;
+pub(crate) const HINGE: u32 = 1;
+pub(crate) const SQUARED_HINGE: u32 = 2;
+pub(crate) const MSE: u32 = 3;
+pub(crate) const LOGISTIC: u32 = 4;
+
+/// `StepParams` of shaders/fused_step.wgsl, shared by both kernels.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct StepParams {
-    rows: u32,
-    d: u32,
-    layer_rows: u32,
-    first: u32,
-    flags: u32,
-    slot: u32,
-    margin: f32,
-    smoothing: f32,
-    inv_rows: f32,
-    pad: [u32; 3],
+pub(crate) struct StepParams {
+    pub(crate) rows: u32,
+    pub(crate) d: u32,
+    pub(crate) layer_rows: u32,
+    pub(crate) first: u32,
+    pub(crate) flags: u32,
+    pub(crate) slot: u32,
+    pub(crate) margin: f32,
+    pub(crate) smoothing: f32,
+    pub(crate) inv_rows: f32,
+    pub(crate) pad0: u32,
+    pub(crate) pad1: u32,
+    pub(crate) pad2: u32,
+}
+
+/// Scores, loss and dScores of the batch, one lane per row block.
+pub(crate) const SCORES: EntryPoint = EntryPoint {
+    module: kernels::FUSED_STEP,
+    entry: "fused_scores",
+    storage: &[
+        (1, Access::Texture),
+        (2, Access::Read),
+        (3, Access::Read),
+        (4, Access::Read),
+        (5, Access::Texture),
+        (6, Access::Uniform),
+        (7, Access::Uniform),
+        (8, Access::Uniform),
+        (9, Access::Uniform),
+        (10, Access::ReadWrite),
+        (15, Access::Uniform),
+    ],
+};
+/// dW = xᵀ·dS, db and the batch's stats, one lane per feature texels.
+pub(crate) const WEIGHT_GRAD: EntryPoint = EntryPoint {
+    module: kernels::FUSED_STEP,
+    entry: "fused_weight_grad",
+    storage: &[
+        (1, Access::Texture),
+        (11, Access::Uniform),
+        (12, Access::ReadWrite),
+        (13, Access::ReadWrite),
+        (14, Access::ReadWrite),
+    ],
+};
+
+/// The pipelines' generated source, for `outputs` columns.
+pub(crate) fn shape(outputs: usize) -> FusedShape {
+    FusedShape {
+        outputs,
+        rows_per_lane: ROWS_PER_LANE,
+        texels_per_lane: TEXELS_PER_LANE,
+    }
 }
 
 /// What a cached bind group binds, by identity.
@@ -69,21 +125,18 @@ pub(crate) struct FusedScratch {
     /// Bound as the targets texture when the targets are class labels.
     no_targets: Option<(wgpu::Texture, wgpu::TextureView)>,
     bind_groups: BindGroupCache<BindKey, MAX_CACHED_BIND_GROUPS>,
-    /// The two pipelines by outputs and loss code, so that a step looks
-    /// them up without building the kernel cache's string keys.
-    kernels: HashMap<(usize, u32), (Rc<Kernel>, Rc<Kernel>)>,
 }
 
 /// Whether the fused kernels handle this step (otherwise the unfused
 /// composition runs): 8-lane subgroups, rows kept as textures, at most 16
 /// outputs, and the batch scratch and W within their uniform windows.
-pub(crate) fn fits(backend: &GpuBackend, step: &LinearStep<'_, GpuBackend>) -> bool {
+pub(crate) fn fits<B: DeviceHandles + ?Sized>(device: &Device, step: &LinearStep<'_, B>) -> bool {
     let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
     let targets_ok = match &step.targets {
         ResidentTargets::Classes { .. } => true,
         ResidentTargets::Values(values) => values.texture.is_some() && values.cols == c,
     };
-    backend.context().subgroups_of_8
+    device.context().subgroups_of_8
         && step.x.texture.is_some()
         && targets_ok
         && rows > 0
@@ -91,13 +144,13 @@ pub(crate) fn fits(backend: &GpuBackend, step: &LinearStep<'_, GpuBackend>) -> b
         && (1..=MAX_OUTPUTS).contains(&c)
         && rows * (c + 3) <= WINDOW
         // fused_weight_grad reads dS 8 rows at a time, in 8-lane loads.
-        && rows.next_multiple_of(8) * c + 32 <= WINDOW
+        && rows.next_multiple_of(LANES) * c + 32 <= WINDOW
         && d.div_ceil(4) <= WEIGHT_WINDOWS * texels_per_window(c)
 }
 
 /// The checks the unfused composition makes, with the same errors.
-pub(crate) fn check(
-    step: &LinearStep<'_, GpuBackend>,
+fn check<B: DeviceHandles + ?Sized>(
+    step: &LinearStep<'_, B>,
     params: &GpuBuffer,
     grads: Option<&GpuBuffer>,
     stats: &GpuBuffer,
@@ -162,23 +215,19 @@ pub(crate) fn check(
 }
 
 fn scratch_buffer(
-    backend: &GpuBackend,
+    device: &Device,
     slot: &mut Option<wgpu::Buffer>,
     what: &'static str,
     bytes: u64,
     usage: wgpu::BufferUsages,
 ) -> wgpu::Buffer {
     slot.get_or_insert_with(|| {
-        backend.recorder().counters.buffer_allocations += 1;
-        backend
-            .context()
-            .device
-            .create_buffer(&wgpu::BufferDescriptor {
-                label: Some(what),
-                size: bytes,
-                usage,
-                mapped_at_creation: false,
-            })
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size: bytes,
+            usage,
+            mapped_at_creation: false,
+        })
     })
     .clone()
 }
@@ -198,54 +247,67 @@ fn view(texture: &wgpu::Texture) -> wgpu::TextureView {
     })
 }
 
+/// The `LOSS` code of `loss`, its margin and its label smoothing.
 fn loss_code(loss: &Loss) -> (u32, f32, f32) {
     match *loss {
-        Loss::SoftmaxCrossEntropy { label_smoothing } => (0, 0.0, label_smoothing),
-        Loss::Hinge { margin } => (1, margin, 0.0),
-        Loss::SquaredHinge { margin } => (2, margin, 0.0),
-        Loss::MeanSquaredError => (3, 0.0, 0.0),
-        Loss::Logistic => (4, 0.0, 0.0),
+        Loss::SoftmaxCrossEntropy { label_smoothing } => (SOFTMAX, 0.0, label_smoothing),
+        Loss::Hinge { margin } => (HINGE, margin, 0.0),
+        Loss::SquaredHinge { margin } => (SQUARED_HINGE, margin, 0.0),
+        Loss::MeanSquaredError => (MSE, 0.0, 0.0),
+        Loss::Logistic => (LOGISTIC, 0.0, 0.0),
     }
+}
+
+/// Records the step after [`check`]ing it; the caller has made sure that
+/// it [`fits`].
+pub(crate) fn call_fused_step<B: DeviceHandles + ?Sized>(
+    device: &Device,
+    scratch: &mut FusedScratch,
+    step: &LinearStep<'_, B>,
+    params: &GpuBuffer,
+    grads: Option<&mut GpuBuffer>,
+    stats: &GpuBuffer,
+    slot: usize,
+) -> Result<()> {
+    check(step, params, grads.as_deref(), stats, slot)?;
+    scratch.record(device, step, params, grads, stats, slot)
 }
 
 impl FusedScratch {
     fn bind_group(
         &mut self,
-        backend: &GpuBackend,
+        device: &Device,
         kernel: &Kernel,
         key: BindKey,
         entries: &[wgpu::BindGroupEntry<'_>],
     ) -> wgpu::BindGroup {
-        self.bind_groups.get_or_create(key, || {
-            backend
-                .recorder()
-                .bind_group(backend.context(), kernel, entries)
-        })
+        self.bind_groups
+            .get_or_create(key, || device.create_bind_group(kernel, entries))
     }
 
     /// Records the step: checked by [`check`], fitting by [`fits`].
-    pub(crate) fn record(
+    fn record<B: DeviceHandles + ?Sized>(
         &mut self,
-        backend: &GpuBackend,
-        step: &LinearStep<'_, GpuBackend>,
+        device: &Device,
+        step: &LinearStep<'_, B>,
         params: &GpuBuffer,
         grads: Option<&mut GpuBuffer>,
-        stats: &mut GpuBuffer,
+        stats: &GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        let context = backend.context().clone();
+        let context = device.context().clone();
         let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
         let x: &GpuRows = step.x;
         let x_texture = x.texture.as_ref().expect("checked by fits");
         let weights = scratch_buffer(
-            backend,
+            device,
             &mut self.weights,
             "fused step weights",
             BIAS_OFFSET + BIAS_BYTES,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
         let batch = scratch_buffer(
-            backend,
+            device,
             &mut self.batch,
             "fused step batch",
             (WINDOW * 4) as u64,
@@ -254,8 +316,7 @@ impl FusedScratch {
         let no_targets = self
             .no_targets
             .get_or_insert_with(|| {
-                backend.recorder().counters.buffer_allocations += 1;
-                let texture = context.device.create_texture(&wgpu::TextureDescriptor {
+                let texture = device.create_texture(&wgpu::TextureDescriptor {
                     label: Some("no targets"),
                     size: wgpu::Extent3d {
                         width: 1,
@@ -287,7 +348,7 @@ impl FusedScratch {
                 (
                     labels.buffer.clone(),
                     class_weights
-                        .map_or_else(|| backend.unused_input().clone(), |w| w.buffer.clone()),
+                        .map_or_else(|| device.unused_input().clone(), |w| w.buffer.clone()),
                     no_targets.clone(),
                 )
             }
@@ -295,8 +356,8 @@ impl FusedScratch {
                 flags |= REAL_TARGETS;
                 let texture = values.texture.as_ref().expect("checked by fits");
                 (
-                    backend.unused_input().clone(),
-                    backend.unused_input().clone(),
+                    device.unused_input().clone(),
+                    device.unused_input().clone(),
                     (texture.texture.clone(), texture.view.clone()),
                 )
             }
@@ -312,34 +373,25 @@ impl FusedScratch {
             margin,
             smoothing,
             inv_rows: 1.0 / rows as f32,
-            pad: [0; 3],
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
         };
-        let (scores_kernel, grad_kernel) = self
-            .kernels
-            .entry((c, loss_kind))
-            .or_insert_with(|| {
-                let shape = FusedShape {
-                    outputs: c,
-                    rows_per_lane: ROWS_PER_LANE,
-                    texels_per_lane: TEXELS_PER_LANE,
-                };
-                let source = Source::Generated {
-                    key: format!("{shape:?}"),
-                    generate: &|| fused_source::source(shape),
-                };
-                let scores = backend.kernel_from(
-                    &kernels::FUSED_SCORES,
-                    &source,
-                    &[("C", c as f64), ("LOSS", loss_kind as f64)],
-                );
-                let grad =
-                    backend.kernel_from(&kernels::FUSED_WEIGHT_GRAD, &source, &[("C", c as f64)]);
-                (scores, grad)
-            })
-            .clone();
-        copy_weights(backend, &params.buffer, &weights, d, c);
+        let shape = shape(c);
+        let source = Source::Generated {
+            variant: [
+                shape.outputs as u32,
+                shape.rows_per_lane as u32,
+                shape.texels_per_lane as u32,
+            ],
+            generate: &|| fused_source::source(shape),
+        };
+        let scores_kernel =
+            device.kernel_from(&SCORES, &source, &[("C", c as u32), ("LOSS", loss_kind)]);
+        let grad_kernel = device.kernel_from(&WEIGHT_GRAD, &source, &[("C", c as u32)]);
+        copy_weights(device, &params.buffer, &weights, d, c);
 
-        let arena = backend.recorder().arena_buffer.clone();
+        let arena = device.recorder().arena_buffer.clone();
         let x_view = &x_texture.view;
         let (targets, target_view) = targets;
         let scores_group = {
@@ -385,9 +437,9 @@ impl FusedScratch {
                     }),
                 },
             ];
-            self.bind_group(backend, &scores_kernel, key, &entries)
+            self.bind_group(device, &scores_kernel, key, &entries)
         };
-        let unused_output = backend.unused_output().clone();
+        let unused_output = device.unused_output().clone();
         let grads_buffer = grads.map(|g| (g.buffer.clone(), g.len));
         let (grads_all, grads4_size) = match &grads_buffer {
             Some((buffer, len)) if d >= 4 => (buffer.clone(), (len / 4 * 16) as u64),
@@ -423,12 +475,12 @@ impl FusedScratch {
                 buffer_entry(13, &grads_all),
                 buffer_entry(14, &stats.buffer),
             ];
-            self.bind_group(backend, &grad_kernel, key, &entries)
+            self.bind_group(device, &grad_kernel, key, &entries)
         };
 
-        let score_groups = rows.div_ceil(8 * ROWS_PER_LANE) as u32;
+        let score_groups = rows.div_ceil(LANES * ROWS_PER_LANE) as u32;
         let grad_groups = if flags & WITH_GRADS != 0 {
-            d.div_ceil(4).div_ceil(8 * TEXELS_PER_LANE) as u32
+            d.div_ceil(4).div_ceil(LANES * TEXELS_PER_LANE) as u32
         } else {
             1
         };
@@ -439,7 +491,7 @@ impl FusedScratch {
                 detail: format!("needs {grad_groups} workgroups, the adapter allows {max}"),
             });
         }
-        let mut recorder = backend.recorder();
+        let mut recorder = device.recorder();
         recorder.counters.fused_steps += 1;
         let bytes = bytemuck::bytes_of(&uniform);
         let offset = recorder.push_params(&context, bytes)?;
@@ -464,14 +516,14 @@ impl FusedScratch {
 /// Copies W into the uniform windows by feature texel (zero past feature
 /// d) and b after them, after the previous update.
 fn copy_weights(
-    backend: &GpuBackend,
+    device: &Device,
     params: &wgpu::Buffer,
     weights: &wgpu::Buffer,
     d: usize,
     c: usize,
 ) {
-    let context = backend.context();
-    let mut recorder = backend.recorder();
+    let context = device.context();
+    let mut recorder = device.recorder();
     let texel_floats = 4 * c;
     let per_window = texels_per_window(c);
     let (texels, weight_floats) = (d.div_ceil(4), d * c);

@@ -5,26 +5,14 @@
 
 use super::bind_group_cache::BindGroupCache;
 use super::context::GpuContext;
-use super::kernels::Kernel;
+use super::counted::{self, GpuCounters};
+use super::pipelines::Kernel;
 use crate::{Error, Result};
 
 /// Bytes reserved per dispatch in the parameter arena (≥ any params struct
 /// and a multiple of every adapter's uniform offset alignment).
 pub(crate) const PARAM_SLOT: u64 = 256;
 const ARENA_SLOTS: u64 = 4096;
-
-/// What the engine itself counts, for the benchmark's step report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GpuCounters {
-    pub dispatches: u64,
-    pub submissions: u64,
-    pub readbacks: u64,
-    /// Buffers and textures created.
-    pub buffer_allocations: u64,
-    pub bind_groups: u64,
-    /// Linear steps that ran the fused kernels (the rest ran unfused).
-    pub fused_steps: u64,
-}
 
 pub(crate) struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
@@ -48,22 +36,24 @@ pub(crate) struct Binding<'a> {
 impl Recorder {
     pub(crate) fn new(context: &GpuContext) -> Self {
         let slot = PARAM_SLOT.max(context.limits.min_uniform_buffer_offset_alignment as u64);
-        let arena_buffer = context.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("lintrain params arena"),
-            size: slot * ARENA_SLOTS,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let mut counters = GpuCounters::default();
+        let arena_buffer = counted::create_buffer(
+            &mut counters,
+            context,
+            &wgpu::BufferDescriptor {
+                label: Some("lintrain params arena"),
+                size: slot * ARENA_SLOTS,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            },
+        );
         Self {
             encoder: None,
             arena: Vec::new(),
             arena_buffer,
             staging: None,
             bind_groups: BindGroupCache::default(),
-            counters: GpuCounters {
-                buffer_allocations: 1,
-                ..GpuCounters::default()
-            },
+            counters,
         }
     }
 
@@ -117,7 +107,7 @@ impl Recorder {
                     resource: b.buffer.as_entire_binding(),
                 });
             }
-            create_bind_group(counters, context, kernel, &entries)
+            counted::create_bind_group(counters, context, kernel, &entries)
         });
         self.record(context, kernel, offset, &bind_group, workgroups);
         Ok(())
@@ -129,7 +119,25 @@ impl Recorder {
         kernel: &Kernel,
         entries: &[wgpu::BindGroupEntry<'_>],
     ) -> wgpu::BindGroup {
-        create_bind_group(&mut self.counters, context, kernel, entries)
+        counted::create_bind_group(&mut self.counters, context, kernel, entries)
+    }
+
+    /// Creates a buffer, counted.
+    pub(crate) fn create_buffer(
+        &mut self,
+        context: &GpuContext,
+        descriptor: &wgpu::BufferDescriptor<'_>,
+    ) -> wgpu::Buffer {
+        counted::create_buffer(&mut self.counters, context, descriptor)
+    }
+
+    /// Creates a texture, counted.
+    pub(crate) fn create_texture(
+        &mut self,
+        context: &GpuContext,
+        descriptor: &wgpu::TextureDescriptor<'_>,
+    ) -> wgpu::Texture {
+        counted::create_texture(&mut self.counters, context, descriptor)
     }
 
     /// Appends `params` to the arena and returns their dynamic offset.
@@ -245,13 +253,15 @@ impl Recorder {
         }
         let needs_new = self.staging.as_ref().is_none_or(|s| s.size() < bytes);
         if needs_new {
-            self.staging = Some(context.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("lintrain readback staging"),
-                size: bytes.next_power_of_two(),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }));
-            self.counters.buffer_allocations += 1;
+            self.staging = Some(self.create_buffer(
+                context,
+                &wgpu::BufferDescriptor {
+                    label: Some("lintrain readback staging"),
+                    size: bytes.next_power_of_two(),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                },
+            ));
         }
         let staging = self.staging.take().expect("just ensured");
         self.encoder(context)
@@ -301,21 +311,4 @@ fn map_and_copy(context: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Res
     staging.unmap();
     context.take_device_error()?;
     Ok(data)
-}
-
-/// Creates a bind group for `kernel`, counted.
-fn create_bind_group(
-    counters: &mut GpuCounters,
-    context: &GpuContext,
-    kernel: &Kernel,
-    entries: &[wgpu::BindGroupEntry<'_>],
-) -> wgpu::BindGroup {
-    counters.bind_groups += 1;
-    context
-        .device
-        .create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(kernel.name),
-            layout: &kernel.layout,
-            entries,
-        })
 }
