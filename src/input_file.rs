@@ -12,7 +12,11 @@ use std::path::Path;
 /// The whole content of the regular file at `path` (symbolic links are
 /// followed). Errors are [`Error::File`] naming the path, or
 /// [`Error::TooLarge`] for a file over the limit.
-pub fn read_whole(path: &Path) -> Result<Vec<u8>> {
+pub fn read_whole(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    read_whole_at(path.as_ref())
+}
+
+fn read_whole_at(path: &Path) -> Result<Vec<u8>> {
     let file_error = |reason: String| Error::file(path, reason);
     let os_error = |error: std::io::Error| Error::io(path, error);
     let not_regular = |metadata: &std::fs::Metadata| {
