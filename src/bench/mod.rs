@@ -3,6 +3,10 @@
 //! one minibatch step fused and unfused, and end-to-end training on
 //! CIFAR-10-shaped synthetic data, each on both backends, reported as a
 //! markdown table and optionally as JSON records.
+//!
+//! This module measures and returns a [`Report`]; the command line's
+//! `src/cli/bench.rs` turns flags into [`BenchOptions`], shows progress and
+//! prints the report, so the library needs no argument parser.
 
 mod cases;
 mod data;
