@@ -1,6 +1,6 @@
 //! Reading an input file whole, safely: only regular files (a device such
 //! as `/dev/zero`, a FIFO or a directory would be read without bound or not
-//! at all), never more than [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES),
+//! at all), never more than [`MAX_FILE_BYTES`],
 //! and never more than the size the file had when it was opened, so a file
 //! that grows while it is read cannot grow the allocation.
 

@@ -7,7 +7,7 @@
 //! files only, bounded), gzip is decompressed bounded by
 //! [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES), and every size a
 //! header declares (an `.npy` shape, IDX dimensions, an `.npz` member) is
-//! checked against the stated [`limits`](crate::limits) and the bytes present
+//! checked against the stated [`limits`] and the bytes present
 //! before anything is allocated for it.
 //!
 //! Feature names: the CSV header, else `x0, x1, …` (text without header,
