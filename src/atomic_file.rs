@@ -6,8 +6,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// The directory a path's file lives in (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
+pub fn parent_dir<P: AsRef<Path> + ?Sized>(path: &P) -> &Path {
+    match path.as_ref().parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     }
@@ -16,7 +16,8 @@ pub fn parent_dir(path: &Path) -> &Path {
 /// Writes `bytes` to `path` atomically. An existing file keeps its
 /// permissions; a new one is readable by all (temporary files are created
 /// owner-only). On any failure an existing file is left untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
     write_atomically_with(path, |out| {
         out.write_all(bytes).map_err(|e| io_error(path, e))
     })
@@ -32,9 +33,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// [`io_error`] does, or to its own type); the temporary file's own
 /// failures are [`Error::File`] naming `path`.
 pub fn write_atomically_with<E: From<Error>>(
-    path: &Path,
+    path: impl AsRef<Path>,
     write: impl FnOnce(&mut dyn Write) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
+    let path = path.as_ref();
     let name = path
         .file_name()
         .ok_or_else(|| Error::file(path, "not a file path"))?;
@@ -61,13 +63,17 @@ pub fn write_atomically_with<E: From<Error>>(
 }
 
 /// A failure to write `path`, as an [`Error::File`] naming it.
-pub fn io_error(path: &Path, error: std::io::Error) -> Error {
-    Error::io(path, error)
+pub fn io_error(path: impl AsRef<Path>, error: std::io::Error) -> Error {
+    Error::io(path.as_ref(), error)
 }
 
 /// Gives the temporary file `temporary` the permissions `target` has, or
 /// 0644 when there is no target yet.
-pub fn publish_permissions(temporary: &Path, target: &Path) -> std::io::Result<()> {
+pub fn publish_permissions(
+    temporary: impl AsRef<Path>,
+    target: impl AsRef<Path>,
+) -> std::io::Result<()> {
+    let (temporary, target) = (temporary.as_ref(), target.as_ref());
     match std::fs::metadata(target) {
         Ok(existing) if existing.is_file() => {
             std::fs::set_permissions(temporary, existing.permissions())

@@ -69,7 +69,8 @@ impl SavedCheckpoint {
 
     /// Writes the checkpoint atomically; one that would not load is not
     /// written.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
         let state_len = self.state_len();
         let bytes = self
             .saved
@@ -105,7 +106,11 @@ impl SavedCheckpoint {
     /// Reads and checks a checkpoint file; errors name the file. The
     /// optimizer is not rebuilt from the file: the caller gives the one it
     /// trains with, and a different one is an [`Error::InvalidConfig`].
-    pub fn load(path: &Path, optimizer: Optimizer) -> Result<Self> {
+    pub fn load(path: impl AsRef<Path>, optimizer: Optimizer) -> Result<Self> {
+        Self::load_at(path.as_ref(), optimizer)
+    }
+
+    fn load_at(path: &Path, optimizer: Optimizer) -> Result<Self> {
         let bytes = read_bounded(path, "checkpoint", MAX_CHECKPOINT_FILE_BYTES)?;
         let (saved, extras) = SavedModel::from_bytes_as(&bytes, CHECKPOINT_FORMAT, "checkpoint")
             .map_err(|invalid| invalid.in_file(path, ""))?;

@@ -1,6 +1,6 @@
 //! Reading an input file whole, safely: only regular files (a device such
 //! as `/dev/zero`, a FIFO or a directory would be read without bound or not
-//! at all), never more than [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES),
+//! at all), never more than [`MAX_FILE_BYTES`],
 //! and never more than the size the file had when it was opened, so a file
 //! that grows while it is read cannot grow the allocation.
 
@@ -12,7 +12,11 @@ use std::path::Path;
 /// The whole content of the regular file at `path` (symbolic links are
 /// followed). Errors are [`Error::File`] naming the path, or
 /// [`Error::TooLarge`] for a file over the limit.
-pub fn read_whole(path: &Path) -> Result<Vec<u8>> {
+pub fn read_whole(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    read_whole_at(path.as_ref())
+}
+
+fn read_whole_at(path: &Path) -> Result<Vec<u8>> {
     let file_error = |reason: String| Error::file(path, reason);
     let os_error = |error: std::io::Error| Error::io(path, error);
     let not_regular = |metadata: &std::fs::Metadata| {

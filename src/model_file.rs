@@ -83,7 +83,8 @@ impl SavedModel {
     /// Writes the model atomically and reproducibly (see the module docs);
     /// the `lintrain_version` written is this lintrain's. A model that
     /// would not load is not written.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
         let bytes = self
             .check()
             .and_then(|()| self.to_bytes().map_err(Invalid::Reason))
@@ -94,7 +95,8 @@ impl SavedModel {
     /// Reads and checks a model file (see the module docs): every problem
     /// is an [`Error::Format`] (or [`Error::File`] when it cannot be read,
     /// [`Error::TooLarge`] for a size over a stated limit) naming the file.
-    pub fn load(path: &Path) -> Result<SavedModel> {
+    pub fn load(path: impl AsRef<Path>) -> Result<SavedModel> {
+        let path = path.as_ref();
         let bytes = read_bounded(path, "model", MAX_MODEL_FILE_BYTES)?;
         Self::from_bytes(&bytes).map_err(|invalid| invalid.in_file(path, ""))
     }

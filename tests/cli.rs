@@ -1112,7 +1112,7 @@ fn library_training_options_are_reachable_from_the_command_line() {
     );
     // Balanced classes (30 rows each) weigh 1 each: the plain model, up to
     // the rounding of another summation order on the weighted path.
-    let load = |m: &str| SavedModel::load(&model(m)).expect("loads").model;
+    let load = |m: &str| SavedModel::load(model(m)).expect("loads").model;
     let (balanced, unweighted) = (load("balanced.safetensors"), load("plain.safetensors"));
     for (b, p) in balanced.weights.iter().zip(&unweighted.weights) {
         assert!(

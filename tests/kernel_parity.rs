@@ -10,6 +10,29 @@ use ndarray::Array2;
 const RTOL: f32 = 1e-4;
 const ATOL: f32 = 1e-5;
 
+/// One test body run on each device, as candle's `test_device!` does:
+/// `test_device!(body, name_cpu, name_gpu)` makes the test `name_cpu`,
+/// which runs `body("cpu", &CpuBackend::new())`, and the test `name_gpu`,
+/// which runs `body("gpu", &gpu)` on the harness's GPU backend. `body` is a
+/// generic `fn(&str, &impl Backend)`; the name is for its messages. Without
+/// an adapter the GPU test fails under CI=true and elsewhere says that its
+/// GPU half did not run (see `common::gpu_with_options`).
+macro_rules! test_device {
+    ($body:ident, $cpu:ident, $gpu:ident) => {
+        #[test]
+        fn $cpu() {
+            $body("cpu", &CpuBackend::new());
+        }
+
+        #[test]
+        fn $gpu() {
+            if let Some(gpu) = gpu() {
+                $body("gpu", &gpu);
+            }
+        }
+    };
+}
+
 fn matmul_on<B: Backend>(
     b: &B,
     a: &[f32],
@@ -111,32 +134,25 @@ fn matmul_honours_offsets_and_leaves_the_rest_untouched() {
     }
 }
 
-#[test]
-fn matmul_rejects_bad_shapes_with_typed_errors() {
-    let cpu = CpuBackend::new();
-    let a = cpu.upload(&[1.0; 6]).unwrap();
-    let b = cpu.upload(&[1.0; 6]).unwrap();
-    let mut out = cpu.zeros(4).unwrap();
-    let err = cpu
-        .matmul(&a, &b, &mut out, &MatmulSpec::new(2, 4, 2))
+/// 2×4·4×2 from buffers of 6 values: a typed error, not a device fault.
+fn matmul_rejects_bad_shapes<B: Backend>(name: &str, b: &B) {
+    let a = b.upload(&[1.0; 6]).unwrap();
+    let w = b.upload(&[1.0; 6]).unwrap();
+    let mut out = b.zeros(4).unwrap();
+    let err = b
+        .matmul(&a, &w, &mut out, &MatmulSpec::new(2, 4, 2))
         .unwrap_err();
     assert!(
         matches!(err, lintrain::Error::ShapeMismatch { .. }),
-        "{err}"
+        "{name}: {err}"
     );
-    if let Some(gpu) = gpu() {
-        let a = gpu.upload(&[1.0; 6]).unwrap();
-        let b = gpu.upload(&[1.0; 6]).unwrap();
-        let mut out = gpu.zeros(4).unwrap();
-        let err = gpu
-            .matmul(&a, &b, &mut out, &MatmulSpec::new(2, 4, 2))
-            .unwrap_err();
-        assert!(
-            matches!(err, lintrain::Error::ShapeMismatch { .. }),
-            "{err}"
-        );
-    }
 }
+
+test_device!(
+    matmul_rejects_bad_shapes,
+    matmul_rejects_bad_shapes_with_typed_errors_cpu,
+    matmul_rejects_bad_shapes_with_typed_errors_gpu
+);
 
 fn column_sums_on<B: Backend>(b: &B, x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let x = b.upload(x).unwrap();
@@ -484,75 +500,47 @@ fn check_extreme<B: Backend>(name: &str, b: &B) {
     assert_eq!(run.stats[3], 2.0, "{name}: BCE correct count");
 }
 
-#[test]
-fn extreme_logits_ties_and_edge_labels() {
-    check_extreme("cpu", &CpuBackend::new());
-    if let Some(gpu) = gpu() {
-        check_extreme("gpu", &gpu);
-    }
+test_device!(
+    check_extreme,
+    extreme_logits_ties_and_edge_labels_cpu,
+    extreme_logits_ties_and_edge_labels_gpu
+);
+
+/// A label past the classes is refused before anything reaches the device.
+fn out_of_range_labels_are_rejected<B: Backend>(name: &str, b: &B) {
+    let run = || -> lintrain::Result<()> {
+        let scores = b.upload(&[0.0; 6])?;
+        let labels = b.upload_labels(&[0, 3])?;
+        let (mut d, mut r, mut s) = (b.zeros(6)?, b.zeros(2)?, b.zeros(2)?);
+        b.loss(
+            &Loss::softmax(),
+            &scores,
+            Targets::Classes {
+                labels: &labels,
+                class_weights: None,
+            },
+            2,
+            3,
+            LossOutputs {
+                dscores: &mut d,
+                row_loss: &mut r,
+                stats: &mut s,
+                slot: 0,
+            },
+        )
+    };
+    let err = run().unwrap_err();
+    assert!(
+        matches!(err, lintrain::Error::LabelOutOfRange { .. }),
+        "{name}: {err}"
+    );
 }
 
-#[test]
-fn out_of_range_labels_are_rejected_before_the_device() {
-    let check = |b: &dyn Fn() -> lintrain::Error| {
-        let err = b();
-        assert!(
-            matches!(err, lintrain::Error::LabelOutOfRange { .. }),
-            "{err}"
-        );
-    };
-    let cpu = CpuBackend::new();
-    check(&|| {
-        let run = || -> lintrain::Result<()> {
-            let scores = cpu.upload(&[0.0; 6])?;
-            let labels = cpu.upload_labels(&[0, 3])?;
-            let (mut d, mut r, mut s) = (cpu.zeros(6)?, cpu.zeros(2)?, cpu.zeros(2)?);
-            cpu.loss(
-                &Loss::softmax(),
-                &scores,
-                Targets::Classes {
-                    labels: &labels,
-                    class_weights: None,
-                },
-                2,
-                3,
-                LossOutputs {
-                    dscores: &mut d,
-                    row_loss: &mut r,
-                    stats: &mut s,
-                    slot: 0,
-                },
-            )
-        };
-        run().unwrap_err()
-    });
-    if let Some(gpu) = gpu() {
-        check(&|| {
-            let run = || -> lintrain::Result<()> {
-                let scores = gpu.upload(&[0.0; 6])?;
-                let labels = gpu.upload_labels(&[0, 3])?;
-                let (mut d, mut r, mut s) = (gpu.zeros(6)?, gpu.zeros(2)?, gpu.zeros(2)?);
-                gpu.loss(
-                    &Loss::softmax(),
-                    &scores,
-                    Targets::Classes {
-                        labels: &labels,
-                        class_weights: None,
-                    },
-                    2,
-                    3,
-                    LossOutputs {
-                        dscores: &mut d,
-                        row_loss: &mut r,
-                        stats: &mut s,
-                        slot: 0,
-                    },
-                )
-            };
-            run().unwrap_err()
-        });
-    }
-}
+test_device!(
+    out_of_range_labels_are_rejected,
+    out_of_range_labels_are_rejected_before_the_device_cpu,
+    out_of_range_labels_are_rejected_before_the_device_gpu
+);
 
 fn reductions_on<B: Backend>(
     b: &B,
@@ -677,16 +665,13 @@ fn gather_matches_cpu_including_datasets_split_over_many_bindings() {
     }
 }
 
-#[test]
-fn gather_rejects_out_of_range_indices() {
-    let cpu = CpuBackend::new();
+/// Row index 5 of a 5-row dataset: a typed error naming both.
+fn gather_rejects_out_of_range<B: Backend>(name: &str, b: &B) {
     let x = Array2::<f32>::zeros((5, 3));
-    let rows = cpu.upload_rows(x.view()).unwrap();
-    let indices = cpu.upload_labels(&[0, 5]).unwrap();
-    let mut out = cpu.zeros(6).unwrap();
-    let err = cpu
-        .gather(&rows, None, &indices, 0, 2, &mut out)
-        .unwrap_err();
+    let rows = b.upload_rows(x.view()).unwrap();
+    let indices = b.upload_labels(&[0, 5]).unwrap();
+    let mut out = b.zeros(6).unwrap();
+    let err = b.gather(&rows, None, &indices, 0, 2, &mut out).unwrap_err();
     assert!(
         matches!(
             err,
@@ -696,28 +681,15 @@ fn gather_rejects_out_of_range_indices() {
                 ..
             }
         ),
-        "{err}"
+        "{name}: {err}"
     );
-    if let Some(gpu) = gpu() {
-        let rows = gpu.upload_rows(x.view()).unwrap();
-        let indices = gpu.upload_labels(&[0, 5]).unwrap();
-        let mut out = gpu.zeros(6).unwrap();
-        let err = gpu
-            .gather(&rows, None, &indices, 0, 2, &mut out)
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                lintrain::Error::IndexOutOfRange {
-                    index: 5,
-                    rows: 5,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-    }
 }
+
+test_device!(
+    gather_rejects_out_of_range,
+    gather_rejects_out_of_range_indices_cpu,
+    gather_rejects_out_of_range_indices_gpu
+);
 
 #[test]
 fn oversized_buffers_are_rejected_with_the_limit_named() {

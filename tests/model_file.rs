@@ -1343,7 +1343,7 @@ fn checkpoints_round_trip_and_check_their_state() {
     // A state of the wrong size is neither written nor read.
     let wrong = checkpoint_of(&saved, STATE_SLOTS * params - 1);
     let error = wrong
-        .save(&dir.path().join("bad.ckpt"))
+        .save(dir.path().join("bad.ckpt"))
         .unwrap_err()
         .to_string();
     assert!(error.contains("optimizer state"), "{error}");

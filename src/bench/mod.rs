@@ -3,6 +3,10 @@
 //! one minibatch step fused and unfused, and end-to-end training on
 //! CIFAR-10-shaped synthetic data, each on both backends, reported as a
 //! markdown table and optionally as JSON records.
+//!
+//! This module measures and returns a [`Report`]; the command line's
+//! `src/cli/bench.rs` turns flags into [`BenchOptions`], shows progress and
+//! prints the report, so the library needs no argument parser.
 
 mod cases;
 mod data;
@@ -14,10 +18,7 @@ pub use report::{Record, Report, StepCounts};
 pub use timing::{Budget, Timing};
 
 use crate::gpu::{GpuOptions, MatmulVariant};
-use crate::{AdapterChoice, Backend, CpuBackend, GpuBackend, GpuContext, Loss, Result};
-use clap::{Parser, ValueEnum};
-use std::path::PathBuf;
-use std::process::ExitCode;
+use crate::{AdapterChoice, Backend, CpuBackend, Error, GpuBackend, GpuContext, Loss, Result};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,30 +29,17 @@ pub const BATCH: usize = 200;
 pub const FEATURES: usize = 3073;
 pub const CLASSES: usize = 10;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// Which backends a run measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BenchBackends {
+    #[default]
     Both,
     Cpu,
     Gpu,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BenchAdapter {
-    /// A hardware GPU if there is one, else the software adapter.
-    Auto,
-    /// The software adapter (lavapipe).
-    Software,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BenchMatmul {
-    Register,
-    /// Register tiles read from storage buffers (no texture packing).
-    RegisterBuffers,
-    Shared,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// The benchmark's cases, each measured on every selected backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaseName {
     Matmul,
     SoftmaxXent,
@@ -62,41 +50,28 @@ pub enum CaseName {
     TrainSvm,
 }
 
-/// Options of the benchmark.
-#[derive(clap::Args, Clone, Debug)]
+/// What one benchmark run measures, and at which sizes. The command line
+/// (`lintrain bench`, `cargo bench --bench cpu_vs_gpu`) builds it from its
+/// flags; the default is the full run of every case on both backends.
+#[derive(Clone, Debug, Default)]
 pub struct BenchOptions {
-    /// Small sizes that finish in seconds (CI runs this to keep the binary
-    /// working; its figures mean little) [default: off].
-    #[arg(long)]
+    /// Small sizes that finish in seconds; the figures mean little.
     pub quick: bool,
-    /// Also write every figure as a JSON array of records to FILE
-    /// [default: not written].
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
     /// Backends to measure.
-    #[arg(long, value_enum, default_value = "both")]
     pub backend: BenchBackends,
-    /// GPU adapter (WGPU_ADAPTER_NAME, when set, picks by name).
-    #[arg(long, value_enum, default_value = "auto")]
-    pub adapter: BenchAdapter,
-    /// GPU matmul kernel [default: by device type: register tiles on
-    /// CPU-type adapters, shared-memory tiles on GPUs].
-    #[arg(long, value_enum)]
-    pub matmul: Option<BenchMatmul>,
-    /// Only these cases, comma-separated [default: all].
-    #[arg(long, value_enum, value_delimiter = ',')]
+    /// GPU adapter (`WGPU_ADAPTER_NAME`, when set, picks by name).
+    pub adapter: AdapterChoice,
+    /// GPU matmul kernel; `None` picks by device type (register tiles on
+    /// CPU-type adapters, shared-memory tiles on GPUs).
+    pub matmul: Option<MatmulVariant>,
+    /// Only these cases; empty for all.
     pub cases: Vec<CaseName>,
-    /// Epochs of the end-to-end cases, 1 to 1000; the first is not timed
-    /// (it may compile pipelines) [default: 4, quick: 2].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_EPOCHS))]
+    /// Epochs of the end-to-end cases, 1 to [`MAX_EPOCHS`]; the first is
+    /// not timed (it may compile pipelines). `None`: 4, quick 2.
     pub epochs: Option<u64>,
-    /// Training rows of the step and end-to-end cases, from one batch (200)
-    /// to the rows of 2³² values [default: 49000, quick: 2000].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(BATCH as u64..=MAX_ROWS))]
+    /// Training rows of the step and end-to-end cases, [`BATCH`] to
+    /// [`MAX_ROWS`]. `None`: 49000, quick 2000.
     pub rows: Option<u64>,
-    /// No progress lines on stderr (set by the command line's `--quiet`).
-    #[arg(skip)]
-    pub quiet: bool,
 }
 
 /// Most epochs of the end-to-end cases: a benchmark, not a training run.
@@ -104,6 +79,21 @@ pub const MAX_EPOCHS: u64 = 1000;
 /// Most training rows: the synthetic table stays within
 /// [`MAX_TABLE_VALUES`](crate::limits::MAX_TABLE_VALUES).
 pub const MAX_ROWS: u64 = crate::limits::MAX_TABLE_VALUES / FEATURES as u64;
+
+impl BenchOptions {
+    /// The epochs and rows within their ranges (the command line refuses
+    /// others while parsing; a program may pass anything).
+    fn check(&self) -> Result<()> {
+        let in_range = |what: &str, value: Option<u64>, min: u64, max: u64| match value {
+            Some(v) if !(min..=max).contains(&v) => Err(Error::InvalidConfig(format!(
+                "benchmark {what} {v} is out of range {min}..={max}"
+            ))),
+            _ => Ok(()),
+        };
+        in_range("epochs", self.epochs, 1, MAX_EPOCHS)?;
+        in_range("rows", self.rows, BATCH as u64, MAX_ROWS)
+    }
+}
 
 /// The sizes one run uses.
 struct Plan {
@@ -166,22 +156,18 @@ fn wants(options: &BenchOptions, case: CaseName) -> bool {
 
 fn open_gpu(options: &BenchOptions) -> Result<GpuBackend> {
     let context = GpuContext::with_options(GpuOptions {
-        adapter: match options.adapter {
-            BenchAdapter::Auto => AdapterChoice::PreferHardware,
-            BenchAdapter::Software => AdapterChoice::Software,
-        },
-        matmul: options.matmul.map(|m| match m {
-            BenchMatmul::Register => MatmulVariant::RegisterTiled,
-            BenchMatmul::RegisterBuffers => MatmulVariant::RegisterTiledBuffers,
-            BenchMatmul::Shared => MatmulVariant::SharedTiled,
-        }),
+        adapter: options.adapter,
+        matmul: options.matmul,
         ..GpuOptions::default()
     })?;
     Ok(GpuBackend::new(Arc::new(context)))
 }
 
-/// Runs every selected case on the selected backends.
-pub fn run(options: &BenchOptions) -> Result<Report> {
+/// Runs every selected case on the selected backends. `progress` hears what
+/// is being measured next (and why a GPU column is missing), one short line
+/// at a time, for a caller that shows it.
+pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Report> {
+    options.check()?;
     let plan = Plan::new(options);
     let cpu = (options.backend != BenchBackends::Gpu).then(CpuBackend::new);
     let gpu = if options.backend == BenchBackends::Cpu {
@@ -191,19 +177,12 @@ pub fn run(options: &BenchOptions) -> Result<Report> {
             Ok(gpu) => Some(gpu),
             Err(e) if options.backend == BenchBackends::Gpu || in_ci() => return Err(e),
             Err(e) => {
-                if !options.quiet {
-                    eprintln!("lintrain bench: no GPU column: {e}");
-                }
+                progress(&format!("no GPU column: {e}"));
                 None
             }
         }
     };
     let mut report = Report::new(options.quick, gpu.as_ref().map(|g| g.info()));
-    let progress = |what: &str| {
-        if !options.quiet {
-            eprintln!("lintrain bench: {what}");
-        }
-    };
 
     if wants(options, CaseName::Matmul) {
         for &((m, k, n), transpose) in &plan.matmuls {
@@ -437,58 +416,45 @@ fn count_steps(
     })
 }
 
+/// Under CI a GPU that cannot be opened fails the run instead of leaving
+/// the GPU column out, as it fails the GPU tests.
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// The bench target's command line (`cargo bench` appends `--bench`).
-#[derive(Parser)]
-#[command(
-    name = "cpu_vs_gpu",
-    about = "lintrain benchmark: CPU backend against GPU backend"
-)]
-struct BenchCli {
-    #[command(flatten)]
-    options: BenchOptions,
-    /// Passed by `cargo bench`; ignored.
-    #[arg(long, hide = true)]
-    bench: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Runs the benchmark, prints the table and writes the JSON file.
-pub fn run_and_print(options: &BenchOptions) -> Result<()> {
-    let report = run(options)?;
-    println!("{}", report.markdown());
-    if let Some(path) = &options.json {
-        report.write_json(path)?;
-        if !options.quiet {
-            eprintln!("lintrain bench: wrote {}", path.display());
-        }
-    }
-    Ok(())
-}
-
-/// Entry point of `benches/cpu_vs_gpu.rs`.
-pub fn main_from_args() -> ExitCode {
-    // `cargo test --all-targets` runs this target unoptimized, without
-    // `--bench` and with the test harness's arguments: figures from such a
-    // build mean nothing, so it becomes the quick smoke run that keeps the
-    // benchmark working.
-    let under_cargo_test = cfg!(debug_assertions) && !std::env::args().any(|a| a == "--bench");
-    let mut cli = match BenchCli::try_parse() {
-        Ok(cli) => cli,
-        Err(_) if under_cargo_test => BenchCli::parse_from(["cpu_vs_gpu"]),
-        Err(e) => e.exit(),
-    };
-    if under_cargo_test && !cli.options.quick {
-        eprintln!("lintrain bench: unoptimized build (cargo test): running --quick");
-        cli.options.quick = true;
-    }
-    match run_and_print(&cli.options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lintrain bench: error: {e}");
-            ExitCode::FAILURE
+    /// The command line refuses these while parsing; a program calling the
+    /// library gets a typed error before anything is measured.
+    #[test]
+    fn epochs_and_rows_out_of_range_are_refused_before_measuring() {
+        for options in [
+            BenchOptions {
+                epochs: Some(0),
+                ..BenchOptions::default()
+            },
+            BenchOptions {
+                epochs: Some(MAX_EPOCHS + 1),
+                ..BenchOptions::default()
+            },
+            BenchOptions {
+                rows: Some(BATCH as u64 - 1),
+                ..BenchOptions::default()
+            },
+            BenchOptions {
+                rows: Some(MAX_ROWS + 1),
+                ..BenchOptions::default()
+            },
+        ] {
+            let mut heard = Vec::new();
+            let outcome = run(&options, |line| heard.push(line.to_string()));
+            assert!(
+                matches!(outcome, Err(Error::InvalidConfig(_))),
+                "{options:?} was not refused"
+            );
+            assert!(heard.is_empty(), "measured before refusing: {heard:?}");
         }
     }
 }

@@ -146,7 +146,7 @@ impl Report {
         out
     }
 
-    pub fn write_json(&self, path: &Path) -> Result<()> {
+    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
         let text = serde_json::to_string_pretty(&self.records()).expect("plain records");
         // Atomically, as every output: never half-written, and a symbolic
         // link at `path` is replaced, not followed onto another file.

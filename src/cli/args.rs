@@ -37,7 +37,7 @@ pub enum Command {
     Info,
     /// Benchmark the CPU backend against the GPU backend (kernels, one
     /// training step, end-to-end training); same as `cargo bench --bench cpu_vs_gpu`.
-    Bench(lintrain::bench::BenchOptions),
+    Bench(super::bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! [`CliError`], printed by `main` as one `lintrain: error: …` line.
 
 pub mod args;
+pub mod bench;
 pub mod eval;
 pub mod gradcheck;
 pub mod info;
@@ -55,13 +56,12 @@ pub fn run(command: args::Command, quiet: bool) -> CliResult {
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Gradcheck(a) => gradcheck::run(&a),
         args::Command::Info => info::run(),
-        args::Command::Bench(mut options) => {
+        args::Command::Bench(a) => {
             // Checked before minutes of measuring, not after.
-            if let Some(json) = &options.json {
+            if let Some(json) = &a.json {
                 paths::check_outputs(&[], &[paths::Named::new("--json", json)])?;
             }
-            options.quiet = quiet;
-            Ok(lintrain::bench::run_and_print(&options)?)
+            Ok(bench::run_and_print(&a, quiet)?)
         }
     }
 }

@@ -42,7 +42,8 @@ impl Format {
     }
 
     /// The format of `path` whose (decompressed) content starts with `bytes`.
-    pub fn detect(path: &Path, bytes: &[u8]) -> Result<Format> {
+    pub fn detect(path: impl AsRef<Path>, bytes: &[u8]) -> Result<Format> {
+        let path = path.as_ref();
         let full_name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())

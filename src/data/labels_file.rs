@@ -15,7 +15,11 @@ use crate::{Error, Result};
 use std::path::Path;
 
 /// The labels in `path`, detected by magic number (NumPy, IDX), else text.
-pub fn read_labels_file(path: &Path) -> Result<RawLabels> {
+pub fn read_labels_file(path: impl AsRef<Path>) -> Result<RawLabels> {
+    read_labels_at(path.as_ref())
+}
+
+fn read_labels_at(path: &Path) -> Result<RawLabels> {
     let bytes = read_file(path)?;
     if bytes.starts_with(NPY_MAGIC) {
         return npy::read_labels(path, &bytes);

@@ -7,7 +7,7 @@
 //! files only, bounded), gzip is decompressed bounded by
 //! [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES), and every size a
 //! header declares (an `.npy` shape, IDX dimensions, an `.npz` member) is
-//! checked against the stated [`limits`](crate::limits) and the bytes present
+//! checked against the stated [`limits`] and the bytes present
 //! before anything is allocated for it.
 //!
 //! Feature names: the CSV header, else `x0, x1, …` (text without header,
@@ -114,7 +114,11 @@ impl Default for LoadOptions {
 }
 
 /// Reads one data file (format detected from its first bytes and extension).
-pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
+pub fn load_table(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Table> {
+    load_table_at(path.as_ref(), options)
+}
+
+fn load_table_at(path: &Path, options: &LoadOptions) -> Result<Table> {
     let bytes = read_file(path)?;
     let format = Format::detect(path, &bytes)?;
     // Keys choose arrays of an archive; given for any other file they would
@@ -176,20 +180,25 @@ pub fn load_table(path: &Path, options: &LoadOptions) -> Result<Table> {
 
 /// Reads several files of one layout (e.g. the five CIFAR-10 training
 /// batches) and stacks their rows in order.
-pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
-    let Some((first_path, rest)) = paths.split_first() else {
+pub fn load_tables(paths: &[impl AsRef<Path>], options: &LoadOptions) -> Result<Table> {
+    let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
+    load_tables_at(&paths, options)
+}
+
+fn load_tables_at(paths: &[&Path], options: &LoadOptions) -> Result<Table> {
+    let Some((&first_path, rest)) = paths.split_first() else {
         return Err(Error::EmptyData("no data files given".into()));
     };
-    let first = load_table(first_path, options)?;
+    let first = load_table_at(first_path, options)?;
     if rest.is_empty() {
         return Ok(first);
     }
     let mut tables = vec![first];
-    for path in rest {
-        let table = load_table(path, options)?;
+    for &path in rest {
+        let table = load_table_at(path, options)?;
         if table.feature_names != tables[0].feature_names {
             return Err(Error::Format {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 reason: format!(
                     "has {} features that do not match the {} features of {}",
                     table.features.ncols(),
@@ -200,7 +209,7 @@ pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
         }
         if table.labels.is_some() != tables[0].labels.is_some() {
             return Err(Error::Format {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 reason: format!(
                     "labels present in one file but not in the other ({})",
                     first_path.display()
@@ -249,7 +258,7 @@ pub fn load_tables(paths: &[PathBuf], options: &LoadOptions) -> Result<Table> {
                         at += 1;
                     }
                     format_error(
-                        &paths[at],
+                        paths[at],
                         format!(
                             "data row {}: {}",
                             row + 1,

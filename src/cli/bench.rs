@@ -1,0 +1,133 @@
+//! The benchmark's flags and printing, shared by `lintrain bench` and the
+//! bench target `benches/cpu_vs_gpu.rs` (which includes this file by path):
+//! the measuring is [`lintrain::bench`]. It uses nothing else of the CLI,
+//! so that both programs compile it alone.
+
+use clap::ValueEnum;
+use lintrain::AdapterChoice;
+use lintrain::bench::{BATCH, BenchBackends, BenchOptions, CaseName, MAX_EPOCHS, MAX_ROWS};
+use lintrain::gpu::MatmulVariant;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendsArg {
+    Both,
+    Cpu,
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AdapterArg {
+    /// A hardware GPU if there is one, else the software adapter.
+    Auto,
+    /// The software adapter (lavapipe).
+    Software,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MatmulArg {
+    Register,
+    /// Register tiles read from storage buffers (no texture packing).
+    RegisterBuffers,
+    Shared,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CaseArg {
+    Matmul,
+    SoftmaxXent,
+    Hinge,
+    AdamStep,
+    Step,
+    TrainSoftmax,
+    TrainSvm,
+}
+
+/// Options of the benchmark.
+#[derive(clap::Args, Clone, Debug)]
+pub struct BenchArgs {
+    /// Small sizes that finish in seconds (CI runs this to keep the binary
+    /// working; its figures mean little) [default: off].
+    #[arg(long)]
+    pub quick: bool,
+    /// Also write every figure as a JSON array of records to FILE
+    /// [default: not written].
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Backends to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    pub backend: BackendsArg,
+    /// GPU adapter (WGPU_ADAPTER_NAME, when set, picks by name).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub adapter: AdapterArg,
+    /// GPU matmul kernel [default: by device type: register tiles on
+    /// CPU-type adapters, shared-memory tiles on GPUs].
+    #[arg(long, value_enum)]
+    pub matmul: Option<MatmulArg>,
+    /// Only these cases, comma-separated [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub cases: Vec<CaseArg>,
+    /// Epochs of the end-to-end cases, 1 to 1000; the first is not timed
+    /// (it may compile pipelines) [default: 4, quick: 2].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_EPOCHS))]
+    pub epochs: Option<u64>,
+    /// Training rows of the step and end-to-end cases, from one batch (200)
+    /// to the rows of 2³² values [default: 49000, quick: 2000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(BATCH as u64..=MAX_ROWS))]
+    pub rows: Option<u64>,
+}
+
+impl BenchArgs {
+    /// What the library measures, from the flags.
+    pub fn options(&self) -> BenchOptions {
+        BenchOptions {
+            quick: self.quick,
+            backend: match self.backend {
+                BackendsArg::Both => BenchBackends::Both,
+                BackendsArg::Cpu => BenchBackends::Cpu,
+                BackendsArg::Gpu => BenchBackends::Gpu,
+            },
+            adapter: match self.adapter {
+                AdapterArg::Auto => AdapterChoice::PreferHardware,
+                AdapterArg::Software => AdapterChoice::Software,
+            },
+            matmul: self.matmul.map(|m| match m {
+                MatmulArg::Register => MatmulVariant::RegisterTiled,
+                MatmulArg::RegisterBuffers => MatmulVariant::RegisterTiledBuffers,
+                MatmulArg::Shared => MatmulVariant::SharedTiled,
+            }),
+            cases: self
+                .cases
+                .iter()
+                .map(|case| match case {
+                    CaseArg::Matmul => CaseName::Matmul,
+                    CaseArg::SoftmaxXent => CaseName::SoftmaxXent,
+                    CaseArg::Hinge => CaseName::Hinge,
+                    CaseArg::AdamStep => CaseName::AdamStep,
+                    CaseArg::Step => CaseName::Step,
+                    CaseArg::TrainSoftmax => CaseName::TrainSoftmax,
+                    CaseArg::TrainSvm => CaseName::TrainSvm,
+                })
+                .collect(),
+            epochs: self.epochs,
+            rows: self.rows,
+        }
+    }
+}
+
+/// Runs the benchmark, prints the table on stdout and writes the JSON
+/// file; `quiet` keeps stderr free of progress lines.
+pub fn run_and_print(args: &BenchArgs, quiet: bool) -> lintrain::Result<()> {
+    let say = |line: &str| {
+        if !quiet {
+            eprintln!("lintrain bench: {line}");
+        }
+    };
+    let report = lintrain::bench::run(&args.options(), say)?;
+    println!("{}", report.markdown());
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+        say(&format!("wrote {}", path.display()));
+    }
+    Ok(())
+}
