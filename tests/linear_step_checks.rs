@@ -58,9 +58,8 @@ fn names_the_real_row_and_checks_only_the_batch<B: Backend>(backend: &B, name: &
     // Dataset row 4 is read by no step position in 2..5 (rows 5, 1, 6).
     let mut labels = good_labels();
     labels[4] = 9;
-    step(backend, &labels, &INDICES).unwrap_or_else(|e| {
-        panic!("{name}: a bad label outside the batch is not the step's: {e}")
-    });
+    step(backend, &labels, &INDICES)
+        .unwrap_or_else(|e| panic!("{name}: a bad label outside the batch is not the step's: {e}"));
 
     // Position 3 of the indices reads dataset row 1 (batch row 1).
     let mut labels = good_labels();
@@ -88,9 +87,8 @@ fn names_the_real_row_and_checks_only_the_batch<B: Backend>(backend: &B, name: &
     // An index out of range at a position the step does not read.
     let mut indices = INDICES;
     indices[6] = 99;
-    step(backend, &good_labels(), &indices).unwrap_or_else(|e| {
-        panic!("{name}: a bad index outside the batch is not the step's: {e}")
-    });
+    step(backend, &good_labels(), &indices)
+        .unwrap_or_else(|e| panic!("{name}: a bad index outside the batch is not the step's: {e}"));
     // One the step reads, at position 4 (batch row 2).
     let mut indices = INDICES;
     indices[4] = 99;
