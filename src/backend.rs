@@ -228,7 +228,7 @@ pub trait Backend {
     fn flush(&self) -> Result<()>;
 
     /// Fused forward, loss and gradient of the linear model over a minibatch
-    /// read in place: scores = x[idx]·W + b with `params = [W (D×C) | b]`,
+    /// read in place: `scores = x[idx]·W + b` with `params = [W (D×C) | b]`,
     /// the loss's mean and correct count into `stats[2·slot]` and
     /// `stats[2·slot + 1]` (as [`Backend::loss`] writes them), and, when
     /// `grads` is given, the gradient of the batch's mean data loss
@@ -249,8 +249,9 @@ pub trait Backend {
 }
 
 /// [`Backend::linear_step`] as separate operations: gather, forward matmul
-/// with bias, loss, Xᵀ·dS and column sums, after the step's own checks
-/// ([`checks::linear_step`]), so that it rejects what a fused step rejects.
+/// with bias, loss, Xᵀ·dS and column sums, after the checks every fused
+/// step makes first, so that it rejects what a fused step rejects, with the
+/// same errors.
 /// Kept public so that tests and the benchmark can compare a backend's
 /// fused step against it.
 pub fn unfused_linear_step<B: Backend + ?Sized>(
