@@ -227,6 +227,8 @@ struct HostWeights {
     model: Model,
 }
 
+/// One run on one backend: the resident training and validation rows, the
+/// model's buffers, and where the run stands.
 pub(super) struct Session<'c, B: Backend> {
     backend: &'c B,
     config: &'c TrainConfig,
