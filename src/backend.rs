@@ -228,7 +228,7 @@ pub trait Backend {
     fn flush(&self) -> Result<()>;
 
     /// Fused forward, loss and gradient of the linear model over a minibatch
-    /// read in place: scores = x[idx]·W + b with `params = [W (D×C) | b]`,
+    /// read in place: `scores = x[idx]·W + b` with `params = [W (D×C) | b]`,
     /// the loss's mean and correct count into `stats[2·slot]` and
     /// `stats[2·slot + 1]` (as [`Backend::loss`] writes them), and, when
     /// `grads` is given, the gradient of the batch's mean data loss
@@ -249,8 +249,11 @@ pub trait Backend {
 }
 
 /// [`Backend::linear_step`] as separate operations: gather, forward matmul
-/// with bias, loss, Xᵀ·dS and column sums. Kept public so that tests and the
-/// benchmark can compare a backend's fused step against it.
+/// with bias, loss, Xᵀ·dS and column sums, after the checks every fused
+/// step makes first, so that it rejects what a fused step rejects, with the
+/// same errors.
+/// Kept public so that tests and the benchmark can compare a backend's
+/// fused step against it.
 pub fn unfused_linear_step<B: Backend + ?Sized>(
     backend: &B,
     step: LinearStep<'_, B>,
@@ -259,15 +262,9 @@ pub fn unfused_linear_step<B: Backend + ?Sized>(
     stats: &mut B::Buffer,
     slot: usize,
 ) -> Result<()> {
+    checks::linear_step(backend, &step, params, grads.as_deref(), stats, slot)?;
     let (_, d) = backend.rows_shape(step.x);
     let (rows, c) = (step.rows, step.outputs);
-    if rows == 0 || c == 0 {
-        return Err(Error::ShapeMismatch {
-            op: "linear_step",
-            detail: format!("empty step of {rows} rows × {c} outputs"),
-        });
-    }
-    check_extent("linear_step", "params", 0, d * c + c, backend.len(params))?;
     let mut batch_x = backend.zeros(rows * d)?;
     let mut scores = backend.zeros(rows * c)?;
     let mut dscores = backend.zeros(rows * c)?;
@@ -351,113 +348,4 @@ pub(crate) fn check_extent(
 }
 
 /// Shape checks shared by both backends, so that they reject the same inputs.
-pub(crate) mod checks {
-    use super::*;
-
-    /// Lengths of a loss's targets: labels (and their maximum), class
-    /// weights, real-valued targets.
-    pub type TargetLens = (Option<(usize, Option<u32>)>, Option<usize>, Option<usize>);
-
-    pub fn matmul(spec: &MatmulSpec, a_len: usize, b_len: usize, out_len: usize) -> Result<()> {
-        let MatmulSpec { m, k, n, .. } = *spec;
-        if m == 0 || k == 0 || n == 0 {
-            return Err(Error::ShapeMismatch {
-                op: "matmul",
-                detail: format!("empty dimension in {m}×{k} · {k}×{n}"),
-            });
-        }
-        check_extent("matmul", "A", spec.a_offset, m * k, a_len)?;
-        check_extent("matmul", "B", spec.b_offset, k * n, b_len)?;
-        check_extent("matmul", "output", spec.out_offset, m * n, out_len)?;
-        if let Some(bias) = spec.bias_offset {
-            check_extent("matmul", "bias", bias, n, b_len)?;
-        }
-        Ok(())
-    }
-
-    /// How many classes a label may name with `cols` score columns: one per
-    /// column for softmax and the hinge losses (which need at least two),
-    /// two for a single-output MSE or logistic model.
-    pub fn label_classes(loss: &Loss, cols: usize) -> Result<usize> {
-        match loss {
-            Loss::MeanSquaredError | Loss::Logistic => Ok(cols.max(2)),
-            _ if cols < 2 => Err(Error::ShapeMismatch {
-                op: "loss",
-                detail: format!(
-                    "the {} loss needs at least 2 score columns, got {cols}",
-                    loss.name()
-                ),
-            }),
-            _ => Ok(cols),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn loss(
-        loss: &Loss,
-        rows: usize,
-        cols: usize,
-        scores_len: usize,
-        targets: TargetLens,
-        dscores_len: usize,
-        row_loss_len: usize,
-        stats_len: usize,
-        slot: usize,
-    ) -> Result<()> {
-        let op = "loss";
-        if rows == 0 || cols == 0 {
-            return Err(Error::ShapeMismatch {
-                op,
-                detail: format!("empty scores {rows}×{cols}"),
-            });
-        }
-        check_extent(op, "scores", 0, rows * cols, scores_len)?;
-        check_extent(op, "dscores", 0, rows * cols, dscores_len)?;
-        check_extent(op, "row loss", 0, rows, row_loss_len)?;
-        check_extent(op, "stats", 2 * slot, 2, stats_len)?;
-        let (labels, weights, values) = targets;
-        if let Some((len, max)) = labels {
-            check_extent(op, "labels", 0, rows, len)?;
-            let classes = label_classes(loss, cols)?;
-            if let Some(max) = max
-                && max as usize >= classes
-            {
-                return Err(Error::LabelOutOfRange {
-                    row: 0,
-                    label: max as usize,
-                    classes,
-                });
-            }
-        }
-        if let Some(len) = weights {
-            check_extent(op, "class weights", 0, cols, len)?;
-        }
-        if let Some(len) = values {
-            check_extent(op, "targets", 0, rows * cols, len)?;
-        }
-        Ok(())
-    }
-
-    pub fn gather(
-        src_rows: usize,
-        cols: usize,
-        indices_len: usize,
-        indices_max: Option<u32>,
-        first: usize,
-        count: usize,
-        out_len: usize,
-    ) -> Result<()> {
-        check_extent("gather", "indices", first, count, indices_len)?;
-        check_extent("gather", "output", 0, count * cols, out_len)?;
-        if let Some(max) = indices_max
-            && max as usize >= src_rows
-        {
-            return Err(Error::IndexOutOfRange {
-                position: 0,
-                index: max as usize,
-                rows: src_rows,
-            });
-        }
-        Ok(())
-    }
-}
+pub(crate) mod checks;

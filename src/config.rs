@@ -40,7 +40,7 @@ impl Default for Init {
     }
 }
 
-/// Which backend trains.
+/// Which backend trains; [`BackendChoice::open`] opens it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BackendChoice {
     /// A hardware GPU when there is one, otherwise the CPU backend (the
@@ -64,7 +64,8 @@ pub enum Monitor {
 }
 
 /// Stop when the monitored metric has not improved for `patience` epochs,
-/// and restore the weights of the best epoch.
+/// and restore the weights of the best epoch. It needs validation rows
+/// ([`EarlyStopping::check_watchable`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EarlyStopping {
     pub patience: usize,

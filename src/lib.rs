@@ -40,7 +40,9 @@ pub use model_file::SavedModel;
 pub use optimizer::{Optimizer, UpdateStep};
 pub use regularizer::Regularizer;
 pub use schedule::{LrSchedule, Schedule};
-pub use train::{Checkpoint, Outcome, Trainer, fit};
+pub use train::{
+    Checkpoint, Examples, OpenedBackend, Outcome, RowSplit, TrainData, TrainTargets, Trainer, fit,
+};
 
 /// The README's code, compiled by `cargo test --doc` so that its library
 /// example keeps up with the API.

@@ -8,9 +8,10 @@ use super::progress::Progress;
 use super::{CliError, CliResult, inputs, plot};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
-use lintrain::dataset::{iris, stratified_split};
+use lintrain::dataset::iris;
 use lintrain::model_file::{SavedModel, format_loss};
-use lintrain::{Checkpoint, Error, Model, Outcome, Trainer};
+use lintrain::train::{TargetKind, UntrainedClass};
+use lintrain::{Checkpoint, Error, Examples, Model, Outcome, RowSplit, TrainData, Trainer};
 use ndarray::{Array1, Array2, Axis};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -88,39 +89,31 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     };
 
     let n = data.x.nrows();
-    let (train_rows, val_rows) = if args.val_fraction > 0.0 {
-        let (train, val) = stratified_split(&data.labels, args.val_fraction, args.seed);
-        if train.is_empty() || val.is_empty() {
+    let split = RowSplit::stratified(&data.labels, config.validation_fraction, config.seed);
+    if config.validation_fraction > 0.0 {
+        if split.has_empty_part() {
             return Err(CliError::new(format!(
                 "--val-fraction {}: leaves {} training and {} validation rows of {n}",
                 args.val_fraction,
-                train.len(),
-                val.len()
+                split.train.len(),
+                split.validation.len()
             )));
         }
-        // A class whose rows all went to validation cannot be learned.
-        let mut in_training = vec![false; data.classes.len()];
-        for &row in &train {
-            in_training[data.labels[row] as usize] = true;
-        }
-        if let Some(missing) = in_training.iter().position(|&present| !present) {
-            let rows = data
-                .labels
-                .iter()
-                .filter(|&&l| l as usize == missing)
-                .count();
+        if let Some(UntrainedClass { class, rows }) =
+            split.untrained_class(&data.labels, data.classes.len())
+        {
             return Err(CliError::new(format!(
                 "--val-fraction {}: class {:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
                 args.val_fraction,
-                data.classes.names()[missing],
+                data.classes.names()[class],
                 if rows == 1 { "" } else { "s" }
             )));
         }
-        (train, val)
-    } else {
-        ((0..n).collect(), Vec::new())
-    };
-    // A resumed run keeps the standardizer its weights were trained under.
+    }
+    let RowSplit {
+        train: train_rows,
+        validation: val_rows,
+    } = split;
     // A resumed run keeps the standardizer its weights were trained under.
     // The data is standardized in place and split only when there is a
     // validation set: one copy of the table at most, not three.
@@ -184,14 +177,14 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     if let Some(resume) = &resume {
         trainer = trainer.resume_from(resume.checkpoint.clone());
     }
-    let result = match &val {
-        Some(v) => trainer.fit_with_validation(
-            train.x.view(),
-            train.labels.view(),
-            Some((v.x.view(), v.labels.view())),
-        ),
-        None => trainer.fit(train.x.view(), train.labels.view()),
-    };
+    // The split is made here, to standardize on the training rows only;
+    // the library trains on it as given.
+    let result = trainer.fit_data(TrainData {
+        train: Examples::classes(train.x.view(), train.labels.view()),
+        validation: val
+            .as_ref()
+            .map(|v| Examples::classes(v.x.view(), v.labels.view())),
+    });
     progress.finish();
     let saved_model = |model: Model| {
         SavedModel::new(
@@ -567,8 +560,14 @@ fn check_resume(
 /// Flag combinations and output paths, checked before any data is read.
 fn check_before_loading(args: &TrainArgs) -> CliResult {
     args.check_combinations().map_err(CliError::new)?;
-    args.config().validate()?;
-    if args.early_stopping.is_some() && args.val_fraction == 0.0 {
+    let config = args.config();
+    config.validate()?;
+    // Train holds out validation rows only through --val-fraction, and
+    // trains on class labels.
+    let validation = (config.validation_fraction > 0.0).then_some(TargetKind::Classes);
+    if let Some(stopping) = config.early_stopping
+        && stopping.check_watchable(validation).is_err()
+    {
         return Err(CliError::new(
             "--early-stopping needs a validation set to watch: add --val-fraction (e.g. 0.2)",
         ));

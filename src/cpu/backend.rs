@@ -186,15 +186,8 @@ impl Backend for CpuBackend {
         out: &mut Vec<f32>,
     ) -> Result<()> {
         let (rows, cols) = src.dim();
-        checks::gather(
-            rows,
-            cols,
-            indices.data.len(),
-            indices.max,
-            first,
-            count,
-            out.len(),
-        )?;
+        checks::batch_indices("gather", self, indices, first, count, rows)?;
+        check_extent("gather", "output", 0, count * cols, out.len())?;
         let indices = &indices.data[first..first + count];
         let source = src.as_standard_layout();
         let source = row_major_slice("gather", "the source rows", &source)?;
@@ -478,29 +471,9 @@ impl Backend for CpuBackend {
         if self.step_kernels == StepKernels::Unfused {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
+        checks::linear_step(self, &step, params, grads.as_deref(), stats, slot)?;
         let op = "linear_step";
-        let (dataset_rows, d) = step.x.dim();
-        let (rows, c) = (step.rows, step.outputs);
-        if rows == 0 || c == 0 || d == 0 {
-            return Err(Error::ShapeMismatch {
-                op,
-                detail: format!("empty step of {rows} rows × {d} features × {c} outputs"),
-            });
-        }
-        check_extent(op, "params", 0, d * c + c, params.len())?;
-        if let Some(grads) = &grads {
-            check_extent(op, "gradients", 0, d * c + c, grads.len())?;
-        }
-        check_extent(op, "stats", 2 * slot, 2, stats.len())?;
-        checks::gather(
-            dataset_rows,
-            d,
-            step.indices.data.len(),
-            step.indices.max,
-            step.first,
-            rows,
-            rows * d,
-        )?;
+        let (d, c, rows) = (step.x.ncols(), step.outputs, step.rows);
         let indices = &step.indices.data[step.first..step.first + rows];
         let x = step.x.as_standard_layout();
         let values_layout;
@@ -508,45 +481,11 @@ impl Backend for CpuBackend {
             ResidentTargets::Classes {
                 labels,
                 class_weights,
-            } => {
-                check_extent(op, "labels", 0, dataset_rows, labels.data.len())?;
-                if let Some(weights) = class_weights {
-                    check_extent(op, "class weights", 0, c, weights.len())?;
-                }
-                let classes = checks::label_classes(step.loss, c)?;
-                if let Some((row, label)) = indices
-                    .iter()
-                    .map(|&i| labels.data[i as usize])
-                    .enumerate()
-                    .find(|&(_, label)| label as usize >= classes)
-                {
-                    return Err(Error::LabelOutOfRange {
-                        row,
-                        label: label as usize,
-                        classes,
-                    });
-                }
-                StepTargets::Classes {
-                    labels: &labels.data,
-                    class_weights: class_weights.map(|w| &w[..c]),
-                }
-            }
+            } => StepTargets::Classes {
+                labels: &labels.data,
+                class_weights: class_weights.map(|w| &w[..c]),
+            },
             ResidentTargets::Values(values) => {
-                if !step.loss.takes_real_targets() {
-                    return Err(Error::InvalidConfig(format!(
-                        "the {} loss needs class labels, not real-valued targets",
-                        step.loss.name()
-                    )));
-                }
-                if values.dim() != (dataset_rows, c) {
-                    return Err(Error::ShapeMismatch {
-                        op,
-                        detail: format!(
-                            "targets are {:?} but the step needs {dataset_rows}×{c}",
-                            values.dim()
-                        ),
-                    });
-                }
                 values_layout = values.as_standard_layout();
                 StepTargets::Values(row_major_slice(op, "the targets", &values_layout)?)
             }

@@ -1,0 +1,225 @@
+//! Training, written once over [`Backend`]:
+//! - `prepare`: the data and configuration checked, and the validation
+//!   split ([`TrainData`], [`RowSplit`]);
+//! - `open_backend`: the backend a [`BackendChoice`] names
+//!   ([`BackendChoice::open`]);
+//! - `session`: one run on one backend, epoch by epoch;
+//! - `stopping`: early stopping.
+//!
+//! [`Trainer`] ties them together: prepare, open, then run the epochs.
+
+mod open_backend;
+mod prepare;
+mod session;
+mod stopping;
+
+pub use open_backend::OpenedBackend;
+pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, UntrainedClass};
+pub(crate) use session::initial_model;
+
+use crate::backend::Backend;
+use crate::history::{EpochRecord, History};
+#[cfg(doc)]
+use crate::{BackendChoice, Error};
+use crate::{Model, Result, TrainConfig};
+use ndarray::{ArrayView1, ArrayView2};
+use prepare::Prepared;
+use session::Session;
+use stopping::{EarlyStopper, Verdict};
+
+/// Everything needed to continue a run exactly where it stopped: the
+/// weights, the optimizer's state (Adam's moments, momentum buffers, …),
+/// and the schedule's position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub model: Model,
+    /// [`crate::optimizer::STATE_SLOTS`] × (D·C + C) values.
+    pub optimizer_state: Vec<f32>,
+    pub steps_taken: u64,
+    pub epochs_done: usize,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The trained model (with early stopping, the best epoch's weights).
+    pub model: Model,
+    pub history: History,
+    /// The state after the last epoch, to resume from.
+    pub checkpoint: Checkpoint,
+}
+
+/// Progress callback, called with each finished epoch. `Send`, so that a
+/// trainer can be moved to the thread that trains.
+type EpochCallback = Box<dyn FnMut(&EpochRecord) + Send>;
+
+/// Trains a model; keeps the last finite model when training diverges.
+pub struct Trainer {
+    config: TrainConfig,
+    resume: Option<Checkpoint>,
+    epoch_limit: Option<usize>,
+    last_finite: Option<Model>,
+    on_epoch: Option<EpochCallback>,
+}
+
+// Training moves to a worker thread (a service's, or one that holds no
+// interpreter lock): the trainer must be `Send`. It opens its backend
+// inside `fit`, so it holds no device handle.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Trainer>();
+    assert_send::<Outcome>();
+};
+
+/// Trains with `config` and returns the model and its history.
+pub fn fit(
+    x: ArrayView2<'_, f32>,
+    labels: ArrayView1<'_, u32>,
+    config: &TrainConfig,
+) -> Result<(Model, History)> {
+    let outcome = Trainer::new(config.clone()).fit(x, labels)?;
+    Ok((outcome.model, outcome.history))
+}
+
+impl Trainer {
+    pub fn new(config: TrainConfig) -> Self {
+        Self {
+            config,
+            resume: None,
+            epoch_limit: None,
+            last_finite: None,
+            on_epoch: None,
+        }
+    }
+
+    /// Continues from a checkpoint: its weights, optimizer state and schedule
+    /// position. `config.epochs` stays the total length of the run.
+    pub fn resume_from(mut self, checkpoint: Checkpoint) -> Self {
+        self.resume = Some(checkpoint);
+        self
+    }
+
+    /// Stops after this epoch (1-based, of `config.epochs`), e.g. to
+    /// checkpoint a run part-way with its schedule unchanged.
+    pub fn stop_after_epoch(mut self, epoch: usize) -> Self {
+        self.epoch_limit = Some(epoch);
+        self
+    }
+
+    /// Called after every epoch (progress display).
+    pub fn on_epoch(mut self, callback: impl FnMut(&EpochRecord) + Send + 'static) -> Self {
+        self.on_epoch = Some(Box::new(callback));
+        self
+    }
+
+    /// The model at the end of the last epoch whose losses were all finite
+    /// (after a [`Error::Diverged`], the model to keep).
+    pub fn last_finite_model(&self) -> Option<&Model> {
+        self.last_finite.as_ref()
+    }
+
+    /// Trains on `data` with the backend `config.backend` names
+    /// ([`BackendChoice::open`]), opened once the data has been checked.
+    /// Class targets train every loss, real-valued ones the MSE and logistic
+    /// losses; validation rows are `data.validation`, or else a seeded split
+    /// of `config.validation_fraction` of the training rows.
+    pub fn fit_data(&mut self, data: TrainData<'_>) -> Result<Outcome> {
+        let prepared = prepare::prepare(&self.config, data)?;
+        match self.config.backend.open()? {
+            OpenedBackend::Cpu(cpu) => self.run_on(&cpu, &prepared),
+            OpenedBackend::Gpu(gpu) => self.run_on(&*gpu, &prepared),
+        }
+    }
+
+    /// [`Trainer::fit_data`] on a backend the caller opened (so that tests
+    /// and benchmarks can choose the adapter and kernel variant);
+    /// `config.backend` is not used.
+    pub fn fit_data_on<B: Backend>(&mut self, backend: &B, data: TrainData<'_>) -> Result<Outcome> {
+        let prepared = prepare::prepare(&self.config, data)?;
+        self.run_on(backend, &prepared)
+    }
+
+    /// Trains a classifier on class-index labels; a validation set is held
+    /// out when `config.validation_fraction > 0`.
+    pub fn fit(&mut self, x: ArrayView2<'_, f32>, labels: ArrayView1<'_, u32>) -> Result<Outcome> {
+        self.fit_data(TrainData::new(Examples::classes(x, labels)))
+    }
+
+    /// Trains a classifier, scoring the given validation data each epoch.
+    pub fn fit_with_validation(
+        &mut self,
+        x: ArrayView2<'_, f32>,
+        labels: ArrayView1<'_, u32>,
+        validation: Option<(ArrayView2<'_, f32>, ArrayView1<'_, u32>)>,
+    ) -> Result<Outcome> {
+        let data = TrainData {
+            train: Examples::classes(x, labels),
+            validation: validation.map(|(vx, vy)| Examples::classes(vx, vy)),
+        };
+        self.fit_data(data)
+    }
+
+    /// Trains on real-valued targets (N × outputs), with the MSE or logistic loss.
+    pub fn fit_regression(
+        &mut self,
+        x: ArrayView2<'_, f32>,
+        targets: ArrayView2<'_, f32>,
+    ) -> Result<Outcome> {
+        self.fit_data(TrainData::new(Examples::values(x, targets)))
+    }
+
+    /// Trains a classifier on a backend the caller opened.
+    pub fn fit_on<B: Backend>(
+        &mut self,
+        backend: &B,
+        x: ArrayView2<'_, f32>,
+        labels: ArrayView1<'_, u32>,
+    ) -> Result<Outcome> {
+        self.fit_data_on(backend, TrainData::new(Examples::classes(x, labels)))
+    }
+
+    /// The epochs, from the checkpoint's (or the first) to the last or the
+    /// epoch limit, unless early stopping ends them sooner.
+    fn run_on<B: Backend>(&mut self, backend: &B, prepared: &Prepared<'_>) -> Result<Outcome> {
+        let mut session = Session::new(backend, &self.config, prepared, self.resume.as_ref())?;
+        self.last_finite = Some(session.latest_model().clone());
+        let total_epochs = self.config.epochs;
+        let last_epoch = self
+            .epoch_limit
+            .map_or(total_epochs, |l| l.min(total_epochs));
+        let mut records = Vec::new();
+        let mut stopper = self.config.early_stopping.map(EarlyStopper::new);
+        let mut stopped_early = false;
+        for epoch in session.epochs_done() + 1..=last_epoch {
+            let record = session.epoch(epoch)?;
+            self.last_finite = Some(session.latest_model().clone());
+            if let Some(callback) = self.on_epoch.as_mut() {
+                callback(&record);
+            }
+            let verdict = match stopper.as_mut() {
+                Some(stopper) => stopper.observe(&record, session.latest_params())?,
+                None => Verdict::Continue,
+            };
+            records.push(record);
+            if verdict == Verdict::Stop {
+                stopped_early = true;
+                break;
+            }
+        }
+        let checkpoint = session.checkpoint()?;
+        let (model, best_epoch) = match stopper.and_then(EarlyStopper::into_best) {
+            Some(best) => (session.model_with(&best.params), Some(best.epoch)),
+            None => (checkpoint.model.clone(), None),
+        };
+        Ok(Outcome {
+            model,
+            history: History {
+                epochs: records,
+                backend: backend.info(),
+                best_epoch,
+                stopped_early,
+            },
+            checkpoint,
+        })
+    }
+}

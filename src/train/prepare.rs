@@ -1,0 +1,431 @@
+//! What a run trains on, checked before anything reaches a backend, and the
+//! seeded split that holds rows out for validation.
+
+use crate::config::{BatchSize, TrainConfig};
+use crate::dataset::{
+    check_features, check_label_range, check_labels, random_split, select_labels, select_rows,
+    stratified_split,
+};
+use crate::{Error, Result};
+use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
+
+/// Largest model trained: (D + 1)·C parameters.
+const MAX_PARAMETERS: usize = crate::limits::MAX_PARAMETERS as usize;
+
+/// What a loss is trained against, one entry (or row) per feature row.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainTargets<'a> {
+    /// Class indices, for every loss.
+    Classes(ArrayView1<'a, u32>),
+    /// Real-valued targets (rows × outputs), for the MSE and logistic losses.
+    Values(ArrayView2<'a, f32>),
+}
+
+/// Which kind of targets a run has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Classes,
+    Values,
+}
+
+impl TrainTargets<'_> {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            TrainTargets::Classes(_) => TargetKind::Classes,
+            TrainTargets::Values(_) => TargetKind::Values,
+        }
+    }
+}
+
+/// Feature rows and their targets.
+#[derive(Clone, Copy, Debug)]
+pub struct Examples<'a> {
+    pub x: ArrayView2<'a, f32>,
+    pub targets: TrainTargets<'a>,
+}
+
+impl<'a> Examples<'a> {
+    /// Rows with a class index each.
+    pub fn classes(x: ArrayView2<'a, f32>, labels: ArrayView1<'a, u32>) -> Self {
+        Self {
+            x,
+            targets: TrainTargets::Classes(labels),
+        }
+    }
+
+    /// Rows with a row of real-valued targets each.
+    pub fn values(x: ArrayView2<'a, f32>, targets: ArrayView2<'a, f32>) -> Self {
+        Self {
+            x,
+            targets: TrainTargets::Values(targets),
+        }
+    }
+}
+
+/// Everything [`crate::Trainer::fit_data`] trains on: the training rows and,
+/// optionally, validation rows scored after every epoch. Without them, a
+/// `config.validation_fraction > 0` holds out a seeded split of the
+/// training rows (stratified by class for class targets).
+#[derive(Clone, Copy, Debug)]
+pub struct TrainData<'a> {
+    pub train: Examples<'a>,
+    /// Targets of the training targets' kind.
+    pub validation: Option<Examples<'a>>,
+}
+
+impl<'a> TrainData<'a> {
+    /// Training rows only.
+    pub fn new(train: Examples<'a>) -> Self {
+        Self {
+            train,
+            validation: None,
+        }
+    }
+
+    /// The same data, with `validation` scored after every epoch.
+    pub fn with_validation(self, validation: Examples<'a>) -> Self {
+        Self {
+            validation: Some(validation),
+            ..self
+        }
+    }
+}
+
+/// Which rows train and which validate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowSplit {
+    /// Ascending row indices.
+    pub train: Vec<usize>,
+    /// Ascending row indices; empty when nothing is held out.
+    pub validation: Vec<usize>,
+}
+
+/// A class with rows, none of which train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UntrainedClass {
+    pub class: usize,
+    /// The class's rows, all held out.
+    pub rows: usize,
+}
+
+impl RowSplit {
+    /// Holds out `fraction` of each class's rows (rounded, and at least one
+    /// row of a class with two or more), chosen by `seed`. The split a run
+    /// with `validation_fraction = fraction` makes; with 0 every row trains.
+    pub fn stratified(labels: &[u32], fraction: f32, seed: u64) -> Self {
+        if fraction <= 0.0 {
+            return Self::every_row_trains(labels.len());
+        }
+        let (train, validation) = stratified_split(labels, fraction, seed);
+        Self { train, validation }
+    }
+
+    /// The same for real-valued targets, which have no classes to stratify by.
+    pub fn random(rows: usize, fraction: f32, seed: u64) -> Self {
+        if fraction <= 0.0 {
+            return Self::every_row_trains(rows);
+        }
+        let (train, validation) = random_split(rows, fraction, seed);
+        Self { train, validation }
+    }
+
+    /// What the splits above give for a fraction of 0, without shuffling.
+    fn every_row_trains(rows: usize) -> Self {
+        Self {
+            train: (0..rows).collect(),
+            validation: Vec::new(),
+        }
+    }
+
+    /// Whether one part has no rows (so a run cannot both train and validate).
+    pub fn has_empty_part(&self) -> bool {
+        self.train.is_empty() || self.validation.is_empty()
+    }
+
+    /// The first of `classes` classes that no training row has, with its
+    /// number of rows: a class whose rows were all held out cannot be
+    /// learned.
+    pub fn untrained_class(&self, labels: &[u32], classes: usize) -> Option<UntrainedClass> {
+        let mut trained = vec![false; classes];
+        for &row in &self.train {
+            trained[labels[row] as usize] = true;
+        }
+        let class = trained.iter().position(|&present| !present)?;
+        let rows = labels.iter().filter(|&&l| l as usize == class).count();
+        Some(UntrainedClass { class, rows })
+    }
+}
+
+/// Checked targets, borrowed or (for a split) selected.
+pub(super) enum CheckedTargets<'a> {
+    Classes {
+        labels: CowArray<'a, u32, Ix1>,
+        classes: usize,
+    },
+    Values(CowArray<'a, f32, Ix2>),
+}
+
+/// Checked rows and their targets.
+pub(super) struct CheckedExamples<'a> {
+    pub x: CowArray<'a, f32, Ix2>,
+    pub targets: CheckedTargets<'a>,
+}
+
+/// A run's checked training and validation rows.
+pub(super) struct Prepared<'a> {
+    pub train: CheckedExamples<'a>,
+    pub validation: Option<CheckedExamples<'a>>,
+}
+
+/// Checks the configuration and the data, splits off the validation rows
+/// when `config.validation_fraction` asks for them, and checks that the run
+/// fits the limits. The first problem is the error.
+pub(super) fn prepare<'a>(config: &TrainConfig, data: TrainData<'a>) -> Result<Prepared<'a>> {
+    let TrainData { train, validation } = data;
+    match train.targets {
+        TrainTargets::Classes(labels) => prepare_classes(config, train.x, labels, validation),
+        TrainTargets::Values(targets) => prepare_values(config, train.x, targets, validation),
+    }
+}
+
+fn prepare_classes<'a>(
+    config: &TrainConfig,
+    x: ArrayView2<'a, f32>,
+    labels: ArrayView1<'a, u32>,
+    validation: Option<Examples<'a>>,
+) -> Result<Prepared<'a>> {
+    config.validate()?;
+    check_features(&x, "features")?;
+    let classes = check_labels(&labels, x.nrows(), config.classes)?;
+    // Refused before training, not when the trained model is saved.
+    crate::limits::check(
+        "the number of classes",
+        classes as u64,
+        crate::limits::MAX_CLASSES,
+    )?;
+    if let Some(weights) = &config.class_weights
+        && weights.len() != classes
+    {
+        return Err(Error::InvalidConfig(format!(
+            "{} class weights for {classes} classes",
+            weights.len()
+        )));
+    }
+    let examples = |x: CowArray<'a, f32, Ix2>, labels: CowArray<'a, u32, Ix1>| CheckedExamples {
+        x,
+        targets: CheckedTargets::Classes { labels, classes },
+    };
+    let prepared = match validation {
+        Some(Examples {
+            x: vx,
+            targets: validation_targets,
+        }) => {
+            let TrainTargets::Classes(vy) = validation_targets else {
+                return Err(mixed_kinds(TargetKind::Classes));
+            };
+            check_features(&vx, "validation features")?;
+            check_same_width(&vx, &x)?;
+            check_label_range(&vy, vx.nrows(), Some(classes))?;
+            Prepared {
+                train: examples(x.into(), labels.into()),
+                validation: Some(examples(vx.into(), vy.into())),
+            }
+        }
+        None if config.validation_fraction > 0.0 => {
+            let split =
+                RowSplit::stratified(&labels.to_vec(), config.validation_fraction, config.seed);
+            if split.has_empty_part() {
+                return Err(Error::EmptyData(format!(
+                    "a validation fraction of {} leaves {} training and {} validation rows",
+                    config.validation_fraction,
+                    split.train.len(),
+                    split.validation.len()
+                )));
+            }
+            let part = |rows: &[usize]| {
+                examples(
+                    select_rows(&x, rows).into(),
+                    select_labels(&labels, rows).into(),
+                )
+            };
+            Prepared {
+                train: part(&split.train),
+                validation: Some(part(&split.validation)),
+            }
+        }
+        None => Prepared {
+            train: examples(x.into(), labels.into()),
+            validation: None,
+        },
+    };
+    check_run(config, x.ncols(), classes, &prepared)?;
+    Ok(prepared)
+}
+
+fn prepare_values<'a>(
+    config: &TrainConfig,
+    x: ArrayView2<'a, f32>,
+    targets: ArrayView2<'a, f32>,
+    validation: Option<Examples<'a>>,
+) -> Result<Prepared<'a>> {
+    config.validate()?;
+    if !config.loss.takes_real_targets() {
+        return Err(Error::InvalidConfig(format!(
+            "the {} loss needs class labels; real-valued targets train with mse or logistic",
+            config.loss.name()
+        )));
+    }
+    check_features(&x, "features")?;
+    check_features(&targets, "targets")?;
+    check_same_rows(&x, &targets, "target")?;
+    let examples = |x: CowArray<'a, f32, Ix2>, targets: CowArray<'a, f32, Ix2>| CheckedExamples {
+        x,
+        targets: CheckedTargets::Values(targets),
+    };
+    let prepared = match validation {
+        Some(Examples {
+            x: vx,
+            targets: validation_targets,
+        }) => {
+            let TrainTargets::Values(vy) = validation_targets else {
+                return Err(mixed_kinds(TargetKind::Values));
+            };
+            check_features(&vx, "validation features")?;
+            check_same_width(&vx, &x)?;
+            check_features(&vy, "validation targets")?;
+            check_same_rows(&vx, &vy, "validation target")?;
+            if vy.ncols() != targets.ncols() {
+                return Err(Error::ShapeMismatch {
+                    op: "fit",
+                    detail: format!(
+                        "validation has {} targets per row, training {}",
+                        vy.ncols(),
+                        targets.ncols()
+                    ),
+                });
+            }
+            Prepared {
+                train: examples(x.into(), targets.into()),
+                validation: Some(examples(vx.into(), vy.into())),
+            }
+        }
+        None if config.validation_fraction > 0.0 => {
+            let split = RowSplit::random(x.nrows(), config.validation_fraction, config.seed);
+            if split.has_empty_part() {
+                return Err(Error::EmptyData(
+                    "the validation split leaves an empty part".into(),
+                ));
+            }
+            let part = |rows: &[usize]| {
+                examples(
+                    select_rows(&x, rows).into(),
+                    select_rows(&targets, rows).into(),
+                )
+            };
+            Prepared {
+                train: part(&split.train),
+                validation: Some(part(&split.validation)),
+            }
+        }
+        None => Prepared {
+            train: examples(x.into(), targets.into()),
+            validation: None,
+        },
+    };
+    check_run(config, x.ncols(), targets.ncols(), &prepared)?;
+    Ok(prepared)
+}
+
+/// Validation data with the other kind of targets than the training data.
+fn mixed_kinds(training: TargetKind) -> Error {
+    let (train, validation) = match training {
+        TargetKind::Classes => ("class labels", "real values"),
+        TargetKind::Values => ("real values", "class labels"),
+    };
+    Error::InvalidConfig(format!(
+        "the training targets are {train} but the validation targets are {validation}"
+    ))
+}
+
+fn check_same_width(validation: &ArrayView2<'_, f32>, train: &ArrayView2<'_, f32>) -> Result<()> {
+    if validation.ncols() == train.ncols() {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        op: "fit",
+        detail: format!(
+            "validation has {} features, training {}",
+            validation.ncols(),
+            train.ncols()
+        ),
+    })
+}
+
+/// One row of `targets` (named `what`) per feature row.
+fn check_same_rows(
+    x: &ArrayView2<'_, f32>,
+    targets: &ArrayView2<'_, f32>,
+    what: &str,
+) -> Result<()> {
+    if targets.nrows() == x.nrows() {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        op: "fit",
+        detail: format!(
+            "{} feature rows but {} {what} rows",
+            x.nrows(),
+            targets.nrows()
+        ),
+    })
+}
+
+/// Checks made before anything trains: early stopping has something to
+/// watch, and the run's sizes fit in memory and in the step counter.
+/// `outputs` is the number of classes for class targets.
+fn check_run(
+    config: &TrainConfig,
+    features: usize,
+    outputs: usize,
+    prepared: &Prepared<'_>,
+) -> Result<()> {
+    let rows = prepared.train.x.nrows();
+    // A step keeps the batch's scores and their gradient: refused here
+    // rather than by the allocator in the middle of the first step.
+    let batch = match config.batch_size {
+        BatchSize::Rows(b) => b.min(rows),
+        BatchSize::Full => rows,
+    };
+    crate::limits::check_product(
+        "one step's scores (batch rows × outputs; lower the batch size)",
+        batch as u64,
+        outputs as u64,
+        crate::limits::MAX_BATCH_SCORES,
+    )?;
+    if let Some(stopping) = config.early_stopping {
+        let kind = match prepared.train.targets {
+            CheckedTargets::Classes { .. } => TargetKind::Classes,
+            CheckedTargets::Values(_) => TargetKind::Values,
+        };
+        stopping.check_watchable(prepared.validation.as_ref().map(|_| kind))?;
+    }
+    let params = features
+        .checked_add(1)
+        .and_then(|rows| rows.checked_mul(outputs))
+        .filter(|&p| p <= MAX_PARAMETERS);
+    if params.is_none() {
+        return Err(Error::InvalidConfig(format!(
+            "{features} features × {outputs} outputs is more than {MAX_PARAMETERS} parameters"
+        )));
+    }
+    if (config.epochs as u64)
+        .checked_mul(u32::MAX as u64)
+        .is_none()
+    {
+        return Err(Error::InvalidConfig(format!(
+            "{} epochs overflow the step counter",
+            config.epochs
+        )));
+    }
+    Ok(())
+}
