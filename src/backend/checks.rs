@@ -7,9 +7,18 @@ use super::{Backend, LinearStep, MatmulSpec, ResidentTargets, check_extent};
 use crate::loss::Loss;
 use crate::{Error, Result};
 
-/// Lengths of a loss's targets: labels (and their maximum), class
-/// weights, real-valued targets.
-pub type TargetLens = (Option<(usize, Option<u32>)>, Option<usize>, Option<usize>);
+/// A label buffer as the loss check sees it: its length, the largest value
+/// the host tracks for it (an upper bound: a gather on the device keeps its
+/// source's), and a way to read it when that bound fails, to find the
+/// first offending row or to learn that none of the checked rows offends.
+pub struct LabelBound<'a> {
+    pub len: usize,
+    pub max: Option<u32>,
+    pub read: &'a dyn Fn() -> Result<Vec<u32>>,
+}
+
+/// Lengths of a loss's targets: labels, class weights, real-valued targets.
+pub type TargetLens<'a> = (Option<LabelBound<'a>>, Option<usize>, Option<usize>);
 
 pub fn matmul(spec: &MatmulSpec, a_len: usize, b_len: usize, out_len: usize) -> Result<()> {
     let MatmulSpec { m, k, n, .. } = *spec;
@@ -69,17 +78,18 @@ pub fn loss(
     check_extent(op, "row loss", 0, rows, row_loss_len)?;
     check_extent(op, "stats", 2 * slot, 2, stats_len)?;
     let (labels, weights, values) = targets;
-    if let Some((len, max)) = labels {
-        check_extent(op, "labels", 0, rows, len)?;
+    if let Some(labels) = labels {
+        check_extent(op, "labels", 0, rows, labels.len)?;
         let classes = label_classes(loss, cols)?;
-        if let Some(max) = max
-            && max as usize >= classes
-        {
-            return Err(Error::LabelOutOfRange {
-                row: 0,
-                label: max as usize,
-                classes,
-            });
+        if !within(labels.max, classes) {
+            let values = (labels.read)()?;
+            if let Some((row, label)) = first_at_or_above(&values[..rows], classes) {
+                return Err(Error::LabelOutOfRange {
+                    row,
+                    label: label as usize,
+                    classes,
+                });
+            }
         }
     }
     if let Some(len) = weights {
@@ -87,29 +97,6 @@ pub fn loss(
     }
     if let Some(len) = values {
         check_extent(op, "targets", 0, rows * cols, len)?;
-    }
-    Ok(())
-}
-
-pub fn gather(
-    src_rows: usize,
-    cols: usize,
-    indices_len: usize,
-    indices_max: Option<u32>,
-    first: usize,
-    count: usize,
-    out_len: usize,
-) -> Result<()> {
-    check_extent("gather", "indices", first, count, indices_len)?;
-    check_extent("gather", "output", 0, count * cols, out_len)?;
-    if let Some(max) = indices_max
-        && max as usize >= src_rows
-    {
-        return Err(Error::IndexOutOfRange {
-            position: 0,
-            index: max as usize,
-            rows: src_rows,
-        });
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use super::simd::Isa;
 use super::spin_pool::{self, DisjointSlices};
 use super::update::update_range;
 use super::{fused_step, lane_tree_sum};
+use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
     Targets, check_extent, checks, unfused_linear_step,
@@ -265,12 +266,20 @@ impl Backend for CpuBackend {
         cols: usize,
         out: LossOutputs<'_, Self>,
     ) -> Result<()> {
+        let read_labels = || match &targets {
+            Targets::Classes { labels, .. } => Ok(labels.data.clone()),
+            Targets::Values(_) => Ok(Vec::new()),
+        };
         let shape_of_targets = match &targets {
             Targets::Classes {
                 labels,
                 class_weights,
             } => (
-                Some((labels.data.len(), labels.max)),
+                Some(LabelBound {
+                    len: labels.data.len(),
+                    max: labels.max,
+                    read: &read_labels,
+                }),
                 class_weights.map(|w| w.len()),
                 None,
             ),

@@ -11,7 +11,7 @@ use super::ops::{gather, loss, optim, reduce};
 use crate::Result;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
-    unfused_linear_step,
+    checks, unfused_linear_step,
 };
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
@@ -154,6 +154,7 @@ impl Backend for GpuBackend {
         count: usize,
         out: &mut GpuBuffer,
     ) -> Result<()> {
+        checks::batch_indices("gather", self, indices, first, count, src.rows)?;
         gather::call_gather(&self.device, src, labels, indices, (first, count), out)
     }
 
@@ -248,6 +249,7 @@ impl Backend for GpuBackend {
         if !fused_step::fits(&self.device, &step) {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
+        checks::linear_step(self, &step, params, grads.as_deref(), stats, slot)?;
         let mut scratch = lock(&self.fused);
         fused_step::call_fused_step(
             &self.device,

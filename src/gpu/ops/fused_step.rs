@@ -8,7 +8,7 @@
 //! composition runs.
 
 use super::DeviceHandles;
-use crate::backend::{LinearStep, ResidentTargets, check_extent, checks};
+use crate::backend::{LinearStep, ResidentTargets};
 use crate::gpu::device::{
     Access, BindGroupCache, Device, EntryPoint, GpuBuffer, GpuRows, Kernel, Source, params_entry,
     u32_of,
@@ -148,72 +148,6 @@ pub(crate) fn fits<B: DeviceHandles + ?Sized>(device: &Device, step: &LinearStep
         && d.div_ceil(4) <= WEIGHT_WINDOWS * texels_per_window(c)
 }
 
-/// The checks the unfused composition makes, with the same errors.
-fn check<B: DeviceHandles + ?Sized>(
-    step: &LinearStep<'_, B>,
-    params: &GpuBuffer,
-    grads: Option<&GpuBuffer>,
-    stats: &GpuBuffer,
-    slot: usize,
-) -> Result<()> {
-    let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
-    check_extent("linear_step", "params", 0, d * c + c, params.len)?;
-    if let Some(grads) = grads {
-        check_extent("linear_step", "gradients", 0, d * c + c, grads.len)?;
-    }
-    let indices = step.indices;
-    checks::gather(
-        step.x.rows,
-        d,
-        indices.len,
-        indices.max,
-        step.first,
-        rows,
-        rows * d,
-    )?;
-    match &step.targets {
-        ResidentTargets::Classes {
-            labels,
-            class_weights,
-        } => {
-            check_extent("gather", "labels", 0, step.x.rows, labels.len)?;
-            let classes = checks::label_classes(step.loss, c)?;
-            if let Some(max) = labels.max
-                && max as usize >= classes
-            {
-                return Err(Error::LabelOutOfRange {
-                    row: 0,
-                    label: max as usize,
-                    classes,
-                });
-            }
-            if let Some(weights) = class_weights {
-                check_extent("loss", "class weights", 0, c, weights.len)?;
-            }
-        }
-        ResidentTargets::Values(values) => {
-            if !step.loss.takes_real_targets() {
-                return Err(Error::InvalidConfig(format!(
-                    "the {} loss needs class labels, not real-valued targets",
-                    step.loss.name()
-                )));
-            }
-            checks::gather(
-                values.rows,
-                values.cols,
-                indices.len,
-                indices.max,
-                step.first,
-                rows,
-                rows * c,
-            )?;
-        }
-    }
-    check_extent("loss", "stats", 2 * slot, 2, stats.len)?;
-    u32_of("linear_step", "first", step.first + rows)?;
-    Ok(())
-}
-
 fn scratch_buffer(
     device: &Device,
     slot: &mut Option<wgpu::Buffer>,
@@ -258,8 +192,10 @@ fn loss_code(loss: &Loss) -> (u32, f32, f32) {
     }
 }
 
-/// Records the step after [`check`]ing it; the caller has made sure that
-/// it [`fits`].
+/// Records the step. The caller has made sure that it [`fits`] and has
+/// made the checks every backend makes
+/// ([`crate::backend::checks::linear_step`]), which bound every index and
+/// label the kernels read.
 pub(crate) fn call_fused_step<B: DeviceHandles + ?Sized>(
     device: &Device,
     scratch: &mut FusedScratch,
@@ -269,7 +205,7 @@ pub(crate) fn call_fused_step<B: DeviceHandles + ?Sized>(
     stats: &GpuBuffer,
     slot: usize,
 ) -> Result<()> {
-    check(step, params, grads.as_deref(), stats, slot)?;
+    u32_of("linear_step", "first", step.first + step.rows)?;
     scratch.record(device, step, params, grads, stats, slot)
 }
 
@@ -285,7 +221,7 @@ impl FusedScratch {
             .get_or_create(key, || device.create_bind_group(kernel, entries))
     }
 
-    /// Records the step: checked by [`check`], fitting by [`fits`].
+    /// Records the step: checked by the caller, fitting by [`fits`].
     fn record<B: DeviceHandles + ?Sized>(
         &mut self,
         device: &Device,

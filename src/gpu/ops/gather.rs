@@ -3,7 +3,7 @@
 //! span several chunk buffers.
 
 use crate::Result;
-use crate::backend::{check_extent, checks};
+use crate::backend::check_extent;
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuLabels, GpuRows, u32_of};
 use crate::gpu::kernels;
 use bytemuck::{Pod, Zeroable};
@@ -45,7 +45,8 @@ pub(crate) const GATHER: EntryPoint = EntryPoint {
 
 /// Records `out[r] = src[indices[first + r]]` for r < `count`, and the same
 /// for `labels` when given (`(source, destination)`), after checking every
-/// length and the indices' bound.
+/// length. The caller has checked that the indices name rows of `src`
+/// ([`crate::backend::checks::batch_indices`]).
 pub(crate) fn call_gather(
     device: &Device,
     src: &GpuRows,
@@ -54,16 +55,9 @@ pub(crate) fn call_gather(
     (first, count): (usize, usize),
     out: &GpuBuffer,
 ) -> Result<()> {
-    checks::gather(
-        src.rows,
-        src.cols,
-        indices.len,
-        indices.max,
-        first,
-        count,
-        out.len,
-    )?;
     let op = "gather";
+    check_extent(op, "indices", first, count, indices.len)?;
+    check_extent(op, "output", 0, count * src.cols, out.len)?;
     if let Some((source, destination)) = &labels {
         check_extent(op, "labels", 0, src.rows, source.len)?;
         check_extent(op, "output labels", 0, count, destination.len)?;
@@ -114,7 +108,12 @@ pub(crate) fn call_gather(
         }
     }
     if let Some((source, destination)) = labels {
-        destination.max = source.max;
+        // An upper bound of the gathered labels; values past `count` stay.
+        destination.max = if count >= destination.len {
+            source.max
+        } else {
+            source.max.max(destination.max)
+        };
     }
     Ok(())
 }

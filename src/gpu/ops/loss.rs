@@ -4,7 +4,8 @@
 //! count. See [`Loss`] for the formulas.
 
 use super::DeviceHandles;
-use crate::backend::{LossOutputs, Targets, checks};
+use crate::backend::checks::{self, LabelBound};
+use crate::backend::{LossOutputs, Targets};
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, u32_of};
 use crate::gpu::kernels;
 use crate::loss::Loss;
@@ -82,12 +83,22 @@ pub(crate) fn call_loss<B: DeviceHandles + ?Sized>(
     (rows, cols): (usize, usize),
     out: LossOutputs<'_, B>,
 ) -> Result<()> {
+    let read_labels = || match &targets {
+        Targets::Classes { labels, .. } => Ok(bytemuck::pod_collect_to_vec(
+            &device.read_bytes(&labels.buffer, labels.len)?,
+        )),
+        Targets::Values(_) => Ok(Vec::new()),
+    };
     let shape_of_targets = match &targets {
         Targets::Classes {
             labels,
             class_weights,
         } => (
-            Some((labels.len, labels.max)),
+            Some(LabelBound {
+                len: labels.len,
+                max: labels.max,
+                read: &read_labels,
+            }),
             class_weights.map(|w| w.len),
             None,
         ),
