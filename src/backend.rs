@@ -67,7 +67,7 @@ impl MatmulSpec {
 pub enum Targets<'a, B: Backend + ?Sized> {
     /// One class index per row, and optional per-class weights (length C).
     Classes {
-        labels: &'a B::Labels,
+        labels: &'a B::Indices,
         class_weights: Option<&'a B::Buffer>,
     },
     /// Real-valued targets, one per score (rows × C).
@@ -92,7 +92,7 @@ pub struct LossOutputs<'a, B: Backend + ?Sized> {
 pub enum ResidentTargets<'a, B: Backend + ?Sized> {
     /// One class index per dataset row, and optional per-class weights (length C).
     Classes {
-        labels: &'a B::Labels,
+        labels: &'a B::Indices,
         class_weights: Option<&'a B::Buffer>,
     },
     /// Real-valued targets, a row of C per dataset row.
@@ -106,7 +106,7 @@ pub struct LinearStep<'a, B: Backend + ?Sized> {
     pub loss: &'a Loss,
     pub x: &'a B::Rows,
     pub targets: ResidentTargets<'a, B>,
-    pub indices: &'a B::Labels,
+    pub indices: &'a B::Indices,
     pub first: usize,
     pub rows: usize,
     pub outputs: usize,
@@ -116,8 +116,10 @@ pub struct LinearStep<'a, B: Backend + ?Sized> {
 pub trait Backend {
     /// A flat f32 buffer.
     type Buffer;
-    /// A flat u32 buffer (labels, indices, predictions).
-    type Labels;
+    /// A flat u32 buffer of indices: class labels (indices into the
+    /// classes), the rows a step reads (indices into the dataset), or
+    /// predicted classes.
+    type Indices;
     /// A resident row-major matrix (the dataset), possibly split over several
     /// device buffers.
     type Rows;
@@ -131,12 +133,12 @@ pub trait Backend {
     fn read(&self, src: &Self::Buffer) -> Result<Vec<f32>>;
     fn len(&self, buffer: &Self::Buffer) -> usize;
 
-    fn upload_labels(&self, data: &[u32]) -> Result<Self::Labels>;
-    fn write_labels(&self, dst: &mut Self::Labels, data: &[u32]) -> Result<()>;
-    fn read_labels(&self, src: &Self::Labels) -> Result<Vec<u32>>;
-    fn labels_len(&self, labels: &Self::Labels) -> usize;
+    fn upload_indices(&self, data: &[u32]) -> Result<Self::Indices>;
+    fn write_indices(&self, dst: &mut Self::Indices, data: &[u32]) -> Result<()>;
+    fn read_indices(&self, src: &Self::Indices) -> Result<Vec<u32>>;
+    fn indices_len(&self, indices: &Self::Indices) -> usize;
     /// The largest value in the buffer, known on the host without a readback.
-    fn labels_max(&self, labels: &Self::Labels) -> Option<u32>;
+    fn indices_max(&self, indices: &Self::Indices) -> Option<u32>;
 
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<Self::Rows>;
     /// (rows, columns) of a resident matrix.
@@ -147,8 +149,8 @@ pub trait Backend {
     fn gather(
         &self,
         src: &Self::Rows,
-        labels: Option<(&Self::Labels, &mut Self::Labels)>,
-        indices: &Self::Labels,
+        labels: Option<(&Self::Indices, &mut Self::Indices)>,
+        indices: &Self::Indices,
         first: usize,
         count: usize,
         out: &mut Self::Buffer,
@@ -200,14 +202,14 @@ pub trait Backend {
         x: &Self::Buffer,
         rows: usize,
         cols: usize,
-        out: &mut Self::Labels,
+        out: &mut Self::Indices,
     ) -> Result<()>;
 
     /// `out[slot] = (1/n)·#{i < n : predicted[i] = labels[i]}`.
     fn accuracy(
         &self,
-        predicted: &Self::Labels,
-        labels: &Self::Labels,
+        predicted: &Self::Indices,
+        labels: &Self::Indices,
         n: usize,
         out: &mut Self::Buffer,
         slot: usize,
@@ -276,7 +278,7 @@ pub fn unfused_linear_step<B: Backend + ?Sized>(
             labels,
             class_weights,
         } => {
-            batch_labels = backend.upload_labels(&vec![0; rows])?;
+            batch_labels = backend.upload_indices(&vec![0; rows])?;
             backend.gather(
                 step.x,
                 Some((labels, &mut batch_labels)),

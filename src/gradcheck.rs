@@ -170,9 +170,9 @@ pub fn backend_data_gradient<B: Backend>(
     check_features(&x, "features")?;
     check_labels(&labels, n, Some(outputs.max(2)))?;
     let rows = backend.upload_rows(x)?;
-    let label_buffer = backend.upload_labels(&labels.to_vec())?;
+    let label_buffer = backend.upload_indices(&labels.to_vec())?;
     let identity: Vec<u32> = (0..n as u32).collect();
-    let indices = backend.upload_labels(&identity)?;
+    let indices = backend.upload_indices(&identity)?;
     let params = backend.upload(params)?;
     let mut stats = backend.zeros(2)?;
     let mut grads = backend.zeros(d * outputs + outputs)?;

@@ -9,7 +9,7 @@ mod common;
 use common::{assert_close, assert_close_f64, nan_vec, random_labels, random_vec, rng};
 use lintrain::backend::{LinearStep, ResidentTargets, unfused_linear_step};
 use lintrain::cpu::reference::{RowTargets, loss_rows};
-use lintrain::cpu::{CpuLabels, Isa, StepKernels};
+use lintrain::cpu::{CpuIndices, Isa, StepKernels};
 use lintrain::{Backend, CpuBackend, Error, Loss, Optimizer, Regularizer, UpdateStep};
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -126,20 +126,20 @@ impl Case {
 /// The case uploaded to one backend.
 struct Resident {
     x: Array2<f32>,
-    labels: CpuLabels,
+    labels: CpuIndices,
     values: Array2<f32>,
     weights: Vec<f32>,
-    indices: CpuLabels,
+    indices: CpuIndices,
 }
 
 impl Resident {
     fn new(backend: &CpuBackend, case: &Case) -> Self {
         Self {
             x: backend.upload_rows(case.x.view()).unwrap(),
-            labels: backend.upload_labels(&case.labels).unwrap(),
+            labels: backend.upload_indices(&case.labels).unwrap(),
             values: backend.upload_rows(case.values.view()).unwrap(),
             weights: backend.upload(&case.weights).unwrap(),
-            indices: backend.upload_labels(&case.indices).unwrap(),
+            indices: backend.upload_indices(&case.indices).unwrap(),
         }
     }
 
@@ -475,7 +475,7 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
         Err(Error::ShapeMismatch { .. })
     ));
 
-    let bad_indices = backend.upload_labels(&[0, 1, 99]).unwrap();
+    let bad_indices = backend.upload_indices(&[0, 1, 99]).unwrap();
     let step = LinearStep {
         indices: &bad_indices,
         first: 0,
@@ -489,7 +489,7 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
 
     let mut labels = case.labels.clone();
     labels[case.indices[case.first + 2] as usize] = 3;
-    let bad_labels = backend.upload_labels(&labels).unwrap();
+    let bad_labels = backend.upload_indices(&labels).unwrap();
     let step = LinearStep {
         targets: ResidentTargets::Classes {
             labels: &bad_labels,
@@ -567,7 +567,7 @@ fn steady_state_step_loss_and_update_do_not_allocate() {
     let scores = backend
         .upload(&random_vec(&mut rng(3), rows * c, 2.0))
         .unwrap();
-    let batch_labels = backend.upload_labels(&case.labels[..3]).unwrap();
+    let batch_labels = backend.upload_indices(&case.labels[..3]).unwrap();
     let mut dscores = backend.zeros(rows * c).unwrap();
     let mut row_loss = backend.zeros(rows).unwrap();
     let mut steps = |count: u64| {

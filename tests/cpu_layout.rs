@@ -27,7 +27,7 @@ fn both_layouts(rows: usize, columns: usize) -> (Array2<f32>, Array2<f32>) {
 fn gather_reads_a_fortran_order_matrix_by_rows() {
     let backend = CpuBackend::new();
     let (row_major, column_major) = both_layouts(ROWS, FEATURES);
-    let indices = backend.upload_labels(&[4, 0, 2]).unwrap();
+    let indices = backend.upload_indices(&[4, 0, 2]).unwrap();
     let gathered = |rows: &Array2<f32>| {
         let mut out = backend.zeros(3 * FEATURES).unwrap();
         backend
@@ -48,8 +48,8 @@ fn linear_step_takes_fortran_order_rows_and_targets() {
     let backend = CpuBackend::new();
     let (x_row_major, x_column_major) = both_layouts(ROWS, FEATURES);
     let (targets_row_major, targets_column_major) = both_layouts(ROWS, OUTPUTS);
-    let labels = backend.upload_labels(&[0, 1, 1, 0, 1]).unwrap();
-    let indices = backend.upload_labels(&[3, 1, 4, 0]).unwrap();
+    let labels = backend.upload_indices(&[0, 1, 1, 0, 1]).unwrap();
+    let indices = backend.upload_indices(&[3, 1, 4, 0]).unwrap();
     let params = backend
         .upload(
             &(0..FEATURES * OUTPUTS + OUTPUTS)

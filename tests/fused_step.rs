@@ -99,10 +99,10 @@ fn run<B: Backend>(
     fused: bool,
 ) -> (Vec<f32>, Vec<f32>) {
     let x = backend.upload_rows(p.x.view()).unwrap();
-    let labels = backend.upload_labels(&p.labels).unwrap();
+    let labels = backend.upload_indices(&p.labels).unwrap();
     let values = backend.upload_rows(p.values.view()).unwrap();
     let weights = p.class_weights.as_ref().map(|w| backend.upload(w).unwrap());
-    let indices = backend.upload_labels(&p.indices).unwrap();
+    let indices = backend.upload_indices(&p.indices).unwrap();
     let params = backend.upload(&p.params).unwrap();
     let d = p.x.ncols();
     let mut grads = backend.upload(&nan_vec(d * p.c + p.c)).unwrap();
@@ -289,8 +289,8 @@ fn fused_step_rejects_bad_indices_and_params() {
     fn bad<B: Backend>(backend: &B) {
         let p = problem(7, 10, 5, 3, 4, false);
         let x = backend.upload_rows(p.x.view()).unwrap();
-        let labels = backend.upload_labels(&p.labels).unwrap();
-        let indices = backend.upload_labels(&[0, 1, 99, 2]).unwrap();
+        let labels = backend.upload_indices(&p.labels).unwrap();
+        let indices = backend.upload_indices(&[0, 1, 99, 2]).unwrap();
         let params = backend.upload(&p.params).unwrap();
         let short_params = backend.upload(&p.params[..5]).unwrap();
         let mut grads = backend.zeros(5 * 3 + 3).unwrap();
@@ -314,7 +314,7 @@ fn fused_step_rejects_bad_indices_and_params() {
                 .is_err(),
             "index 99 of 10 rows"
         );
-        let good = backend.upload_labels(&[0, 1, 2, 3]).unwrap();
+        let good = backend.upload_indices(&[0, 1, 2, 3]).unwrap();
         assert!(
             backend
                 .linear_step(step(&good, 5), &params, Some(&mut grads), &mut stats, 0)
@@ -354,8 +354,8 @@ fn class_losses_with_one_output_are_refused() {
         ] {
             for fused in [true, false] {
                 let x = backend.upload_rows(p.x.view()).unwrap();
-                let labels = backend.upload_labels(&p.labels).unwrap();
-                let indices = backend.upload_labels(&p.indices).unwrap();
+                let labels = backend.upload_indices(&p.labels).unwrap();
+                let indices = backend.upload_indices(&p.indices).unwrap();
                 let params = backend.upload(&p.params).unwrap();
                 let mut stats = backend.zeros(2).unwrap();
                 let step = LinearStep {

@@ -212,7 +212,7 @@ fn loss_on<B: Backend>(
     };
     match targets {
         TargetData::Classes(labels, weights) => {
-            let labels = b.upload_labels(labels).unwrap();
+            let labels = b.upload_indices(labels).unwrap();
             let weights = weights.map(|w| b.upload(w).unwrap());
             let targets = Targets::Classes {
                 labels: &labels,
@@ -510,7 +510,7 @@ test_device!(
 fn out_of_range_labels_are_rejected<B: Backend>(name: &str, b: &B) {
     let run = || -> lintrain::Result<()> {
         let scores = b.upload(&[0.0; 6])?;
-        let labels = b.upload_labels(&[0, 3])?;
+        let labels = b.upload_indices(&[0, 3])?;
         let (mut d, mut r, mut s) = (b.zeros(6)?, b.zeros(2)?, b.zeros(2)?);
         b.loss(
             &Loss::softmax(),
@@ -553,11 +553,11 @@ fn reductions_on<B: Backend>(
     let mut out = b.upload(&nan_vec(4)).unwrap();
     b.sum(&xb, x.len(), false, &mut out, 0).unwrap();
     b.sum(&xb, x.len(), true, &mut out, 1).unwrap();
-    let mut predicted = b.upload_labels(&vec![u32::MAX; rows]).unwrap();
+    let mut predicted = b.upload_indices(&vec![u32::MAX; rows]).unwrap();
     b.argmax_rows(&xb, rows, cols, &mut predicted).unwrap();
-    let labels = b.upload_labels(labels).unwrap();
+    let labels = b.upload_indices(labels).unwrap();
     b.accuracy(&predicted, &labels, rows, &mut out, 2).unwrap();
-    (b.read(&out).unwrap(), b.read_labels(&predicted).unwrap())
+    (b.read(&out).unwrap(), b.read_indices(&predicted).unwrap())
 }
 
 #[test]
@@ -605,10 +605,10 @@ fn gather_on<B: Backend>(
 ) -> (Vec<f32>, Vec<u32>) {
     let cols = x.ncols();
     let rows = b.upload_rows(x.view()).unwrap();
-    let source_labels = b.upload_labels(labels).unwrap();
-    let indices = b.upload_labels(indices).unwrap();
+    let source_labels = b.upload_indices(labels).unwrap();
+    let indices = b.upload_indices(indices).unwrap();
     let mut out = b.upload(&nan_vec(count * cols + 1)).unwrap();
-    let mut out_labels = b.upload_labels(&vec![u32::MAX; count + 1]).unwrap();
+    let mut out_labels = b.upload_indices(&vec![u32::MAX; count + 1]).unwrap();
     b.gather(
         &rows,
         Some((&source_labels, &mut out_labels)),
@@ -618,7 +618,7 @@ fn gather_on<B: Backend>(
         &mut out,
     )
     .unwrap();
-    (b.read(&out).unwrap(), b.read_labels(&out_labels).unwrap())
+    (b.read(&out).unwrap(), b.read_indices(&out_labels).unwrap())
 }
 
 #[test]
@@ -669,7 +669,7 @@ fn gather_matches_cpu_including_datasets_split_over_many_bindings() {
 fn gather_rejects_out_of_range<B: Backend>(name: &str, b: &B) {
     let x = Array2::<f32>::zeros((5, 3));
     let rows = b.upload_rows(x.view()).unwrap();
-    let indices = b.upload_labels(&[0, 5]).unwrap();
+    let indices = b.upload_indices(&[0, 5]).unwrap();
     let mut out = b.zeros(6).unwrap();
     let err = b.gather(&rows, None, &indices, 0, 2, &mut out).unwrap_err();
     assert!(
@@ -742,7 +742,7 @@ fn linear_step_on<B: Backend>(
     let d = x.ncols();
     let c = params.len() / (d + 1);
     let x_rows = b.upload_rows(x.view()).unwrap();
-    let index_buffer = b.upload_labels(indices).unwrap();
+    let index_buffer = b.upload_indices(indices).unwrap();
     let params = b.upload(params).unwrap();
     let mut grads = b.upload(&nan_vec(d * c + c + 1)).unwrap();
     let mut stats = b.upload(&nan_vec(6)).unwrap();
@@ -751,7 +751,7 @@ fn linear_step_on<B: Backend>(
     let values;
     let resident = match targets {
         StepTargets::Labels(l, w) => {
-            labels = b.upload_labels(l).unwrap();
+            labels = b.upload_indices(l).unwrap();
             weights = w.as_ref().map(|w| b.upload(w).unwrap());
             ResidentTargets::Classes {
                 labels: &labels,
@@ -915,9 +915,9 @@ fn fused_steps_in_steady_state_allocate_nothing_and_read_nothing_back() {
     let (n, d, c, rows) = (300, 3073, 10, 200);
     let x = Array2::from_shape_vec((n, d), random_vec(&mut rng, n * d, 1.0)).unwrap();
     let x_rows = gpu.upload_rows(x.view()).unwrap();
-    let labels = gpu.upload_labels(&random_labels(&mut rng, n, c)).unwrap();
+    let labels = gpu.upload_indices(&random_labels(&mut rng, n, c)).unwrap();
     let indices = gpu
-        .upload_labels(&random_labels(&mut rng, 2 * rows, n))
+        .upload_indices(&random_labels(&mut rng, 2 * rows, n))
         .unwrap();
     let params = gpu.upload(&random_vec(&mut rng, d * c + c, 0.1)).unwrap();
     let mut grads = gpu.zeros(d * c + c).unwrap();

@@ -41,8 +41,8 @@ fn step<B: Backend>(
 ) -> lintrain::Result<()> {
     let x = Array2::from_shape_fn((ROWS, FEATURES), |(i, j)| (i * FEATURES + j) as f32 * 0.1);
     let x = backend.upload_rows(x.view())?;
-    let labels = backend.upload_labels(labels)?;
-    let indices = backend.upload_labels(indices)?;
+    let labels = backend.upload_indices(labels)?;
+    let indices = backend.upload_indices(indices)?;
     let params = backend.zeros(FEATURES * CLASSES + CLASSES)?;
     let mut grads = backend.zeros(FEATURES * CLASSES + CLASSES)?;
     let mut stats = backend.zeros(2)?;

@@ -141,7 +141,7 @@ pub fn linear_step<B: Backend + ?Sized>(
             labels,
             class_weights,
         } => {
-            check_extent(op, "labels", 0, dataset_rows, backend.labels_len(labels))?;
+            check_extent(op, "labels", 0, dataset_rows, backend.indices_len(labels))?;
             if let Some(weights) = class_weights {
                 check_extent(op, "class weights", 0, c, backend.len(weights))?;
             }
@@ -175,16 +175,16 @@ pub fn linear_step<B: Backend + ?Sized>(
 pub fn batch_indices<B: Backend + ?Sized>(
     op: &'static str,
     backend: &B,
-    indices: &B::Labels,
+    indices: &B::Indices,
     first: usize,
     count: usize,
     source_rows: usize,
 ) -> Result<()> {
-    check_extent(op, "indices", first, count, backend.labels_len(indices))?;
-    if within(backend.labels_max(indices), source_rows) {
+    check_extent(op, "indices", first, count, backend.indices_len(indices))?;
+    if within(backend.indices_max(indices), source_rows) {
         return Ok(());
     }
-    let values = backend.read_labels(indices)?;
+    let values = backend.read_indices(indices)?;
     match first_at_or_above(&values[first..first + count], source_rows) {
         Some((offset, index)) => Err(Error::IndexOutOfRange {
             position: first + offset,
@@ -199,16 +199,19 @@ pub fn batch_indices<B: Backend + ?Sized>(
 /// is below `classes`. Expects [`batch_indices`] to have passed.
 fn batch_labels<B: Backend + ?Sized>(
     backend: &B,
-    labels: &B::Labels,
-    indices: &B::Labels,
+    labels: &B::Indices,
+    indices: &B::Indices,
     first: usize,
     count: usize,
     classes: usize,
 ) -> Result<()> {
-    if within(backend.labels_max(labels), classes) {
+    if within(backend.indices_max(labels), classes) {
         return Ok(());
     }
-    let (labels, indices) = (backend.read_labels(labels)?, backend.read_labels(indices)?);
+    let (labels, indices) = (
+        backend.read_indices(labels)?,
+        backend.read_indices(indices)?,
+    );
     let bad = indices[first..first + count]
         .iter()
         .map(|&row| (row as usize, labels[row as usize]))

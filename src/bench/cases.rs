@@ -62,7 +62,7 @@ pub fn loss<B: Backend>(
     budget: &Budget,
 ) -> Result<Timing> {
     let scores = backend.upload(&random(rows * classes, 3))?;
-    let labels = backend.upload_labels(&random_labels(rows, classes, 4))?;
+    let labels = backend.upload_indices(&random_labels(rows, classes, 4))?;
     let mut dscores = backend.zeros(rows * classes)?;
     let mut row_loss = backend.zeros(rows)?;
     let mut stats = backend.zeros(2)?;
@@ -121,15 +121,15 @@ pub fn adam_step<B: Backend>(backend: &B, len: usize, budget: &Budget) -> Result
 pub struct StepBench<'a, B: Backend> {
     backend: &'a B,
     x: B::Rows,
-    labels: B::Labels,
-    indices: B::Labels,
+    labels: B::Indices,
+    indices: B::Indices,
     params: B::Buffer,
     grads: B::Buffer,
     state: B::Buffer,
     stats: B::Buffer,
     // Buffers of the unfused path, allocated once.
     batch_x: B::Buffer,
-    batch_labels: B::Labels,
+    batch_labels: B::Indices,
     scores: B::Buffer,
     dscores: B::Buffer,
     row_loss: B::Buffer,
@@ -161,14 +161,14 @@ impl<'a, B: Backend> StepBench<'a, B> {
         Ok(Self {
             backend,
             x: backend.upload_rows(x.view())?,
-            labels: backend.upload_labels(labels.as_slice().expect("contiguous labels"))?,
-            indices: backend.upload_labels(&indices)?,
+            labels: backend.upload_indices(labels.as_slice().expect("contiguous labels"))?,
+            indices: backend.upload_indices(&indices)?,
             params: backend.upload(&params)?,
             grads: backend.zeros(params.len())?,
             state: backend.zeros(STATE_SLOTS * params.len())?,
             stats: backend.zeros(2 * steps)?,
             batch_x: backend.zeros(batch * d)?,
-            batch_labels: backend.upload_labels(&vec![0; batch])?,
+            batch_labels: backend.upload_indices(&vec![0; batch])?,
             scores: backend.zeros(batch * classes)?,
             dscores: backend.zeros(batch * classes)?,
             row_loss: backend.zeros(batch)?,

@@ -102,14 +102,15 @@ impl Clone for CpuBackend {
     }
 }
 
-/// Labels on the host, with their maximum cached for range checks.
+/// Indices (labels, row indices, predictions) on the host, with their
+/// maximum cached for range checks.
 #[derive(Clone, Debug)]
-pub struct CpuLabels {
+pub struct CpuIndices {
     data: Vec<u32>,
     max: Option<u32>,
 }
 
-impl CpuLabels {
+impl CpuIndices {
     fn new(data: Vec<u32>) -> Self {
         let max = data.iter().copied().max();
         Self { data, max }
@@ -121,7 +122,7 @@ impl CpuLabels {
 
 impl Backend for CpuBackend {
     type Buffer = Vec<f32>;
-    type Labels = CpuLabels;
+    type Indices = CpuIndices;
     type Rows = Array2<f32>;
 
     fn info(&self) -> BackendInfo {
@@ -151,22 +152,22 @@ impl Backend for CpuBackend {
         buffer.len()
     }
 
-    fn upload_labels(&self, data: &[u32]) -> Result<CpuLabels> {
-        Ok(CpuLabels::new(data.to_vec()))
+    fn upload_indices(&self, data: &[u32]) -> Result<CpuIndices> {
+        Ok(CpuIndices::new(data.to_vec()))
     }
-    fn write_labels(&self, dst: &mut CpuLabels, data: &[u32]) -> Result<()> {
+    fn write_indices(&self, dst: &mut CpuIndices, data: &[u32]) -> Result<()> {
         check_extent("write_labels", "data", 0, data.len(), dst.data.len())?;
         dst.data[..data.len()].copy_from_slice(data);
         dst.max = dst.data.iter().copied().max();
         Ok(())
     }
-    fn read_labels(&self, src: &CpuLabels) -> Result<Vec<u32>> {
+    fn read_indices(&self, src: &CpuIndices) -> Result<Vec<u32>> {
         Ok(src.data.clone())
     }
-    fn labels_len(&self, labels: &CpuLabels) -> usize {
+    fn indices_len(&self, labels: &CpuIndices) -> usize {
         labels.data.len()
     }
-    fn labels_max(&self, labels: &CpuLabels) -> Option<u32> {
+    fn indices_max(&self, labels: &CpuIndices) -> Option<u32> {
         labels.max
     }
 
@@ -180,8 +181,8 @@ impl Backend for CpuBackend {
     fn gather(
         &self,
         src: &Array2<f32>,
-        labels: Option<(&CpuLabels, &mut CpuLabels)>,
-        indices: &CpuLabels,
+        labels: Option<(&CpuIndices, &mut CpuIndices)>,
+        indices: &CpuIndices,
         first: usize,
         count: usize,
         out: &mut Vec<f32>,
@@ -378,7 +379,7 @@ impl Backend for CpuBackend {
         x: &Vec<f32>,
         rows: usize,
         cols: usize,
-        out: &mut CpuLabels,
+        out: &mut CpuIndices,
     ) -> Result<()> {
         if cols == 0 {
             return Err(Error::ShapeMismatch {
@@ -397,8 +398,8 @@ impl Backend for CpuBackend {
 
     fn accuracy(
         &self,
-        predicted: &CpuLabels,
-        labels: &CpuLabels,
+        predicted: &CpuIndices,
+        labels: &CpuIndices,
         n: usize,
         out: &mut Vec<f32>,
         slot: usize,

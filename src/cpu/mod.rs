@@ -9,7 +9,7 @@ mod simd;
 mod spin_pool;
 mod update;
 
-pub use backend::{CpuBackend, CpuLabels, StepKernels};
+pub use backend::{CpuBackend, CpuIndices, StepKernels};
 pub use simd::Isa;
 
 /// Threads per workgroup of the GPU's single-workgroup reductions; the CPU

@@ -3,7 +3,7 @@
 //! one or more dispatches into the pending encoder; reads submit and wait.
 
 use super::device::{
-    Device, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuRows, lock, upload_rows,
+    Device, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuRows, lock, upload_rows,
 };
 use super::ops::fused_step::{self, FusedScratch};
 use super::ops::matmul::{self, PackedScratch};
@@ -38,7 +38,7 @@ const _: fn() = || {
     send_and_sync::<GpuBackend>();
     send_and_sync::<GpuContext>();
     send_and_sync::<GpuBuffer>();
-    send_and_sync::<GpuLabels>();
+    send_and_sync::<GpuIndices>();
     send_and_sync::<GpuRows>();
 };
 
@@ -63,7 +63,7 @@ impl GpuBackend {
 
 impl Backend for GpuBackend {
     type Buffer = GpuBuffer;
-    type Labels = GpuLabels;
+    type Indices = GpuIndices;
     type Rows = GpuRows;
 
     fn info(&self) -> BackendInfo {
@@ -104,8 +104,8 @@ impl Backend for GpuBackend {
         buffer.len
     }
 
-    fn upload_labels(&self, data: &[u32]) -> Result<GpuLabels> {
-        Ok(GpuLabels {
+    fn upload_indices(&self, data: &[u32]) -> Result<GpuIndices> {
+        Ok(GpuIndices {
             buffer: self
                 .device
                 .create_storage_init("u32 buffer", bytemuck::cast_slice(data))?,
@@ -113,7 +113,7 @@ impl Backend for GpuBackend {
             max: data.iter().copied().max(),
         })
     }
-    fn write_labels(&self, dst: &mut GpuLabels, data: &[u32]) -> Result<()> {
+    fn write_indices(&self, dst: &mut GpuIndices, data: &[u32]) -> Result<()> {
         check_extent("write_labels", "data", 0, data.len(), dst.len)?;
         self.device
             .write_bytes(&dst.buffer, bytemuck::cast_slice(data))?;
@@ -126,15 +126,15 @@ impl Backend for GpuBackend {
         };
         Ok(())
     }
-    fn read_labels(&self, src: &GpuLabels) -> Result<Vec<u32>> {
+    fn read_indices(&self, src: &GpuIndices) -> Result<Vec<u32>> {
         Ok(bytemuck::pod_collect_to_vec(
             &self.device.read_bytes(&src.buffer, src.len)?,
         ))
     }
-    fn labels_len(&self, labels: &GpuLabels) -> usize {
+    fn indices_len(&self, labels: &GpuIndices) -> usize {
         labels.len
     }
-    fn labels_max(&self, labels: &GpuLabels) -> Option<u32> {
+    fn indices_max(&self, labels: &GpuIndices) -> Option<u32> {
         labels.max
     }
 
@@ -148,8 +148,8 @@ impl Backend for GpuBackend {
     fn gather(
         &self,
         src: &GpuRows,
-        labels: Option<(&GpuLabels, &mut GpuLabels)>,
-        indices: &GpuLabels,
+        labels: Option<(&GpuIndices, &mut GpuIndices)>,
+        indices: &GpuIndices,
         first: usize,
         count: usize,
         out: &mut GpuBuffer,
@@ -208,15 +208,15 @@ impl Backend for GpuBackend {
         x: &GpuBuffer,
         rows: usize,
         cols: usize,
-        out: &mut GpuLabels,
+        out: &mut GpuIndices,
     ) -> Result<()> {
         reduce::call_argmax_rows(&self.device, x, (rows, cols), out)
     }
 
     fn accuracy(
         &self,
-        predicted: &GpuLabels,
-        labels: &GpuLabels,
+        predicted: &GpuIndices,
+        labels: &GpuIndices,
         n: usize,
         out: &mut GpuBuffer,
         slot: usize,

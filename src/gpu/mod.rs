@@ -12,7 +12,7 @@ mod ops;
 
 pub use backend::GpuBackend;
 pub use device::{
-    AdapterChoice, AdapterSummary, GpuBuffer, GpuContext, GpuCounters, GpuLabels, GpuOptions,
+    AdapterChoice, AdapterSummary, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuOptions,
     GpuRows, MatmulVariant, give_driver_a_runtime_dir, hardware_adapter_available, list_adapters,
 };
 pub use kernels::ALL_MODULES;

@@ -121,7 +121,7 @@ struct RunPosition {
 
 /// The targets of a resident split.
 enum ResidentData<B: Backend> {
-    Classes(B::Labels),
+    Classes(B::Indices),
     Values(B::Rows),
 }
 
@@ -137,7 +137,7 @@ impl<B: Backend> Uploaded<B> {
         let x = backend.upload_rows(examples.x.view())?;
         let targets = match &examples.targets {
             CheckedTargets::Classes { labels, .. } => {
-                ResidentData::Classes(backend.upload_labels(&labels.to_vec())?)
+                ResidentData::Classes(backend.upload_indices(&labels.to_vec())?)
             }
             CheckedTargets::Values(values) => {
                 ResidentData::Values(backend.upload_rows(values.view())?)
@@ -156,7 +156,7 @@ struct ResidentSplit<B: Backend> {
     data: Uploaded<B>,
     /// The rows the steps read, in order: the epoch's order for training,
     /// every row in turn for validation.
-    order: B::Labels,
+    order: B::Indices,
     /// Step `s` writes its mean loss to `[2s]` and its correct count to `[2s + 1]`.
     stats: B::Buffer,
 }
@@ -281,7 +281,7 @@ impl<'c, B: Backend> Session<'c, B> {
             Some(examples) => {
                 let data = Uploaded::new(backend, examples)?;
                 let every_row: Vec<u32> = (0..data.rows as u32).collect();
-                let order = backend.upload_labels(&every_row)?;
+                let order = backend.upload_indices(&every_row)?;
                 let stats = backend.zeros(2 * data.rows.div_ceil(plan.batch))?;
                 Some(ResidentSplit { data, order, stats })
             }
@@ -289,7 +289,7 @@ impl<'c, B: Backend> Session<'c, B> {
         };
         let params = backend.upload(&initial)?;
         let grads = backend.zeros(shape.param_len())?;
-        let order = backend.upload_labels(&vec![0; plan.order_len()])?;
+        let order = backend.upload_indices(&vec![0; plan.order_len()])?;
         let class_weights = config
             .class_weights
             .as_ref()
@@ -348,7 +348,7 @@ impl<'c, B: Backend> Session<'c, B> {
     pub fn epoch(&mut self, epoch: usize) -> Result<EpochRecord> {
         let started = Instant::now();
         let order = self.plan.epoch_order(self.config.seed, epoch);
-        self.backend.write_labels(&mut self.train.order, &order)?;
+        self.backend.write_indices(&mut self.train.order, &order)?;
         let mut learning_rate = self.config.learning_rate;
         let mut rows_per_step = Vec::with_capacity(self.plan.steps_per_epoch);
         for step in 0..self.plan.steps_per_epoch {

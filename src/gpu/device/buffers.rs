@@ -12,7 +12,7 @@ pub struct GpuBuffer {
 
 /// A flat u32 vector on the device, with its maximum tracked on the host so
 /// that index and label ranges are checked without a readback.
-pub struct GpuLabels {
+pub struct GpuIndices {
     pub(crate) buffer: wgpu::Buffer,
     pub(crate) len: usize,
     pub(crate) max: Option<u32>,

@@ -16,7 +16,7 @@ mod rows;
 
 pub(crate) use bind_group_cache::BindGroupCache;
 pub(crate) use buffers::u32_of;
-pub use buffers::{GpuBuffer, GpuLabels, GpuRows};
+pub use buffers::{GpuBuffer, GpuIndices, GpuRows};
 pub use context::{
     AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant,
     hardware_adapter_available, list_adapters,

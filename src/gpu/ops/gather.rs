@@ -4,7 +4,7 @@
 
 use crate::Result;
 use crate::backend::check_extent;
-use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuLabels, GpuRows, u32_of};
+use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuIndices, GpuRows, u32_of};
 use crate::gpu::kernels;
 use bytemuck::{Pod, Zeroable};
 
@@ -50,8 +50,8 @@ pub(crate) const GATHER: EntryPoint = EntryPoint {
 pub(crate) fn call_gather(
     device: &Device,
     src: &GpuRows,
-    labels: Option<(&GpuLabels, &mut GpuLabels)>,
-    indices: &GpuLabels,
+    labels: Option<(&GpuIndices, &mut GpuIndices)>,
+    indices: &GpuIndices,
     (first, count): (usize, usize),
     out: &GpuBuffer,
 ) -> Result<()> {

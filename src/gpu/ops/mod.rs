@@ -11,18 +11,18 @@ pub(crate) mod matmul;
 pub(crate) mod optim;
 pub(crate) mod reduce;
 
-use super::device::{GpuBuffer, GpuLabels, GpuRows};
+use super::device::{GpuBuffer, GpuIndices, GpuRows};
 use crate::backend::Backend;
 
 /// A backend whose handles are the device layer's buffers. The ops take the
 /// seam's argument structs (`LinearStep`, `Targets`, `LossOutputs`) generic
 /// over it, so that they never name `GpuBackend`, which sits above them.
 pub(crate) trait DeviceHandles:
-    Backend<Buffer = GpuBuffer, Labels = GpuLabels, Rows = GpuRows>
+    Backend<Buffer = GpuBuffer, Indices = GpuIndices, Rows = GpuRows>
 {
 }
 
 impl<B> DeviceHandles for B where
-    B: Backend<Buffer = GpuBuffer, Labels = GpuLabels, Rows = GpuRows> + ?Sized
+    B: Backend<Buffer = GpuBuffer, Indices = GpuIndices, Rows = GpuRows> + ?Sized
 {
 }

@@ -3,7 +3,7 @@
 //! the argmax of each row, and the accuracy of predictions.
 
 use crate::backend::check_extent;
-use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuLabels, u32_of};
+use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuIndices, u32_of};
 use crate::gpu::kernels;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
@@ -117,7 +117,7 @@ pub(crate) fn call_argmax_rows(
     device: &Device,
     x: &GpuBuffer,
     (rows, cols): (usize, usize),
-    out: &mut GpuLabels,
+    out: &mut GpuIndices,
 ) -> Result<()> {
     let op = "argmax";
     if cols == 0 {
@@ -144,8 +144,8 @@ pub(crate) fn call_argmax_rows(
 /// Records `out[slot] = (1/n)·#{i < n : predicted[i] = labels[i]}`.
 pub(crate) fn call_accuracy(
     device: &Device,
-    predicted: &GpuLabels,
-    labels: &GpuLabels,
+    predicted: &GpuIndices,
+    labels: &GpuIndices,
     n: usize,
     out: &GpuBuffer,
     slot: usize,
