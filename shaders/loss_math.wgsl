@@ -1,6 +1,6 @@
 // The per-row loss math, written once for the unfused loss kernels
 // (softmax_xent, hinge, regression: scores in storage) and the fused step
-// (scores in registers): src/gpu/kernels.rs and src/gpu/fused_source.rs put
+// (scores in registers): src/gpu/shader_modules.rs and src/gpu/fused_source.rs put
 // this file first in each of those modules. Pure functions of per-output
 // values: the loops over a row stay in the kernels, since each walks its
 // own memory. src/cpu/reference.rs states the same formulas on the CPU; the

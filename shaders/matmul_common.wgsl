@@ -1,4 +1,4 @@
-// The parameters every matmul variant takes (src/gpu/backend.rs mirrors
+// The parameters every matmul variant takes (src/gpu/ops/matmul/mod.rs mirrors
 // them): C[M×N] = op(A)·B (+ the bias row at bias_offset of B's buffer).
 
 struct MatmulParams {

@@ -8,15 +8,13 @@ use lintrain::data::{ClassMap, Standardizer};
 use lintrain::gradcheck::{
     GradCheckOptions, backend_data_gradient, gradient_check, objective_and_gradient,
 };
-use lintrain::{
-    AdapterChoice, Backend, CpuBackend, GpuBackend, GpuContext, Loss, Regularizer, limits,
-};
+use lintrain::train::OpenedBackend;
+use lintrain::{Backend, Loss, Regularizer, limits};
 use ndarray::{Array1, Array2, Axis};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use std::sync::Arc;
 
 /// Features of the random problem used without --data.
 const RANDOM_FEATURES: usize = 5;
@@ -173,26 +171,14 @@ fn backend_check(
     outputs: usize,
     loss: &Loss,
 ) -> CliResult<(String, f64)> {
-    let gpu = |adapter: AdapterChoice| -> CliResult<GpuBackend> {
-        Ok(GpuBackend::new(Arc::new(GpuContext::new(adapter)?)))
-    };
-    let use_gpu = match choice {
-        BackendArg::Cpu => None,
-        BackendArg::Gpu => Some(AdapterChoice::PreferHardware),
-        BackendArg::Software => Some(AdapterChoice::Software),
-        BackendArg::Auto => {
-            lintrain::gpu::hardware_adapter_available().then_some(AdapterChoice::PreferHardware)
-        }
-    };
-    match use_gpu {
-        Some(adapter) => {
-            let backend = gpu(adapter)?;
+    match choice.choice().open()? {
+        OpenedBackend::Gpu(backend) => {
             let name = format!("gpu ({})", backend.context().adapter_name());
-            Ok((name, compare(&backend, problem, params, outputs, loss)?))
+            Ok((name, compare(&*backend, problem, params, outputs, loss)?))
         }
-        None => Ok((
+        OpenedBackend::Cpu(backend) => Ok((
             "cpu".into(),
-            compare(&CpuBackend::new(), problem, params, outputs, loss)?,
+            compare(&backend, problem, params, outputs, loss)?,
         )),
     }
 }

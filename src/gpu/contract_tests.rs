@@ -16,9 +16,9 @@
 
 use super::device::{Access, EntryPoint};
 use super::fused_source;
-use super::kernels::ALL_MODULES;
 use super::ops::matmul::{self, packed};
 use super::ops::{fused_step, gather, loss, optim, reduce};
+use super::shader_modules::ALL_MODULES;
 use naga::{AddressSpace, ImageClass, ImageDimension, ScalarKind, StorageAccess, TypeInner};
 
 /// One field of a host struct: name, byte offset, byte size, scalar kind.

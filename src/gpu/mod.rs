@@ -7,15 +7,15 @@
 mod backend;
 mod device;
 mod fused_source;
-mod kernels;
 mod ops;
+mod shader_modules;
 
 pub use backend::GpuBackend;
 pub use device::{
     AdapterChoice, AdapterSummary, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuOptions,
     GpuRows, MatmulVariant, give_driver_a_runtime_dir, hardware_adapter_available, list_adapters,
 };
-pub use kernels::ALL_MODULES;
+pub use shader_modules::ALL_MODULES;
 
 #[cfg(test)]
 mod contract_tests;

@@ -3,7 +3,7 @@
 //! override constants), so a lookup hashes a few words and builds nothing.
 
 use super::context::GpuContext;
-use crate::gpu::kernels::Module;
+use crate::gpu::shader_modules::Module;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 

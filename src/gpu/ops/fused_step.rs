@@ -14,7 +14,7 @@ use crate::gpu::device::{
     u32_of,
 };
 use crate::gpu::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
@@ -69,7 +69,7 @@ pub(crate) struct StepParams {
 
 /// Scores, loss and dScores of the batch, one lane per row block.
 pub(crate) const SCORES: EntryPoint = EntryPoint {
-    module: kernels::FUSED_STEP,
+    module: shader_modules::FUSED_STEP,
     entry: "fused_scores",
     storage: &[
         (1, Access::Texture),
@@ -87,7 +87,7 @@ pub(crate) const SCORES: EntryPoint = EntryPoint {
 };
 /// dW = xᵀ·dS, db and the batch's stats, one lane per feature texels.
 pub(crate) const WEIGHT_GRAD: EntryPoint = EntryPoint {
-    module: kernels::FUSED_STEP,
+    module: shader_modules::FUSED_STEP,
     entry: "fused_weight_grad",
     storage: &[
         (1, Access::Texture),

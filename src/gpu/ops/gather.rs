@@ -5,7 +5,7 @@
 use crate::Result;
 use crate::backend::check_extent;
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuIndices, GpuRows, u32_of};
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use bytemuck::{Pod, Zeroable};
 
 /// `GatherParams` of shaders/gather.wgsl.
@@ -29,7 +29,7 @@ pub(crate) const CHUNKS_PER_DISPATCH: usize = 4;
 pub(crate) const WORKGROUP: u32 = 64;
 
 pub(crate) const GATHER: EntryPoint = EntryPoint {
-    module: kernels::GATHER,
+    module: shader_modules::GATHER,
     entry: "gather",
     storage: &[
         (1, Access::Read),

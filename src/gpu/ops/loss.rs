@@ -7,7 +7,7 @@ use super::DeviceHandles;
 use crate::backend::checks::{self, LabelBound};
 use crate::backend::{LossOutputs, Targets};
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, u32_of};
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
@@ -43,23 +43,23 @@ const BINDINGS: &[(u32, Access)] = &[
 ];
 
 pub(crate) const SOFTMAX_CROSS_ENTROPY: EntryPoint = EntryPoint {
-    module: kernels::SOFTMAX_XENT,
+    module: shader_modules::SOFTMAX_XENT,
     entry: "softmax_cross_entropy",
     storage: BINDINGS,
 };
 /// Hinge and squared hinge (by [`SQUARED`]).
 pub(crate) const HINGE: EntryPoint = EntryPoint {
-    module: kernels::HINGE,
+    module: shader_modules::HINGE,
     entry: "hinge",
     storage: BINDINGS,
 };
 pub(crate) const MEAN_SQUARED_ERROR: EntryPoint = EntryPoint {
-    module: kernels::REGRESSION,
+    module: shader_modules::REGRESSION,
     entry: "mean_squared_error",
     storage: BINDINGS,
 };
 pub(crate) const LOGISTIC: EntryPoint = EntryPoint {
-    module: kernels::REGRESSION,
+    module: shader_modules::REGRESSION,
     entry: "logistic",
     storage: BINDINGS,
 };

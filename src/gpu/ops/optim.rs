@@ -6,7 +6,7 @@
 use crate::Result;
 use crate::backend::check_extent;
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, u32_of};
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use crate::optimizer::{Optimizer, STATE_SLOTS, UpdateStep};
 use bytemuck::{Pod, Zeroable};
 
@@ -51,7 +51,7 @@ pub(crate) const ADAM: u32 = 5;
 pub(crate) const WORKGROUP: u32 = 256;
 
 pub(crate) const UPDATE: EntryPoint = EntryPoint {
-    module: kernels::OPTIM,
+    module: shader_modules::OPTIM,
     entry: "update",
     storage: &[
         (1, Access::ReadWrite),

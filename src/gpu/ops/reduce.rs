@@ -4,7 +4,7 @@
 
 use crate::backend::check_extent;
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, GpuIndices, u32_of};
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -43,22 +43,22 @@ impl ReduceParams {
 pub(crate) const PER_ITEM_WORKGROUP: u32 = 64;
 
 pub(crate) const SUM: EntryPoint = EntryPoint {
-    module: kernels::REDUCE,
+    module: shader_modules::REDUCE,
     entry: "sum",
     storage: &[(1, Access::Read), (2, Access::ReadWrite)],
 };
 pub(crate) const COLUMN_SUMS: EntryPoint = EntryPoint {
-    module: kernels::REDUCE,
+    module: shader_modules::REDUCE,
     entry: "column_sums",
     storage: &[(1, Access::Read), (2, Access::ReadWrite)],
 };
 pub(crate) const ARGMAX_ROWS: EntryPoint = EntryPoint {
-    module: kernels::REDUCE,
+    module: shader_modules::REDUCE,
     entry: "argmax_rows",
     storage: &[(1, Access::Read), (3, Access::ReadWrite)],
 };
 pub(crate) const ACCURACY: EntryPoint = EntryPoint {
-    module: kernels::REDUCE,
+    module: shader_modules::REDUCE,
     entry: "accuracy",
     storage: &[(4, Access::Read), (5, Access::Read), (2, Access::ReadWrite)],
 };

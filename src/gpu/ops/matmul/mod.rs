@@ -10,7 +10,7 @@ pub(crate) use packed::PackedScratch;
 use crate::Result;
 use crate::backend::{MatmulSpec, checks};
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, MatmulVariant, u32_of};
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use bytemuck::{Pod, Zeroable};
 
 /// Register tile and workgroup shape of the register-tiled matmul.
@@ -36,12 +36,12 @@ pub(crate) struct MatmulParams {
 const BINDINGS: &[(u32, Access)] = &[(1, Access::Read), (2, Access::Read), (3, Access::ReadWrite)];
 
 pub(crate) const REGISTER_TILED: EntryPoint = EntryPoint {
-    module: kernels::MATMUL_REGISTER,
+    module: shader_modules::MATMUL_REGISTER,
     entry: "matmul",
     storage: BINDINGS,
 };
 pub(crate) const SHARED_TILED: EntryPoint = EntryPoint {
-    module: kernels::MATMUL_TILED,
+    module: shader_modules::MATMUL_TILED,
     entry: "matmul",
     storage: BINDINGS,
 };

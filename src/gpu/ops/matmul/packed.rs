@@ -10,7 +10,7 @@ use crate::backend::MatmulSpec;
 use crate::gpu::device::{
     Access, BindGroupCache, Device, EntryPoint, GpuBuffer, Kernel, params_entry,
 };
-use crate::gpu::kernels;
+use crate::gpu::shader_modules;
 use bytemuck::{Pod, Zeroable};
 use std::collections::HashMap;
 
@@ -39,14 +39,14 @@ pub(crate) struct PackParams {
 
 /// Copies one operand into a texture, whole texels per row.
 pub(crate) const PACK: EntryPoint = EntryPoint {
-    module: kernels::MATMUL_PACK,
+    module: shader_modules::MATMUL_PACK,
     entry: "pack",
     storage: &[(1, Access::Read), (2, Access::StorageTexture2d)],
 };
 /// The register-tiled matmul over the packed operands (B's buffer is bound
 /// too, for the bias row).
 pub(crate) const TEXTURE_TILED: EntryPoint = EntryPoint {
-    module: kernels::MATMUL_TEXTURE,
+    module: shader_modules::MATMUL_TEXTURE,
     entry: "matmul",
     storage: &[
         (1, Access::Texture2d),
