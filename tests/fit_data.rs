@@ -349,3 +349,30 @@ fn a_trainer_trains_on_another_thread() {
     };
     assert_eq!(outcome.model, same_on_this_thread.model);
 }
+
+/// A validation fraction that holds out every row of a class is refused
+/// before training (the command line refuses it too): the run would
+/// otherwise return a model that never saw that class.
+#[test]
+fn a_fraction_that_holds_out_a_whole_class_is_refused() {
+    let (x, _, _) = data(10, 4);
+    let labels = Array1::from(vec![0u32, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+    let config = TrainConfig {
+        validation_fraction: 0.75,
+        epochs: 1,
+        ..cpu_config()
+    };
+    match Trainer::new(config.clone()).fit(x.view(), labels.view()) {
+        Err(Error::EmptyData(message)) => assert!(
+            message.contains("class 2") && message.contains("2 rows"),
+            "{message}"
+        ),
+        other => panic!("expected an untrained-class error, got {other:?}"),
+    }
+    // At 0.5 every class keeps training rows.
+    let config = TrainConfig {
+        validation_fraction: 0.5,
+        ..config
+    };
+    Trainer::new(config).fit(x.view(), labels.view()).unwrap();
+}

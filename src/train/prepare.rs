@@ -242,6 +242,18 @@ fn prepare_classes<'a>(
                     split.validation.len()
                 )));
             }
+            // A class that has rows but none that train cannot be learned:
+            // the run would report a model that never saw it.
+            if let Some(UntrainedClass { class, rows }) =
+                split.untrained_class(&labels.to_vec(), classes)
+                && rows > 0
+            {
+                return Err(Error::EmptyData(format!(
+                    "a validation fraction of {} holds out every row of class {class} ({rows} row{}), leaving none to train it",
+                    config.validation_fraction,
+                    if rows == 1 { "" } else { "s" }
+                )));
+            }
             let part = |rows: &[usize]| {
                 examples(
                     select_rows(&x, rows).into(),
