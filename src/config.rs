@@ -1,6 +1,7 @@
 //! Training configuration, with defaults.
 
 use crate::schedule::LrSchedule;
+use crate::solver::Solver;
 use crate::{Error, Loss, Optimizer, Regularizer, Result};
 
 /// How many rows one optimizer step sees.
@@ -94,6 +95,19 @@ pub struct TrainConfig {
     pub classes: Option<usize>,
     /// Softmax class weights (length = classes).
     pub class_weights: Option<Vec<f32>>,
+    /// How the parameters are fit: minibatch first-order training (the
+    /// default) or full-batch L-BFGS.
+    pub solver: Solver,
+    /// Convergence-based stopping of the minibatch optimizers, scikit-learn's
+    /// `SGDClassifier` semantics: stop when the monitored loss (validation
+    /// loss with a validation split, else the epoch's training loss) has
+    /// not improved on the best so far by at least `tol` for
+    /// `n_iter_no_change` epochs in a row; `epochs` is then the maximum.
+    /// `None` (the default) runs every epoch, as before.
+    pub tolerance: Option<f64>,
+    /// Epochs without an improvement of at least `tolerance` before
+    /// stopping (default 5, scikit-learn's).
+    pub n_iter_no_change: usize,
 }
 
 impl Default for TrainConfig {
@@ -114,6 +128,9 @@ impl Default for TrainConfig {
             early_stopping: None,
             classes: None,
             class_weights: None,
+            solver: Solver::default(),
+            tolerance: None,
+            n_iter_no_change: 5,
         }
     }
 }

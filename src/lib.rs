@@ -23,6 +23,7 @@ pub mod model_file;
 pub mod optimizer;
 pub mod regularizer;
 pub mod schedule;
+pub mod solver;
 pub mod train;
 
 pub use backend::{
@@ -40,6 +41,7 @@ pub use model_file::SavedModel;
 pub use optimizer::{Optimizer, UpdateStep};
 pub use regularizer::Regularizer;
 pub use schedule::{LrSchedule, Schedule};
+pub use solver::{LbfgsOptions, Objective, Solver, SolverReport, StopReason};
 pub use train::{
     Checkpoint, Examples, OpenedBackend, Outcome, RowSplit, TrainData, TrainTargets, Trainer, fit,
 };

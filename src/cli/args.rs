@@ -453,6 +453,7 @@ impl TrainArgs {
             }),
             classes: None,
             class_weights: None,
+            ..TrainConfig::default()
         }
     }
 }

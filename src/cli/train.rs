@@ -201,6 +201,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         mut model,
         history,
         checkpoint,
+        ..
     } = match result {
         Ok(outcome) => outcome,
         Err(error @ Error::Diverged { .. }) => {

@@ -47,6 +47,9 @@ pub struct Outcome {
     pub history: History,
     /// The state after the last epoch, to resume from.
     pub checkpoint: Checkpoint,
+    /// With [`crate::Solver::Lbfgs`]: whether it converged, why it stopped,
+    /// its iterations and objective evaluations. `None` for minibatch runs.
+    pub solver_report: Option<crate::SolverReport>,
 }
 
 /// Progress callback, called with each finished epoch. `Send`, so that a
@@ -220,6 +223,7 @@ impl Trainer {
                 stopped_early,
             },
             checkpoint,
+            solver_report: None,
         })
     }
 }

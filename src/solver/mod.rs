@@ -1,0 +1,106 @@
+//! Full-batch quasi-Newton solvers, in f64 on the host: L-BFGS for smooth
+//! objectives and OWL-QN (Andrew & Gao 2007) when an L1 term is on. The
+//! objective itself (one pass over the whole training set on a backend) is
+//! behind the [`Objective`] trait, so the same solver serves the CPU, the
+//! GPU, a regularization sweep and a distributed run.
+
+use crate::Result;
+
+/// How a run fits the parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Solver {
+    /// Minibatch first-order training with the configured
+    /// [`crate::Optimizer`], learning rate and schedule, for at most
+    /// `epochs` epochs (today's behaviour, and the default).
+    #[default]
+    Minibatch,
+    /// Full-batch L-BFGS on the whole objective (OWL-QN when the
+    /// regularizer has an L1 part).
+    Lbfgs(LbfgsOptions),
+}
+
+/// The options of [`Solver::Lbfgs`], with their defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LbfgsOptions {
+    /// Correction pairs kept, m (default 10).
+    pub history: usize,
+    /// Iterations at most (default 100, scikit-learn's `max_iter`).
+    pub max_iterations: usize,
+    /// Stops when `‖g‖∞ ≤ gradient_tolerance · max(1, |f|)` (default 1e-4,
+    /// scikit-learn's `tol`), g the (pseudo-)gradient.
+    pub gradient_tolerance: f64,
+    /// Stops when an iteration lowers f by less than
+    /// `objective_tolerance · max(|f_k|, |f_{k+1}|, 1)` (default 64·ε of
+    /// f64, scipy's `ftol` as scikit-learn sets it).
+    pub objective_tolerance: f64,
+    /// Objective evaluations per line search at most (default 25).
+    pub max_line_search_evaluations: usize,
+    /// Sufficient-decrease constant of the strong Wolfe conditions (1e-4).
+    pub c1: f64,
+    /// Curvature constant of the strong Wolfe conditions (0.9).
+    pub c2: f64,
+}
+
+impl Default for LbfgsOptions {
+    fn default() -> Self {
+        Self {
+            history: 10,
+            max_iterations: 100,
+            gradient_tolerance: 1e-4,
+            objective_tolerance: 64.0 * f64::EPSILON,
+            max_line_search_evaluations: 25,
+            c1: 1e-4,
+            c2: 0.9,
+        }
+    }
+}
+
+/// Why a solver stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// `‖g‖∞ ≤ tol · max(1, |f|)`: converged.
+    GradientTolerance,
+    /// The relative decrease of f fell below its tolerance: converged.
+    ObjectiveTolerance,
+    /// The iteration limit: not converged.
+    IterationLimit,
+    /// No step satisfying the line search's conditions was found within its
+    /// evaluation limit (f32 noise near the optimum, usually): not converged.
+    LineSearchFailed,
+}
+
+impl StopReason {
+    /// Whether stopping for this reason means the optimum was reached.
+    pub fn converged(self) -> bool {
+        matches!(
+            self,
+            StopReason::GradientTolerance | StopReason::ObjectiveTolerance
+        )
+    }
+}
+
+/// What a solver run reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SolverReport {
+    pub converged: bool,
+    pub reason: StopReason,
+    /// Accepted iterations.
+    pub iterations: usize,
+    /// Objective evaluations, line searches included.
+    pub function_evaluations: usize,
+    /// The objective at the result (the L1 term included).
+    pub objective: f64,
+    /// `‖g‖∞` at the result ((pseudo-)gradient).
+    pub gradient_max: f64,
+}
+
+/// A differentiable objective of f64 parameters.
+pub trait Objective {
+    /// Number of parameters.
+    fn dimension(&self) -> usize;
+    /// `f(x)`, with `∇f(x)` written into `gradient` (length
+    /// [`Objective::dimension`]).
+    fn value_and_gradient(&mut self, params: &[f64], gradient: &mut [f64]) -> Result<f64>;
+}
