@@ -99,6 +99,14 @@ pub enum ResidentTargets<'a, B: Backend + ?Sized> {
     Values(&'a B::Rows),
 }
 
+// By hand: a derive would ask for `B: Clone`, and only references are copied.
+impl<B: Backend + ?Sized> Clone for ResidentTargets<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend + ?Sized> Copy for ResidentTargets<'_, B> {}
+
 /// One fused step of the linear model over the rows
 /// `indices[first..first + rows]` of a resident dataset with `outputs`
 /// score columns.
@@ -196,6 +204,18 @@ pub trait Backend {
         slot: usize,
     ) -> Result<()>;
 
+    /// `y[i] = α·x[i] + β·y[i]` for i < `len` (BLAS's axpby), in f32, each
+    /// element on its own. With β = 0, y is only written, never read:
+    /// `y[i] = α·x[i]` even where y held NaN or ∞.
+    fn axpby(
+        &self,
+        alpha: f32,
+        x: &Self::Buffer,
+        beta: f32,
+        y: &mut Self::Buffer,
+        len: usize,
+    ) -> Result<()>;
+
     /// `out[i] = argmax_j x[i·cols + j]`, the first index of the maximum.
     fn argmax_rows(
         &self,
@@ -228,6 +248,18 @@ pub trait Backend {
 
     /// Submits everything recorded so far (a no-op on the CPU).
     fn flush(&self) -> Result<()>;
+
+    /// The most rows one [`Backend::linear_step`] over the dataset `x`
+    /// with `outputs` score columns should take, so that it runs this
+    /// backend's fast path; a pass over the whole dataset (the full-batch
+    /// objective) steps through it in chunks of this many rows.
+    ///
+    /// This default suits the unfused composition: see
+    /// [`unfused_step_rows`].
+    fn preferred_step_rows(&self, x: &Self::Rows, outputs: usize) -> usize {
+        let (rows, features) = self.rows_shape(x);
+        unfused_step_rows(features, outputs).min(rows.max(1))
+    }
 
     /// Fused forward, loss and gradient of the linear model over a minibatch
     /// read in place: `scores = x[idx]·W + b` with `params = [W (D×C) | b]`,
@@ -327,6 +359,19 @@ pub fn unfused_linear_step<B: Backend + ?Sized>(
         backend.column_sums(&dscores, rows, c, grads, d * c)?;
     }
     Ok(())
+}
+
+/// Values of scratch a step of the unfused composition may hold at most
+/// (16 MiB of f32): its gathered rows and its scores, score gradients and
+/// targets, which it allocates on every call.
+const UNFUSED_STEP_VALUES: usize = 1 << 22;
+
+/// The most rows for one step of [`unfused_linear_step`] with `features`
+/// columns and `outputs` scores: `rows·(features + 3·outputs + 1) ≤ 2²²`,
+/// and at least one row.
+pub fn unfused_step_rows(features: usize, outputs: usize) -> usize {
+    let per_row = features + 3 * outputs + 1;
+    (UNFUSED_STEP_VALUES / per_row).max(1)
 }
 
 /// Checks `offset + len ≤ capacity` for an operand of an op.

@@ -961,3 +961,114 @@ fn fused_steps_in_steady_state_allocate_nothing_and_read_nothing_back() {
     let stats = gpu.read(&stats).unwrap();
     assert!(stats.iter().all(|s| s.is_finite()), "{stats:?}");
 }
+
+/// `axpby` over the first `len` values of buffers two longer, `y` prefilled
+/// with `y_fill` (its tail stays NaN), read back whole.
+fn axpby_on<B: Backend>(
+    b: &B,
+    alpha: f32,
+    x: &[f32],
+    beta: f32,
+    y_fill: &[f32],
+    len: usize,
+) -> Vec<f32> {
+    let x = b.upload(x).unwrap();
+    let mut y = b.upload(y_fill).unwrap();
+    b.axpby(alpha, &x, beta, &mut y, len).unwrap();
+    b.read(&y).unwrap()
+}
+
+/// The plain formula, term by term in f32, as the CPU twin computes it.
+fn axpby_expected(alpha: f32, x: &[f32], beta: f32, y: &[f32], len: usize) -> Vec<f32> {
+    let mut out = y.to_vec();
+    for i in 0..len {
+        out[i] = if beta == 0.0 {
+            alpha * x[i]
+        } else {
+            alpha * x[i] + beta * y[i]
+        };
+    }
+    out
+}
+
+#[test]
+fn axpby_matches_cpu_on_odd_lengths() {
+    let cpu = CpuBackend::new();
+    let gpu = gpu();
+    let mut rng = rng(13);
+    for len in [1, 7, 63, 65, 257, 3073] {
+        let x = random_vec(&mut rng, len + 2, 4.0);
+        // Whole numbers: every product and sum is exact in f32, so the
+        // device must match bit for bit whether or not it fuses them.
+        let whole_x: Vec<f32> = x.iter().map(|v| v.round()).collect();
+        let mut y = random_vec(&mut rng, len + 2, 4.0);
+        y[len..].fill(f32::NAN);
+        let whole_y: Vec<f32> = y.iter().map(|v| v.round()).collect();
+        let cases = [
+            ("β = 0 over NaN", 0.75, &x, 0.0, nan_vec(len + 2), false),
+            ("β = 1", 0.3, &x, 1.0, y.clone(), false),
+            ("α, β arbitrary", -1.7, &x, 0.45, y.clone(), false),
+            ("whole numbers", 3.0, &whole_x, -2.0, whole_y.clone(), true),
+            (
+                "whole numbers, β = 0 over NaN",
+                -5.0,
+                &whole_x,
+                0.0,
+                nan_vec(len + 2),
+                true,
+            ),
+        ];
+        for (what, alpha, x, beta, y, exact) in cases {
+            let what = format!("axpby {what}, len {len}");
+            let expected = axpby_expected(alpha, x, beta, &y, len);
+            let mut backends: Vec<(&str, Vec<f32>)> =
+                vec![("cpu", axpby_on(&cpu, alpha, x, beta, &y, len))];
+            if let Some(gpu) = &gpu {
+                backends.push(("gpu", axpby_on(gpu, alpha, x, beta, &y, len)));
+            }
+            for (device, actual) in backends {
+                let what = format!("{device} {what}");
+                assert!(
+                    actual[len..].iter().all(|v| v.is_nan()),
+                    "{what}: wrote past len: {:?}",
+                    &actual[len..]
+                );
+                if exact {
+                    for (i, (a, e)) in actual[..len].iter().zip(&expected).enumerate() {
+                        assert!(a == e, "{what}: index {i}: got {a}, expected {e}");
+                    }
+                } else {
+                    // One rounding of a fused multiply-add apart at most.
+                    assert_close(&what, &actual[..len], &expected[..len], 1e-6, 1e-6);
+                }
+            }
+        }
+    }
+}
+
+/// A length past either buffer: a typed error before the device, and `y`
+/// left as it was.
+fn axpby_rejects_short_buffers<B: Backend>(name: &str, b: &B) {
+    let short = b.upload(&[1.0; 6]).unwrap();
+    let mut long = b.upload(&[2.0; 8]).unwrap();
+    let long_x = b.upload(&[3.0; 8]).unwrap();
+    let mut short_y = b.upload(&[4.0; 6]).unwrap();
+    for (what, result) in [
+        ("x", b.axpby(1.0, &short, 1.0, &mut long, 7)),
+        ("y", b.axpby(1.0, &long_x, 0.0, &mut short_y, 7)),
+    ] {
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, lintrain::Error::ShapeMismatch { op: "axpby", .. }),
+            "{name}: a short {what}: {err}"
+        );
+    }
+    assert_eq!(b.read(&long).unwrap(), [2.0; 8], "{name}: y changed");
+    assert_eq!(b.read(&short_y).unwrap(), [4.0; 6], "{name}: y changed");
+}
+
+test_device!(
+    axpby_rejects_short_buffers,
+    axpby_rejects_short_buffers_cpu,
+    axpby_rejects_short_buffers_gpu
+);

@@ -7,7 +7,7 @@ use super::{fused_step, lane_tree_sum};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets, check_extent, checks, unfused_linear_step,
+    Targets, check_extent, checks, unfused_linear_step, unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
@@ -374,6 +374,25 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn axpby(
+        &self,
+        alpha: f32,
+        x: &Vec<f32>,
+        beta: f32,
+        y: &mut Vec<f32>,
+        len: usize,
+    ) -> Result<()> {
+        check_extent("axpby", "x", 0, len, x.len())?;
+        check_extent("axpby", "y", 0, len, y.len())?;
+        let pairs = y[..len].iter_mut().zip(&x[..len]);
+        if beta == 0.0 {
+            pairs.for_each(|(y, &x)| *y = alpha * x);
+        } else {
+            pairs.for_each(|(y, &x)| *y = alpha * x + beta * *y);
+        }
+        Ok(())
+    }
+
     fn argmax_rows(
         &self,
         x: &Vec<f32>,
@@ -468,6 +487,15 @@ impl Backend for CpuBackend {
 
     fn flush(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn preferred_step_rows(&self, x: &Array2<f32>, outputs: usize) -> usize {
+        let (rows, features) = x.dim();
+        let preferred = match self.step_kernels {
+            StepKernels::Fused => fused_step::PREFERRED_ROWS,
+            StepKernels::Unfused => unfused_step_rows(features, outputs),
+        };
+        preferred.min(rows.max(1))
     }
 
     fn linear_step(

@@ -38,6 +38,11 @@ const ROWS_PER_BLOCK: usize = 100;
 /// Most blocks: each block after the first keeps a D×C share of dW in
 /// scratch, so their count bounds the step's memory on large batches.
 const MAX_BLOCKS: usize = 16;
+/// Rows a pass over a whole dataset gives each step
+/// ([`crate::Backend::preferred_step_rows`]): the most that keep blocks of
+/// [`ROWS_PER_BLOCK`] rows, whose rows stay in a core's caches between the
+/// scores and the block's share of dW.
+pub(crate) const PREFERRED_ROWS: usize = ROWS_PER_BLOCK * MAX_BLOCKS;
 /// Weights per task of the sum of the blocks' shares.
 const REDUCE_CHUNK: usize = 4096;
 /// Most classes handled in one pass over a row: one accumulator register each.

@@ -7,11 +7,11 @@ use super::device::{
 };
 use super::ops::fused_step::{self, FusedScratch};
 use super::ops::matmul::{self, PackedScratch};
-use super::ops::{gather, loss, optim, reduce};
+use super::ops::{gather, loss, optim, reduce, vector};
 use crate::Result;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
-    checks, unfused_linear_step,
+    checks, unfused_linear_step, unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
@@ -203,6 +203,17 @@ impl Backend for GpuBackend {
         reduce::call_sum(&self.device, x, len, mean, out, slot)
     }
 
+    fn axpby(
+        &self,
+        alpha: f32,
+        x: &GpuBuffer,
+        beta: f32,
+        y: &mut GpuBuffer,
+        len: usize,
+    ) -> Result<()> {
+        vector::call_axpby(&self.device, alpha, x, beta, y, len)
+    }
+
     fn argmax_rows(
         &self,
         x: &GpuBuffer,
@@ -236,6 +247,12 @@ impl Backend for GpuBackend {
 
     fn flush(&self) -> Result<()> {
         self.device.flush()
+    }
+
+    fn preferred_step_rows(&self, x: &GpuRows, outputs: usize) -> usize {
+        let preferred = fused_step::max_rows(&self.device, x, outputs)
+            .unwrap_or_else(|| unfused_step_rows(x.cols, outputs));
+        preferred.min(x.rows.max(1))
     }
 
     fn linear_step(

@@ -17,7 +17,7 @@
 use super::device::{Access, EntryPoint};
 use super::fused_source;
 use super::ops::matmul::{self, packed};
-use super::ops::{fused_step, gather, loss, optim, reduce};
+use super::ops::{fused_step, gather, loss, optim, reduce, vector};
 use super::shader_modules::ALL_MODULES;
 use naga::{AddressSpace, ImageClass, ImageDimension, ScalarKind, StorageAccess, TypeInner};
 
@@ -149,6 +149,14 @@ fn update_params() -> Layout {
         l2
     })
 }
+fn axpby_params() -> Layout {
+    layout!(vector::AxpbyParams {
+        len,
+        pad,
+        alpha,
+        beta
+    })
+}
 fn step_params() -> Layout {
     layout!(fused_step::StepParams {
         rows,
@@ -230,6 +238,11 @@ fn host_entries() -> Vec<HostEntry> {
         entry(
             optim::UPDATE,
             update_params(),
+            Some([by_override("WG"), Fixed(1), Fixed(1)]),
+        ),
+        entry(
+            vector::AXPBY,
+            axpby_params(),
             Some([by_override("WG"), Fixed(1), Fixed(1)]),
         ),
         entry(

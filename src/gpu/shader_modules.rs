@@ -79,6 +79,11 @@ pub(crate) const OPTIM: Module = Module {
     source: include_str!("../../shaders/optim.wgsl"),
     trusted: true,
 };
+pub(crate) const VECTOR: Module = Module {
+    name: "vector",
+    source: include_str!("../../shaders/vector.wgsl"),
+    trusted: true,
+};
 // Generated per shape (src/gpu/fused_source.rs): `source` is only the
 // template (loss_math.wgsl and fused_step.wgsl) that the generated kernels
 // are appended to. Reads rows named by device data, so it keeps wgpu's
@@ -97,7 +102,7 @@ pub(crate) const GATHER: Module = Module {
 
 /// Every fixed module, for the compile-everything test (the generated
 /// fused-step modules have their own).
-pub const ALL_MODULES: [(&str, &str); 10] = [
+pub const ALL_MODULES: [(&str, &str); 11] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
     (MATMUL_PACK.name, MATMUL_PACK.source),
     (MATMUL_TEXTURE.name, MATMUL_TEXTURE.source),
@@ -107,5 +112,6 @@ pub const ALL_MODULES: [(&str, &str); 10] = [
     (REGRESSION.name, REGRESSION.source),
     (REDUCE.name, REDUCE.source),
     (OPTIM.name, OPTIM.source),
+    (VECTOR.name, VECTOR.source),
     (GATHER.name, GATHER.source),
 ];

@@ -128,24 +128,37 @@ pub(crate) struct FusedScratch {
 }
 
 /// Whether the fused kernels handle this step (otherwise the unfused
-/// composition runs): 8-lane subgroups, rows kept as textures, at most 16
-/// outputs, and the batch scratch and W within their uniform windows.
+/// composition runs): real-valued targets kept as a texture of C columns,
+/// and a step of at most [`max_rows`] rows.
 pub(crate) fn fits<B: DeviceHandles + ?Sized>(device: &Device, step: &LinearStep<'_, B>) -> bool {
-    let (d, c, rows) = (step.x.cols, step.outputs, step.rows);
     let targets_ok = match &step.targets {
         ResidentTargets::Classes { .. } => true,
-        ResidentTargets::Values(values) => values.texture.is_some() && values.cols == c,
+        ResidentTargets::Values(values) => values.texture.is_some() && values.cols == step.outputs,
     };
-    device.context().subgroups_of_8
-        && step.x.texture.is_some()
-        && targets_ok
-        && rows > 0
+    targets_ok
+        && max_rows(device, step.x, step.outputs)
+            .is_some_and(|most| (1..=most).contains(&step.rows))
+}
+
+/// The most rows a fused step over `x` with `outputs` columns can take, or
+/// None when no fused step over it can run: it needs 8-lane subgroups, rows
+/// kept as textures, 1 to 16 outputs and W within its uniform windows, and
+/// its rows must keep the batch scratch (`rows·(C + 3)` values) and dS read
+/// 8 rows at a time (`⌈rows/8⌉·8·C + 32`) within one window.
+pub(crate) fn max_rows(device: &Device, x: &GpuRows, outputs: usize) -> Option<usize> {
+    let (d, c) = (x.cols, outputs);
+    let fused = device.context().subgroups_of_8
+        && x.texture.is_some()
         && d > 0
         && (1..=MAX_OUTPUTS).contains(&c)
-        && rows * (c + 3) <= WINDOW
-        // fused_weight_grad reads dS 8 rows at a time, in 8-lane loads.
-        && rows.next_multiple_of(LANES) * c + 32 <= WINDOW
-        && d.div_ceil(4) <= WEIGHT_WINDOWS * texels_per_window(c)
+        && d.div_ceil(4) <= WEIGHT_WINDOWS * texels_per_window(c);
+    if !fused {
+        return None;
+    }
+    let by_batch = WINDOW / (c + 3);
+    // fused_weight_grad reads dS 8 rows at a time, in 8-lane loads.
+    let by_score_gradients = (WINDOW - 32) / c / LANES * LANES;
+    Some(by_batch.min(by_score_gradients))
 }
 
 fn scratch_buffer(
