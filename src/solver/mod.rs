@@ -4,6 +4,15 @@
 //! behind the [`Objective`] trait, so the same solver serves the CPU, the
 //! GPU, a regularization sweep and a distributed run.
 
+pub mod history;
+pub mod lbfgs;
+pub mod line_search;
+pub mod owlqn;
+mod vector;
+
+pub use lbfgs::{IterationRecord, LineSearchKind, LineSearchTrace, Solution, minimize};
+pub use owlqn::L1Penalty;
+
 use crate::Result;
 
 /// How a run fits the parameters.
