@@ -5,7 +5,7 @@
 //! evaluated through [`Objective`], once per trial step.
 
 use super::history::CorrectionHistory;
-use super::line_search::{SearchOutcome, strong_wolfe};
+use super::line_search::{Sample, SearchOutcome, strong_wolfe};
 use super::owlqn::{L1Penalty, orthant_backtracking};
 use super::vector::{difference, dot, max_abs, negated, norm};
 use super::{LbfgsOptions, Objective, SolverReport, StopReason};
@@ -410,10 +410,7 @@ impl Run<'_> {
 }
 
 /// The lower of two optional trials.
-fn lower(
-    a: Option<super::line_search::Sample>,
-    b: Option<super::line_search::Sample>,
-) -> Option<super::line_search::Sample> {
+fn lower(a: Option<Sample>, b: Option<Sample>) -> Option<Sample> {
     match (a, b) {
         (Some(a), Some(b)) => Some(if b.value < a.value { b } else { a }),
         (a, b) => a.or(b),
