@@ -3,6 +3,21 @@
 //! objective itself (one pass over the whole training set on a backend) is
 //! behind the [`Objective`] trait, so the same solver serves the CPU, the
 //! GPU, a regularization sweep and a distributed run.
+//!
+//! [`minimize`] is the entry point (its rustdoc states the stopping rule);
+//! [`history`] holds the correction pairs and the two-loop recursion,
+//! [`line_search`] the strong-Wolfe search, [`owlqn`] the L1 term
+//! ([`L1Penalty`]), its pseudo-gradient and the orthant-projected search,
+//! and [`lbfgs`] the driver and what it reports per iteration.
+
+pub mod history;
+pub mod lbfgs;
+pub mod line_search;
+pub mod owlqn;
+mod vector;
+
+pub use lbfgs::{IterationRecord, LineSearchKind, LineSearchTrace, Solution, minimize};
+pub use owlqn::L1Penalty;
 
 use crate::Result;
 
@@ -30,7 +45,7 @@ pub struct LbfgsOptions {
     /// Stops when `‖g‖∞ ≤ gradient_tolerance · max(1, |f|)` (default 1e-4,
     /// scikit-learn's `tol`), g the (pseudo-)gradient.
     pub gradient_tolerance: f64,
-    /// Stops when an iteration lowers f by less than
+    /// Stops when an iteration lowers f by at most
     /// `objective_tolerance · max(|f_k|, |f_{k+1}|, 1)` (default 64·ε of
     /// f64, scipy's `ftol` as scikit-learn sets it).
     pub objective_tolerance: f64,
