@@ -37,7 +37,7 @@ fn solve(
         function,
     };
     let mut records = Vec::new();
-    let solution = minimize(&mut objective, x0, Some(l1), options, &mut |r| {
+    let solution = minimize(&mut objective, x0, Some(l1), options, &mut |r, _| {
         records.push(*r)
     })
     .expect("minimize");
@@ -338,7 +338,7 @@ fn an_invalid_penalty_is_refused() {
             &[1.0, 1.0],
             Some(&l1),
             &LbfgsOptions::default(),
-            &mut |_| {},
+            &mut |_, _| {},
         );
         assert!(
             matches!(result, Err(lintrain::Error::InvalidConfig(_))),

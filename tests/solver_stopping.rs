@@ -140,7 +140,7 @@ fn a_non_finite_start_is_an_error_and_objective_errors_propagate() {
         g[0] = 0.0;
         f64::NAN
     });
-    let result = minimize(nan_value, &[1.0], None, &options, &mut |_| {});
+    let result = minimize(nan_value, &[1.0], None, &options, &mut |_, _| {});
     assert!(
         matches!(
             result,
@@ -156,7 +156,7 @@ fn a_non_finite_start_is_an_error_and_objective_errors_propagate() {
         g[0] = f64::INFINITY;
         1.0
     });
-    let result = minimize(nan_gradient, &[1.0], None, &options, &mut |_| {});
+    let result = minimize(nan_gradient, &[1.0], None, &options, &mut |_, _| {});
     assert!(matches!(result, Err(Error::Diverged { .. })), "{result:?}");
 
     /// Rosenbrock whose fifth evaluation fails like a lost device.
@@ -178,7 +178,7 @@ fn a_non_finite_start_is_an_error_and_objective_errors_propagate() {
         &[-1.2, 1.0],
         None,
         &options,
-        &mut |_| {},
+        &mut |_, _| {},
     );
     assert!(
         matches!(result, Err(Error::Gpu(ref m)) if m == "device lost"),
@@ -189,7 +189,13 @@ fn a_non_finite_start_is_an_error_and_objective_errors_propagate() {
 #[test]
 fn invalid_inputs_are_refused() {
     let run = |x0: &[f64], options: LbfgsOptions| {
-        minimize(&mut logged(2, rosenbrock), x0, None, &options, &mut |_| {})
+        minimize(
+            &mut logged(2, rosenbrock),
+            x0,
+            None,
+            &options,
+            &mut |_, _| {},
+        )
     };
     let defaults = LbfgsOptions::default();
     assert!(matches!(

@@ -126,7 +126,7 @@ pub struct Solution {
 /// usually below 1) or when `(f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) ≤ ftol`
 /// (the rule of step 3); [`LbfgsOptions::default`] has those values.
 ///
-/// `on_iteration` sees every accepted iteration.
+/// `on_iteration` sees every accepted iteration, with its point x_{k+1}.
 ///
 /// # Errors
 ///
@@ -141,7 +141,7 @@ pub fn minimize(
     x0: &[f64],
     l1: Option<&L1Penalty>,
     options: &LbfgsOptions,
-    on_iteration: &mut dyn FnMut(&IterationRecord),
+    on_iteration: &mut dyn FnMut(&IterationRecord, &[f64]),
 ) -> Result<Solution> {
     validate(objective.dimension(), x0, l1, options)?;
     let l1 = l1.filter(|penalty| penalty.is_active());
@@ -275,7 +275,10 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// The loop of [`minimize`], up to its stopping rule.
-    fn iterate(&mut self, on_iteration: &mut dyn FnMut(&IterationRecord)) -> Result<StopReason> {
+    fn iterate(
+        &mut self,
+        on_iteration: &mut dyn FnMut(&IterationRecord, &[f64]),
+    ) -> Result<StopReason> {
         let options = self.options;
         if self.current.gradient_converged(options.gradient_tolerance) {
             return Ok(StopReason::GradientTolerance);
@@ -347,29 +350,32 @@ impl Run<'_> {
             let stored = self.history.push(s, y);
             self.skipped_pairs += usize::from(!stored);
             self.iterations += 1;
-            on_iteration(&IterationRecord {
-                iteration: self.iterations,
-                objective: next.value,
-                gradient_max: max_abs(&next.descent_gradient),
-                step_length: sample.step,
-                function_evaluations: self.evaluations,
-                curvature,
-                pair_skipped: !stored,
-                stored_pairs: self.history.len(),
-                history_reset: std::mem::take(&mut reset),
-                line_search: LineSearchTrace {
-                    kind: match self.l1 {
-                        None => LineSearchKind::StrongWolfe,
-                        Some(_) => LineSearchKind::OrthantBacktracking,
+            on_iteration(
+                &IterationRecord {
+                    iteration: self.iterations,
+                    objective: next.value,
+                    gradient_max: max_abs(&next.descent_gradient),
+                    step_length: sample.step,
+                    function_evaluations: self.evaluations,
+                    curvature,
+                    pair_skipped: !stored,
+                    stored_pairs: self.history.len(),
+                    history_reset: std::mem::take(&mut reset),
+                    line_search: LineSearchTrace {
+                        kind: match self.l1 {
+                            None => LineSearchKind::StrongWolfe,
+                            Some(_) => LineSearchKind::OrthantBacktracking,
+                        },
+                        initial_value: self.current.value,
+                        initial_slope: slope,
+                        value: next.value,
+                        slope: dot(&next.descent_gradient, &direction),
+                        linear_change,
+                        evaluations,
                     },
-                    initial_value: self.current.value,
-                    initial_slope: slope,
-                    value: next.value,
-                    slope: dot(&next.descent_gradient, &direction),
-                    linear_change,
-                    evaluations,
                 },
-            });
+                &next.x,
+            );
             let previous = std::mem::replace(&mut self.current, next);
             let value = self.current.value;
             if self.current.gradient_converged(options.gradient_tolerance) {

@@ -8,6 +8,7 @@
 //!
 //! [`Trainer`] ties them together: prepare, open, then run the epochs.
 
+mod full_batch;
 mod open_backend;
 mod prepare;
 mod session;
@@ -181,9 +182,39 @@ impl Trainer {
         self.fit_data_on(backend, TrainData::new(Examples::classes(x, labels)))
     }
 
+    /// A full-batch L-BFGS run ([`full_batch`]): the checkpoint, when
+    /// resuming, is its warm start.
+    fn run_full_batch<B: Backend>(
+        &mut self,
+        backend: &B,
+        options: &crate::LbfgsOptions,
+        prepared: &Prepared<'_>,
+    ) -> Result<Outcome> {
+        let mut on_epoch = self.on_epoch.take();
+        let last_finite = &mut self.last_finite;
+        let outcome = full_batch::run(
+            backend,
+            &self.config,
+            options,
+            prepared,
+            self.resume.as_ref(),
+            &mut |record| {
+                if let Some(callback) = on_epoch.as_mut() {
+                    callback(record);
+                }
+            },
+            &mut |model| *last_finite = Some(model),
+        );
+        self.on_epoch = on_epoch;
+        outcome
+    }
+
     /// The epochs, from the checkpoint's (or the first) to the last or the
     /// epoch limit, unless early stopping ends them sooner.
     fn run_on<B: Backend>(&mut self, backend: &B, prepared: &Prepared<'_>) -> Result<Outcome> {
+        if let crate::Solver::Lbfgs(options) = self.config.solver {
+            return self.run_full_batch(backend, &options, prepared);
+        }
         let mut session = Session::new(backend, &self.config, prepared, self.resume.as_ref())?;
         self.last_finite = Some(session.latest_model().clone());
         let total_epochs = self.config.epochs;

@@ -545,7 +545,7 @@ fn check_resume(
 }
 
 /// Zeros, or `scale·N(0, 1)` from the seed; the bias starts at 0.
-fn initial_params(config: &TrainConfig, features: usize, outputs: usize) -> Vec<f32> {
+pub(super) fn initial_params(config: &TrainConfig, features: usize, outputs: usize) -> Vec<f32> {
     let mut params = vec![0.0f32; features * outputs + outputs];
     if let Init::Random { scale } = config.init {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);

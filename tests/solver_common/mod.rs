@@ -47,7 +47,7 @@ pub fn solve(
 ) -> (Solution, Vec<IterationRecord>) {
     let mut records = Vec::new();
     let solution =
-        minimize(objective, x0, None, options, &mut |r| records.push(*r)).expect("minimize");
+        minimize(objective, x0, None, options, &mut |r, _| records.push(*r)).expect("minimize");
     (solution, records)
 }
 

@@ -1,0 +1,251 @@
+//! A full-batch run: L-BFGS on the whole training objective (OWL-QN when
+//! the regularizer has an L1 part), each evaluation one pass of the backend
+//! over the resident training rows ([`FullBatchObjective`]).
+//!
+//! The objective is `F(θ) = (1/N)·Σ ℓ_i + λ₂·ΣW² + λ₁·Σ|W|` with
+//! `(λ₁, λ₂) = Regularizer::coefficients()`: the smooth part is the
+//! backend's objective, the L1 part the solver's ([`L1Penalty`] over the
+//! weights only; the bias is never penalized). The history has one record
+//! per accepted iteration: `epoch` the iteration, `train_loss` F at the new
+//! point, `learning_rate` the accepted step length, `seconds` the
+//! iteration's wall time; validation rows, when there are any, are scored
+//! at every iterate with the same objective.
+
+use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
+use super::session::initial_params;
+use super::{Checkpoint, Outcome};
+use crate::backend::{Backend, ResidentTargets};
+use crate::config::TrainConfig;
+use crate::history::{EpochRecord, History};
+use crate::objective::{FullBatch, FullBatchObjective, ObjectiveValue};
+use crate::optimizer::STATE_SLOTS;
+use crate::solver::{L1Penalty, LbfgsOptions, Objective, minimize};
+use crate::{Error, Model, Result};
+use std::cell::RefCell;
+use std::time::Instant;
+
+/// A split's rows and targets uploaded for the objective.
+struct Resident<B: Backend> {
+    x: B::Rows,
+    targets: ResidentData<B>,
+    rows: usize,
+}
+
+enum ResidentData<B: Backend> {
+    Classes(B::Indices),
+    Values(B::Rows),
+}
+
+impl<B: Backend> Resident<B> {
+    fn upload(backend: &B, examples: &CheckedExamples<'_>) -> Result<Self> {
+        let x = backend.upload_rows(examples.x.view())?;
+        let targets = match &examples.targets {
+            CheckedTargets::Classes { labels, .. } => {
+                ResidentData::Classes(backend.upload_indices(&labels.to_vec())?)
+            }
+            CheckedTargets::Values(values) => {
+                ResidentData::Values(backend.upload_rows(values.view())?)
+            }
+        };
+        Ok(Self {
+            x,
+            targets,
+            rows: examples.x.nrows(),
+        })
+    }
+
+    fn objective<'a>(
+        &'a self,
+        backend: &'a B,
+        config: &TrainConfig,
+        outputs: usize,
+        class_weights: Option<&'a B::Buffer>,
+        l2: f64,
+    ) -> Result<FullBatchObjective<'a, B>> {
+        let targets = match &self.targets {
+            ResidentData::Classes(labels) => ResidentTargets::Classes {
+                labels,
+                class_weights,
+            },
+            ResidentData::Values(values) => ResidentTargets::Values(values),
+        };
+        let data = FullBatch {
+            loss: config.loss,
+            x: &self.x,
+            targets,
+            outputs,
+        };
+        FullBatchObjective::new(backend, data, l2)
+    }
+}
+
+/// The training objective as the solver sees it, shared through a
+/// `RefCell` with the per-iteration callback, which reads the correct
+/// count at the accepted point (usually the last point evaluated).
+struct Shared<'o, 'a, B: Backend>(&'o RefCell<FullBatchObjective<'a, B>>);
+
+impl<B: Backend> Objective for Shared<'_, '_, B> {
+    fn dimension(&self) -> usize {
+        self.0.borrow().dimension()
+    }
+    fn value_and_gradient(&mut self, params: &[f64], gradient: &mut [f64]) -> Result<f64> {
+        self.0.borrow_mut().value_and_gradient(params, gradient)
+    }
+}
+
+/// The value at `params`: the last evaluation's when it was there,
+/// otherwise a new pass without the gradient.
+fn value_at<B: Backend>(
+    objective: &mut FullBatchObjective<'_, B>,
+    params: &[f64],
+) -> Result<ObjectiveValue> {
+    match objective.last_evaluation() {
+        Some((at, value)) if at == params => Ok(value),
+        _ => objective.evaluate(params, None),
+    }
+}
+
+fn to_f32(params: &[f64]) -> Vec<f32> {
+    params.iter().map(|&p| p as f32).collect()
+}
+
+/// Runs L-BFGS from the checkpoint's model (a warm start) or the
+/// configured initial weights, calling `on_iteration` with each record and
+/// `on_model` with each iterate's model.
+pub(super) fn run<B: Backend>(
+    backend: &B,
+    config: &TrainConfig,
+    options: &LbfgsOptions,
+    prepared: &Prepared<'_>,
+    resume: Option<&Checkpoint>,
+    on_iteration: &mut dyn FnMut(&EpochRecord),
+    on_model: &mut dyn FnMut(Model),
+) -> Result<Outcome> {
+    let train = &prepared.train;
+    let (n, features) = train.x.dim();
+    let (classes, outputs) = match &train.targets {
+        CheckedTargets::Classes { classes, .. } => {
+            (*classes, config.loss.outputs_for_classes(*classes))
+        }
+        CheckedTargets::Values(values) => (0, values.ncols()),
+    };
+    let model_of =
+        |params: &[f32]| Model::from_params(params, features, outputs, config.loss, classes);
+    let initial = match resume {
+        Some(checkpoint) => {
+            let model = &checkpoint.model;
+            if model.features() != features || model.outputs() != outputs {
+                return Err(Error::ShapeMismatch {
+                    op: "resume",
+                    detail: format!(
+                        "the starting model is {}×{}, the data needs {features}×{outputs}",
+                        model.features(),
+                        model.outputs()
+                    ),
+                });
+            }
+            model.params()
+        }
+        None => initial_params(config, features, outputs),
+    };
+    on_model(model_of(&initial));
+
+    let (l1, l2) = config.regularizer.coefficients();
+    let (l1, l2) = (l1 as f64, l2 as f64);
+    let penalty = (l1 > 0.0).then(|| L1Penalty::on_weights(l1, features, outputs));
+    let l1_value = |params: &[f64]| penalty.as_ref().map_or(0.0, |p| p.value(params));
+
+    let train_data = Resident::upload(backend, train)?;
+    let validation_data = prepared
+        .validation
+        .as_ref()
+        .map(|examples| Resident::upload(backend, examples))
+        .transpose()?;
+    let class_weights = config
+        .class_weights
+        .as_ref()
+        .map(|w| backend.upload(w))
+        .transpose()?;
+    let objective =
+        RefCell::new(train_data.objective(backend, config, outputs, class_weights.as_ref(), l2)?);
+    let mut validation = validation_data
+        .as_ref()
+        .map(|data| data.objective(backend, config, outputs, class_weights.as_ref(), l2))
+        .transpose()?;
+    let has_classes = classes > 0;
+
+    let x0: Vec<f64> = initial.iter().map(|&p| p as f64).collect();
+    let mut records = Vec::new();
+    let mut failure = None;
+    let mut started = Instant::now();
+    let mut evaluations_before = 0;
+    let solution = minimize(
+        &mut Shared(&objective),
+        &x0,
+        penalty.as_ref(),
+        options,
+        &mut |record, params| {
+            if failure.is_some() {
+                return;
+            }
+            let scored = (|| -> Result<EpochRecord> {
+                let value = value_at(&mut objective.borrow_mut(), params)?;
+                let (val_loss, val_accuracy) = match (&mut validation, &validation_data) {
+                    (Some(objective), Some(data)) => {
+                        let value = objective.evaluate(params, None)?;
+                        (
+                            Some(value.objective + l1_value(params)),
+                            has_classes.then(|| value.correct as f64 / data.rows as f64),
+                        )
+                    }
+                    _ => (None, None),
+                };
+                let seconds = started.elapsed().as_secs_f64();
+                let evaluations = record.function_evaluations - evaluations_before;
+                Ok(EpochRecord {
+                    epoch: record.iteration,
+                    train_loss: record.objective,
+                    train_accuracy: has_classes.then(|| value.correct as f64 / n as f64),
+                    val_loss,
+                    val_accuracy,
+                    learning_rate: record.step_length as f32,
+                    seconds,
+                    samples_per_second: (evaluations * n) as f64 / seconds.max(1e-9),
+                })
+            })();
+            match scored {
+                Ok(epoch_record) => {
+                    on_iteration(&epoch_record);
+                    on_model(model_of(&to_f32(params)));
+                    records.push(epoch_record);
+                }
+                Err(error) => failure = Some(error),
+            }
+            evaluations_before = record.function_evaluations;
+            started = Instant::now();
+        },
+    )?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let params = to_f32(&solution.params);
+    let model = model_of(&params);
+    Ok(Outcome {
+        model: model.clone(),
+        history: History {
+            epochs: records,
+            backend: backend.info(),
+            best_epoch: None,
+            stopped_early: false,
+        },
+        checkpoint: Checkpoint {
+            model,
+            // L-BFGS keeps no per-parameter state between runs; a minibatch
+            // run resumed from this checkpoint starts its optimizer afresh.
+            optimizer_state: vec![0.0; STATE_SLOTS * params.len()],
+            steps_taken: 0,
+            epochs_done: 0,
+        },
+        solver_report: Some(solution.report),
+    })
+}
