@@ -405,7 +405,7 @@ fn method_name(config: &TrainConfig) -> &'static str {
     }
 }
 
-/// `l2 λ = 4.1667e-3` or `elastic λ = …, l1_ratio r = …`.
+/// `l2 λ = 4.1666668e-3` or `elastic λ = …, r = …`.
 fn describe_regularizer(regularizer: &lintrain::Regularizer) -> String {
     match *regularizer {
         lintrain::Regularizer::L2 { strength } | lintrain::Regularizer::L1 { strength } => {
