@@ -1,7 +1,7 @@
 //! Training configuration, with defaults.
 
 use crate::schedule::LrSchedule;
-use crate::solver::Solver;
+use crate::solver::{LbfgsOptions, Solver};
 use crate::{Error, Loss, Optimizer, Regularizer, Result};
 
 /// How many rows one optimizer step sees.
@@ -103,7 +103,12 @@ pub struct TrainConfig {
     /// loss with a validation split, else the epoch's training loss) has
     /// not improved on the best so far by at least `tol` for
     /// `n_iter_no_change` epochs in a row; `epochs` is then the maximum.
-    /// `None` (the default) runs every epoch, as before.
+    /// `None` (the default) runs every epoch, as before. The exact rule is
+    /// `ToleranceWatch`'s in `train/stopping.rs`; a run that it ends has
+    /// [`History::stopped_by_tolerance`](crate::History::stopped_by_tolerance)
+    /// set. A resumed run counts its epochs without improvement afresh.
+    /// [`Solver::Lbfgs`] has its own tolerances ([`LbfgsOptions`]) and
+    /// ignores this one.
     pub tolerance: Option<f64>,
     /// Epochs without an improvement of at least `tolerance` before
     /// stopping (default 5, scikit-learn's).
@@ -198,6 +203,22 @@ impl TrainConfig {
         {
             return invalid("early-stopping patience must be ≥ 1, got 0".into());
         }
+        if let Some(tolerance) = self.tolerance
+            && !(tolerance.is_finite() && tolerance >= 0.0)
+        {
+            return invalid(format!("tolerance must be finite and ≥ 0, got {tolerance}"));
+        }
+        if self.n_iter_no_change == 0 {
+            return invalid("n_iter_no_change must be ≥ 1, got 0".into());
+        }
+        if let Solver::Lbfgs(options) = &self.solver {
+            if let Loss::Hinge { .. } = self.loss {
+                return invalid(
+                    "the hinge loss (svm) has no gradient at its kink, so L-BFGS cannot fit it; use the squared hinge (Loss::SquaredHinge, `--loss squared-hinge`) or the minibatch solver".into(),
+                );
+            }
+            check_lbfgs_options(options).map_err(Error::InvalidConfig)?;
+        }
         if let Some(weights) = &self.class_weights {
             if !matches!(self.loss, Loss::SoftmaxCrossEntropy { .. }) {
                 return invalid("class weights apply to the softmax loss only".into());
@@ -209,4 +230,42 @@ impl TrainConfig {
         self.optimizer.validate()?;
         self.schedule.validate()
     }
+}
+
+/// The options of [`Solver::Lbfgs`] that can run: at least one correction
+/// pair, iteration and line-search evaluation; tolerances finite and ≥ 0;
+/// the Wolfe constants `0 < c1 < c2 < 1`. The reason when not.
+fn check_lbfgs_options(options: &LbfgsOptions) -> std::result::Result<(), String> {
+    let LbfgsOptions {
+        history,
+        max_iterations,
+        gradient_tolerance,
+        objective_tolerance,
+        max_line_search_evaluations,
+        c1,
+        c2,
+    } = *options;
+    for (name, value) in [
+        ("history size", history),
+        ("max_iterations", max_iterations),
+        ("max_line_search_evaluations", max_line_search_evaluations),
+    ] {
+        if value == 0 {
+            return Err(format!("L-BFGS {name} must be ≥ 1, got 0"));
+        }
+    }
+    for (name, value) in [
+        ("gradient tolerance", gradient_tolerance),
+        ("objective tolerance", objective_tolerance),
+    ] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(format!("L-BFGS {name} must be finite and ≥ 0, got {value}"));
+        }
+    }
+    if !(0.0 < c1 && c1 < c2 && c2 < 1.0) {
+        return Err(format!(
+            "L-BFGS line search needs 0 < c1 < c2 < 1, got c1 = {c1}, c2 = {c2}"
+        ));
+    }
+    Ok(())
 }

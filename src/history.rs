@@ -21,6 +21,12 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Training rows processed per second.
     pub samples_per_second: f64,
+    /// Full-batch solvers: `‖g‖∞` of the (pseudo-)gradient at the
+    /// iteration's result; `None` for minibatch epochs.
+    pub gradient_max: Option<f64>,
+    /// Full-batch solvers: the step length the line search accepted;
+    /// `None` for minibatch epochs.
+    pub step_length: Option<f64>,
 }
 
 /// The per-epoch records and which backend produced them.
@@ -30,5 +36,11 @@ pub struct History {
     pub backend: BackendInfo,
     /// Epoch (1-based) whose weights were returned, when early stopping ran.
     pub best_epoch: Option<usize>,
+    /// Early stopping ([`crate::EarlyStopping`]) ended the run: its patience
+    /// ran out before the last epoch.
     pub stopped_early: bool,
+    /// The tolerance rule ([`crate::TrainConfig::tolerance`]) ended the run:
+    /// the monitored loss stopped improving before the last epoch. The
+    /// returned weights are the last epoch's.
+    pub stopped_by_tolerance: bool,
 }

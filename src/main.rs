@@ -2,7 +2,6 @@
 
 mod cli;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 use std::io::Write;
 use std::process::ExitCode;
@@ -55,7 +54,7 @@ fn main() -> ExitCode {
             "lintrain: error: internal error{place}: {message} (please report this bug)"
         ));
     }));
-    let parsed = match cli::args::Cli::try_parse() {
+    let parsed = match cli::args::Cli::parse_arguments() {
         Ok(parsed) => parsed,
         Err(error) => return usage_error(error),
     };

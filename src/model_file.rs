@@ -2,7 +2,9 @@
 //! `bias` \[C\] and, for a standardized model, `mean` \[D\] and `std` \[D\] (all
 //! f32), and the string metadata `format` = `lintrain-linear`, `loss` (see
 //! [`format_loss`]), `classes` and `feature_names` (JSON arrays of strings),
-//! `num_classes` and `lintrain_version`.
+//! `num_classes` and `lintrain_version`; with [`SavedModel::with_regularizer`]
+//! also `regularizer` (`none`, `l2`, `l1`, `elastic`), `reg_strength` (λ) and
+//! `l1_ratio` (elastic: lintrain's r). Older files without them load.
 //!
 //! Saving is atomic: the bytes go to a temporary file in the target's
 //! directory, which is flushed to disk and then renamed over the target, so
@@ -25,7 +27,7 @@
 
 use crate::data::{ClassMap, Standardizer};
 use crate::limits::{self, MAX_PARAMETERS};
-use crate::{Error, Loss, Model, Result};
+use crate::{Error, Loss, Model, Regularizer, Result};
 use ndarray::{Array1, Array2, ArrayView2};
 use safetensors::tensor::{Dtype, SafeTensors, TensorInfo};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,6 +58,10 @@ pub struct SavedModel {
     pub feature_names: Vec<String>,
     /// The lintrain version that wrote the file (this one's for a new model).
     pub version: String,
+    /// The regularizer the weights were trained with (its λ as it trained,
+    /// after any conversion from scikit-learn's C or alpha); `None` when
+    /// unrecorded.
+    pub regularizer: Option<Regularizer>,
 }
 
 impl SavedModel {
@@ -72,6 +78,16 @@ impl SavedModel {
             class_names,
             feature_names,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            regularizer: None,
+        }
+    }
+
+    /// This model, recording the regularizer it was trained with in the
+    /// file's metadata.
+    pub fn with_regularizer(self, regularizer: Regularizer) -> SavedModel {
+        SavedModel {
+            regularizer: Some(regularizer),
+            ..self
         }
     }
 
@@ -215,6 +231,9 @@ impl SavedModel {
             ("num_classes", self.model.classes.to_string()),
             ("lintrain_version", env!("CARGO_PKG_VERSION").to_string()),
         ]);
+        if let Some(regularizer) = &self.regularizer {
+            metadata.extend(regularizer_metadata(regularizer));
+        }
         metadata.extend(extra_metadata);
         // A BTreeMap serializes in key order; the tensor entries follow in
         // data order, each as safetensors writes it (dtype, shape, offsets).
@@ -300,6 +319,7 @@ impl SavedModel {
             crate::limits::MAX_CLASSES,
         )? as usize;
         let version = meta("lintrain_version")?.clone();
+        let regularizer = parse_regularizer(metadata)?;
 
         // Shapes from the header, checked before any array is allocated.
         let weight = tensor_info(&header, "weight")?;
@@ -365,6 +385,7 @@ impl SavedModel {
             class_names,
             feature_names,
             version,
+            regularizer,
         };
         saved.check()?;
         let metadata = metadata.clone();
@@ -529,6 +550,62 @@ fn check_shape(name: &str, info: &TensorInfo, len: usize) -> std::result::Result
 /// `value` as JSON, or why not.
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> std::result::Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
+}
+
+/// The metadata entries that record `regularizer`: its name, and its
+/// strength and l1 ratio where it has them (f32 `Display` round-trips).
+fn regularizer_metadata(regularizer: &Regularizer) -> Vec<(&'static str, String)> {
+    let (strength, l1_ratio) = match *regularizer {
+        Regularizer::L2 { strength } | Regularizer::L1 { strength } => (Some(strength), None),
+        Regularizer::ElasticNet { strength, l1_ratio } => (Some(strength), Some(l1_ratio)),
+        _ => (None, None),
+    };
+    [("regularizer", Some(regularizer.name().to_string()))]
+        .into_iter()
+        .chain([("reg_strength", strength.map(|v| v.to_string()))])
+        .chain([("l1_ratio", l1_ratio.map(|v| v.to_string()))])
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect()
+}
+
+/// The regularizer [`regularizer_metadata`] recorded; `None` for a file
+/// without the `regularizer` key.
+fn parse_regularizer(
+    metadata: &HashMap<String, String>,
+) -> std::result::Result<Option<Regularizer>, String> {
+    let Some(name) = metadata.get("regularizer") else {
+        return Ok(None);
+    };
+    let number = |key: &str| -> std::result::Result<f32, String> {
+        let text = metadata
+            .get(key)
+            .ok_or_else(|| format!("metadata `regularizer` is {name:?} but `{key}` is missing"))?;
+        text.trim()
+            .parse()
+            .map_err(|_| format!("metadata `{key}` is {text:?}, not a number"))
+    };
+    let regularizer = match name.as_str() {
+        "none" => Regularizer::None,
+        "l2" => Regularizer::L2 {
+            strength: number("reg_strength")?,
+        },
+        "l1" => Regularizer::L1 {
+            strength: number("reg_strength")?,
+        },
+        "elastic" => Regularizer::ElasticNet {
+            strength: number("reg_strength")?,
+            l1_ratio: number("l1_ratio")?,
+        },
+        other => {
+            return Err(format!(
+                "metadata `regularizer` is {other:?}; known: none, l2, l1, elastic"
+            ));
+        }
+    };
+    regularizer
+        .validate()
+        .map_err(|e| format!("metadata `regularizer`: {e}"))?;
+    Ok(Some(regularizer))
 }
 
 /// The loss as stored in the model file, parameters included:

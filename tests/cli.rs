@@ -1604,3 +1604,332 @@ fn eval_and_predict_refuse_renamed_or_reordered_columns() {
     std::fs::write(&headless, text.split_once('\n').unwrap().1).unwrap();
     succeed(&["eval", "--model", s(&model), "--data", s(&headless)]);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 13: --C and --alpha, --tol, and the solver flags
+// ---------------------------------------------------------------------------
+
+/// The regularizer a saved model records: (name, λ, l1 ratio).
+fn recorded_regularizer(path: &Path) -> lintrain::Regularizer {
+    SavedModel::load(path)
+        .expect("the saved model loads")
+        .regularizer
+        .expect("the model file records its regularizer")
+}
+
+/// λ and the l1 ratio (for elastic net) of a regularizer.
+fn strength(regularizer: lintrain::Regularizer) -> (f64, Option<f64>) {
+    match regularizer {
+        lintrain::Regularizer::L2 { strength } | lintrain::Regularizer::L1 { strength } => {
+            (strength as f64, None)
+        }
+        lintrain::Regularizer::ElasticNet { strength, l1_ratio } => {
+            (strength as f64, Some(l1_ratio as f64))
+        }
+        other => panic!("unexpected regularizer {other:?}"),
+    }
+}
+
+fn assert_relative(what: &str, actual: f64, expected: f64) {
+    assert!(
+        (actual - expected).abs() <= 1e-6 * expected.abs(),
+        "{what}: {actual:e}, expected {expected:e}"
+    );
+}
+
+/// The training rows `train` reports in its log line `(N rows: T train, …`.
+fn logged_training_rows(run: &Run) -> usize {
+    let (_, after) = run
+        .stderr
+        .split_once(" rows: ")
+        .unwrap_or_else(|| panic!("no row counts: {}", run.describe()));
+    after
+        .split(' ')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no training rows: {}", run.describe()))
+}
+
+#[test]
+fn c_and_alpha_train_with_the_lambda_of_the_table_and_the_model_records_it() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--backend",
+            "cpu",
+            "--epochs",
+            "2",
+            "--save",
+            s(&model),
+        ];
+        args.extend_from_slice(extra);
+        let run = succeed(&args);
+        (run, recorded_regularizer(&model))
+    };
+    // LogisticRegression's C on all 150 Iris rows: λ = 1/(2·C·n).
+    let (_, regularizer) = train(&["--C", "2"]);
+    assert!(matches!(regularizer, lintrain::Regularizer::L2 { .. }));
+    assert_relative(
+        "l2 from C",
+        strength(regularizer).0,
+        1.0 / (2.0 * 2.0 * 150.0),
+    );
+    // n is the training rows after the validation split; L1: λ = 1/(C·n).
+    let (run, regularizer) = train(&["--C", "0.5", "--reg", "l1", "--val-fraction", "0.2"]);
+    let n = logged_training_rows(&run);
+    assert_eq!(n, 120, "{}", run.describe());
+    assert!(matches!(regularizer, lintrain::Regularizer::L1 { .. }));
+    assert_relative("l1 from C", strength(regularizer).0, 1.0 / (0.5 * n as f64));
+    assert!(
+        run.stderr.contains("from --C 0.5 on 120 training rows"),
+        "{}",
+        run.describe()
+    );
+    // Elastic net, scikit-learn's l1_ratio r: λ = (1 + r)/(2·C·n), r' = 2r/(1 + r).
+    let r = 0.15;
+    let (_, regularizer) = train(&["--C", "4", "--reg", "elastic", "--l1-ratio", "0.15"]);
+    let (lambda, ratio) = strength(regularizer);
+    assert_relative("elastic from C", lambda, (1.0 + r) / (2.0 * 4.0 * 150.0));
+    assert_relative("l1 ratio from C", ratio.unwrap(), 2.0 * r / (1.0 + r));
+    // SGDClassifier's alpha: λ = α/2 (l2), α (l1), α(1 + r)/2 (elastic).
+    let (_, regularizer) = train(&["--alpha", "1e-3"]);
+    assert_relative("l2 from alpha", strength(regularizer).0, 5e-4);
+    let (_, regularizer) = train(&["--alpha", "1e-3", "--reg", "l1", "--val-fraction", "0.2"]);
+    assert_relative("l1 from alpha", strength(regularizer).0, 1e-3);
+    let (_, regularizer) = train(&["--alpha", "1e-3", "--reg", "elastic", "--l1-ratio", "0.15"]);
+    let (lambda, ratio) = strength(regularizer);
+    assert_relative("elastic from alpha", lambda, 1e-3 * (1.0 + r) / 2.0);
+    assert_relative("l1 ratio from alpha", ratio.unwrap(), 2.0 * r / (1.0 + r));
+    // Without them the model records --reg-strength as given.
+    let (_, regularizer) = train(&[
+        "--reg-strength",
+        "0.01",
+        "--reg",
+        "elastic",
+        "--l1-ratio",
+        "0.25",
+    ]);
+    assert_eq!(
+        regularizer,
+        lintrain::Regularizer::ElasticNet {
+            strength: 0.01,
+            l1_ratio: 0.25
+        }
+    );
+}
+
+#[test]
+fn c_and_alpha_exclude_reg_strength_each_other_and_reg_none() {
+    fail_with_code(
+        &["train", "--C", "1", "--reg-strength", "0.1"],
+        Some(2),
+        &["--C", "--reg-strength"],
+    );
+    fail_with_code(
+        &["train", "--alpha", "1", "--reg-strength", "0.1"],
+        Some(2),
+        &["--alpha", "--reg-strength"],
+    );
+    fail_with_code(
+        &["train", "--C", "1", "--alpha", "0.1"],
+        Some(2),
+        &["--C", "--alpha"],
+    );
+    fail_with(&["train", "--C", "1", "--reg", "none"], &["--reg none"]);
+    fail_with_code(&["train", "--C", "0"], Some(2), &["--C", "> 0"]);
+    fail_with_code(&["train", "--C", "nan"], Some(2), &["--C"]);
+    fail_with_code(&["train", "--alpha", "-1"], Some(2), &["--alpha", "≥ 0"]);
+    // A C so small that λ leaves f32 is named.
+    fail_with(
+        &["train", "--backend", "cpu", "--C", "1e-60"],
+        &["--C", "beyond f32"],
+    );
+}
+
+#[test]
+fn tol_ends_an_sgd_run_that_stops_improving() {
+    // Against +∞ the first epoch always improves; with --tol 1e9 no later
+    // epoch does: 1 + --n-iter-no-change epochs of the 50.
+    let run = succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "50",
+        "--tol",
+        "1e9",
+        "--n-iter-no-change",
+        "2",
+        "--json",
+    ]);
+    let report = json(&run);
+    assert_eq!(report["history"].as_array().expect("history").len(), 3);
+    let run = succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "50",
+        "--tol",
+        "1e9",
+        "--n-iter-no-change",
+        "2",
+    ]);
+    assert!(
+        run.stdout
+            .contains("converged: stopped after epoch 3 of 50"),
+        "{}",
+        run.describe()
+    );
+    // Five (the default) without improvement.
+    let run = succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "50",
+        "--tol",
+        "1e9",
+        "--json",
+    ]);
+    assert_eq!(json(&run)["history"].as_array().unwrap().len(), 6);
+    // A run that keeps improving by more than --tol runs every epoch.
+    let run = succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "4",
+        "--tol",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(json(&run)["history"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn flags_of_the_other_solver_are_refused() {
+    for (flag, value) in [
+        ("--lr", "0.5"),
+        ("--epochs", "100"),
+        ("--batch-size", "full"),
+        ("--optimizer", "adam"),
+        ("--schedule", "cosine"),
+        ("--early-stopping", "3"),
+        ("--n-iter-no-change", "3"),
+    ] {
+        fail_with(
+            &["train", "--solver", "lbfgs", flag, value],
+            &[flag, "--solver sgd"],
+        );
+    }
+    fail_with(
+        &["train", "--solver", "lbfgs", "--no-shuffle"],
+        &["--no-shuffle"],
+    );
+    for (flag, value) in [("--max-iter", "10"), ("--history-size", "5")] {
+        fail_with(&["train", flag, value], &[flag, "--solver lbfgs"]);
+        fail_with(&["train", "--solver", "sgd", flag, value], &[flag]);
+    }
+    fail_with(
+        &["train", "--n-iter-no-change", "3"],
+        &["--n-iter-no-change", "--tol"],
+    );
+    fail_with_code(&["train", "--tol", "-1"], Some(2), &["--tol"]);
+    fail_with_code(
+        &["train", "--solver", "lbfgs", "--max-iter", "0"],
+        Some(2),
+        &["--max-iter"],
+    );
+    fail_with_code(&["train", "--solver", "newton"], Some(2), &["newton"]);
+}
+
+#[test]
+fn svm_with_lbfgs_is_refused_suggesting_the_squared_hinge() {
+    fail_with(
+        &["train", "--solver", "lbfgs", "--loss", "svm"],
+        &["L-BFGS", "squared-hinge"],
+    );
+}
+
+#[test]
+fn help_states_the_solver_defaults() {
+    let run = succeed(&["train", "--help"]);
+    for text in [
+        "--solver",
+        "[default: sgd]",
+        "--tol",
+        "[default: off, every epoch runs]",
+        "[default: 1e-4]",
+        "--max-iter",
+        "[default: 100]",
+        "--history-size",
+        "[default: 10]",
+        "--n-iter-no-change",
+        "[default: 5]",
+        "--C",
+        "--alpha",
+    ] {
+        assert!(run.stdout.contains(text), "help lacks {text:?}");
+    }
+}
+
+#[test]
+fn c_on_two_classes_with_softmax_doubles_the_l2_part() {
+    // scikit-learn's binary model has one weight vector w = W₁ − W₀.
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("two.csv");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..40 {
+        let class = i % 2;
+        text.push_str(&format!(
+            "{},{},{}\n",
+            class as f32 + (i as f32 * 0.37).sin(),
+            (i as f32 * 0.91).cos(),
+            ["no", "yes"][class]
+        ));
+    }
+    std::fs::write(&data, text).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--backend",
+            "cpu",
+            "--epochs",
+            "2",
+            "--data",
+            s(&data),
+            "--save",
+            s(&model),
+        ];
+        args.extend_from_slice(extra);
+        succeed(&args);
+        recorded_regularizer(&model)
+    };
+    assert_eq!(
+        strength(train(&["--C", "0.5"])).0,
+        (1.0f64 / (0.5 * 40.0)) as f32 as f64
+    );
+    // The logistic loss has one output: the table as it stands.
+    assert_relative(
+        "logistic",
+        strength(train(&["--C", "0.5", "--loss", "logistic"])).0,
+        1.0 / (2.0 * 0.5 * 40.0),
+    );
+    // Elastic net: λ = 1/(C·n) and scikit-learn's l1_ratio as it is.
+    let (lambda, ratio) = strength(train(&[
+        "--C",
+        "0.5",
+        "--reg",
+        "elastic",
+        "--l1-ratio",
+        "0.3",
+    ]));
+    assert_relative("elastic", lambda, 1.0 / (0.5 * 40.0));
+    assert_relative("elastic ratio", ratio.unwrap(), 0.3);
+    // --reg-strength is lintrain's λ, whatever the classes.
+    assert_eq!(strength(train(&["--reg-strength", "0.125"])).0, 0.125);
+}

@@ -1364,3 +1364,68 @@ fn checkpoints_round_trip_and_check_their_state() {
         "{error}"
     );
 }
+
+#[test]
+fn the_regularizer_round_trips_in_the_metadata_and_older_files_load_without_it() {
+    let dir = TempDir::new().unwrap();
+    for regularizer in [
+        lintrain::Regularizer::None,
+        lintrain::Regularizer::L2 {
+            strength: 1.0 / 300.0,
+        },
+        lintrain::Regularizer::L1 { strength: 1e-4 },
+        lintrain::Regularizer::ElasticNet {
+            strength: 2.5e-3,
+            l1_ratio: 0.26086956,
+        },
+    ] {
+        let model = saved(3, 3, Loss::softmax(), true).with_regularizer(regularizer);
+        let path = dir.path().join("regularized.safetensors");
+        model.save(&path).unwrap();
+        let loaded = SavedModel::load(&path).unwrap();
+        assert_eq!(loaded.regularizer, Some(regularizer));
+        assert_eq!(loaded, model);
+    }
+    // A file written before the regularizer was recorded.
+    let path = write_raw(
+        &dir,
+        "older.safetensors",
+        &[
+            f32_tensor("weight", vec![2, 3]),
+            f32_tensor("bias", vec![3]),
+        ],
+        metadata(3, 2),
+    );
+    assert_eq!(SavedModel::load(&path).unwrap().regularizer, None);
+    // A recorded regularizer that does not parse is named.
+    for (entries, fragment) in [
+        (vec![("regularizer", "l3")], "l3"),
+        (vec![("regularizer", "l2")], "reg_strength"),
+        (
+            vec![("regularizer", "l2"), ("reg_strength", "strong")],
+            "strong",
+        ),
+        (
+            vec![("regularizer", "l1"), ("reg_strength", "-1")],
+            "strength",
+        ),
+        (
+            vec![("regularizer", "elastic"), ("reg_strength", "1e-3")],
+            "l1_ratio",
+        ),
+    ] {
+        let mut bad = metadata(3, 2);
+        bad.extend(entries.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let path = write_raw(
+            &dir,
+            "bad.safetensors",
+            &[
+                f32_tensor("weight", vec![2, 3]),
+                f32_tensor("bias", vec![3]),
+            ],
+            bad,
+        );
+        let message = load_error(&path);
+        assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+    }
+}

@@ -1,12 +1,21 @@
 //! Command-line flags. Every flag's help shows its default; values out of
 //! range are rejected while parsing, naming the flag.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use super::solver_args::SolverArgs;
+use super::strength_args::StrengthArgs;
+use super::value_parsers::{
+    at_least_one, decay_factor, fraction_below_one, non_negative, non_negative_f64,
+    parse_batch_size, parse_delimiter, parse_label_column, positive, unit_closed,
+};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use lintrain::data::{Delimiter, HeaderMode, LabelColumn, LoadOptions};
+use lintrain::regularizer::SklearnPenalty;
 use lintrain::{
     BackendChoice, BatchSize, EarlyStopping, Init, Loss, LrSchedule, Monitor, Optimizer,
     Regularizer, Sampling, Schedule, TrainConfig,
 };
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -18,9 +27,30 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Print results only: no progress, no log lines on stderr (errors are still printed).
+    /// Print results only: no progress, no log lines on stderr (errors and warnings are still printed).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+impl Cli {
+    /// Parses the process's arguments, as [`Parser::try_parse`], and for
+    /// `train` records which flags the command line gave (a flag left at
+    /// its default is not one), so that flags of the other solver can be
+    /// refused ([`TrainArgs::check_combinations`]).
+    pub fn parse_arguments() -> Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches()?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::Train(args), Some(("train", train))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            args.given = train
+                .ids()
+                .filter(|id| train.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+                .map(|id| id.as_str().to_string())
+                .collect();
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Subcommand)]
@@ -194,10 +224,10 @@ pub struct ObjectiveArgs {
     /// Regularizer on W (never on b).
     #[arg(long, value_enum, default_value = "l2")]
     pub reg: RegArg,
-    /// Regularization strength λ (≥ 0).
+    /// Regularization strength λ (≥ 0) of l2 = λ·ΣW², l1 = λ·Σ|W|, elastic = λ·(r·Σ|W| + (1−r)·ΣW²); train also takes scikit-learn's --C or --alpha instead.
     #[arg(long, default_value_t = 1e-4, value_parser = non_negative, allow_negative_numbers = true)]
     pub reg_strength: f32,
-    /// Elastic-net share of L1, r in [0, 1].
+    /// Elastic-net share of L1, r in [0, 1] (with --C or --alpha, scikit-learn's l1_ratio, converted).
     #[arg(long, default_value_t = 0.5, value_parser = unit_closed, allow_negative_numbers = true)]
     pub l1_ratio: f32,
 }
@@ -217,6 +247,19 @@ impl ObjectiveArgs {
         }
     }
 
+    /// scikit-learn's `penalty` of the same shape as `--reg`.
+    pub fn sklearn_penalty(&self) -> SklearnPenalty {
+        match self.reg {
+            RegArg::None => SklearnPenalty::None,
+            RegArg::L2 => SklearnPenalty::L2,
+            RegArg::L1 => SklearnPenalty::L1,
+            RegArg::Elastic => SklearnPenalty::ElasticNet {
+                l1_ratio: self.l1_ratio as f64,
+            },
+        }
+    }
+
+    /// The regularizer of `--reg` with `--reg-strength`.
     pub fn regularizer(&self) -> Regularizer {
         match self.reg {
             RegArg::None => Regularizer::None,
@@ -249,6 +292,10 @@ pub struct TrainArgs {
     pub val_fraction: f32,
     #[command(flatten)]
     pub objective: ObjectiveArgs,
+    #[command(flatten)]
+    pub strength: StrengthArgs,
+    #[command(flatten)]
+    pub solver: SolverArgs,
     /// Optimizer (PyTorch formulas and defaults).
     #[arg(long, value_enum, default_value = "sgd")]
     pub optimizer: OptimizerArg,
@@ -285,7 +332,7 @@ pub struct TrainArgs {
     /// Cosine and linear schedules: final learning rate (≥ 0).
     #[arg(long, default_value_t = 0.0, value_parser = non_negative, allow_negative_numbers = true)]
     pub min_lr: f32,
-    /// Passes over the training data (≥ 1).
+    /// Passes over the training data (≥ 1); with --tol, the most.
     #[arg(long, default_value_t = 100, value_parser = at_least_one)]
     pub epochs: usize,
     /// Rows per step (≥ 1), or `full` for full-batch gradient descent.
@@ -342,6 +389,10 @@ pub struct TrainArgs {
     /// Plot loss and accuracy per epoch to this .svg or .png file [default: no plot].
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// The clap ids of the flags the command line gave
+    /// ([`Cli::parse_arguments`]); empty when parsed otherwise.
+    #[arg(skip)]
+    pub given: BTreeSet<String>,
 }
 
 impl TrainArgs {
@@ -361,13 +412,49 @@ impl TrainArgs {
         if self.centered && !matches!(self.optimizer, OptimizerArg::Rmsprop) {
             return Err("--centered applies to --optimizer rmsprop only".into());
         }
-        Ok(())
+        if self.strength.given() && self.objective.reg == RegArg::None {
+            return Err(
+                "--C and --alpha set the strength of --reg l2, l1 or elastic; --reg none has none"
+                    .into(),
+            );
+        }
+        self.solver.check(&self.given)
+    }
+
+    /// The regularizer to train with on `train_rows` training rows (after
+    /// the validation split) of `classes` classes: `--reg` with
+    /// `--reg-strength`, or with the strength `--C` (which depends on the
+    /// rows) or `--alpha` gives. scikit-learn fits one weight vector for
+    /// two classes, so with the softmax loss and two classes their penalty
+    /// is the one for two columns
+    /// ([`Regularizer::for_two_class_softmax`]).
+    pub fn regularizer(&self, train_rows: usize, classes: usize) -> lintrain::Result<Regularizer> {
+        let Some(converted) = self
+            .strength
+            .regularizer(self.objective.sklearn_penalty(), train_rows)
+        else {
+            return Ok(self.objective.regularizer());
+        };
+        if self.two_class_softmax(classes) {
+            converted?.for_two_class_softmax()
+        } else {
+            converted
+        }
+    }
+
+    /// Whether `--C` or `--alpha` meets the two-column softmax of two classes.
+    pub fn two_class_softmax(&self, classes: usize) -> bool {
+        self.strength.given() && self.objective.loss == LossArg::Softmax && classes == 2
     }
 
     /// The library configuration. The validation split is made by the CLI,
-    /// so the configuration carries the fraction only for its checks.
+    /// so the configuration carries the fraction only for its checks. Its
+    /// regularizer is `--reg` with `--reg-strength`: with `--C` or
+    /// `--alpha`, [`TrainArgs::regularizer`] gives the one to train with
+    /// once the training rows are known.
     pub fn config(&self) -> TrainConfig {
         let momentum = self.momentum.unwrap_or(0.9);
+        let (tolerance, n_iter_no_change) = self.solver.minibatch_tolerance();
         let optimizer = match self.optimizer {
             OptimizerArg::Sgd => Optimizer::Sgd,
             OptimizerArg::Momentum => Optimizer::Momentum {
@@ -453,7 +540,9 @@ impl TrainArgs {
             }),
             classes: None,
             class_weights: None,
-            ..TrainConfig::default()
+            solver: self.solver.solver(),
+            tolerance,
+            n_iter_no_change: n_iter_no_change.unwrap_or(TrainConfig::default().n_iter_no_change),
         }
     }
 }
@@ -535,103 +624,10 @@ pub struct GradcheckArgs {
     pub backend_threshold: f64,
 }
 
-fn parse_f32(text: &str) -> Result<f32, String> {
-    let value: f32 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected a number, got {text:?}"))?;
-    if !value.is_finite() {
-        return Err(format!("must be finite, got {text}"));
-    }
-    Ok(value)
-}
-
-fn positive(text: &str) -> Result<f32, String> {
-    let v = parse_f32(text)?;
-    if v > 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("must be > 0, got {v}"))
-    }
-}
-
-fn non_negative(text: &str) -> Result<f32, String> {
-    let v = parse_f32(text)?;
-    if v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("must be ≥ 0, got {v}"))
-    }
-}
-
-fn non_negative_f64(text: &str) -> Result<f64, String> {
-    let v: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected a number, got {text:?}"))?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("must be finite and ≥ 0, got {v}"))
-    }
-}
-
-fn fraction_below_one(text: &str) -> Result<f32, String> {
-    let v = parse_f32(text)?;
-    if (0.0..1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("must be in [0, 1), got {v}"))
-    }
-}
-
-fn unit_closed(text: &str) -> Result<f32, String> {
-    let v = parse_f32(text)?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("must be in [0, 1], got {v}"))
-    }
-}
-
-fn decay_factor(text: &str) -> Result<f32, String> {
-    let v = parse_f32(text)?;
-    if v > 0.0 && v <= 1.0 {
-        Ok(v)
-    } else {
-        Err(format!("must be in (0, 1], got {v}"))
-    }
-}
-
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(0) => Err("must be ≥ 1, got 0".into()),
-        Ok(v) => Ok(v),
-        Err(_) => Err(format!("expected a whole number ≥ 1, got {text:?}")),
-    }
-}
-
-fn parse_batch_size(text: &str) -> Result<BatchSize, String> {
-    if text.trim() == "full" {
-        return Ok(BatchSize::Full);
-    }
-    at_least_one(text)
-        .map(BatchSize::Rows)
-        .map_err(|e| format!("{e} (or `full`)"))
-}
-
 fn parse_class_weight(text: &str) -> Result<ClassWeightArg, String> {
     match text.trim() {
         "" => Err("expected `balanced` or a file path".into()),
         "balanced" => Ok(ClassWeightArg::Balanced),
         _ => Ok(ClassWeightArg::File(PathBuf::from(text))),
     }
-}
-
-fn parse_label_column(text: &str) -> Result<LabelColumn, String> {
-    text.parse().map_err(|e: lintrain::Error| e.to_string())
-}
-
-fn parse_delimiter(text: &str) -> Result<Delimiter, String> {
-    text.parse().map_err(|e: lintrain::Error| e.to_string())
 }

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod bench;
+pub mod class_weights;
 pub mod eval;
 pub mod gradcheck;
 pub mod info;
@@ -13,7 +14,10 @@ pub mod plot;
 pub mod predict;
 pub mod progress;
 pub mod scoring;
+pub mod solver_args;
+pub mod strength_args;
 pub mod train;
+pub mod value_parsers;
 
 use std::fmt;
 

@@ -1,5 +1,6 @@
-//! Per-epoch progress on stderr (stdout is for results): a bar on a
-//! terminal, plain lines otherwise, nothing with `--quiet`.
+//! Per-epoch (or, for L-BFGS, per-iteration) progress on stderr (stdout is
+//! for results): a bar on a terminal, plain lines otherwise, nothing with
+//! `--quiet`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lintrain::EpochRecord;
@@ -14,20 +15,26 @@ pub enum Progress {
     Lines {
         every: usize,
         epochs: usize,
+        /// What a record counts: `epoch` or `iteration`.
+        unit: &'static str,
     },
     Silent,
 }
 
 impl Progress {
     /// A bar when stderr is a terminal, else lines; nothing when `quiet`.
-    pub fn new(epochs: usize, quiet: bool) -> Self {
+    /// `epochs` is the most records the run makes (L-BFGS may stop
+    /// sooner), `unit` what one counts: `epoch` or `iteration`.
+    pub fn new(epochs: usize, unit: &'static str, quiet: bool) -> Self {
         if quiet {
             Progress::Silent
         } else if std::io::stderr().is_terminal() {
             let bar =
                 ProgressBar::with_draw_target(Some(epochs as u64), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{bar:30.cyan/blue} epoch {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
+                &format!(
+                    "{{bar:30.cyan/blue}} {unit} {{pos}}/{{len}} {{msg}} [{{elapsed_precise}}, eta {{eta}}]"
+                ),
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -37,6 +44,7 @@ impl Progress {
             Progress::Lines {
                 every: (epochs / 10).max(1),
                 epochs,
+                unit,
             }
         }
     }
@@ -47,7 +55,11 @@ impl Progress {
                 bar.set_position(record.epoch as u64);
                 bar.set_message(summary(record));
             }
-            Progress::Lines { every, epochs } => {
+            Progress::Lines {
+                every,
+                epochs,
+                unit,
+            } => {
                 if record.epoch == 1
                     || record.epoch.is_multiple_of(*every)
                     || record.epoch == *epochs
@@ -55,7 +67,7 @@ impl Progress {
                     // Progress that cannot be written is no reason to stop.
                     let _ = writeln!(
                         std::io::stderr(),
-                        "epoch {:>4}  {}",
+                        "{unit} {:>4}  {}",
                         record.epoch,
                         summary(record)
                     );
@@ -73,9 +85,29 @@ impl Progress {
     }
 }
 
-/// "loss 0.1234  acc 97.0%  val loss …  lr 1.000e-1  12345 samples/s"
+/// "loss 0.1234  acc 97.0%  val loss …  lr 1.000e-1  12345 samples/s", or
+/// for an L-BFGS iteration "objective 0.123456  ‖g‖∞ 1.234e-3  step 1.000e0
+/// acc 97.0% …".
 fn summary(r: &EpochRecord) -> String {
+    if let Some(gradient_max) = r.gradient_max {
+        let mut text = format!("objective {:.6}  ‖g‖∞ {gradient_max:.3e}", r.train_loss);
+        if let Some(step) = r.step_length {
+            text.push_str(&format!("  step {step:.3e}"));
+        }
+        return text + &metrics(r);
+    }
     let mut text = format!("loss {:.4}", r.train_loss);
+    text.push_str(&metrics(r));
+    text.push_str(&format!(
+        "  lr {:.3e}  {:.0} samples/s",
+        r.learning_rate, r.samples_per_second
+    ));
+    text
+}
+
+/// "  acc 97.0%  val loss …  val acc …", each where the record has it.
+fn metrics(r: &EpochRecord) -> String {
+    let mut text = String::new();
     if let Some(a) = r.train_accuracy {
         text.push_str(&format!("  acc {:.1}%", 100.0 * a));
     }
@@ -85,9 +117,5 @@ fn summary(r: &EpochRecord) -> String {
     if let Some(a) = r.val_accuracy {
         text.push_str(&format!("  val acc {:.1}%", 100.0 * a));
     }
-    text.push_str(&format!(
-        "  lr {:.3e}  {:.0} samples/s",
-        r.learning_rate, r.samples_per_second
-    ));
     text
 }

@@ -2,6 +2,7 @@
 //! score every split with the returned model, then save, plot and report.
 
 use super::args::{ClassWeightArg, TrainArgs};
+use super::class_weights::class_weights;
 use super::json::{FinalMetrics, backend_name, train_report};
 use super::paths::{Named, check_outputs};
 use super::progress::Progress;
@@ -10,8 +11,11 @@ use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::{ClassMap, RawLabels, Standardizer};
 use lintrain::dataset::iris;
 use lintrain::model_file::{SavedModel, format_loss};
+use lintrain::solver::{SolverReport, StopReason};
 use lintrain::train::{TargetKind, UntrainedClass};
-use lintrain::{Checkpoint, Error, Examples, Model, Outcome, RowSplit, TrainData, Trainer};
+use lintrain::{
+    Checkpoint, Error, Examples, Model, Outcome, RowSplit, Solver, TrainConfig, TrainData, Trainer,
+};
 use ndarray::{Array1, Array2, Axis};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -145,11 +149,26 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         labels: Array1::from(labels),
     });
 
+    // --C scales with the training rows, known only now.
     let class_count = data.classes.len();
+    let regularizer = args
+        .regularizer(train_rows.len(), class_count)
+        .map_err(|e| {
+            let flag = if args.strength.c.is_some() {
+                "--C"
+            } else {
+                "--alpha"
+            };
+            CliError::new(format!("{flag}: {e}"))
+        })?;
+    let config = TrainConfig {
+        regularizer,
+        ..config
+    };
     log.line(format_args!(
         "training {} with {} on {} ({} rows: {} train, {} validation; {} features; {} classes: {})",
         config.loss.name(),
-        config.optimizer.name(),
+        method_name(&config),
         data.source,
         n,
         train_rows.len(),
@@ -158,6 +177,17 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         class_count,
         name_list(data.classes.names())
     ));
+    if let Some(given) = args.strength.describe(train_rows.len()) {
+        log.line(format_args!(
+            "regularizer {}, from {given}{}",
+            describe_regularizer(&config.regularizer),
+            if args.two_class_softmax(class_count) {
+                " (two classes: scikit-learn's one weight vector is the difference of the softmax's two columns, so the l2 part is doubled)"
+            } else {
+                ""
+            }
+        ));
+    }
     let class_weights = match &args.class_weight {
         Some(source) => Some(class_weights(
             source,
@@ -166,9 +196,12 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         )?),
         None => None,
     };
-    let progress = Progress::new(config.epochs, quiet);
+    let progress = match config.solver {
+        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", quiet),
+        _ => Progress::new(config.epochs, "epoch", quiet),
+    };
     let reporter = progress.clone();
-    let mut trainer = Trainer::new(lintrain::TrainConfig {
+    let mut trainer = Trainer::new(TrainConfig {
         classes: Some(class_count),
         class_weights,
         ..config.clone()
@@ -196,12 +229,13 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
             data.classes.names().to_vec(),
             data.feature_names.clone(),
         )
+        .with_regularizer(config.regularizer)
     };
     let Outcome {
         mut model,
         history,
         checkpoint,
-        ..
+        solver_report,
     } = match result {
         Ok(outcome) => outcome,
         Err(error @ Error::Diverged { .. }) => {
@@ -234,6 +268,11 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         Err(error) => return Err(error.into()),
     };
     model.classes = class_count;
+    if let Some(report) = solver_report.as_ref().filter(|r| !r.converged) {
+        // Like scikit-learn's ConvergenceWarning: printed even with --quiet,
+        // since it is about the result, not the progress.
+        let _ = writeln!(std::io::stderr(), "{}", convergence_warning(report));
+    }
 
     // A model whose scores overflow f32 on a split has no metrics there.
     let scored = |split: &str, part: &Part| {
@@ -272,7 +311,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         let title = format!(
             "{} with {} on {}",
             config.loss.name(),
-            config.optimizer.name(),
+            method_name(&config),
             data.source
         );
         plot::write(path, &history.epochs, &title)?;
@@ -280,7 +319,13 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
-        let report = train_report(&history.backend, &history.epochs, &metrics, seconds);
+        let report = train_report(
+            &history.backend,
+            &history.epochs,
+            &metrics,
+            solver_report.as_ref(),
+            seconds,
+        );
         println!("{report}");
         return Ok(());
     }
@@ -304,6 +349,31 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
             }
         );
     }
+    if history.stopped_by_tolerance
+        && let Some(last) = history.epochs.last()
+    {
+        println!(
+            "converged: stopped after epoch {} of {} (--tol {}, --n-iter-no-change {})",
+            last.epoch,
+            config.epochs,
+            config.tolerance.unwrap_or_default(),
+            config.n_iter_no_change
+        );
+    }
+    if let Some(report) = &solver_report {
+        println!(
+            "L-BFGS {} after {} iterations ({} objective evaluations): objective {:.6e}, ‖g‖∞ {:.3e}",
+            if report.converged {
+                "converged"
+            } else {
+                "did not converge"
+            },
+            report.iterations,
+            report.function_evaluations,
+            report.objective,
+            report.gradient_max
+        );
+    }
     for (name, m) in [("validation", metrics.val), ("test", metrics.test)] {
         if let Some((loss, accuracy)) = m {
             println!(
@@ -324,6 +394,44 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     }
     log.line(format_args!("done in {seconds:.2} s"));
     Ok(())
+}
+
+/// How the run fits, for the log line and the plot's title: the optimizer
+/// or the full-batch solver.
+fn method_name(config: &TrainConfig) -> &'static str {
+    match config.solver {
+        Solver::Lbfgs(_) => "L-BFGS",
+        _ => config.optimizer.name(),
+    }
+}
+
+/// `l2 λ = 4.1666668e-3` or `elastic λ = …, r = …`.
+fn describe_regularizer(regularizer: &lintrain::Regularizer) -> String {
+    match *regularizer {
+        lintrain::Regularizer::L2 { strength } | lintrain::Regularizer::L1 { strength } => {
+            format!("{} λ = {strength:e}", regularizer.name())
+        }
+        lintrain::Regularizer::ElasticNet { strength, l1_ratio } => {
+            format!("elastic λ = {strength:e}, r = {l1_ratio}")
+        }
+        _ => regularizer.name().to_string(),
+    }
+}
+
+/// The stderr line for an L-BFGS run that stopped before converging, as
+/// scikit-learn's ConvergenceWarning.
+fn convergence_warning(report: &SolverReport) -> String {
+    let reason = match report.reason {
+        StopReason::IterationLimit => "the iteration limit".to_string(),
+        StopReason::LineSearchFailed => {
+            "the line search found no step that lowers the objective enough".to_string()
+        }
+        other => format!("{other:?}"),
+    };
+    format!(
+        "lintrain: warning: L-BFGS did not converge in {} iterations ({reason}; ‖g‖∞ = {:.3e}, objective {:.6e}); raise --max-iter or --tol",
+        report.iterations, report.gradient_max, report.objective
+    )
 }
 
 /// Class names for a log line: all of a few, the first of many.
@@ -397,102 +505,6 @@ fn free_sibling(save: &Path) -> Option<PathBuf> {
             save.with_file_name(format!("{stem}.last-finite{suffix}{extension}"))
         })
         .find(|candidate| std::fs::symlink_metadata(candidate).is_err())
-}
-
-/// Softmax class weights in class-id order: scikit-learn's "balanced"
-/// (`n_samples / (n_classes · count_c)` over the training rows) or a file
-/// of `class,weight` lines (a comma, tab or spaces between; `#` comments
-/// and blank lines skipped) that names every class once.
-fn class_weights(
-    source: &ClassWeightArg,
-    classes: &ClassMap,
-    train_labels: Option<&[u32]>,
-) -> CliResult<Vec<f32>> {
-    let names = classes.names();
-    match source {
-        ClassWeightArg::Balanced => {
-            let labels = train_labels.unwrap_or_default();
-            let mut counts = vec![0usize; names.len()];
-            for &label in labels {
-                counts[label as usize] += 1;
-            }
-            if let Some(empty) = counts.iter().position(|&c| c == 0) {
-                return Err(CliError::new(format!(
-                    "--class-weight balanced: class {:?} has no training rows",
-                    names[empty]
-                )));
-            }
-            let n = labels.len() as f64;
-            let k = names.len() as f64;
-            Ok(counts
-                .iter()
-                .map(|&c| (n / (k * c as f64)) as f32)
-                .collect())
-        }
-        ClassWeightArg::File(path) => {
-            let fail = |line: usize, reason: String| {
-                CliError::new(format!(
-                    "--class-weight {}, line {line}: {reason}",
-                    path.display()
-                ))
-            };
-            let bytes = lintrain::input_file::read_whole(path)?;
-            let text = String::from_utf8(bytes).map_err(|_| {
-                CliError::new(format!(
-                    "--class-weight {}: is not UTF-8 text",
-                    path.display()
-                ))
-            })?;
-            let mut weights: Vec<Option<f32>> = vec![None; names.len()];
-            for (i, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let split = line
-                    .rfind([',', '\t', ' '])
-                    .ok_or_else(|| fail(i + 1, "expected `class,weight`".into()))?;
-                let (name, weight) = (line[..split].trim(), line[split + 1..].trim());
-                let weight: f32 = weight
-                    .parse()
-                    .ok()
-                    .filter(|w: &f32| w.is_finite() && *w >= 0.0)
-                    .ok_or_else(|| {
-                        fail(
-                            i + 1,
-                            format!("weight {weight:?} is not a finite number ≥ 0"),
-                        )
-                    })?;
-                let class = names.iter().position(|n| n == name).ok_or_else(|| {
-                    fail(
-                        i + 1,
-                        format!("unknown class {name:?}; classes: {}", names.join(", ")),
-                    )
-                })?;
-                if weights[class].replace(weight).is_some() {
-                    return Err(fail(i + 1, format!("class {name:?} is given twice")));
-                }
-            }
-            let missing: Vec<&str> = names
-                .iter()
-                .zip(&weights)
-                .filter(|(_, w)| w.is_none())
-                .map(|(n, _)| n.as_str())
-                .collect();
-            if !missing.is_empty() {
-                return Err(CliError::new(format!(
-                    "--class-weight {}: no weight for class {}",
-                    path.display(),
-                    missing.join(", ")
-                )));
-            }
-            let weights: Vec<f32> = weights.into_iter().map(|w| w.unwrap_or(1.0)).collect();
-            lintrain::config::check_class_weights(&weights).map_err(|reason| {
-                CliError::new(format!("--class-weight {}: {reason}", path.display()))
-            })?;
-            Ok(weights)
-        }
-    }
 }
 
 /// Whether a checkpoint can continue on this data with this configuration:

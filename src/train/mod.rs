@@ -4,7 +4,7 @@
 //! - `open_backend`: the backend a [`BackendChoice`] names
 //!   ([`BackendChoice::open`]);
 //! - `session`: one run on one backend, epoch by epoch;
-//! - `stopping`: early stopping.
+//! - `stopping`: early stopping and the tolerance rule.
 //!
 //! [`Trainer`] ties them together: prepare, open, then run the epochs.
 
@@ -26,7 +26,7 @@ use crate::{Model, Result, TrainConfig};
 use ndarray::{ArrayView1, ArrayView2};
 use prepare::Prepared;
 use session::Session;
-use stopping::{EarlyStopper, Verdict};
+use stopping::{EarlyStopper, ToleranceWatch, Verdict};
 
 /// Everything needed to continue a run exactly where it stopped: the
 /// weights, the optimizer's state (Adam's moments, momentum buffers, …),
@@ -210,7 +210,8 @@ impl Trainer {
     }
 
     /// The epochs, from the checkpoint's (or the first) to the last or the
-    /// epoch limit, unless early stopping ends them sooner.
+    /// epoch limit, unless early stopping or the tolerance rule ends them
+    /// sooner.
     fn run_on<B: Backend>(&mut self, backend: &B, prepared: &Prepared<'_>) -> Result<Outcome> {
         if let crate::Solver::Lbfgs(options) = self.config.solver {
             return self.run_full_batch(backend, &options, prepared);
@@ -223,20 +224,25 @@ impl Trainer {
             .map_or(total_epochs, |l| l.min(total_epochs));
         let mut records = Vec::new();
         let mut stopper = self.config.early_stopping.map(EarlyStopper::new);
-        let mut stopped_early = false;
+        let mut tolerance = self
+            .config
+            .tolerance
+            .map(|tol| ToleranceWatch::new(tol, self.config.n_iter_no_change));
+        let (mut stopped_early, mut stopped_by_tolerance) = (false, false);
         for epoch in session.epochs_done() + 1..=last_epoch {
             let record = session.epoch(epoch)?;
             self.last_finite = Some(session.latest_model().clone());
             if let Some(callback) = self.on_epoch.as_mut() {
                 callback(&record);
             }
-            let verdict = match stopper.as_mut() {
-                Some(stopper) => stopper.observe(&record, session.latest_params())?,
-                None => Verdict::Continue,
-            };
+            if let Some(stopper) = stopper.as_mut() {
+                stopped_early = stopper.observe(&record, session.latest_params())? == Verdict::Stop;
+            }
+            if let Some(watch) = tolerance.as_mut() {
+                stopped_by_tolerance = watch.observe(&record) == Verdict::Stop;
+            }
             records.push(record);
-            if verdict == Verdict::Stop {
-                stopped_early = true;
+            if stopped_early || stopped_by_tolerance {
                 break;
             }
         }
@@ -252,6 +258,7 @@ impl Trainer {
                 backend: backend.info(),
                 best_epoch,
                 stopped_early,
+                stopped_by_tolerance,
             },
             checkpoint,
             solver_report: None,

@@ -431,6 +431,8 @@ impl<'c, B: Backend> Session<'c, B> {
             learning_rate,
             seconds,
             samples_per_second: seen as f64 / seconds.max(1e-12),
+            gradient_max: None,
+            step_length: None,
         })
     }
 

@@ -1,5 +1,7 @@
-//! Early stopping: what it needs in order to run, and the watch it keeps
-//! over the epochs.
+//! When a minibatch run stops before its last epoch: early stopping (what
+//! it needs in order to run, and the watch it keeps over the epochs, best
+//! weights included) and the tolerance rule (convergence of the monitored
+//! loss, scikit-learn's `tol` and `n_iter_no_change`).
 
 use super::prepare::TargetKind;
 use crate::config::{EarlyStopping, Monitor};
@@ -93,5 +95,127 @@ impl EarlyStopper {
     /// The best epoch seen, if any was.
     pub fn into_best(self) -> Option<BestEpoch> {
         self.best
+    }
+}
+
+/// scikit-learn's `SGDClassifier` convergence test (`tol`,
+/// `n_iter_no_change`), applied after every epoch to the monitored loss
+/// `L`: the validation loss when the run has validation rows, else the
+/// epoch's training loss (both the full objective, penalty included).
+/// With `best` the lowest `L` so far (+∞ at first) and `count` the epochs
+/// without improvement (0 at first):
+///
+/// ```text
+/// if L > best − tol { count += 1 } else { count = 0 }
+/// best = min(best, L)
+/// stop when count ≥ n_iter_no_change
+/// ```
+///
+/// exactly `_sgd_fast.pyx`'s order (so with `tol = 0` an epoch that only
+/// equals the best resets the count). Unlike early stopping it keeps the
+/// last epoch's weights, as scikit-learn does without `early_stopping`.
+pub(super) struct ToleranceWatch {
+    tolerance: f64,
+    n_iter_no_change: usize,
+    best_loss: f64,
+    epochs_without_improvement: usize,
+}
+
+impl ToleranceWatch {
+    pub fn new(tolerance: f64, n_iter_no_change: usize) -> Self {
+        Self {
+            tolerance,
+            n_iter_no_change,
+            best_loss: f64::INFINITY,
+            epochs_without_improvement: 0,
+        }
+    }
+
+    /// Applies the rule to a finished epoch.
+    pub fn observe(&mut self, record: &EpochRecord) -> Verdict {
+        self.observe_loss(record.val_loss.unwrap_or(record.train_loss))
+    }
+
+    fn observe_loss(&mut self, loss: f64) -> Verdict {
+        if loss > self.best_loss - self.tolerance {
+            self.epochs_without_improvement += 1;
+        } else {
+            self.epochs_without_improvement = 0;
+        }
+        if loss < self.best_loss {
+            self.best_loss = loss;
+        }
+        if self.epochs_without_improvement >= self.n_iter_no_change {
+            Verdict::Stop
+        } else {
+            Verdict::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 1-based epoch the rule stops at, or `None`.
+    fn stops_at(tolerance: f64, n_iter_no_change: usize, losses: &[f64]) -> Option<usize> {
+        let mut watch = ToleranceWatch::new(tolerance, n_iter_no_change);
+        losses
+            .iter()
+            .position(|&loss| watch.observe_loss(loss) == Verdict::Stop)
+            .map(|i| i + 1)
+    }
+
+    #[test]
+    fn the_tolerance_rule_counts_epochs_that_miss_the_best_by_less_than_tol() {
+        // Improvements of 1 each: never within tol = 0.5 of the best.
+        assert_eq!(stops_at(0.5, 2, &[10.0, 9.0, 8.0, 7.0, 6.0]), None);
+        // From the third epoch on, improvements of 0.1 < tol: two in a row stop.
+        assert_eq!(stops_at(0.5, 2, &[10.0, 9.0, 8.9, 8.8, 8.7]), Some(4));
+        // A real improvement in between resets the count.
+        assert_eq!(
+            stops_at(0.5, 2, &[10.0, 9.9, 9.0, 8.95, 8.0, 7.99, 7.98]),
+            Some(7)
+        );
+        // The first epoch is measured against +∞: never counted.
+        assert_eq!(stops_at(1e9, 1, &[5.0, 5.0]), Some(2));
+        // A worse epoch counts, and the best stays the best seen.
+        assert_eq!(
+            stops_at(0.0, 3, &[1.0, 2.0, 3.0, 0.5, 0.6, 0.7, 0.8]),
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn with_tol_zero_an_equal_loss_resets_the_count_as_in_scikit_learn() {
+        // `L > best − 0` is false for L = best.
+        assert_eq!(stops_at(0.0, 1, &[1.0, 1.0, 1.0]), None);
+        assert_eq!(stops_at(0.0, 1, &[1.0, 1.0, 1.0 + 1e-12]), Some(3));
+    }
+
+    #[test]
+    fn the_validation_loss_is_monitored_when_there_is_one() {
+        let record = |train_loss: f64, val_loss: Option<f64>| EpochRecord {
+            epoch: 1,
+            train_loss,
+            train_accuracy: None,
+            val_loss,
+            val_accuracy: None,
+            learning_rate: 0.1,
+            seconds: 0.0,
+            samples_per_second: 0.0,
+            gradient_max: None,
+            step_length: None,
+        };
+        // The training loss falls, the validation loss does not.
+        let mut watch = ToleranceWatch::new(0.0, 2);
+        assert_eq!(watch.observe(&record(3.0, Some(1.0))), Verdict::Continue);
+        assert_eq!(watch.observe(&record(2.0, Some(1.5))), Verdict::Continue);
+        assert_eq!(watch.observe(&record(1.0, Some(2.0))), Verdict::Stop);
+        // Without validation rows, the training loss.
+        let mut watch = ToleranceWatch::new(0.0, 2);
+        for train_loss in [3.0, 2.0, 1.0] {
+            assert_eq!(watch.observe(&record(train_loss, None)), Verdict::Continue);
+        }
     }
 }
