@@ -450,3 +450,25 @@ fn the_table_of_c_and_alpha() {
         Some(2.0 * r / (1.0 + r)),
     );
 }
+
+/// The minibatch tolerance rule is not L-BFGS's: an L-BFGS run ignores
+/// `config.tolerance` and stops by its own rule, reported in
+/// `solver_report`, never as `stopped_by_tolerance`.
+#[test]
+fn lbfgs_ignores_the_minibatch_tolerance() {
+    let x = ndarray::Array2::from_shape_fn((60, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 11.0);
+    let labels: ndarray::Array1<u32> = (0..60).map(|i| (i % 3) as u32).collect();
+    let config = lintrain::TrainConfig {
+        solver: lintrain::Solver::Lbfgs(lintrain::LbfgsOptions::default()),
+        tolerance: Some(1e9),
+        n_iter_no_change: 1,
+        backend: lintrain::BackendChoice::Cpu,
+        ..lintrain::TrainConfig::default()
+    };
+    let outcome = lintrain::Trainer::new(config)
+        .fit(x.view(), labels.view())
+        .unwrap();
+    assert!(!outcome.history.stopped_by_tolerance);
+    let report = outcome.solver_report.expect("an L-BFGS report");
+    assert!(report.iterations > 1, "{report:?}");
+}

@@ -211,6 +211,8 @@ pub(super) fn run<B: Backend>(
                     learning_rate: record.step_length as f32,
                     seconds,
                     samples_per_second: (evaluations * n) as f64 / seconds.max(1e-9),
+                    gradient_max: Some(record.gradient_max),
+                    step_length: Some(record.step_length),
                 })
             })();
             match scored {
@@ -237,6 +239,9 @@ pub(super) fn run<B: Backend>(
             backend: backend.info(),
             best_epoch: None,
             stopped_early: false,
+            // `config.tolerance` is the minibatch rule; L-BFGS stops by
+            // its own (`LbfgsOptions`), reported in `solver_report`.
+            stopped_by_tolerance: false,
         },
         checkpoint: Checkpoint {
             model,
