@@ -1,8 +1,11 @@
 //! Issue 13's solver, through the public API, on f64 objectives written
 //! in the tests: L-BFGS reaches an optimum computed independently (Newton's
 //! method on a small softmax regression), and every accepted step meets the
-//! strong Wolfe conditions, checked from the evaluations the objective saw,
-//! not from what the solver says. The stopping rule is tested in
+//! conditions that accepted it, the strong Wolfe conditions or, where the
+//! values are within their noise, the approximate Wolfe conditions
+//! (checked from the evaluations the objective saw, not from what the
+//! solver says); with noisy values (f32 rounding, pseudo-noise) the run
+//! still reaches the optimum. The stopping rule is tested in
 //! tests/solver_stopping.rs, OWL-QN in tests/solver_owlqn.rs.
 
 mod solver_common;
@@ -54,8 +57,8 @@ fn softmax_regression_reaches_the_newton_optimum() {
         &solution,
         &options,
     );
-    assert_strong_wolfe(&objective.evaluations, &records, &options);
-    assert_monotone(*x0_value, &records);
+    assert_accepted_steps(&objective.evaluations, &records, &options);
+    assert_monotone(*x0_value, &records, &options);
     assert_eq!(
         solution.report.function_evaluations,
         objective.evaluations.len()
@@ -78,8 +81,8 @@ fn rosenbrock_converges_from_the_classic_start() {
     }
     assert!(solution.report.objective < 1e-16);
     assert_stopping_rule(24.2, 215.6, &records, &solution, &options);
-    assert_strong_wolfe(&objective.evaluations, &records, &options);
-    assert_monotone(24.2, &records);
+    assert_accepted_steps(&objective.evaluations, &records, &options);
+    assert_monotone(24.2, &records, &options);
     assert!(
         records.iter().any(|r| r.line_search.evaluations > 1),
         "the line search never went past its first trial: the test covers too little"
@@ -87,15 +90,26 @@ fn rosenbrock_converges_from_the_classic_start() {
 }
 
 /// With c2 = 0.1 the curvature condition rejects most first trials on
-/// Rosenbrock, so bracketing and zoom do the work.
+/// Rosenbrock, so bracketing and zoom do the work. Without a noise
+/// allowance (`objective_noise = 0`) every accepted step meets the exact
+/// strong Wolfe conditions; with the default one, every step meets the
+/// conditions that accepted it.
 #[test]
 fn every_accepted_step_meets_the_strong_wolfe_conditions_with_a_tight_c2() {
-    for (c1, c2) in [(1e-4, 0.1), (0.3, 0.4), (1e-4, 0.9)] {
+    let (c1s_c2s, noises) = (
+        [(1e-4, 0.1), (0.3, 0.4), (1e-4, 0.9)],
+        [0.0, LbfgsOptions::default().objective_noise],
+    );
+    for ((c1, c2), objective_noise) in c1s_c2s
+        .into_iter()
+        .flat_map(|c| noises.into_iter().map(move |n| (c, n)))
+    {
         let options = LbfgsOptions {
             c1,
             c2,
             gradient_tolerance: 1e-8,
             objective_tolerance: 0.0,
+            objective_noise,
             max_iterations: 500,
             ..LbfgsOptions::default()
         };
@@ -107,7 +121,10 @@ fn every_accepted_step_meets_the_strong_wolfe_conditions_with_a_tight_c2() {
                 "c2 = {c2}, from {x0:?}: {:?}",
                 solution.report
             );
-            assert_strong_wolfe(&objective.evaluations, &records, &options);
+            let (exact, _) = assert_accepted_steps(&objective.evaluations, &records, &options);
+            if objective_noise == 0.0 {
+                assert_eq!(exact, records.len(), "every step exact without noise");
+            }
             let zoomed = records
                 .iter()
                 .filter(|r| r.line_search.evaluations > 1)
@@ -144,28 +161,45 @@ fn strong_wolfe_steps_have_positive_curvature_on_a_nonconvex_function() {
     for record in &records {
         assert!(!record.pair_skipped && record.curvature > 0.0, "{record:?}");
     }
-    assert_strong_wolfe(&objective.evaluations, &records, &options);
+    assert_accepted_steps(&objective.evaluations, &records, &options);
 }
 
-/// The backends compute in f32: with values and gradients rounded to f32,
-/// a tolerance above the noise still converges, and one below it ends
-/// without an error, at a point no higher than any iterate (usually
-/// LineSearchFailed, as the decrease drowns in rounding).
+/// The backends compute in f32: with values and gradients rounded to f32
+/// the default tolerance converges, and so does tol 1e-6, where the
+/// decreases left are below the values' rounding (about 6e-8·|f|) and the
+/// approximate Wolfe conditions accept the steps; the result is Newton's
+/// optimum to the accuracy the gradient test promises. A tolerance below
+/// what f32 gradients can show ends without an error, at a point no higher
+/// than any iterate, still at the optimum to f32 precision.
 #[test]
-fn f32_noise_ends_the_run_cleanly() {
+fn f32_noise_converges_and_a_tolerance_below_it_ends_cleanly() {
     let problem = Softmax::seeded(30, 3, 3, 0.01, 21);
     let rounded = |x: &[f64], g: &mut [f64]| {
         let f = problem.value_and_gradient(x, g);
         g.iter_mut().for_each(|v| *v = *v as f32 as f64);
         f as f32 as f64
     };
+    let reference = identifiable(&problem, &problem.newton());
     let x0 = vec![0.0; problem.dimension()];
-    let (solution, _) = solve(
-        &mut logged(problem.dimension(), rounded),
-        &x0,
-        &LbfgsOptions::default(),
-    );
-    assert_eq!(solution.report.reason, StopReason::GradientTolerance);
+    for gradient_tolerance in [1e-4, 1e-6] {
+        let options = LbfgsOptions {
+            gradient_tolerance,
+            ..LbfgsOptions::default()
+        };
+        let mut objective = logged(problem.dimension(), rounded);
+        let (solution, records) = solve(&mut objective, &x0, &options);
+        assert_eq!(
+            solution.report.reason,
+            StopReason::GradientTolerance,
+            "tol {gradient_tolerance}: {:?}",
+            solution.report
+        );
+        assert_accepted_steps(&objective.evaluations, &records, &options);
+        let found = identifiable(&problem, &solution.params);
+        if gradient_tolerance == 1e-6 {
+            assert!(relative_difference(&found, &reference) <= 1e-5);
+        }
+    }
 
     let options = LbfgsOptions {
         gradient_tolerance: 1e-12,
@@ -180,10 +214,77 @@ fn f32_noise_ends_the_run_cleanly() {
         .map(|r| r.objective)
         .fold(f64::INFINITY, f64::min);
     assert!(solution.report.objective <= lowest);
-    // Still at the optimum to f32 precision.
-    let reference = identifiable(&problem, &problem.newton());
     let found = identifiable(&problem, &solution.params);
-    for (a, b) in found.iter().zip(&reference) {
-        assert!((a - b).abs() < 1e-3 * max_abs(&reference), "{a} vs {b}");
-    }
+    assert!(relative_difference(&found, &reference) < 1e-6);
+}
+
+/// Values with a deterministic relative noise of 1e-7 (as the f32
+/// backends have) and gradients with an absolute noise of 1e-7: the
+/// approximate Wolfe conditions carry the run to ‖g‖∞ ≤ 1e-6 and Newton's
+/// optimum, where the exact sufficient-decrease test alone stops early
+/// because it cannot see the decreases.
+#[test]
+fn noisy_values_reach_the_gradient_tolerance_by_approximate_wolfe_steps() {
+    let problem = Softmax::seeded(60, 4, 3, 0.005, 34);
+    let reference = identifiable(&problem, &problem.newton());
+    let noisy = |x: &[f64], g: &mut [f64]| {
+        let f = problem.value_and_gradient(x, g);
+        for (i, v) in g.iter_mut().enumerate() {
+            *v += 1e-7 * pseudo_noise(x, 1 + i as u64);
+        }
+        f * (1.0 + 1e-7 * pseudo_noise(x, 0))
+    };
+    let x0 = vec![0.0; problem.dimension()];
+    let options = LbfgsOptions {
+        gradient_tolerance: 1e-6,
+        ..LbfgsOptions::default()
+    };
+    let mut objective = logged(problem.dimension(), noisy);
+    let (solution, records) = solve(&mut objective, &x0, &options);
+    assert_eq!(
+        solution.report.reason,
+        StopReason::GradientTolerance,
+        "{:?}",
+        solution.report
+    );
+    assert!(solution.report.gradient_max <= 1e-6);
+    let (exact, approximate) = assert_accepted_steps(&objective.evaluations, &records, &options);
+    assert!(
+        approximate >= 1 && exact >= 1,
+        "{exact} exact and {approximate} approximate steps: the test covers too little"
+    );
+    assert_monotone(objective.evaluations[0].1, &records, &options);
+    let mut gradient = vec![0.0; problem.dimension()];
+    problem.value_and_gradient(&solution.params, &mut gradient);
+    assert!(max_abs(&gradient) <= 1.2e-6, "{}", max_abs(&gradient));
+    let found = identifiable(&problem, &solution.params);
+    let difference = relative_difference(&found, &reference);
+    assert!(difference <= 1e-5, "vs Newton: {difference:e}");
+
+    // Without the allowance, the same run does not get there.
+    let exact_only = LbfgsOptions {
+        objective_noise: 0.0,
+        ..options
+    };
+    let mut objective = logged(problem.dimension(), noisy);
+    let (solution, records) = solve(&mut objective, &x0, &exact_only);
+    assert_ne!(
+        solution.report.reason,
+        StopReason::GradientTolerance,
+        "{:?}",
+        solution.report
+    );
+    assert_eq!(
+        assert_strong_wolfe(&objective.evaluations, &records, &exact_only),
+        records.len()
+    );
+}
+
+/// max |a − b| / max |b|.
+fn relative_difference(a: &[f64], b: &[f64]) -> f64 {
+    let worst = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    worst / max_abs(b)
 }

@@ -2,8 +2,10 @@
 //! Optimization*, 2nd ed., ch. 6–7, Algorithm 7.5) with the strong-Wolfe
 //! search of [`super::line_search`], or OWL-QN ([`super::owlqn`]) when an
 //! L1 term is on. Everything runs in f64 on the host; the objective is
-//! evaluated through [`Objective`], once per trial step.
+//! evaluated through [`Objective`], once per trial step. Both searches
+//! tolerate noise in the objective's values (see [`super::acceptance`]).
 
+use super::acceptance::Acceptance;
 use super::history::CorrectionHistory;
 use super::line_search::{Sample, SearchOutcome, strong_wolfe};
 use super::owlqn::{L1Penalty, orthant_backtracking};
@@ -11,7 +13,9 @@ use super::vector::{difference, dot, max_abs, negated, norm};
 use super::{LbfgsOptions, Objective, SolverReport, StopReason};
 use crate::{Error, Result};
 
-/// Which line search produced a step, and so which conditions it meets.
+/// Which line search produced a step, and so which conditions it meets
+/// when [`Acceptance::Exact`] accepted it (for
+/// [`Acceptance::ApproximateWolfe`], see [`LineSearchTrace::accepted_by`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineSearchKind {
     /// L-BFGS: the strong Wolfe conditions,
@@ -28,6 +32,14 @@ pub enum LineSearchKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LineSearchTrace {
     pub kind: LineSearchKind,
+    /// Which conditions accepted the step. [`Acceptance::Exact`]: those
+    /// of `kind`. [`Acceptance::ApproximateWolfe`] (only with
+    /// `objective_noise` ε_f > 0): in the fields below,
+    /// `value ≤ initial_value + ε_f·|initial_value|` and
+    /// `final_change ≤ (2·c1 − 1)·linear_change`, and for
+    /// [`LineSearchKind::StrongWolfe`] also the curvature condition
+    /// `|slope| ≤ c2·|initial_slope|` (see [`super::acceptance`]).
+    pub accepted_by: Acceptance,
     /// φ(0) = F(x_k).
     pub initial_value: f64,
     /// φ'(0) = gᵀd, g the (pseudo-)gradient at x_k: negative.
@@ -40,6 +52,13 @@ pub struct LineSearchTrace {
     /// α·φ'(0) for [`LineSearchKind::StrongWolfe`],
     /// `◇F(x_k)ᵀ(x_{k+1} − x_k)` for [`LineSearchKind::OrthantBacktracking`].
     pub linear_change: f64,
+    /// The same first-order change measured at the end of the step, which
+    /// the approximate Wolfe conditions compare with `linear_change`:
+    /// α·φ'(α) for [`LineSearchKind::StrongWolfe`];
+    /// `(∇f(x_{k+1}) + λ₁·ξ)ᵀ(x_{k+1} − x_k)` for
+    /// [`LineSearchKind::OrthantBacktracking`], the derivative of F
+    /// restricted to the step's orthant ξ (see [`super::owlqn`], step 5).
+    pub final_change: f64,
     /// Objective evaluations of this search (a failed search that was
     /// retried from the steepest-descent direction not included).
     pub evaluations: usize,
@@ -94,9 +113,11 @@ pub struct Solution {
 /// recursion, see [`super::history`]), searches along d (the strong Wolfe
 /// conditions with `options.c1`, `options.c2` for L-BFGS, see
 /// [`super::line_search`]; OWL-QN's projected backtracking, see
-/// [`super::owlqn`]), at most `options.max_line_search_evaluations`
-/// evaluations, and stores the pair `(s, y)` unless its curvature is too
-/// small. The first trial step is 1, except `1/‖d‖₂` while no pair is
+/// [`super::owlqn`]; in both, where the values are within
+/// `options.objective_noise` of the start, Hager & Zhang's approximate
+/// Wolfe conditions, see [`super::acceptance`]), at most
+/// `options.max_line_search_evaluations` evaluations, and stores the pair
+/// `(s, y)` unless its curvature is too small. The first trial step is 1, except `1/‖d‖₂` while no pair is
 /// stored (the first iteration, after a reset, or when every pair so far
 /// was skipped), where d = −g is unscaled (scipy's L-BFGS-B does the same).
 ///
@@ -110,9 +131,18 @@ pub struct Solution {
 /// 2. before iteration k+1: `k = max_iterations` → [`StopReason::IterationLimit`];
 /// 3. after each accepted iteration:
 ///    `‖g_{k+1}‖∞ ≤ gradient_tolerance·max(1, |f_{k+1}|)`
-///    → [`StopReason::GradientTolerance`], else
+///    → [`StopReason::GradientTolerance`], else, if the decrease is one the
+///    values vouch for, that is, the step was accepted by the exact
+///    conditions ([`Acceptance::Exact`]: `f_{k+1} ≤ f_k + c1·ℓ_k`, ℓ_k < 0
+///    the trace's `linear_change`) or `f_k − f_{k+1} > objective_noise·|f_k|`:
 ///    `f_k − f_{k+1} ≤ objective_tolerance·max(|f_k|, |f_{k+1}|, 1)`
-///    → [`StopReason::ObjectiveTolerance`];
+///    → [`StopReason::ObjectiveTolerance`]. After a step accepted only by
+///    the approximate Wolfe conditions whose decrease is within the noise
+///    level, the values' change is noise (it may even be an increase of up
+///    to `objective_noise·|f_k|`), so it is no sign of convergence and the
+///    run goes on. An exact step can leave f unchanged only when `c1·ℓ_k`
+///    is below f64's rounding of f_k, where the gradient itself says that
+///    the decrease left, about `|ℓ_k|/2`, is negligible: stopping is right;
 /// 4. a failed line search drops the pairs and retries from −g, as scipy's
 ///    L-BFGS-B does; a failure with no pairs stored →
 ///    [`StopReason::LineSearchFailed`], the result being the lowest trial
@@ -124,7 +154,9 @@ pub struct Solution {
 /// `max_i |proj g_i| ≤ gtol` (absolute, no `max(1, |f|)` factor; the same
 /// where |f| ≤ 1, and scikit-learn scales its loss by 1/n so that f is
 /// usually below 1) or when `(f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) ≤ ftol`
-/// (the rule of step 3); [`LbfgsOptions::default`] has those values.
+/// (the rule of step 3, without its noise exception: scipy's search
+/// accepts exact decreases only); [`LbfgsOptions::default`] has those
+/// values.
 ///
 /// `on_iteration` sees every accepted iteration, with its point x_{k+1}.
 ///
@@ -211,6 +243,7 @@ fn validate(
         c2,
         gradient_tolerance,
         objective_tolerance,
+        objective_noise,
         max_line_search_evaluations,
         ..
     } = *options;
@@ -222,6 +255,7 @@ fn validate(
     for (name, tolerance) in [
         ("gradient_tolerance", gradient_tolerance),
         ("objective_tolerance", objective_tolerance),
+        ("objective_noise", objective_noise),
     ] {
         if !tolerance.is_finite() || tolerance < 0.0 {
             return invalid(format!("{name} must be finite and ≥ 0, got {tolerance}"));
@@ -321,8 +355,12 @@ impl Run<'_> {
                 )?,
             };
             self.evaluations += evaluations;
-            let sample = match outcome {
-                SearchOutcome::Accepted(sample) => sample,
+            let (sample, accepted_by, final_change) = match outcome {
+                SearchOutcome::Accepted {
+                    sample,
+                    by,
+                    final_change,
+                } => (sample, by, final_change),
                 SearchOutcome::Failed { lowest } => {
                     lowest_failed = lower(lowest_failed, lowest);
                     if self.history.is_empty() {
@@ -366,11 +404,13 @@ impl Run<'_> {
                             None => LineSearchKind::StrongWolfe,
                             Some(_) => LineSearchKind::OrthantBacktracking,
                         },
+                        accepted_by,
                         initial_value: self.current.value,
                         initial_slope: slope,
                         value: next.value,
                         slope: dot(&next.descent_gradient, &direction),
                         linear_change,
+                        final_change,
                         evaluations,
                     },
                 },
@@ -381,9 +421,12 @@ impl Run<'_> {
             if self.current.gradient_converged(options.gradient_tolerance) {
                 return Ok(StopReason::GradientTolerance);
             }
+            let decrease = previous.value - value;
+            let vouched_for = accepted_by == Acceptance::Exact
+                || decrease > options.objective_noise * previous.value.abs();
             let decrease_floor =
                 options.objective_tolerance * previous.value.abs().max(value.abs()).max(1.0);
-            if previous.value - value <= decrease_floor {
+            if vouched_for && decrease <= decrease_floor {
                 return Ok(StopReason::ObjectiveTolerance);
             }
         }

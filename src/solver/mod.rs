@@ -6,16 +6,20 @@
 //!
 //! [`minimize`] is the entry point (its rustdoc states the stopping rule);
 //! [`history`] holds the correction pairs and the two-loop recursion,
-//! [`line_search`] the strong-Wolfe search, [`owlqn`] the L1 term
-//! ([`L1Penalty`]), its pseudo-gradient and the orthant-projected search,
-//! and [`lbfgs`] the driver and what it reports per iteration.
+//! [`line_search`] the strong-Wolfe search, [`acceptance`] the conditions
+//! a step is accepted by (exact, or Hager & Zhang's approximate Wolfe
+//! conditions where the objective's values drown in noise), [`owlqn`] the
+//! L1 term ([`L1Penalty`]), its pseudo-gradient and the orthant-projected
+//! search, and [`lbfgs`] the driver and what it reports per iteration.
 
+pub mod acceptance;
 pub mod history;
 pub mod lbfgs;
 pub mod line_search;
 pub mod owlqn;
 mod vector;
 
+pub use acceptance::Acceptance;
 pub use lbfgs::{IterationRecord, LineSearchKind, LineSearchTrace, Solution, minimize};
 pub use owlqn::L1Penalty;
 
@@ -47,8 +51,25 @@ pub struct LbfgsOptions {
     pub gradient_tolerance: f64,
     /// Stops when an iteration lowers f by at most
     /// `objective_tolerance · max(|f_k|, |f_{k+1}|, 1)` (default 64·ε of
-    /// f64, scipy's `ftol` as scikit-learn sets it).
+    /// f64, scipy's `ftol` as scikit-learn sets it). The test applies only
+    /// to a decrease the values can vouch for: a step accepted by the exact
+    /// conditions ([`Acceptance::Exact`]), or one that lowered f by more
+    /// than the noise level, `f_k − f_{k+1} > objective_noise·|f_k|`; see
+    /// [`minimize`]'s stopping rule.
     pub objective_tolerance: f64,
+    /// ε_f, the relative noise level of the objective's values (default
+    /// 1e-6, CG_DESCENT's `eps`): a value within `ε_f·|φ(0)|` above the
+    /// line search's start, `φ(α) ≤ φ(0) + ε_f·|φ(0)|`, is not taken as
+    /// evidence that α failed to decrease f. There the line searches accept
+    /// a step by Hager & Zhang's approximate Wolfe conditions, which only
+    /// the (more accurate) gradient decides, and bracket by the sign of
+    /// φ'; see [`acceptance`]. lintrain's backends compute in f32, so their
+    /// values carry a relative rounding noise of about 1e-7, under which
+    /// the sufficient-decrease test cannot see the decreases left near the
+    /// optimum. 0 turns the allowance off: every step then meets the exact
+    /// strong Wolfe conditions (OWL-QN: exact sufficient decrease) and the
+    /// search is Nocedal & Wright's Algorithms 3.5/3.6 as they stand.
+    pub objective_noise: f64,
     /// Objective evaluations per line search at most (default 25).
     pub max_line_search_evaluations: usize,
     /// Sufficient-decrease constant of the strong Wolfe conditions (1e-4).
@@ -64,6 +85,7 @@ impl Default for LbfgsOptions {
             max_iterations: 100,
             gradient_tolerance: 1e-4,
             objective_tolerance: 64.0 * f64::EPSILON,
+            objective_noise: 1e-6,
             max_line_search_evaluations: 25,
             c1: 1e-4,
             c2: 0.9,
@@ -81,8 +103,11 @@ pub enum StopReason {
     ObjectiveTolerance,
     /// The iteration limit: not converged.
     IterationLimit,
-    /// No step satisfying the line search's conditions was found within its
-    /// evaluation limit (f32 noise near the optimum, usually): not converged.
+    /// No step satisfying the line search's conditions (exact or
+    /// approximate, see [`acceptance`]) was found within its evaluation
+    /// limit, even from the steepest-descent direction (noise beyond
+    /// [`LbfgsOptions::objective_noise`], or a gradient inconsistent with
+    /// the values): not converged.
     LineSearchFailed,
 }
 

@@ -28,9 +28,28 @@
 //!    at most `max_line_search_evaluations` evaluations. A non-finite F
 //!    fails the test, so it halves α too. There is no curvature condition,
 //!    so a pair may have `sᵀy ≤ 0`; [`super::history`]'s rule skips it.
+//! 5. Noise: when that test fails but F(x(α)) is within the noise band of
+//!    [`super::acceptance`], `F(x(α)) ≤ F(x_k) + ε_f·|F(x_k)|`, the step is
+//!    accepted by the approximate sufficient decrease of Hager & Zhang
+//!    applied to `φ(t) = F(x_k + t·s)`, `s = x(α) − x_k`, t ∈ [0, 1]. The
+//!    segment stays in the closed orthant, where F is smooth and equals
+//!    `f(x) + λ₁·Σ_{i∈P} ξ_i·x_i`, so
+//!
+//!    ```text
+//!    φ'(0) = (∇f(x_k) + λ₁·ξ)ᵀs = ◇F(x_k)ᵀs        (< 0)
+//!    φ'(1) = (∇f(x(α)) + λ₁·ξ)ᵀs                     (ξ_i = 0 off P)
+//!    accept when  φ'(1) ≤ (2·c1 − 1)·φ'(0)
+//!    ```
+//!
+//!    (φ'(0) is ◇F's because ξ was chosen from its signs, and `s_i = 0`
+//!    where `ξ_i = 0`). It is the Armijo test on the quadratic that φ'(0)
+//!    and φ'(1) define, which the accurate gradient decides where the
+//!    values' decrease is lost in their rounding. With ε_f = 0 only the
+//!    exact test accepts.
 
 use std::ops::Range;
 
+use super::acceptance::{Acceptance, NoiseBand, approximate_sufficient_decrease};
 use super::line_search::{SearchOutcome, Trials};
 use super::vector::{difference, dot, moved};
 use super::{LbfgsOptions, Objective};
@@ -149,6 +168,19 @@ impl L1Penalty {
             .collect()
     }
 
+    /// Step 5's `φ'(1)`: the derivative along `step` of F restricted to
+    /// the orthant ξ, at the point whose smooth gradient is `gradient`:
+    /// `∇fᵀs + λ₁·Σ_{i∈P} ξ_i·s_i`.
+    fn orthant_slope(&self, gradient: &[f64], orthant: &[f64], step: &[f64]) -> f64 {
+        let penalized = self.penalized.clone();
+        let l1: f64 = step[penalized]
+            .iter()
+            .zip(orthant)
+            .map(|(s, sign)| s * sign)
+            .sum();
+        dot(gradient, step) + self.strength * l1
+    }
+
     /// Step 3's projection π(z; ξ): a penalized coordinate whose sign is
     /// not ξ_i becomes exactly 0.
     fn project(&self, z: &mut [f64], orthant: &[f64]) {
@@ -160,8 +192,9 @@ impl L1Penalty {
     }
 }
 
-/// Step 4's backtracking search from `x` (with `F(x) = value`) along the
-/// constrained `direction`. Returns the outcome and the evaluations used.
+/// Steps 4 and 5's backtracking search from `x` (with `F(x) = value`)
+/// along the constrained `direction`. Returns the outcome and the
+/// evaluations used.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn orthant_backtracking(
     objective: &mut dyn Objective,
@@ -174,17 +207,35 @@ pub(crate) fn orthant_backtracking(
     options: &LbfgsOptions,
 ) -> Result<(SearchOutcome, usize)> {
     let orthant = penalty.orthant(x, pseudo_gradient);
+    let band = NoiseBand::new(value, options.objective_noise);
     let mut trials = Trials::new(objective, value);
     let mut step = initial_step;
     while trials.evaluations < options.max_line_search_evaluations {
         let mut point = moved(x, step, direction);
         penalty.project(&mut point, &orthant);
-        let linear_change = dot(pseudo_gradient, &difference(&point, x));
+        let s = difference(&point, x);
+        let linear_change = dot(pseudo_gradient, &s);
         let l1_value = penalty.value(&point);
         let sample = trials.evaluate(step, point, l1_value)?;
-        if sample.is_finite() && sample.value <= value + options.c1 * linear_change {
-            let evaluations = trials.evaluations;
-            return Ok((SearchOutcome::Accepted(sample), evaluations));
+        if sample.is_finite() {
+            let final_change = penalty.orthant_slope(&sample.gradient, &orthant, &s);
+            let accepted = if sample.value <= value + options.c1 * linear_change {
+                Some(Acceptance::Exact)
+            } else {
+                (linear_change < 0.0
+                    && band.contains(sample.value)
+                    && approximate_sufficient_decrease(options.c1, linear_change, final_change))
+                .then_some(Acceptance::ApproximateWolfe)
+            };
+            if let Some(by) = accepted {
+                let evaluations = trials.evaluations;
+                let outcome = SearchOutcome::Accepted {
+                    sample,
+                    by,
+                    final_change,
+                };
+                return Ok((outcome, evaluations));
+            }
         }
         trials.keep_if_lowest(sample);
         step *= BACKTRACKING_FACTOR;

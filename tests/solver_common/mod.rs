@@ -1,11 +1,12 @@
 //! The objectives and checks that tests/solver.rs and
 //! tests/solver_stopping.rs share: a logging objective, Rosenbrock, a
-//! seeded softmax regression with its Newton reference, and the checks of
-//! the strong Wolfe conditions and of the stopping rule.
+//! seeded softmax regression with its Newton reference, deterministic
+//! pseudo-noise, and the checks of the strong Wolfe and approximate Wolfe
+//! conditions and of the stopping rule.
 
 #![allow(dead_code)]
 
-use lintrain::solver::{IterationRecord, LineSearchKind, Solution, minimize};
+use lintrain::solver::{Acceptance, IterationRecord, LineSearchKind, Solution, minimize};
 use lintrain::{LbfgsOptions, Objective, Result, StopReason};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -66,62 +67,182 @@ pub fn rosenbrock(x: &[f64], gradient: &mut [f64]) -> f64 {
     (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
 }
 
-/// Checks, for every accepted step x_k → x_{k+1} (each iteration's last
-/// evaluation), the strong Wolfe conditions from the logged values and
-/// gradients, `s = x_{k+1} − x_k` (both are invariant to scaling d):
-/// `f_{k+1} ≤ f_k + c1·g_kᵀs` and `|g_{k+1}ᵀs| ≤ c2·|g_kᵀs|`; and that the
-/// records' traces say the same.
+/// A logged step x_k → x_{k+1}: the record and, from the evaluations the
+/// objective saw (each iteration's last one is its accepted point),
+/// `f_k`, `f_{k+1}`, `s = x_{k+1} − x_k`, `g_kᵀs`, `g_{k+1}ᵀs`, and the
+/// relative error that rounding in s may put on the slopes.
+struct LoggedStep<'a> {
+    record: &'a IterationRecord,
+    f: f64,
+    f_next: f64,
+    slope: f64,
+    slope_next: f64,
+    g_next_max: f64,
+    s: Vec<f64>,
+    rounding: f64,
+}
+
+fn logged_steps<'a>(
+    evaluations: &[(Vec<f64>, f64, Vec<f64>)],
+    records: &'a [IterationRecord],
+) -> Vec<LoggedStep<'a>> {
+    let mut at = 0;
+    records
+        .iter()
+        .map(|record| {
+            let next = record.function_evaluations - 1;
+            let (x, f, g) = &evaluations[at];
+            let (x_next, f_next, g_next) = &evaluations[next];
+            let s: Vec<f64> = x_next.iter().zip(x).map(|(a, b)| a - b).collect();
+            at = next;
+            // s = x_{k+1} − x_k carries the rounding of x, relatively
+            // large when the step is short; its effect on the slopes is
+            // bounded by `rounding`.
+            let rounding = 64.0 * f64::EPSILON * max_abs(x_next) / max_abs(&s);
+            LoggedStep {
+                record,
+                f: *f,
+                f_next: *f_next,
+                slope: dot(g, &s),
+                slope_next: dot(g_next, &s),
+                g_next_max: max_abs(g_next),
+                s,
+                rounding,
+            }
+        })
+        .collect()
+}
+
+/// What every accepted L-BFGS step shares, whichever condition accepted
+/// it: a descent step, a trace that matches the logs, and the curvature
+/// condition `|g_{k+1}ᵀs| ≤ c2·|g_kᵀs|` (both conditions are invariant
+/// to scaling d).
+fn assert_common(step: &LoggedStep, options: &LbfgsOptions) {
+    let (record, k) = (step.record, step.record.iteration);
+    let (slope, slope_next) = (step.slope, step.slope_next);
+    assert!(
+        slope < 0.0,
+        "iteration {k}: not a descent step, gᵀs = {slope}"
+    );
+    assert!(
+        slope_next.abs() <= options.c2 * slope.abs() * (1.0 + 1e-12 + step.rounding),
+        "iteration {k}: curvature fails: |{slope_next}| > {}·|{slope}|",
+        options.c2
+    );
+    let trace = &record.line_search;
+    assert_eq!(trace.kind, LineSearchKind::StrongWolfe);
+    assert_eq!((trace.initial_value, trace.value), (step.f, step.f_next));
+    assert_eq!(record.objective, step.f_next);
+    assert_eq!(record.gradient_max, step.g_next_max);
+    let ratio = trace.slope / trace.initial_slope;
+    assert!(
+        (ratio - slope_next / slope).abs() <= (1e-9 + step.rounding) * (1.0 + ratio.abs()),
+        "iteration {k}: trace ratio {ratio} vs {} from s = {:?}",
+        slope_next / slope,
+        step.s
+    );
+    assert!(trace.slope.abs() <= options.c2 * trace.initial_slope.abs());
+    assert_eq!(
+        trace.linear_change,
+        record.step_length * trace.initial_slope
+    );
+    assert_eq!(trace.final_change, record.step_length * trace.slope);
+}
+
+/// Checks, for every step accepted by the exact conditions
+/// ([`Acceptance::Exact`]), the strong Wolfe conditions from the logged
+/// values and gradients: `f_{k+1} ≤ f_k + c1·g_kᵀs` and
+/// `|g_{k+1}ᵀs| ≤ c2·|g_kᵀs|`; and that the records' traces say the same.
+/// With `objective_noise = 0` every step must be such a step. Returns the
+/// number of steps checked.
 pub fn assert_strong_wolfe(
     evaluations: &[(Vec<f64>, f64, Vec<f64>)],
     records: &[IterationRecord],
     options: &LbfgsOptions,
-) {
-    let mut at = 0;
-    for record in records {
-        let next = record.function_evaluations - 1;
-        let (x, f, g) = &evaluations[at];
-        let (x_next, f_next, g_next) = &evaluations[next];
-        let s: Vec<f64> = x_next.iter().zip(x).map(|(a, b)| a - b).collect();
-        let (slope, slope_next) = (dot(g, &s), dot(g_next, &s));
-        let k = record.iteration;
-        assert!(
-            slope < 0.0,
-            "iteration {k}: not a descent step, gᵀs = {slope}"
-        );
+) -> usize {
+    let mut checked = 0;
+    for step in logged_steps(evaluations, records) {
+        let trace = &step.record.line_search;
+        if options.objective_noise == 0.0 {
+            assert_eq!(
+                trace.accepted_by,
+                Acceptance::Exact,
+                "iteration {}: without a noise allowance only exact steps are accepted",
+                step.record.iteration
+            );
+        }
+        if trace.accepted_by != Acceptance::Exact {
+            continue;
+        }
+        assert_common(&step, options);
+        let (f, f_next, slope) = (step.f, step.f_next, step.slope);
         let rounding = 4.0 * f64::EPSILON * f.abs();
         assert!(
-            *f_next <= f + options.c1 * slope + rounding,
-            "iteration {k}: sufficient decrease fails: {f_next} > {f} + {}·{slope}",
+            f_next <= f + options.c1 * slope + rounding,
+            "iteration {}: sufficient decrease fails: {f_next} > {f} + {}·{slope}",
+            step.record.iteration,
             options.c1
         );
-        // s = x_{k+1} − x_k carries the rounding of x, relatively large
-        // when the step is short; its effect on the slopes is bounded by
-        // `noise`.
-        let noise = 64.0 * f64::EPSILON * max_abs(x_next) / max_abs(&s);
-        assert!(
-            slope_next.abs() <= options.c2 * slope.abs() * (1.0 + 1e-12 + noise),
-            "iteration {k}: curvature fails: |{slope_next}| > {}·|{slope}|",
-            options.c2
-        );
-        let trace = &record.line_search;
-        assert_eq!(trace.kind, LineSearchKind::StrongWolfe);
-        assert_eq!((trace.initial_value, trace.value), (*f, *f_next));
-        assert_eq!(record.objective, *f_next);
-        assert_eq!(record.gradient_max, max_abs(g_next));
-        let ratio = trace.slope / trace.initial_slope;
-        assert!(
-            (ratio - slope_next / slope).abs() <= (1e-9 + noise) * (1.0 + ratio.abs()),
-            "iteration {k}: trace ratio {ratio} vs {} from s = {s:?}",
-            slope_next / slope
-        );
         assert!(trace.value <= trace.initial_value + options.c1 * trace.linear_change);
-        assert!(trace.slope.abs() <= options.c2 * trace.initial_slope.abs());
-        assert_eq!(
-            trace.linear_change,
-            record.step_length * trace.initial_slope
-        );
-        at = next;
+        checked += 1;
     }
+    checked
+}
+
+/// Checks, for every step accepted by the approximate Wolfe conditions
+/// ([`Acceptance::ApproximateWolfe`]), those conditions from the logged
+/// values and gradients (lintrain::solver::acceptance, ε_f =
+/// `objective_noise`): `f_{k+1} ≤ f_k + ε_f·|f_k|`,
+/// `g_{k+1}ᵀs ≤ (2·c1 − 1)·g_kᵀs` and `|g_{k+1}ᵀs| ≤ c2·|g_kᵀs|`; that the
+/// exact sufficient decrease did fail (else the step would be exact); and
+/// that the records' traces say the same. Returns the number of steps
+/// checked.
+pub fn assert_approximate_wolfe(
+    evaluations: &[(Vec<f64>, f64, Vec<f64>)],
+    records: &[IterationRecord],
+    options: &LbfgsOptions,
+) -> usize {
+    let mut checked = 0;
+    for step in logged_steps(evaluations, records) {
+        let trace = &step.record.line_search;
+        if trace.accepted_by != Acceptance::ApproximateWolfe {
+            continue;
+        }
+        let k = step.record.iteration;
+        assert!(options.objective_noise > 0.0);
+        assert_common(&step, options);
+        let (f, f_next, slope, slope_next) = (step.f, step.f_next, step.slope, step.slope_next);
+        assert!(
+            f_next <= f + options.objective_noise * f.abs(),
+            "iteration {k}: {f_next} is above the noise band of {f}"
+        );
+        let factor = 2.0 * options.c1 - 1.0;
+        assert!(
+            slope_next <= factor * slope + (1e-12 + step.rounding) * slope.abs(),
+            "iteration {k}: approximate sufficient decrease fails: {slope_next} > {factor}·{slope}"
+        );
+        assert!(
+            trace.value > trace.initial_value + options.c1 * trace.linear_change,
+            "iteration {k}: exact sufficient decrease holds, so the step is exact"
+        );
+        assert!(trace.value <= trace.initial_value + options.objective_noise * f.abs());
+        assert!(trace.final_change <= factor * trace.linear_change);
+        checked += 1;
+    }
+    checked
+}
+
+/// Both checks above: every accepted step meets the conditions that
+/// accepted it. Returns (exact, approximate) step counts.
+pub fn assert_accepted_steps(
+    evaluations: &[(Vec<f64>, f64, Vec<f64>)],
+    records: &[IterationRecord],
+    options: &LbfgsOptions,
+) -> (usize, usize) {
+    let exact = assert_strong_wolfe(evaluations, records, options);
+    let approximate = assert_approximate_wolfe(evaluations, records, options);
+    assert_eq!(exact + approximate, records.len());
+    (exact, approximate)
 }
 
 /// Checks the stopping rule of `minimize` on a finished run: no record
@@ -136,8 +257,13 @@ pub fn assert_stopping_rule(
 ) {
     let gradient_stops =
         |f: f64, g_max: f64| g_max <= options.gradient_tolerance * f.abs().max(1.0);
-    let objective_stops = |previous: f64, f: f64| {
-        previous - f <= options.objective_tolerance * previous.abs().max(f.abs()).max(1.0)
+    // The relative-decrease test applies to decreases the values vouch
+    // for: exact steps, or a decrease beyond the noise level.
+    let objective_stops = |previous: f64, f: f64, by: Acceptance| {
+        let vouched_for =
+            by == Acceptance::Exact || previous - f > options.objective_noise * previous.abs();
+        vouched_for
+            && previous - f <= options.objective_tolerance * previous.abs().max(f.abs()).max(1.0)
     };
     let report = &solution.report;
     assert_eq!(report.iterations, records.len());
@@ -151,7 +277,7 @@ pub fn assert_stopping_rule(
     let mut previous = f0;
     for (i, record) in records.iter().enumerate() {
         let gradient = gradient_stops(record.objective, record.gradient_max);
-        let objective = objective_stops(previous, record.objective);
+        let objective = objective_stops(previous, record.objective, record.line_search.accepted_by);
         if i + 1 < records.len() {
             assert!(
                 !gradient && !objective,
@@ -175,17 +301,42 @@ pub fn assert_stopping_rule(
     }
 }
 
-pub fn assert_monotone(f0: f64, records: &[IterationRecord]) {
+/// f falls at every exact step (sufficient decrease asks
+/// `f_{k+1} ≤ f_k + c1·α·φ'(0) < f_k`), and rises at most by the noise
+/// allowance `objective_noise·|f_k|` at an approximate one.
+pub fn assert_monotone(f0: f64, records: &[IterationRecord], options: &LbfgsOptions) {
     let mut previous = f0;
     for record in records {
-        assert!(
-            record.objective < previous,
-            "iteration {}: f went from {previous} to {}",
-            record.iteration,
-            record.objective
-        );
-        previous = record.objective;
+        let k = record.iteration;
+        let f = record.objective;
+        match record.line_search.accepted_by {
+            Acceptance::Exact => {
+                assert!(f < previous, "iteration {k}: f went from {previous} to {f}")
+            }
+            Acceptance::ApproximateWolfe => assert!(
+                f <= previous + options.objective_noise * previous.abs(),
+                "iteration {k}: f went from {previous} to {f}, beyond the noise allowance"
+            ),
+        }
+        previous = f;
     }
+}
+
+/// A deterministic pseudo-random number in [−1, 1) from `x`'s bits and a
+/// `salt` (splitmix64): noise that is the same at the same point, as the
+/// backends' rounding is.
+pub fn pseudo_noise(x: &[f64], salt: u64) -> f64 {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let hash = x
+        .iter()
+        .fold(mix(salt.wrapping_add(0x9e37_79b9_7f4a_7c15)), |h, v| {
+            mix(h ^ v.to_bits()).wrapping_add(0x9e37_79b9_7f4a_7c15)
+        });
+    (hash >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
 
 /// A seeded softmax regression: `f(W, b) = (1/n)·Σ_i −log p_{i,y_i} +
