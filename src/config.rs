@@ -1,7 +1,7 @@
 //! Training configuration, with defaults.
 
 use crate::schedule::LrSchedule;
-use crate::solver::{LbfgsOptions, Solver};
+use crate::solver::Solver;
 use crate::{Error, Loss, Optimizer, Regularizer, Result};
 
 /// How many rows one optimizer step sees.
@@ -217,7 +217,7 @@ impl TrainConfig {
                     "the hinge loss (svm) has no gradient at its kink, so L-BFGS cannot fit it; use the squared hinge (Loss::SquaredHinge, `--loss squared-hinge`) or the minibatch solver".into(),
                 );
             }
-            check_lbfgs_options(options).map_err(Error::InvalidConfig)?;
+            options.check().map_err(Error::InvalidConfig)?;
         }
         if let Some(weights) = &self.class_weights {
             if !matches!(self.loss, Loss::SoftmaxCrossEntropy { .. }) {
@@ -230,42 +230,4 @@ impl TrainConfig {
         self.optimizer.validate()?;
         self.schedule.validate()
     }
-}
-
-/// The options of [`Solver::Lbfgs`] that can run: at least one correction
-/// pair, iteration and line-search evaluation; tolerances finite and ≥ 0;
-/// the Wolfe constants `0 < c1 < c2 < 1`. The reason when not.
-fn check_lbfgs_options(options: &LbfgsOptions) -> std::result::Result<(), String> {
-    let LbfgsOptions {
-        history,
-        max_iterations,
-        gradient_tolerance,
-        objective_tolerance,
-        max_line_search_evaluations,
-        c1,
-        c2,
-    } = *options;
-    for (name, value) in [
-        ("history size", history),
-        ("max_iterations", max_iterations),
-        ("max_line_search_evaluations", max_line_search_evaluations),
-    ] {
-        if value == 0 {
-            return Err(format!("L-BFGS {name} must be ≥ 1, got 0"));
-        }
-    }
-    for (name, value) in [
-        ("gradient tolerance", gradient_tolerance),
-        ("objective tolerance", objective_tolerance),
-    ] {
-        if !(value.is_finite() && value >= 0.0) {
-            return Err(format!("L-BFGS {name} must be finite and ≥ 0, got {value}"));
-        }
-    }
-    if !(0.0 < c1 && c1 < c2 && c2 < 1.0) {
-        return Err(format!(
-            "L-BFGS line search needs 0 < c1 < c2 < 1, got c1 = {c1}, c2 = {c2}"
-        ));
-    }
-    Ok(())
 }

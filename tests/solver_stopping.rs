@@ -61,10 +61,21 @@ fn the_iteration_limit_stops_unconverged() {
         max_iterations: 0,
         ..LbfgsOptions::default()
     };
-    let (solution, records) = solve(&mut logged(2, rosenbrock), &[-1.2, 1.0], &none);
-    assert!(records.is_empty());
-    assert_eq!(solution.report.reason, StopReason::IterationLimit);
-    assert_eq!(solution.params, [-1.2, 1.0]);
+    // No iteration at all is refused, as `TrainConfig::validate` refuses it
+    // (one check: `LbfgsOptions::check`).
+    let refused = minimize(
+        &mut logged(2, rosenbrock),
+        &[-1.2, 1.0],
+        None,
+        &none,
+        &mut |_, _| {},
+    );
+    match refused {
+        Err(Error::InvalidConfig(message)) => {
+            assert!(message.contains("max_iterations"), "{message}")
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
 }
 
 #[test]

@@ -237,33 +237,7 @@ fn validate(
             ),
         });
     }
-    let invalid = |what: String| Err(Error::InvalidConfig(what));
-    let LbfgsOptions {
-        c1,
-        c2,
-        gradient_tolerance,
-        objective_tolerance,
-        objective_noise,
-        max_line_search_evaluations,
-        ..
-    } = *options;
-    if !(0.0 < c1 && c1 < c2 && c2 < 1.0) {
-        return invalid(format!(
-            "the line search needs 0 < c1 < c2 < 1, got c1 = {c1}, c2 = {c2}"
-        ));
-    }
-    for (name, tolerance) in [
-        ("gradient_tolerance", gradient_tolerance),
-        ("objective_tolerance", objective_tolerance),
-        ("objective_noise", objective_noise),
-    ] {
-        if !tolerance.is_finite() || tolerance < 0.0 {
-            return invalid(format!("{name} must be finite and ≥ 0, got {tolerance}"));
-        }
-    }
-    if max_line_search_evaluations == 0 {
-        return invalid("max_line_search_evaluations must be at least 1".into());
-    }
+    options.check().map_err(Error::InvalidConfig)?;
     l1.map_or(Ok(()), |penalty| penalty.validate(dimension))
 }
 

@@ -78,6 +78,48 @@ pub struct LbfgsOptions {
     pub c2: f64,
 }
 
+impl LbfgsOptions {
+    /// The options of [`Solver::Lbfgs`] that can run: at least one correction
+    /// pair, iteration and line-search evaluation; tolerances finite and ≥ 0;
+    /// the Wolfe constants `0 < c1 < c2 < 1`. The reason when not.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let LbfgsOptions {
+            history,
+            max_iterations,
+            gradient_tolerance,
+            objective_tolerance,
+            max_line_search_evaluations,
+            c1,
+            c2,
+            objective_noise,
+        } = *self;
+        for (name, value) in [
+            ("history size", history),
+            ("max_iterations", max_iterations),
+            ("max_line_search_evaluations", max_line_search_evaluations),
+        ] {
+            if value == 0 {
+                return Err(format!("L-BFGS {name} must be ≥ 1, got 0"));
+            }
+        }
+        for (name, value) in [
+            ("gradient tolerance", gradient_tolerance),
+            ("objective tolerance", objective_tolerance),
+            ("objective noise", objective_noise),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!("L-BFGS {name} must be finite and ≥ 0, got {value}"));
+            }
+        }
+        if !(0.0 < c1 && c1 < c2 && c2 < 1.0) {
+            return Err(format!(
+                "L-BFGS line search needs 0 < c1 < c2 < 1, got c1 = {c1}, c2 = {c2}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for LbfgsOptions {
     fn default() -> Self {
         Self {
