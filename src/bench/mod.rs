@@ -1,8 +1,9 @@
 //! The CPU-against-GPU benchmark behind `cargo bench --bench cpu_vs_gpu`
 //! and `lintrain bench`: kernels (matmul, fused losses, the Adam update),
-//! one minibatch step fused and unfused, and end-to-end training on
-//! CIFAR-10-shaped synthetic data, each on both backends, reported as a
-//! markdown table and optionally as JSON records.
+//! one minibatch step fused and unfused, end-to-end training on
+//! CIFAR-10-shaped synthetic data, and full-batch L-BFGS to convergence on
+//! the scikit-learn peer's problem ([`lbfgs`]), each on both backends,
+//! reported as a markdown table and optionally as JSON records.
 //!
 //! This module measures and returns a [`Report`]; the command line's
 //! `src/cli/bench.rs` turns flags into [`BenchOptions`], shows progress and
@@ -10,15 +11,19 @@
 
 mod cases;
 mod data;
+pub mod lbfgs;
+mod probe_data;
 mod report;
 mod timing;
 
 pub use data::synthetic;
+pub use lbfgs::LbfgsRun;
 pub use report::{Record, Report, StepCounts};
 pub use timing::{Budget, Timing};
 
 use crate::gpu::{GpuOptions, MatmulVariant};
 use crate::{AdapterChoice, Backend, CpuBackend, Error, GpuBackend, GpuContext, Loss, Result};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +53,8 @@ pub enum CaseName {
     Step,
     TrainSoftmax,
     TrainSvm,
+    /// Full-batch L-BFGS to convergence ([`lbfgs`]).
+    Lbfgs,
 }
 
 /// What one benchmark run measures, and at which sizes. The command line
@@ -72,6 +79,14 @@ pub struct BenchOptions {
     /// Training rows of the step and end-to-end cases, [`BATCH`] to
     /// [`MAX_ROWS`]. `None`: 49000, quick 2000.
     pub rows: Option<u64>,
+    /// The `lbfgs` case's rows: a directory holding the `x.npy` and `y.npy`
+    /// that `peers/sklearn_lbfgs.py --out DIR` wrote. `None`: generated
+    /// with the peer's recipe ([`lbfgs::FULL_SHAPE`], quick
+    /// [`lbfgs::QUICK_SHAPE`]).
+    pub lbfgs_data: Option<PathBuf>,
+    /// The objective the `lbfgs` case reports the time to (scikit-learn's
+    /// final objective on the same rows). `None`: no such time.
+    pub lbfgs_target: Option<f64>,
 }
 
 /// Most epochs of the end-to-end cases: a benchmark, not a training run.
@@ -91,7 +106,24 @@ impl BenchOptions {
             _ => Ok(()),
         };
         in_range("epochs", self.epochs, 1, MAX_EPOCHS)?;
-        in_range("rows", self.rows, BATCH as u64, MAX_ROWS)
+        in_range("rows", self.rows, BATCH as u64, MAX_ROWS)?;
+        if let Some(target) = self.lbfgs_target
+            && !target.is_finite()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "the lbfgs case's target objective must be a finite number, got {target}"
+            )));
+        }
+        if !wants(self, CaseName::Lbfgs)
+            && (self.lbfgs_data.is_some() || self.lbfgs_target.is_some())
+        {
+            return Err(Error::InvalidConfig(
+                "the lbfgs case's data or target (--lbfgs-data, --lbfgs-target) is given, but \
+                 the lbfgs case is not selected"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -168,6 +200,12 @@ fn open_gpu(options: &BenchOptions) -> Result<GpuBackend> {
 /// at a time, for a caller that shows it.
 pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Report> {
     options.check()?;
+    // Read before anything is measured: a missing or malformed file fails
+    // the run at once, not after the other cases.
+    let lbfgs_problem = match (&options.lbfgs_data, wants(options, CaseName::Lbfgs)) {
+        (Some(dir), true) => Some(lbfgs::Problem::load(dir)?),
+        _ => None,
+    };
     let plan = Plan::new(options);
     let cpu = (options.backend != BenchBackends::Gpu).then(CpuBackend::new);
     let gpu = if options.backend == BenchBackends::Cpu {
@@ -258,6 +296,25 @@ pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Rep
     if gpu.is_some() && wants(options, CaseName::TrainSoftmax) {
         progress("GPU warm-up on a fresh device");
         report.warmup_seconds = Some(warmup(options)?);
+    }
+    if wants(options, CaseName::Lbfgs) {
+        let problem = match lbfgs_problem {
+            Some(problem) => problem,
+            None => lbfgs::Problem::generated(if options.quick {
+                lbfgs::QUICK_SHAPE
+            } else {
+                lbfgs::FULL_SHAPE
+            }),
+        };
+        let target = options.lbfgs_target;
+        if let Some(c) = &cpu {
+            progress(&format!("lbfgs {} on the CPU backend", problem.shape()));
+            report.lbfgs.push(lbfgs::run(c, "cpu", &problem, target)?);
+        }
+        if let Some(g) = &gpu {
+            progress(&format!("lbfgs {} on the GPU backend", problem.shape()));
+            report.lbfgs.push(lbfgs::run(g, "gpu", &problem, target)?);
+        }
     }
     if !needs_data {
         return Ok(report);
@@ -455,6 +512,88 @@ mod tests {
                 "{options:?} was not refused"
             );
             assert!(heard.is_empty(), "measured before refusing: {heard:?}");
+        }
+    }
+
+    fn lbfgs_options(dir: &std::path::Path) -> BenchOptions {
+        BenchOptions {
+            quick: true,
+            backend: BenchBackends::Cpu,
+            cases: vec![CaseName::Lbfgs],
+            lbfgs_data: Some(dir.to_path_buf()),
+            ..BenchOptions::default()
+        }
+    }
+
+    /// A missing or malformed `--lbfgs-data` file is an error naming it,
+    /// before anything is measured.
+    #[test]
+    fn bad_lbfgs_data_is_an_error_naming_the_file_before_measuring() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing_dir = dir.path().join("absent");
+        let x = dir.path().join("x.npy");
+        let y = dir.path().join("y.npy");
+        let mut cases: Vec<(BenchOptions, std::path::PathBuf)> =
+            vec![(lbfgs_options(&missing_dir), missing_dir.clone())];
+        // The directory exists, x.npy does not.
+        cases.push((lbfgs_options(dir.path()), x.clone()));
+        for (options, named) in cases {
+            let mut heard = Vec::new();
+            let outcome = run(&options, |line| heard.push(line.to_string()));
+            let message = outcome.err().expect("refused").to_string();
+            assert!(
+                message.contains(&named.display().to_string()),
+                "{message} does not name {}",
+                named.display()
+            );
+            assert!(heard.is_empty(), "measured before refusing: {heard:?}");
+        }
+        // Not an .npy file; then a good x.npy without y.npy.
+        std::fs::write(&x, b"not numpy").unwrap();
+        let mut heard = Vec::new();
+        let message = run(&lbfgs_options(dir.path()), |l| heard.push(l.to_string()))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(message.contains("x.npy"), "{message}");
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }";
+        let padded = format!("{header:<width$}\n", width = 64 - 10 - 1);
+        npy.extend((padded.len() as u16).to_le_bytes());
+        npy.extend(padded.as_bytes());
+        npy.extend(1.0f32.to_le_bytes());
+        std::fs::write(&x, npy).unwrap();
+        let message = run(&lbfgs_options(dir.path()), |l| heard.push(l.to_string()))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(message.contains(&y.display().to_string()), "{message}");
+        assert!(heard.is_empty(), "measured before refusing: {heard:?}");
+    }
+
+    #[test]
+    fn lbfgs_flags_without_the_case_or_a_finite_target_are_refused() {
+        for options in [
+            BenchOptions {
+                cases: vec![CaseName::Matmul],
+                lbfgs_target: Some(1.0),
+                ..BenchOptions::default()
+            },
+            BenchOptions {
+                cases: vec![CaseName::Matmul],
+                lbfgs_data: Some("/nonexistent".into()),
+                ..BenchOptions::default()
+            },
+            BenchOptions {
+                lbfgs_target: Some(f64::NAN),
+                ..BenchOptions::default()
+            },
+        ] {
+            let outcome = run(&options, |_| panic!("measured before refusing"));
+            assert!(
+                matches!(outcome, Err(Error::InvalidConfig(_))),
+                "{options:?} was not refused"
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The benchmark's outputs: a markdown table for people and JSON records
 //! for scripts.
 
+use super::lbfgs::LbfgsRun;
 use crate::{BackendInfo, Result};
 use serde::Serialize;
 use serde_json::Value;
@@ -40,6 +41,8 @@ pub struct Report {
     pub warmup_seconds: Option<f64>,
     /// (case, on GPU, final training loss): shows both backends trained.
     pub final_losses: Vec<(String, bool, f64)>,
+    /// The `lbfgs` case: one run to convergence per backend.
+    pub lbfgs: Vec<LbfgsRun>,
 }
 
 pub struct Row {
@@ -92,6 +95,7 @@ impl Report {
             counts: None,
             warmup_seconds: None,
             final_losses: Vec::new(),
+            lbfgs: Vec::new(),
         }
     }
 
@@ -143,6 +147,19 @@ impl Report {
                 "unit": "s", "median": seconds, "min": seconds, "max": seconds,
             }));
         }
+        for run in &self.lbfgs {
+            // `median`, `min` and `max` as in every record (one run: all
+            // three its seconds), then the run's own fields.
+            let mut value = serde_json::json!({
+                "case": "lbfgs", "unit": "s",
+                "median": run.seconds, "min": run.seconds, "max": run.seconds,
+            });
+            let fields = serde_json::to_value(run).expect("plain record");
+            if let (Some(out), Value::Object(fields)) = (value.as_object_mut(), fields) {
+                out.extend(fields);
+            }
+            out.push(value);
+        }
         out
     }
 
@@ -177,6 +194,10 @@ impl Report {
                 )
             }
             None => s += "- GPU: not measured\n",
+        }
+        if self.rows.is_empty() {
+            s += &self.lbfgs_markdown();
+            return s;
         }
         s += "\nRates are medians over repeated runs after warm-up, with (min–max).\n\n";
         s += "| case | shape | unit | CPU backend | GPU backend | GPU / CPU |\n";
@@ -241,6 +262,62 @@ impl Report {
                 .collect();
             s += &parts.join(", ");
             s += "\n";
+        }
+        s += &self.lbfgs_markdown();
+        s
+    }
+
+    /// The `lbfgs` case's table, when it ran.
+    fn lbfgs_markdown(&self) -> String {
+        let Some(first) = self.lbfgs.first() else {
+            return String::new();
+        };
+        let mut s = format!(
+            "\nFull-batch L-BFGS to convergence ({}, data: {}): softmax, λ = 1/(2·C·N) = {:.4e} \
+             (C = {}), zero start, stop at ‖g‖∞ ≤ {:e}·max(1, |F|) or after {} iterations; one \
+             run per backend, seconds of wall time from the start of the fit.\n\n",
+            first.shape,
+            first.data,
+            first.lambda,
+            super::lbfgs::C,
+            first.tolerance,
+            super::lbfgs::MAX_ITERATIONS,
+        );
+        s += "| backend | seconds | iterations | evaluations | objective | objective in f64 | ‖g‖∞ \
+              | stopped | seconds to target (iteration) |\n|---|---|---|---|---|---|---|---|---|\n";
+        for run in &self.lbfgs {
+            let to_target = match (run.target_objective, run.seconds_to_target) {
+                (None, _) => "no target".to_string(),
+                (Some(_), None) => "not reached".to_string(),
+                (Some(_), Some(seconds)) => format!(
+                    "{seconds:.3} ({})",
+                    run.iterations_to_target.unwrap_or_default()
+                ),
+            };
+            s += &format!(
+                "| {} | {:.3} | {} | {} | {:.9} | {:.9} | {:.2e} | {}{} | {} |\n",
+                run.backend.to_uppercase(),
+                run.seconds,
+                run.iterations,
+                run.function_evaluations,
+                run.objective,
+                run.objective_f64,
+                run.gradient_max,
+                run.reason,
+                if run.converged {
+                    ""
+                } else {
+                    " (not converged)"
+                },
+                to_target
+            );
+        }
+        if let Some(target) = first.target_objective {
+            s += &format!(
+                "\nTarget objective (--lbfgs-target): {target:.9}. Seconds to target: from the \
+                 start of the fit to the end of the first iteration whose objective (the \
+                 backend's) is at or below it.\n"
+            );
         }
         s
     }

@@ -41,6 +41,8 @@ pub enum CaseArg {
     Step,
     TrainSoftmax,
     TrainSvm,
+    /// Full-batch L-BFGS to convergence against scikit-learn's problem.
+    Lbfgs,
 }
 
 /// Options of the benchmark.
@@ -75,6 +77,15 @@ pub struct BenchArgs {
     /// to the rows of 2³² values [default: 49000, quick: 2000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(BATCH as u64..=MAX_ROWS))]
     pub rows: Option<u64>,
+    /// The lbfgs case's rows: DIR/x.npy and DIR/y.npy, as
+    /// peers/sklearn_lbfgs.py --out DIR writes them [default: generated with
+    /// the peer's recipe, 20000 × 256, 20 classes; quick 2000 × 32, 5].
+    #[arg(long, value_name = "DIR")]
+    pub lbfgs_data: Option<PathBuf>,
+    /// The objective the lbfgs case reports the time to reach
+    /// (scikit-learn's final objective on the same rows) [default: none].
+    #[arg(long, value_name = "F")]
+    pub lbfgs_target: Option<f64>,
 }
 
 impl BenchArgs {
@@ -107,10 +118,13 @@ impl BenchArgs {
                     CaseArg::Step => CaseName::Step,
                     CaseArg::TrainSoftmax => CaseName::TrainSoftmax,
                     CaseArg::TrainSvm => CaseName::TrainSvm,
+                    CaseArg::Lbfgs => CaseName::Lbfgs,
                 })
                 .collect(),
             epochs: self.epochs,
             rows: self.rows,
+            lbfgs_data: self.lbfgs_data.clone(),
+            lbfgs_target: self.lbfgs_target,
         }
     }
 }
