@@ -66,7 +66,8 @@ pub enum Command {
     /// List every GPU adapter and say which backend `auto` picks.
     Info,
     /// Benchmark the CPU backend against the GPU backend (kernels, one
-    /// training step, end-to-end training); same as `cargo bench --bench cpu_vs_gpu`.
+    /// training step, end-to-end training, full-batch L-BFGS); same as
+    /// `cargo bench --bench cpu_vs_gpu`.
     Bench(super::bench::BenchArgs),
 }
 
