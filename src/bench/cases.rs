@@ -117,7 +117,7 @@ pub fn adam_step<B: Backend>(backend: &B, len: usize, budget: &Budget) -> Result
 }
 
 /// A resident training set and the per-step buffers of a minibatch SGD
-/// step, for timing the step itself.
+/// (or [`StepBench::with_optimizer`]) step, for timing the step itself.
 pub struct StepBench<'a, B: Backend> {
     backend: &'a B,
     x: B::Rows,
@@ -138,6 +138,7 @@ pub struct StepBench<'a, B: Backend> {
     batch: usize,
     steps: usize,
     taken: u64,
+    optimizer: Optimizer,
 }
 
 impl<'a, B: Backend> StepBench<'a, B> {
@@ -177,13 +178,21 @@ impl<'a, B: Backend> StepBench<'a, B> {
             batch,
             steps,
             taken: 0,
+            optimizer: Optimizer::Sgd,
         })
+    }
+
+    /// The update's optimizer instead of plain SGD (the `probe` case's
+    /// Adam); learning rate 1e-3 and L2 1e-4 on the weights either way.
+    pub fn with_optimizer(mut self, optimizer: Optimizer) -> Self {
+        self.optimizer = optimizer;
+        self
     }
 
     fn update(&mut self) -> Result<()> {
         self.taken += 1;
         let step = UpdateStep {
-            optimizer: Optimizer::Sgd,
+            optimizer: self.optimizer,
             regularizer: Regularizer::L2 { strength: 1e-4 },
             learning_rate: 1e-3,
             step: self.taken,

@@ -1,9 +1,11 @@
 //! The CPU-against-GPU benchmark behind `cargo bench --bench cpu_vs_gpu`
 //! and `lintrain bench`: kernels (matmul, fused losses, the Adam update),
 //! one minibatch step fused and unfused, end-to-end training on
-//! CIFAR-10-shaped synthetic data, and full-batch L-BFGS to convergence on
-//! the scikit-learn peer's problem ([`lbfgs`]), each on both backends,
-//! reported as a markdown table and optionally as JSON records.
+//! CIFAR-10-shaped synthetic data, full-batch L-BFGS to convergence on
+//! the scikit-learn peer's problem ([`lbfgs`]), and the Adam step of a wide
+//! linear probe on L2-normalized embeddings (`probe`, against
+//! `peers/probe_step.py`), each on both backends, reported as a markdown
+//! table and optionally as JSON records.
 //!
 //! This module measures and returns a [`Report`]; the command line's
 //! `src/cli/bench.rs` turns flags into [`BenchOptions`], shows progress and
@@ -55,7 +57,21 @@ pub enum CaseName {
     TrainSvm,
     /// Full-batch L-BFGS to convergence ([`lbfgs`]).
     Lbfgs,
+    /// `train_probe`: the Adam step of a wide softmax probe on
+    /// L2-normalized rows ([`PROBE_SHAPES`]), and its two products as
+    /// `matmul` records.
+    Probe,
 }
+
+/// Rows per step of the `probe` case (`peers/probe_step.py`'s default).
+pub const PROBE_BATCH: usize = 256;
+/// The `probe` case's tables, rows × features, and its class counts.
+pub const PROBE_SHAPES: ((usize, usize), [usize; 2]) = ((50_000, 768), [100, 1000]);
+/// The same with `quick`.
+pub const PROBE_QUICK_SHAPES: ((usize, usize), [usize; 2]) = ((5000, 64), [10, 100]);
+/// Seed of the `probe` case's tables (the peer's `default_rng(768)`; a
+/// different generator, so the same distribution, not the same numbers).
+const PROBE_SEED: u64 = 768;
 
 /// What one benchmark run measures, and at which sizes. The command line
 /// (`lintrain bench`, `cargo bench --bench cpu_vs_gpu`) builds it from its
@@ -136,6 +152,10 @@ struct Plan {
     epochs: usize,
     kernel_budget: Budget,
     step_budget: Budget,
+    /// The `probe` case: table, class counts and the two products of its
+    /// widest step (forward, and the weight gradient as Aᵀ·B).
+    probe: ((usize, usize), [usize; 2]),
+    probe_matmuls: Vec<((usize, usize, usize), bool)>,
 }
 
 impl Plan {
@@ -158,8 +178,20 @@ impl Plan {
             time: Duration::from_secs_f64(secs),
             sample_time: Duration::from_millis(sample_ms),
         };
+        let probe = if quick {
+            PROBE_QUICK_SHAPES
+        } else {
+            PROBE_SHAPES
+        };
+        let ((_, d), classes) = probe;
+        let widest = classes[1];
         Self {
             matmuls: shapes,
+            probe,
+            probe_matmuls: vec![
+                ((PROBE_BATCH, d, widest), false),
+                ((d, PROBE_BATCH, widest), true),
+            ],
             loss_rows,
             adam_params,
             train_rows: options
@@ -223,26 +255,7 @@ pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Rep
     let mut report = Report::new(options.quick, gpu.as_ref().map(|g| g.info()));
 
     if wants(options, CaseName::Matmul) {
-        for &((m, k, n), transpose) in &plan.matmuls {
-            let flops = 2.0 * (m * k * n) as f64;
-            let shape = format!("{m}x{k}x{n}");
-            progress(&format!("matmul {shape}"));
-            let run = |b: &dyn Fn() -> Result<Timing>| b().map(|t| t.rate(flops / 1e9));
-            report.pair(
-                "matmul",
-                &shape,
-                "GFLOP/s",
-                cpu.as_ref()
-                    .map(|c| run(&|| cases::matmul(c, (m, k, n), transpose, &plan.kernel_budget)))
-                    .transpose()?,
-                gpu.as_ref()
-                    .map(|g| run(&|| cases::matmul(g, (m, k, n), transpose, &plan.kernel_budget)))
-                    .transpose()?,
-            );
-            if transpose && let Some(row) = report.rows.last_mut() {
-                row.note = " (Aᵀ·B)";
-            }
-        }
+        matmuls(&mut report, &cpu, &gpu, &plan.matmuls, &plan, &mut progress)?;
     }
     for (case, name, loss) in [
         (CaseName::SoftmaxXent, "softmax_xent", Loss::softmax()),
@@ -315,6 +328,9 @@ pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Rep
             progress(&format!("lbfgs {} on the GPU backend", problem.shape()));
             report.lbfgs.push(lbfgs::run(g, "gpu", &problem, target)?);
         }
+    }
+    if wants(options, CaseName::Probe) {
+        probe(&mut report, &cpu, &gpu, &plan, &mut progress)?;
     }
     if !needs_data {
         return Ok(report);
@@ -390,6 +406,81 @@ pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Rep
         report.pair(name, &shape, "samples/s", rates[0], rates[1]);
     }
     Ok(report)
+}
+
+/// `matmul` records at `shapes` (A transposed where marked), in GFLOP/s.
+fn matmuls(
+    report: &mut Report,
+    cpu: &Option<CpuBackend>,
+    gpu: &Option<GpuBackend>,
+    shapes: &[((usize, usize, usize), bool)],
+    plan: &Plan,
+    progress: &mut impl FnMut(&str),
+) -> Result<()> {
+    for &((m, k, n), transpose) in shapes {
+        let flops = 2.0 * (m * k * n) as f64;
+        let shape = format!("{m}x{k}x{n}");
+        progress(&format!("matmul {shape}"));
+        let run = |b: &dyn Fn() -> Result<Timing>| b().map(|t| t.rate(flops / 1e9));
+        report.pair(
+            "matmul",
+            &shape,
+            "GFLOP/s",
+            cpu.as_ref()
+                .map(|c| run(&|| cases::matmul(c, (m, k, n), transpose, &plan.kernel_budget)))
+                .transpose()?,
+            gpu.as_ref()
+                .map(|g| run(&|| cases::matmul(g, (m, k, n), transpose, &plan.kernel_budget)))
+                .transpose()?,
+        );
+        if transpose && let Some(row) = report.rows.last_mut() {
+            row.note = " (Aᵀ·B)";
+        }
+    }
+    Ok(())
+}
+
+/// The `probe` case: per class count, the median Adam step (softmax, lr
+/// 1e-3, L2 1e-4, [`PROBE_BATCH`] rows drawn with replacement, fused as
+/// training runs it) on a seeded L2-normalized table, in samples/s as
+/// `peers/probe_step.py` reports it; then its widest step's two products.
+fn probe(
+    report: &mut Report,
+    cpu: &Option<CpuBackend>,
+    gpu: &Option<GpuBackend>,
+    plan: &Plan,
+    progress: &mut impl FnMut(&str),
+) -> Result<()> {
+    let ((rows, features), classes) = plan.probe;
+    let loss = Loss::softmax();
+    let steps = rows.div_ceil(PROBE_BATCH);
+    for classes in classes {
+        let shape = format!("{rows}x{features}x{classes}");
+        progress(&format!(
+            "generating {rows} × {features} L2-normalized rows, {classes} classes"
+        ));
+        let (x, labels) = probe_data::l2_normalized(rows, features, classes, PROBE_SEED);
+        progress(&format!("train_probe {shape}, batch {PROBE_BATCH}, Adam"));
+        let time = |t: Timing| t.rate(PROBE_BATCH as f64);
+        let cpu_rate = match cpu {
+            Some(c) => Some(time(
+                cases::StepBench::new(c, &x, &labels, classes, PROBE_BATCH, steps)?
+                    .with_optimizer(crate::Optimizer::adam())
+                    .time(&loss, true, &plan.step_budget)?,
+            )),
+            None => None,
+        };
+        let gpu_rate = match gpu {
+            Some(g) => Some(time(
+                cases::StepBench::new(g, &x, &labels, classes, PROBE_BATCH, steps)?
+                    .with_optimizer(crate::Optimizer::adam())
+                    .time(&loss, true, &plan.step_budget)?,
+            )),
+            None => None,
+        };
+        report.pair("train_probe", &shape, "samples/s", cpu_rate, gpu_rate);
+    }
+    matmuls(report, cpu, gpu, &plan.probe_matmuls, plan, progress)
 }
 
 /// Seconds a fresh GPU device spends compiling pipelines: its first short

@@ -8,6 +8,10 @@
 //! mean 0 and (population) standard deviation 1. numpy's generator is not
 //! ChaCha, so generated rows are the same distribution, not the same
 //! numbers; only `--lbfgs-data` gives scikit-learn's exact rows.
+//!
+//! [`l2_normalized`] is the `probe` case's table, the recipe of
+//! `peers/probe_step.py`: rows `x = 0.1·μ_y + N(0, 1)^D`, each row scaled
+//! to unit L2 norm (embeddings as linear probes see them).
 
 use crate::data::{ClassMap, LoadOptions, load_table};
 use crate::{Error, Result};
@@ -48,6 +52,44 @@ pub fn class_means(
     x -= &mean;
     x /= &std.mapv(|s| if s > 0.0 { s } else { 1.0 });
     (x.mapv(|v| v as f32), labels)
+}
+
+/// How far apart the `probe` case's class means are (the peer's 0.1).
+const PROBE_MEAN_SCALE: f32 = 0.1;
+
+/// `rows × features` rows of unit L2 norm and labels in `0..classes`,
+/// generated from `seed` in f32 as `peers/probe_step.py` does (the norm
+/// summed in f64).
+pub fn l2_normalized(
+    rows: usize,
+    features: usize,
+    classes: usize,
+    seed: u64,
+) -> (Array2<f32>, Array1<u32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let means: Vec<f32> = (0..classes * features)
+        .map(|_| rng.sample::<f32, _>(StandardNormal))
+        .collect();
+    let labels: Array1<u32> = (0..rows)
+        .map(|_| rng.random_range(0..classes as u32))
+        .collect();
+    let mut x = Array2::<f32>::zeros((rows, features));
+    for (mut row, &y) in x.outer_iter_mut().zip(&labels) {
+        let mean = &means[y as usize * features..(y as usize + 1) * features];
+        for (v, &m) in row.iter_mut().zip(mean) {
+            *v = PROBE_MEAN_SCALE * m + rng.sample::<f32, _>(StandardNormal);
+        }
+        let norm = row
+            .iter()
+            .map(|&v| f64::from(v).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if norm > 0.0 {
+            let scale = (1.0 / norm) as f32;
+            row.mapv_inplace(|v| v * scale);
+        }
+    }
+    (x, labels)
 }
 
 /// `dir/x.npy` (N×D features) and `dir/y.npy` (N integer labels), the
@@ -98,5 +140,29 @@ mod tests {
         assert!(labels.iter().all(|&y| y < 4));
         // Seeded: the same table again.
         assert_eq!(class_means(3000, 8, 4, 256), (x, labels));
+    }
+
+    #[test]
+    fn probe_rows_have_unit_norm_labels_in_range_and_are_seeded() {
+        let (x, labels) = l2_normalized(2000, 48, 7, 768);
+        assert_eq!(x.dim(), (2000, 48));
+        assert_eq!(labels.len(), 2000);
+        for row in x.rows() {
+            let norm = row
+                .iter()
+                .map(|&v| f64::from(v).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!((norm - 1.0).abs() < 1e-5, "row norm {norm}");
+        }
+        assert!(labels.iter().all(|&y| y < 7));
+        for class in 0..7 {
+            assert!(labels.iter().any(|&y| y == class), "class {class} missing");
+        }
+        // Not all rows alike: the noise is there.
+        assert_ne!(x.row(0), x.row(1));
+        // Seeded: the same table again; another seed, another table.
+        assert_eq!(l2_normalized(2000, 48, 7, 768), (x.clone(), labels));
+        assert_ne!(l2_normalized(2000, 48, 7, 769).0, x);
     }
 }

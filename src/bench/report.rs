@@ -226,15 +226,26 @@ impl Report {
         }
         let steps: Vec<&Row> = self.rows.iter().filter(|r| r.unit == "samples/s").collect();
         if !steps.is_empty() {
-            s += "\nMilliseconds per 200-row step (from the medians):\n\n";
-            s += "| case | CPU ms/step | GPU ms/step |\n|---|---|---|\n";
-            let ms = |r: Option<(f64, f64, f64)>| {
-                r.map_or("-".into(), |(m, _, _)| {
-                    format!("{:.3}", 1e3 * super::BATCH as f64 / m)
-                })
-            };
+            s += "\nMilliseconds per step (from the medians):\n\n";
+            s += "| case | shape | rows per step | CPU ms/step | GPU ms/step |\n|---|---|---|---|---|\n";
             for row in steps {
-                s += &format!("| {} | {} | {} |\n", row.case, ms(row.cpu), ms(row.gpu));
+                let batch = if row.case == "train_probe" {
+                    super::PROBE_BATCH
+                } else {
+                    super::BATCH
+                };
+                let ms = |r: Option<(f64, f64, f64)>| {
+                    r.map_or("-".into(), |(m, _, _)| {
+                        format!("{:.3}", 1e3 * batch as f64 / m)
+                    })
+                };
+                s += &format!(
+                    "| {} | {} | {batch} | {} | {} |\n",
+                    row.case,
+                    row.shape,
+                    ms(row.cpu),
+                    ms(row.gpu)
+                );
             }
         }
         if let Some(c) = &self.counts {

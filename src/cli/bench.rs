@@ -43,6 +43,11 @@ pub enum CaseArg {
     TrainSvm,
     /// Full-batch L-BFGS to convergence against scikit-learn's problem.
     Lbfgs,
+    /// train_probe: the Adam step of a softmax linear probe on 50000 × 768
+    /// L2-normalized rows, 100 and 1000 classes, batch 256 (quick 5000 × 64,
+    /// 10 and 100), and its products as matmul records (256×768×1000 and
+    /// 768×256×1000 Aᵀ·B), against peers/probe_step.py.
+    Probe,
 }
 
 /// Options of the benchmark.
@@ -119,6 +124,7 @@ impl BenchArgs {
                     CaseArg::TrainSoftmax => CaseName::TrainSoftmax,
                     CaseArg::TrainSvm => CaseName::TrainSvm,
                     CaseArg::Lbfgs => CaseName::Lbfgs,
+                    CaseArg::Probe => CaseName::Probe,
                 })
                 .collect(),
             epochs: self.epochs,
