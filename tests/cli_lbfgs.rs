@@ -141,3 +141,106 @@ fn c_on_two_classes_gives_softmax_and_logistic_the_same_probabilities() {
         "softmax and logistic probabilities differ by {worst}"
     );
 }
+
+/// A run stores at most min(m, iterations) correction pairs: a huge
+/// `--history-size` is not allocated up front (it aborted the process).
+#[test]
+fn a_huge_history_size_is_not_allocated_up_front() {
+    succeed(&[
+        "train",
+        "--solver",
+        "lbfgs",
+        "--history-size",
+        "1000000000",
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+}
+
+/// The lbfgs case reads DIR/x.npy and DIR/y.npy: `--json` may not replace
+/// them (it did, with the JSON records).
+#[test]
+fn bench_json_never_replaces_the_lbfgs_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    std::fs::write(&x, b"not really an array").unwrap();
+    std::fs::write(dir.path().join("y.npy"), b"nor this").unwrap();
+    common::cli::fail_with(
+        &[
+            "bench",
+            "--cases",
+            "lbfgs",
+            "--quick",
+            "--backend",
+            "cpu",
+            "--lbfgs-data",
+            s(dir.path()),
+            "--json",
+            s(&x),
+        ],
+        &["--json", "is the same file as --lbfgs-data"],
+    );
+    assert_eq!(std::fs::read(&x).unwrap(), b"not really an array");
+}
+
+/// L-BFGS shrinks steps whose objective is not finite, so it can only fail
+/// where it starts; the message says that, without SGD's advice.
+#[test]
+fn lbfgs_that_cannot_start_says_so_in_its_own_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("huge.csv");
+    let rows: String = (0..20)
+        .map(|i| format!("{}e37,{}e37,{}\n", 1 + i % 7, 3 + i % 5, i % 2))
+        .collect();
+    std::fs::write(&data, format!("a,b,label\n{rows}")).unwrap();
+    let run = common::cli::fail_with(
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--solver",
+            "lbfgs",
+            "--loss",
+            "mse",
+            "--no-standardize",
+            "--backend",
+            "cpu",
+        ],
+        &["L-BFGS cannot start", "no model was saved"],
+    );
+    assert!(!run.stderr.contains("--lr"), "{}", run.stderr);
+}
+
+/// With `--tol`, the JSON's `final` says whether its rule ended the run.
+#[test]
+fn sgd_tol_json_says_the_rule_stopped_the_run() {
+    let run = succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--tol",
+        "0",
+        "--n-iter-no-change",
+        "1",
+        "--epochs",
+        "1000",
+        "--json",
+    ]);
+    let report = json(&run);
+    assert_eq!(
+        report["final"]["stopped_by_tolerance"], true,
+        "{}",
+        report["final"]
+    );
+    assert!(report["history"].as_array().unwrap().len() < 1000);
+    let plain = json(&succeed(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--epochs",
+        "2",
+        "--json",
+    ]));
+    assert!(plain["final"].get("stopped_by_tolerance").is_none());
+}

@@ -63,7 +63,17 @@ pub fn run(command: args::Command, quiet: bool) -> CliResult {
         args::Command::Bench(a) => {
             // Checked before minutes of measuring, not after.
             if let Some(json) = &a.json {
-                paths::check_outputs(&[], &[paths::Named::new("--json", json)])?;
+                // The lbfgs case reads DIR/x.npy and DIR/y.npy.
+                let data = a
+                    .lbfgs_data
+                    .as_ref()
+                    .map(|dir| [dir.join("x.npy"), dir.join("y.npy")]);
+                let inputs: Vec<paths::Named<'_>> = data
+                    .iter()
+                    .flatten()
+                    .map(|file| paths::Named::new("--lbfgs-data", file))
+                    .collect();
+                paths::check_outputs(&inputs, &[paths::Named::new("--json", json)])?;
             }
             Ok(bench::run_and_print(&a, quiet)?)
         }

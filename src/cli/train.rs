@@ -238,6 +238,14 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         solver_report,
     } = match result {
         Ok(outcome) => outcome,
+        // L-BFGS shrinks a step whose objective is not finite, so it only
+        // fails this way where it starts: there is no learning rate to
+        // lower and no epoch to name.
+        Err(Error::Diverged { loss, .. }) if matches!(config.solver, Solver::Lbfgs(_)) => {
+            return Err(CliError::new(format!(
+                "L-BFGS cannot start: the objective at the initial weights is {loss}; standardize the features (drop --no-standardize) or strengthen the regularization; no model was saved"
+            )));
+        }
         Err(error @ Error::Diverged { .. }) => {
             let last = trainer.last_finite_model().cloned().map(saved_model);
             let mut error = diverged(error, args.save.as_deref(), last);
@@ -319,13 +327,22 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
-        let report = train_report(
+        let mut report = train_report(
             &history.backend,
             &history.epochs,
             &metrics,
             solver_report.as_ref(),
             seconds,
         );
+        // With --tol, whether its rule ended the run before --epochs.
+        if config.tolerance.is_some()
+            && let Some(last) = report["final"].as_object_mut()
+        {
+            last.insert(
+                "stopped_by_tolerance".into(),
+                serde_json::json!(history.stopped_by_tolerance),
+            );
+        }
         println!("{report}");
         return Ok(());
     }

@@ -46,7 +46,9 @@ impl CorrectionHistory {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            pairs: VecDeque::with_capacity(capacity),
+            // Grown as pairs arrive: a run stores at most min(m, its
+            // iterations) pairs, however large m is.
+            pairs: VecDeque::with_capacity(capacity.min(16)),
         }
     }
 
