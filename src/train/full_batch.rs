@@ -11,10 +11,11 @@
 //! iteration's wall time; validation rows, when there are any, are scored
 //! at every iterate with the same objective.
 
-use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
+use super::prepare::{CheckedTargets, Prepared};
+use super::resident::Uploaded;
 use super::session::initial_params;
 use super::{Checkpoint, Outcome};
-use crate::backend::{Backend, ResidentTargets};
+use crate::backend::Backend;
 use crate::config::TrainConfig;
 use crate::history::{EpochRecord, History};
 use crate::objective::{FullBatch, FullBatchObjective, ObjectiveValue};
@@ -24,59 +25,22 @@ use crate::{Error, Model, Result};
 use std::cell::RefCell;
 use std::time::Instant;
 
-/// A split's rows and targets uploaded for the objective.
-struct Resident<B: Backend> {
-    x: B::Rows,
-    targets: ResidentData<B>,
-    rows: usize,
-}
-
-enum ResidentData<B: Backend> {
-    Classes(B::Indices),
-    Values(B::Rows),
-}
-
-impl<B: Backend> Resident<B> {
-    fn upload(backend: &B, examples: &CheckedExamples<'_>) -> Result<Self> {
-        let x = backend.upload_rows(examples.x.view())?;
-        let targets = match &examples.targets {
-            CheckedTargets::Classes { labels, .. } => {
-                ResidentData::Classes(backend.upload_indices(&labels.to_vec())?)
-            }
-            CheckedTargets::Values(values) => {
-                ResidentData::Values(backend.upload_rows(values.view())?)
-            }
-        };
-        Ok(Self {
-            x,
-            targets,
-            rows: examples.x.nrows(),
-        })
-    }
-
-    fn objective<'a>(
-        &'a self,
-        backend: &'a B,
-        config: &TrainConfig,
-        outputs: usize,
-        class_weights: Option<&'a B::Buffer>,
-        l2: f64,
-    ) -> Result<FullBatchObjective<'a, B>> {
-        let targets = match &self.targets {
-            ResidentData::Classes(labels) => ResidentTargets::Classes {
-                labels,
-                class_weights,
-            },
-            ResidentData::Values(values) => ResidentTargets::Values(values),
-        };
-        let data = FullBatch {
-            loss: config.loss,
-            x: &self.x,
-            targets,
-            outputs,
-        };
-        FullBatchObjective::new(backend, data, l2)
-    }
+/// The full-batch objective over an uploaded split.
+fn objective_of<'a, B: Backend>(
+    data: &'a Uploaded<B>,
+    backend: &'a B,
+    config: &TrainConfig,
+    outputs: usize,
+    class_weights: Option<&'a B::Buffer>,
+    l2: f64,
+) -> Result<FullBatchObjective<'a, B>> {
+    let batch = FullBatch {
+        loss: config.loss,
+        x: &data.x,
+        targets: data.targets(class_weights),
+        outputs,
+    };
+    FullBatchObjective::new(backend, batch, l2)
 }
 
 /// The training objective as the solver sees it, shared through a
@@ -155,22 +119,28 @@ pub(super) fn run<B: Backend>(
     let penalty = (l1 > 0.0).then(|| L1Penalty::on_weights(l1, features, outputs));
     let l1_value = |params: &[f64]| penalty.as_ref().map_or(0.0, |p| p.value(params));
 
-    let train_data = Resident::upload(backend, train)?;
+    let train_data = Uploaded::new(backend, train)?;
     let validation_data = prepared
         .validation
         .as_ref()
-        .map(|examples| Resident::upload(backend, examples))
+        .map(|examples| Uploaded::new(backend, examples))
         .transpose()?;
     let class_weights = config
         .class_weights
         .as_ref()
         .map(|w| backend.upload(w))
         .transpose()?;
-    let objective =
-        RefCell::new(train_data.objective(backend, config, outputs, class_weights.as_ref(), l2)?);
+    let objective = RefCell::new(objective_of(
+        &train_data,
+        backend,
+        config,
+        outputs,
+        class_weights.as_ref(),
+        l2,
+    )?);
     let mut validation = validation_data
         .as_ref()
-        .map(|data| data.objective(backend, config, outputs, class_weights.as_ref(), l2))
+        .map(|data| objective_of(data, backend, config, outputs, class_weights.as_ref(), l2))
         .transpose()?;
     let has_classes = classes > 0;
 

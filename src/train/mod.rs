@@ -11,6 +11,7 @@
 mod full_batch;
 mod open_backend;
 mod prepare;
+mod resident;
 mod session;
 mod stopping;
 

@@ -8,8 +8,9 @@
 //! stats, the validation stats and the weights are read once per epoch.
 
 use super::Checkpoint;
-use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
-use crate::backend::{Backend, LinearStep, ResidentTargets};
+use super::prepare::{CheckedTargets, Prepared};
+use super::resident::Uploaded;
+use crate::backend::{Backend, LinearStep};
 use crate::config::{BatchSize, Init, Sampling, TrainConfig};
 use crate::history::EpochRecord;
 use crate::loss::Loss;
@@ -119,38 +120,6 @@ struct RunPosition {
     epochs_done: usize,
 }
 
-/// The targets of a resident split.
-enum ResidentData<B: Backend> {
-    Classes(B::Indices),
-    Values(B::Rows),
-}
-
-/// A split's rows and targets on the backend.
-struct Uploaded<B: Backend> {
-    x: B::Rows,
-    targets: ResidentData<B>,
-    rows: usize,
-}
-
-impl<B: Backend> Uploaded<B> {
-    fn new(backend: &B, examples: &CheckedExamples<'_>) -> Result<Self> {
-        let x = backend.upload_rows(examples.x.view())?;
-        let targets = match &examples.targets {
-            CheckedTargets::Classes { labels, .. } => {
-                ResidentData::Classes(backend.upload_indices(&labels.to_vec())?)
-            }
-            CheckedTargets::Values(values) => {
-                ResidentData::Values(backend.upload_rows(values.view())?)
-            }
-        };
-        Ok(Self {
-            x,
-            targets,
-            rows: examples.x.nrows(),
-        })
-    }
-}
-
 /// A resident split and the buffers its steps reuse.
 struct ResidentSplit<B: Backend> {
     data: Uploaded<B>,
@@ -187,17 +156,10 @@ impl<B: Backend> ResidentSplit<B> {
         at: StepRows,
         grads: Option<&mut B::Buffer>,
     ) -> Result<()> {
-        let targets = match &self.data.targets {
-            ResidentData::Classes(labels) => ResidentTargets::Classes {
-                labels,
-                class_weights: model.class_weights,
-            },
-            ResidentData::Values(values) => ResidentTargets::Values(values),
-        };
         let step = LinearStep {
             loss: model.loss,
             x: &self.data.x,
-            targets,
+            targets: self.data.targets(model.class_weights),
             indices: &self.order,
             first: at.first,
             rows: at.rows,
@@ -207,7 +169,7 @@ impl<B: Backend> ResidentSplit<B> {
     }
 
     fn has_classes(&self) -> bool {
-        matches!(self.data.targets, ResidentData::Classes(_))
+        self.data.has_classes()
     }
 }
 

@@ -1,0 +1,54 @@
+//! A checked split's rows and targets uploaded to a backend: what both a
+//! minibatch session and a full-batch run train on.
+
+use super::prepare::{CheckedExamples, CheckedTargets};
+use crate::Result;
+use crate::backend::{Backend, ResidentTargets};
+
+/// The targets of a resident split.
+pub(super) enum ResidentData<B: Backend> {
+    Classes(B::Indices),
+    Values(B::Rows),
+}
+
+/// A split's rows and targets on the backend.
+pub(super) struct Uploaded<B: Backend> {
+    pub x: B::Rows,
+    pub targets: ResidentData<B>,
+    pub rows: usize,
+}
+
+impl<B: Backend> Uploaded<B> {
+    pub fn new(backend: &B, examples: &CheckedExamples<'_>) -> Result<Self> {
+        let x = backend.upload_rows(examples.x.view())?;
+        let targets = match &examples.targets {
+            CheckedTargets::Classes { labels, .. } => {
+                ResidentData::Classes(backend.upload_indices(&labels.to_vec())?)
+            }
+            CheckedTargets::Values(values) => {
+                ResidentData::Values(backend.upload_rows(values.view())?)
+            }
+        };
+        Ok(Self {
+            x,
+            targets,
+            rows: examples.x.nrows(),
+        })
+    }
+
+    /// The targets as a step or an objective reads them, with the class
+    /// weights (which only class targets use).
+    pub fn targets<'a>(&'a self, class_weights: Option<&'a B::Buffer>) -> ResidentTargets<'a, B> {
+        match &self.targets {
+            ResidentData::Classes(labels) => ResidentTargets::Classes {
+                labels,
+                class_weights,
+            },
+            ResidentData::Values(values) => ResidentTargets::Values(values),
+        }
+    }
+
+    pub fn has_classes(&self) -> bool {
+        matches!(self.targets, ResidentData::Classes(_))
+    }
+}
