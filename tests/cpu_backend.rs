@@ -373,7 +373,7 @@ fn fused_step_matches_unfused_and_f64_for_every_loss() {
 fn backend_fuses_steps_only_with_avx2() {
     let backend = CpuBackend::new();
     let expected = match backend.isa() {
-        Isa::Avx2Fma => StepKernels::Fused,
+        Isa::Avx512 | Isa::Avx2Fma => StepKernels::Fused,
         Isa::Portable => StepKernels::Unfused,
     };
     assert_eq!(backend.step_kernels(), expected);

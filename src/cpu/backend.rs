@@ -3,6 +3,7 @@ use super::reference::{RowTarget, argmax, is_correct, loss_row};
 use super::simd::Isa;
 use super::spin_pool::{self, DisjointSlices};
 use super::update::update_range;
+use super::wide_step::WIDE_FROM;
 use super::{fused_step, lane_tree_sum};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
@@ -27,8 +28,18 @@ const LOSS_CHUNK: usize = 2048;
 /// How [`Backend::linear_step`] computes a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepKernels {
-    /// One pass over the rows in place, on this backend's own kernels.
+    /// This backend's own fused kernels, each row read from the dataset
+    /// once: [`StepKernels::FusedDots`] for a few outputs,
+    /// [`StepKernels::FusedTiles`] from a few dozen.
     Fused,
+    /// Dot products of a tile of rows against groups of W's columns along D,
+    /// then the weight gradient block by block: the fastest for a handful
+    /// of outputs (the CS231n shape, C = 10).
+    FusedDots,
+    /// The rows gathered once, then scores and weight gradient as
+    /// register-tiled products (AVX-512, AVX2 or portable tiles): the
+    /// fastest for wide models (linear probes, C in the hundreds).
+    FusedTiles,
     /// Gather, matrix products on matrixmultiply and the loss, one after
     /// another: faster than the fused kernels when they cannot use AVX2,
     /// since matrixmultiply picks its own SIMD kernels at run time.
@@ -49,20 +60,33 @@ pub struct CpuBackend {
 impl CpuBackend {
     /// A backend using the best instruction set of this CPU.
     pub fn new() -> Self {
-        Self::with_isa(Isa::detect())
+        Self::for_isa(Isa::detect())
+    }
+
+    /// A backend whose kernels run on `isa` (to check and measure each
+    /// instruction set's kernels on a CPU that has a better one), or
+    /// [`Error::InvalidConfig`] when this CPU does not support it.
+    pub fn with_isa(isa: Isa) -> Result<Self> {
+        if isa.is_supported() {
+            Ok(Self::for_isa(isa))
+        } else {
+            Err(Error::InvalidConfig(format!(
+                "this CPU does not support the {isa:?} kernels"
+            )))
+        }
     }
 
     /// A backend whose kernels are plain Rust whatever the CPU, as a CPU
     /// without AVX2 runs it, to check the SIMD kernels against and to
     /// measure what they gain.
     pub fn portable() -> Self {
-        Self::with_isa(Isa::Portable)
+        Self::for_isa(Isa::Portable)
     }
 
     /// Fused steps where the fused kernels have SIMD, unfused otherwise.
-    fn with_isa(isa: Isa) -> Self {
+    fn for_isa(isa: Isa) -> Self {
         let step_kernels = match isa {
-            Isa::Avx2Fma => StepKernels::Fused,
+            Isa::Avx512 | Isa::Avx2Fma => StepKernels::Fused,
             Isa::Portable => StepKernels::Unfused,
         };
         Self {
@@ -98,7 +122,7 @@ impl Default for CpuBackend {
 
 impl Clone for CpuBackend {
     fn clone(&self) -> Self {
-        Self::with_isa(self.isa).with_step_kernels(self.step_kernels)
+        Self::for_isa(self.isa).with_step_kernels(self.step_kernels)
     }
 }
 
@@ -492,7 +516,9 @@ impl Backend for CpuBackend {
     fn preferred_step_rows(&self, x: &Array2<f32>, outputs: usize) -> usize {
         let (rows, features) = x.dim();
         let preferred = match self.step_kernels {
-            StepKernels::Fused => fused_step::PREFERRED_ROWS,
+            StepKernels::Fused | StepKernels::FusedDots | StepKernels::FusedTiles => {
+                fused_step::PREFERRED_ROWS
+            }
             StepKernels::Unfused => unfused_step_rows(features, outputs),
         };
         preferred.min(rows.max(1))
@@ -537,6 +563,11 @@ impl Backend for CpuBackend {
             indices,
             targets,
             params,
+            tiles: match self.step_kernels {
+                StepKernels::FusedTiles => true,
+                StepKernels::FusedDots => false,
+                _ => c >= WIDE_FROM,
+            },
         };
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let (mean_loss, correct) =

@@ -22,6 +22,7 @@ use super::reference::{RowTarget, is_correct, loss_row};
 use super::simd::Avx2;
 use super::simd::{Isa, Lanes, Portable};
 use super::spin_pool::{self, DisjointSlices};
+use super::wide_step::{self, WideScratch};
 use crate::loss::Loss;
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,11 +61,16 @@ pub(crate) struct StepScratch {
     dscores: Vec<f32>,
     row_loss: Vec<f32>,
     partial_weight_grads: Vec<f32>,
+    wide: WideScratch,
 }
 
 /// The first `len` values of `buffer`, grown when shorter; a growth the
 /// allocator refuses is an [`Error::OutOfMemory`] instead of an abort.
-fn grown<'b>(buffer: &'b mut Vec<f32>, len: usize, what: &'static str) -> Result<&'b mut [f32]> {
+pub(crate) fn grown<'b>(
+    buffer: &'b mut Vec<f32>,
+    len: usize,
+    what: &'static str,
+) -> Result<&'b mut [f32]> {
     if buffer.len() < len {
         buffer
             .try_reserve_exact(len - buffer.len())
@@ -98,6 +104,28 @@ pub(crate) struct FusedStep<'a> {
     pub indices: &'a [u32],
     pub targets: StepTargets<'a>,
     pub params: &'a [f32],
+    /// Whether the register-tiled products of [`wide_step`] compute the
+    /// step, rather than this module's dot products.
+    pub tiles: bool,
+}
+
+/// What dataset row `row` is compared against.
+pub(crate) fn row_target(targets: StepTargets<'_>, row: usize, c: usize) -> RowTarget<'_, f32> {
+    match targets {
+        StepTargets::Classes {
+            labels,
+            class_weights,
+        } => {
+            let label = labels[row];
+            RowTarget::Class {
+                label,
+                weight: class_weights
+                    .and_then(|w| w.get(label as usize).copied())
+                    .unwrap_or(1.0),
+            }
+        }
+        StepTargets::Values(values) => RowTarget::Values(&values[row * c..(row + 1) * c]),
+    }
 }
 
 /// Runs the step; returns the mean loss and the number of correct rows, and
@@ -107,6 +135,9 @@ pub(crate) fn run(
     scratch: &mut StepScratch,
     grads: Option<&mut [f32]>,
 ) -> Result<(f32, usize)> {
+    if step.tiles {
+        return wide_step::run(step, &mut scratch.wide, grads);
+    }
     let (d, c, rows) = (step.features, step.outputs, step.indices.len());
     let StepScratch {
         transposed_weights,
@@ -114,6 +145,7 @@ pub(crate) fn run(
         dscores,
         row_loss,
         partial_weight_grads,
+        wide: _,
     } = scratch;
     let stride = transposed_stride(d);
     let wt = grown(transposed_weights, c * stride, "the transposed weights")?;
@@ -287,23 +319,8 @@ fn run_block(context: &BlockContext<'_>, b: usize, out: BlockSlices<'_>) -> usiz
             scores,
         );
         for (r, loss_out) in row_loss.iter_mut().enumerate() {
-            let row = tile_rows[r] as usize;
             let s = &scores[r * c..(r + 1) * c];
-            let target = match step.targets {
-                StepTargets::Classes {
-                    labels,
-                    class_weights,
-                } => {
-                    let label = labels[row];
-                    RowTarget::Class {
-                        label,
-                        weight: class_weights
-                            .and_then(|w| w.get(label as usize).copied())
-                            .unwrap_or(1.0),
-                    }
-                }
-                StepTargets::Values(values) => RowTarget::Values(&values[row * c..(row + 1) * c]),
-            };
+            let target = row_target(step.targets, tile_rows[r] as usize, c);
             *loss_out = loss_row(
                 step.loss,
                 s,
@@ -357,8 +374,12 @@ fn forward_tile(
 ) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2Fma` is only chosen when the CPU has AVX2 and FMA.
-        Isa::Avx2Fma => unsafe { forward_tile_avx2(x, d, rows, wt, stride, bias, scores) },
+        // SAFETY: these are only chosen when the CPU has AVX2 and FMA (an
+        // AVX-512 CPU has both; the dot products gain nothing from 16 lanes
+        // at the few outputs they serve).
+        Isa::Avx512 | Isa::Avx2Fma => unsafe {
+            forward_tile_avx2(x, d, rows, wt, stride, bias, scores)
+        },
         _ => forward_tile_with::<Portable>(x, d, rows, wt, stride, bias, scores),
     }
 }
@@ -558,8 +579,12 @@ fn weight_grad_chunk(
 ) {
     match step.isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2Fma` is only chosen when the CPU has AVX2 and FMA.
-        Isa::Avx2Fma => unsafe { weight_grad_chunk_avx2(step, dscores, begin, end, out) },
+        // SAFETY: these are only chosen when the CPU has AVX2 and FMA (an
+        // AVX-512 CPU has both; the dot products gain nothing from 16 lanes
+        // at the few outputs they serve).
+        Isa::Avx512 | Isa::Avx2Fma => unsafe {
+            weight_grad_chunk_avx2(step, dscores, begin, end, out)
+        },
         _ => weight_grad_chunk_with::<Portable>(step, dscores, begin, end, out),
     }
 }

@@ -4,10 +4,12 @@
 
 mod backend;
 mod fused_step;
+mod product_tile;
 pub mod reference;
 mod simd;
 mod spin_pool;
 mod update;
+mod wide_step;
 
 pub use backend::{CpuBackend, CpuIndices, StepKernels};
 pub use simd::Isa;

@@ -1,11 +1,13 @@
 //! Vectors of f32 lanes for the CPU kernels, chosen at run time: the build
-//! targets plain x86-64 (SSE2), so AVX2 + FMA code is compiled per function
-//! with `#[target_feature]` and only called when the CPU has it. Kernels are
+//! targets plain x86-64 (SSE2), so AVX-512 and AVX2 + FMA code is compiled
+//! per function with `#[target_feature]` and only called when the CPU has it. Kernels are
 //! written once, generic over [`Lanes`], and inlined into each entry point.
 
 /// Which instruction set the kernels run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
+    /// AVX-512 Foundation (with AVX2 and FMA), 16 lanes and lane masks.
+    Avx512,
     /// AVX2 with fused multiply-add, 8 lanes.
     Avx2Fma,
     /// Plain Rust that any CPU runs (auto-vectorized to SSE2 on x86-64).
@@ -15,12 +17,26 @@ pub enum Isa {
 impl Isa {
     /// The best instruction set this CPU supports.
     pub fn detect() -> Self {
+        [Isa::Avx512, Isa::Avx2Fma]
+            .into_iter()
+            .find(|isa| isa.is_supported())
+            .unwrap_or(Isa::Portable)
+    }
+
+    /// Whether this CPU runs the instruction set.
+    pub fn is_supported(self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            return Isa::Avx2Fma;
+            use std::arch::is_x86_feature_detected as has;
+            let avx2_fma = has!("avx2") && has!("fma");
+            match self {
+                Isa::Avx512 => avx2_fma && has!("avx512f"),
+                Isa::Avx2Fma => avx2_fma,
+                Isa::Portable => true,
+            }
         }
-        Isa::Portable
+        #[cfg(not(target_arch = "x86_64"))]
+        matches!(self, Isa::Portable)
     }
 }
 
@@ -36,6 +52,18 @@ pub(crate) trait Lanes: Copy {
     /// # Safety
     /// `dst..dst + N` must be writable.
     unsafe fn store(self, dst: *mut f32);
+    /// The first `n` lanes from `src`, the others zero.
+    ///
+    /// # Safety
+    /// `n < N`, and `src..src + n` must be readable (nothing past it is read).
+    unsafe fn load_first(src: *const f32, n: usize) -> Self;
+    /// Writes the first `n` lanes to `dst` and nothing past them.
+    ///
+    /// # Safety
+    /// `n < N`, and `dst..dst + n` must be writable.
+    unsafe fn store_first(self, dst: *mut f32, n: usize);
+    /// `self + b`, lane by lane.
+    fn add(self, b: Self) -> Self;
     /// `self·b + acc`, fused where the instruction set has it.
     fn mul_add(self, b: Self, acc: Self) -> Self;
     /// The scalar twin of [`Lanes::mul_add`], for tails.
@@ -69,6 +97,30 @@ impl Lanes for Portable {
     unsafe fn store(self, dst: *mut f32) {
         // SAFETY: the caller guarantees 8 writable values.
         unsafe { dst.cast::<[f32; 8]>().write_unaligned(self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_first(src: *const f32, n: usize) -> Self {
+        let mut lanes = [0.0; 8];
+        for (i, lane) in lanes.iter_mut().enumerate().take(n) {
+            // SAFETY: i < n, and the caller guarantees n readable values.
+            *lane = unsafe { *src.add(i) };
+        }
+        Portable(lanes)
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, dst: *mut f32, n: usize) {
+        for (i, &lane) in self.0.iter().enumerate().take(n) {
+            // SAFETY: i < n, and the caller guarantees n writable values.
+            unsafe { *dst.add(i) = lane };
+        }
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        let mut out = self.0;
+        for (o, b) in out.iter_mut().zip(b.0) {
+            *o += b;
+        }
+        Portable(out)
     }
     #[inline(always)]
     fn mul_add(self, b: Self, acc: Self) -> Self {
@@ -123,6 +175,19 @@ mod avx2 {
             unsafe { _mm256_storeu_ps(dst, self.0) }
         }
         #[inline(always)]
+        unsafe fn load_first(src: *const f32, n: usize) -> Self {
+            // Lanes below n are enabled; masked lanes are never touched.
+            Avx2(unsafe { _mm256_maskload_ps(src, first_lanes(n)) })
+        }
+        #[inline(always)]
+        unsafe fn store_first(self, dst: *mut f32, n: usize) {
+            unsafe { _mm256_maskstore_ps(dst, first_lanes(n), self.0) }
+        }
+        #[inline(always)]
+        fn add(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_add_ps(self.0, b.0) })
+        }
+        #[inline(always)]
         fn mul_add(self, b: Self, acc: Self) -> Self {
             Avx2(unsafe { _mm256_fmadd_ps(self.0, b.0, acc.0) })
         }
@@ -136,6 +201,100 @@ mod avx2 {
                 let quads = _mm_add_ps(
                     _mm256_castps256_ps128(self.0),
                     _mm256_extractf128_ps(self.0, 1),
+                );
+                let pairs = _mm_add_ps(quads, _mm_movehl_ps(quads, quads));
+                let one = _mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1));
+                _mm_cvtss_f32(one)
+            }
+        }
+        #[inline(always)]
+        fn prefetch(src: *const f32) {
+            unsafe { _mm_prefetch(src.cast::<i8>(), _MM_HINT_T0) }
+        }
+    }
+
+    /// A lane mask with the sign bit set in lanes `0..n`.
+    #[inline(always)]
+    unsafe fn first_lanes(n: usize) -> __m256i {
+        unsafe {
+            _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(n as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            )
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::Avx512;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::Lanes;
+    use std::arch::x86_64::*;
+
+    /// Sixteen lanes in an AVX-512 register. Only used inside functions
+    /// compiled with `#[target_feature(enable = "avx512f,avx2,fma")]`.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx512(__m512);
+
+    /// The mask of lanes `0..n` (n < 16).
+    #[inline(always)]
+    fn first_lanes(n: usize) -> __mmask16 {
+        ((1u32 << n) - 1) as __mmask16
+    }
+
+    // SAFETY (all blocks below): values of this type only exist inside
+    // kernels that run after `Isa::detect` found AVX-512F.
+    impl Lanes for Avx512 {
+        const N: usize = 16;
+        #[inline(always)]
+        fn zero() -> Self {
+            Avx512(unsafe { _mm512_setzero_ps() })
+        }
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Avx512(unsafe { _mm512_set1_ps(v) })
+        }
+        #[inline(always)]
+        unsafe fn load(src: *const f32) -> Self {
+            Avx512(unsafe { _mm512_loadu_ps(src) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, dst: *mut f32) {
+            unsafe { _mm512_storeu_ps(dst, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn load_first(src: *const f32, n: usize) -> Self {
+            // Masked-off lanes are not read, so they cannot fault.
+            Avx512(unsafe { _mm512_maskz_loadu_ps(first_lanes(n), src) })
+        }
+        #[inline(always)]
+        unsafe fn store_first(self, dst: *mut f32, n: usize) {
+            unsafe { _mm512_mask_storeu_ps(dst, first_lanes(n), self.0) }
+        }
+        #[inline(always)]
+        fn add(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_add_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn mul_add(self, b: Self, acc: Self) -> Self {
+            Avx512(unsafe { _mm512_fmadd_ps(self.0, b.0, acc.0) })
+        }
+        #[inline(always)]
+        fn mul_add_scalar(a: f32, b: f32, acc: f32) -> f32 {
+            a.mul_add(b, acc)
+        }
+        #[inline(always)]
+        fn sum(self) -> f32 {
+            // Halves added pairwise down to one lane: a fixed order.
+            unsafe {
+                let low = _mm512_castps512_ps256(self.0);
+                let high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(self.0), 1));
+                let eights = _mm256_add_ps(low, high);
+                let quads = _mm_add_ps(
+                    _mm256_castps256_ps128(eights),
+                    _mm256_extractf128_ps(eights, 1),
                 );
                 let pairs = _mm_add_ps(quads, _mm_movehl_ps(quads, quads));
                 let one = _mm_add_ss(pairs, _mm_shuffle_ps(pairs, pairs, 1));

@@ -204,6 +204,16 @@ impl DisjointSlices {
         // SAFETY: in bounds (checked), and unaliased per the contract.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
+
+    /// The buffer's start and length, for tasks whose parts are not one
+    /// range (a column panel of a matrix).
+    ///
+    /// # Safety
+    /// Writes through the pointer must follow [`Self::range`]'s contract,
+    /// element by element.
+    pub(crate) unsafe fn raw(&self) -> (*mut f32, usize) {
+        (self.0, self.1)
+    }
 }
 
 /// Claims the next task of the run `ticket` names, if the claim word still

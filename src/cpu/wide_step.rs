@@ -1,0 +1,286 @@
+//! The CPU's fused linear step for wide models (tens to thousands of
+//! outputs, as linear probes have): the step's rows are gathered once into
+//! a batch, then
+//!
+//! 1. scores = X·W + b as register-tiled products ([`product_tile`]), in
+//!    tasks of one column panel of W by a group of rows, so that the panel
+//!    stays in the core's L2 while the group's rows pass over it;
+//! 2. the loss and dScores of each row;
+//! 3. dW = Xᵀ·dS in tasks of one column panel of dS by a group of features,
+//!    each weight one sum over the rows in order, and db = Σ_rows dS in row
+//!    order.
+//!
+//! Every value is computed whole by one task, so nothing is reduced across
+//! threads and the result does not depend on the thread count. A batch
+//! larger than [`BATCH_VALUES`] allows is run in chunks of rows that only
+//! depend on the feature count; dW and db then add chunk after chunk.
+//!
+//! The narrow twin ([`super::fused_step`]) wins for a handful of outputs:
+//! there, one W load serves too few products to pay for the tiles.
+
+use super::fused_step::{FusedStep, grown, row_target};
+use super::lane_tree_sum;
+use super::product_tile::{self, MAX_TILE_ROWS, Operand, Panel, Start};
+use super::reference::{RowTarget, is_correct, loss_row};
+use super::spin_pool::{self, DisjointSlices};
+use crate::Result;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Outputs from which the tiles beat the narrow step's dot products
+/// (measured with `lintrain bench`; see BENCHMARKS.md).
+pub(crate) const WIDE_FROM: usize = 24;
+/// Values of the gathered batch held at once (8 MiB): longer steps run in
+/// chunks of rows.
+const BATCH_VALUES: usize = 1 << 21;
+/// Rows per task of the scores: with a 64-column panel of W (192 KiB at
+/// D = 768) they fit a core's L2 together.
+const SCORE_ROWS_PER_TASK: usize = 128;
+/// Features per task of the weight gradient.
+const GRADIENT_FEATURES_PER_TASK: usize = 96;
+/// Rows per task of the gather and of the loss.
+const ROWS_PER_TASK: usize = 32;
+
+/// Buffers reused from step to step, grown on demand.
+#[derive(Debug, Default)]
+pub(crate) struct WideScratch {
+    batch: Vec<f32>,
+    scores: Vec<f32>,
+    dscores: Vec<f32>,
+    row_loss: Vec<f32>,
+}
+
+/// Rows per chunk for `features` columns: a multiple of the widest tile.
+fn chunk_rows(features: usize) -> usize {
+    (BATCH_VALUES / features.max(1) / MAX_TILE_ROWS).max(1) * MAX_TILE_ROWS
+}
+
+/// `0..len` cut into `parts` near-equal ranges; part `i` of them.
+fn part(len: usize, parts: usize, i: usize) -> Range<usize> {
+    i * len / parts..(i + 1) * len / parts
+}
+
+/// Runs the step; returns the mean loss and the number of correct rows, and
+/// writes [dW | db] over the start of `grads` when given.
+pub(crate) fn run(
+    step: &FusedStep<'_>,
+    scratch: &mut WideScratch,
+    grads: Option<&mut [f32]>,
+) -> Result<(f32, usize)> {
+    let (d, c, rows) = (step.features, step.outputs, step.indices.len());
+    let chunk = chunk_rows(d);
+    let longest = chunk.min(rows);
+    // Padding rows: a last partial tile reads up to MAX_TILE_ROWS − 1 rows
+    // (or, read as columns, values) past the batch.
+    let batch = grown(
+        &mut scratch.batch,
+        (longest + MAX_TILE_ROWS) * d,
+        "the step's gathered rows",
+    )?;
+    let scores = grown(&mut scratch.scores, longest * c, "the step's scores")?;
+    let dscores = grown(
+        &mut scratch.dscores,
+        longest * c,
+        "the step's score gradients",
+    )?;
+    let row_loss = grown(&mut scratch.row_loss, rows, "the step's row losses")?;
+    let (weights, bias) = step.params[..d * c + c].split_at(d * c);
+    let mut grads = grads.map(|g| g[..d * c + c].split_at_mut(d * c));
+    if let Some((weight_grads, bias_grads)) = grads.as_mut()
+        && rows == 0
+    {
+        weight_grads.fill(0.0);
+        bias_grads.fill(0.0);
+    }
+    let inv_n = 1.0 / rows as f32;
+    let mut correct = 0;
+    for (index, first) in (0..rows).step_by(chunk).enumerate() {
+        let indices = &step.indices[first..first + chunk.min(rows - first)];
+        let n = indices.len();
+        let chunk = Chunk {
+            step,
+            indices,
+            batch: DisjointSlices::new(batch),
+            scores: DisjointSlices::new(&mut scores[..n * c]),
+            dscores: DisjointSlices::new(&mut dscores[..n * c]),
+        };
+        chunk.gather();
+        chunk.scores(weights, bias);
+        correct += chunk.losses(&mut row_loss[first..first + n], inv_n);
+        if let Some((weight_grads, bias_grads)) = grads.as_mut() {
+            chunk.weight_gradient(weight_grads, index > 0);
+            // SAFETY: the tasks that wrote dS have finished.
+            let dscores = unsafe { chunk.dscores.range(0, n * c) };
+            bias_gradient(dscores, c, bias_grads, index == 0);
+        }
+    }
+    let mean_loss = lane_tree_sum(row_loss.iter().copied()) * inv_n;
+    Ok((mean_loss, correct))
+}
+
+/// One chunk of the step's rows and the scratch it fills.
+struct Chunk<'a> {
+    step: &'a FusedStep<'a>,
+    indices: &'a [u32],
+    batch: DisjointSlices,
+    scores: DisjointSlices,
+    dscores: DisjointSlices,
+}
+
+impl Chunk<'_> {
+    /// The chunk's column panels: at most one tile wide each.
+    fn panels(&self) -> usize {
+        self.step
+            .outputs
+            .div_ceil(product_tile::panel_width(self.step.isa))
+    }
+
+    /// Columns of panel `j`.
+    fn panel_columns(&self, j: usize) -> Range<usize> {
+        let width = product_tile::panel_width(self.step.isa);
+        j * width..((j + 1) * width).min(self.step.outputs)
+    }
+
+    /// Copies the chunk's rows of X into the batch, row after row.
+    fn gather(&self) {
+        let (x, d, n) = (self.step.x, self.step.features, self.indices.len());
+        spin_pool::pool().run(n.div_ceil(ROWS_PER_TASK), &|t| {
+            let rows = t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(n);
+            // SAFETY: each task owns its rows of the batch.
+            let out = unsafe { self.batch.range(rows.start * d, rows.len() * d) };
+            for (out, &row) in out.chunks_exact_mut(d).zip(&self.indices[rows]) {
+                let row = row as usize;
+                out.copy_from_slice(&x[row * d..(row + 1) * d]);
+            }
+        });
+    }
+
+    /// scores = batch·W + b.
+    fn scores(&self, weights: &[f32], bias: &[f32]) {
+        let (d, c, n) = (self.step.features, self.step.outputs, self.indices.len());
+        let groups = n.div_ceil(SCORE_ROWS_PER_TASK);
+        // SAFETY (raw): each task writes its own panel of its own rows.
+        let ((batch, _), (scores, _)) = unsafe { (self.batch.raw(), self.scores.raw()) };
+        let (batch, scores) = (SendPtr(batch), SendPtr(scores));
+        spin_pool::pool().run(self.panels() * groups, &|t| {
+            let columns = self.panel_columns(t / groups);
+            let job = Panel {
+                a: Operand::Rows {
+                    base: batch.get(),
+                    ld: d,
+                },
+                b: weights[columns.start..].as_ptr(),
+                ldb: c,
+                depth: d,
+                out: scores.get().wrapping_add(columns.start),
+                ldc: c,
+                width: columns.len(),
+                start: Start::Bias(bias[columns.start..].as_ptr()),
+            };
+            // SAFETY: rows below n + MAX_TILE_ROWS − 1 of the batch exist (it
+            // has MAX_TILE_ROWS padding rows), W has D rows of C values
+            // from which the panel's columns are read, the scores have n
+            // rows of C, the panel is at most one tile wide, and `isa` was
+            // detected on this CPU.
+            unsafe { product_tile::panel(self.step.isa, &job, part(n, groups, t % groups)) };
+        });
+    }
+
+    /// Each row's loss into `row_loss` and its dScores (already divided by
+    /// the step's rows); returns the correct rows.
+    fn losses(&self, row_loss: &mut [f32], inv_n: f32) -> usize {
+        let (c, n) = (self.step.outputs, self.indices.len());
+        let correct = AtomicUsize::new(0);
+        let row_loss = DisjointSlices::new(row_loss);
+        spin_pool::pool().run(n.div_ceil(ROWS_PER_TASK), &|t| {
+            let rows = t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(n);
+            // SAFETY: each task owns its rows of each buffer, and the scores
+            // are no longer written.
+            let (scores, dscores, losses) = unsafe {
+                (
+                    &*self.scores.range(rows.start * c, rows.len() * c),
+                    self.dscores.range(rows.start * c, rows.len() * c),
+                    row_loss.range(rows.start, rows.len()),
+                )
+            };
+            let mut hits = 0;
+            for (((s, ds), loss), &row) in scores
+                .chunks_exact(c)
+                .zip(dscores.chunks_exact_mut(c))
+                .zip(losses)
+                .zip(&self.indices[rows])
+            {
+                let target = row_target(self.step.targets, row as usize, c);
+                *loss = loss_row(self.step.loss, s, target, ds, inv_n);
+                if let RowTarget::Class { label, .. } = target
+                    && is_correct(self.step.loss, s, label)
+                {
+                    hits += 1;
+                }
+            }
+            correct.fetch_add(hits, Ordering::Relaxed);
+        });
+        correct.into_inner()
+    }
+
+    /// dW = batchᵀ·dS, or dW += batchᵀ·dS when `accumulate`.
+    fn weight_gradient(&self, weight_grads: &mut [f32], accumulate: bool) {
+        let (d, c, n) = (self.step.features, self.step.outputs, self.indices.len());
+        let groups = d.div_ceil(GRADIENT_FEATURES_PER_TASK);
+        // SAFETY (raw): the batch and dS are only read here.
+        let ((batch, _), (dscores, _)) = unsafe { (self.batch.raw(), self.dscores.raw()) };
+        let (batch, dscores) = (SendPtr(batch), SendPtr(dscores));
+        let out = SendPtr(weight_grads.as_mut_ptr());
+        spin_pool::pool().run(self.panels() * groups, &|t| {
+            let columns = self.panel_columns(t / groups);
+            let job = Panel {
+                a: Operand::Columns {
+                    base: batch.get(),
+                    ld: d,
+                },
+                b: dscores.get().wrapping_add(columns.start),
+                ldb: c,
+                depth: n,
+                out: out.get().wrapping_add(columns.start),
+                ldc: c,
+                width: columns.len(),
+                start: if accumulate {
+                    Start::Accumulate
+                } else {
+                    Start::Zero
+                },
+            };
+            // SAFETY: read as columns, the batch's values up to
+            // (n − 1)·D + D + MAX_TILE_ROWS − 2 exist (its padding rows);
+            // dS has n rows of C; dW has D rows of C, and each task writes
+            // its own panel of its own features; `isa` was detected here.
+            unsafe { product_tile::panel(self.step.isa, &job, part(d, groups, t % groups)) };
+        });
+    }
+}
+
+/// `db (=|+=) Σ_r dS[r, ·]`, rows in order.
+fn bias_gradient(dscores: &[f32], c: usize, bias_grads: &mut [f32], first_chunk: bool) {
+    if first_chunk {
+        bias_grads.fill(0.0);
+    }
+    for row in dscores.chunks_exact(c) {
+        for (db, ds) in bias_grads.iter_mut().zip(row) {
+            *db += ds;
+        }
+    }
+}
+
+/// A raw pointer that tasks share; what each task may touch through it is
+/// stated where it is used.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+
+// SAFETY: only dereferenced by tasks on disjoint elements (see its uses).
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
