@@ -9,6 +9,7 @@ pub mod reference;
 mod simd;
 mod spin_pool;
 mod update;
+mod wide_loss;
 mod wide_step;
 
 pub use backend::{CpuBackend, CpuIndices, StepKernels};

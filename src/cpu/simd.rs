@@ -64,6 +64,20 @@ pub(crate) trait Lanes: Copy {
     unsafe fn store_first(self, dst: *mut f32, n: usize);
     /// `self + b`, lane by lane.
     fn add(self, b: Self) -> Self;
+    /// `self − b`, lane by lane.
+    fn sub(self, b: Self) -> Self;
+    /// `self·b`, lane by lane.
+    fn mul(self, b: Self) -> Self;
+    /// The larger of each pair of lanes (either one where a lane is NaN).
+    fn max(self, b: Self) -> Self;
+    /// The smaller of each pair of lanes (either one where a lane is NaN).
+    fn min(self, b: Self) -> Self;
+    /// The largest lane.
+    fn max_lane(self) -> f32;
+    /// `e^x` per lane for finite x: within a few ulp of `f32::exp` (the
+    /// Cephes polynomial on AVX2 and AVX-512, `f32::exp` itself on the
+    /// portable path), 0 below −87.3 where f32's `e^x` is subnormal.
+    fn exp(self) -> Self;
     /// `self·b + acc`, fused where the instruction set has it.
     fn mul_add(self, b: Self, acc: Self) -> Self;
     /// The scalar twin of [`Lanes::mul_add`], for tails.
@@ -123,6 +137,30 @@ impl Lanes for Portable {
         Portable(out)
     }
     #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Portable(std::array::from_fn(|i| self.0[i] - b.0[i]))
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Portable(std::array::from_fn(|i| self.0[i] * b.0[i]))
+    }
+    #[inline(always)]
+    fn max(self, b: Self) -> Self {
+        Portable(std::array::from_fn(|i| self.0[i].max(b.0[i])))
+    }
+    #[inline(always)]
+    fn min(self, b: Self) -> Self {
+        Portable(std::array::from_fn(|i| self.0[i].min(b.0[i])))
+    }
+    #[inline(always)]
+    fn max_lane(self) -> f32 {
+        self.0.into_iter().fold(f32::NEG_INFINITY, f32::max)
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        Portable(self.0.map(f32::exp))
+    }
+    #[inline(always)]
     fn mul_add(self, b: Self, acc: Self) -> Self {
         let mut out = acc.0;
         for ((o, a), b) in out.iter_mut().zip(self.0).zip(b.0) {
@@ -138,6 +176,45 @@ impl Lanes for Portable {
     fn sum(self) -> f32 {
         let v = self.0;
         ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
+    }
+}
+
+/// Cephes' single-precision `e^x`: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`,
+/// `e^r` by a degree-7 polynomial, then scaled by `2ⁿ` (each instruction
+/// set scales in its own way).
+#[cfg(target_arch = "x86_64")]
+mod cephes_exp {
+    use super::Lanes;
+
+    /// Below this, f32's `e^x` is subnormal: the vector `exp` gives 0.
+    pub(super) const LOW: f32 = -87.336_55;
+    const HIGH: f32 = 88.0;
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    /// ln 2 split in two, the first exact in few bits, so `n·LN2_HIGH` is exact.
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    const POLYNOMIAL: [f32; 6] = [
+        1.987_569_1e-4,
+        1.398_2e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        5.000_000_1e-1,
+    ];
+
+    /// `(n, e^r)` for `x = n·ln 2 + r`, `round` rounding to nearest.
+    #[inline(always)]
+    pub(super) fn reduced<V: Lanes>(x: V, round: impl Fn(V) -> V) -> (V, V) {
+        let x = x.max(V::splat(LOW)).min(V::splat(HIGH));
+        let n = round(x.mul(V::splat(LOG2_E)));
+        let r = n.mul_add(V::splat(-LN2_HIGH), x);
+        let r = n.mul_add(V::splat(-LN2_LOW), r);
+        let mut p = V::splat(POLYNOMIAL[0]);
+        for &c in &POLYNOMIAL[1..] {
+            p = p.mul_add(r, V::splat(c));
+        }
+        let e = p.mul_add(r.mul(r), r.add(V::splat(1.0)));
+        (n, e)
     }
 }
 
@@ -186,6 +263,47 @@ mod avx2 {
         #[inline(always)]
         fn add(self, b: Self) -> Self {
             Avx2(unsafe { _mm256_add_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn sub(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_sub_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn mul(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_mul_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn max(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_max_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn min(self, b: Self) -> Self {
+            Avx2(unsafe { _mm256_min_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn max_lane(self) -> f32 {
+            let mut lanes = [0.0f32; 8];
+            unsafe { self.store(lanes.as_mut_ptr()) };
+            lanes.into_iter().fold(f32::NEG_INFINITY, f32::max)
+        }
+        #[inline(always)]
+        fn exp(self) -> Self {
+            unsafe {
+                let (n, e) = super::cephes_exp::reduced(self, |v| {
+                    Avx2(_mm256_round_ps::<
+                        { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+                    >(v.0))
+                });
+                // 2ⁿ from its exponent bits: n is within −126..=127 here.
+                let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+                    _mm256_cvtps_epi32(n.0),
+                    _mm256_set1_epi32(127),
+                ));
+                let value = _mm256_mul_ps(e.0, _mm256_castsi256_ps(bits));
+                let normal =
+                    _mm256_cmp_ps::<_CMP_GE_OQ>(self.0, _mm256_set1_ps(super::cephes_exp::LOW));
+                Avx2(_mm256_and_ps(value, normal))
+            }
         }
         #[inline(always)]
         fn mul_add(self, b: Self, acc: Self) -> Self {
@@ -276,6 +394,42 @@ mod avx512 {
         #[inline(always)]
         fn add(self, b: Self) -> Self {
             Avx512(unsafe { _mm512_add_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn sub(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_sub_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn mul(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_mul_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn max(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_max_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn min(self, b: Self) -> Self {
+            Avx512(unsafe { _mm512_min_ps(self.0, b.0) })
+        }
+        #[inline(always)]
+        fn max_lane(self) -> f32 {
+            unsafe { _mm512_reduce_max_ps(self.0) }
+        }
+        #[inline(always)]
+        fn exp(self) -> Self {
+            unsafe {
+                let (n, e) = super::cephes_exp::reduced(self, |v| {
+                    Avx512(_mm512_roundscale_ps::<
+                        { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+                    >(v.0))
+                });
+                let value = _mm512_scalef_ps(e.0, n.0);
+                let normal = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(
+                    self.0,
+                    _mm512_set1_ps(super::cephes_exp::LOW),
+                );
+                Avx512(_mm512_maskz_mov_ps(normal, value))
+            }
         }
         #[inline(always)]
         fn mul_add(self, b: Self, acc: Self) -> Self {

@@ -23,7 +23,9 @@ use super::lane_tree_sum;
 use super::product_tile::{self, MAX_TILE_ROWS, Operand, Panel, Start};
 use super::reference::{RowTarget, is_correct, loss_row};
 use super::spin_pool::{self, DisjointSlices};
+use super::wide_loss;
 use crate::Result;
+use crate::loss::Loss;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -108,10 +110,7 @@ pub(crate) fn run(
         chunk.scores(weights, bias);
         correct += chunk.losses(&mut row_loss[first..first + n], inv_n);
         if let Some((weight_grads, bias_grads)) = grads.as_mut() {
-            chunk.weight_gradient(weight_grads, index > 0);
-            // SAFETY: the tasks that wrote dS have finished.
-            let dscores = unsafe { chunk.dscores.range(0, n * c) };
-            bias_gradient(dscores, c, bias_grads, index == 0);
+            chunk.gradient(weight_grads, bias_grads, index > 0);
         }
     }
     let mean_loss = lane_tree_sum(row_loss.iter().copied()) * inv_n;
@@ -211,7 +210,22 @@ impl Chunk<'_> {
                 .zip(&self.indices[rows])
             {
                 let target = row_target(self.step.targets, row as usize, c);
-                *loss = loss_row(self.step.loss, s, target, ds, inv_n);
+                let vectors = match (self.step.loss, target) {
+                    (
+                        &Loss::SoftmaxCrossEntropy { label_smoothing },
+                        RowTarget::Class { label, weight },
+                    ) => wide_loss::softmax_row(
+                        self.step.isa,
+                        s,
+                        label as usize,
+                        weight,
+                        label_smoothing,
+                        ds,
+                        inv_n,
+                    ),
+                    _ => None,
+                };
+                *loss = vectors.unwrap_or_else(|| loss_row(self.step.loss, s, target, ds, inv_n));
                 if let RowTarget::Class { label, .. } = target
                     && is_correct(self.step.loss, s, label)
                 {
@@ -223,15 +237,30 @@ impl Chunk<'_> {
         correct.into_inner()
     }
 
-    /// dW = batchᵀ·dS, or dW += batchᵀ·dS when `accumulate`.
-    fn weight_gradient(&self, weight_grads: &mut [f32], accumulate: bool) {
+    /// dW = batchᵀ·dS and db = Σ_rows dS, or both added to what they hold
+    /// when `accumulate`: a task per panel and group of features, then a
+    /// task per panel of db.
+    fn gradient(&self, weight_grads: &mut [f32], bias_grads: &mut [f32], accumulate: bool) {
         let (d, c, n) = (self.step.features, self.step.outputs, self.indices.len());
-        let groups = d.div_ceil(GRADIENT_FEATURES_PER_TASK);
+        let (panels, groups) = (self.panels(), d.div_ceil(GRADIENT_FEATURES_PER_TASK));
         // SAFETY (raw): the batch and dS are only read here.
         let ((batch, _), (dscores, _)) = unsafe { (self.batch.raw(), self.dscores.raw()) };
         let (batch, dscores) = (SendPtr(batch), SendPtr(dscores));
         let out = SendPtr(weight_grads.as_mut_ptr());
-        spin_pool::pool().run(self.panels() * groups, &|t| {
+        let bias_grads = DisjointSlices::new(bias_grads);
+        spin_pool::pool().run(panels * groups + panels, &|t| {
+            if t >= panels * groups {
+                let columns = self.panel_columns(t - panels * groups);
+                // SAFETY: each of these tasks owns its panel's columns of
+                // db, and dS is only read.
+                let (db, dscores) = unsafe {
+                    (
+                        bias_grads.range(columns.start, columns.len()),
+                        std::slice::from_raw_parts(dscores.get(), n * c),
+                    )
+                };
+                return bias_gradient(dscores, c, columns.start, db, accumulate);
+            }
             let columns = self.panel_columns(t / groups);
             let job = Panel {
                 a: Operand::Columns {
@@ -259,13 +288,13 @@ impl Chunk<'_> {
     }
 }
 
-/// `db (=|+=) Σ_r dS[r, ·]`, rows in order.
-fn bias_gradient(dscores: &[f32], c: usize, bias_grads: &mut [f32], first_chunk: bool) {
-    if first_chunk {
-        bias_grads.fill(0.0);
+/// `db (=|+=) Σ_r dS[r, first..first + len]`, rows in order.
+fn bias_gradient(dscores: &[f32], c: usize, first: usize, db: &mut [f32], accumulate: bool) {
+    if !accumulate {
+        db.fill(0.0);
     }
     for row in dscores.chunks_exact(c) {
-        for (db, ds) in bias_grads.iter_mut().zip(row) {
+        for (db, ds) in db.iter_mut().zip(&row[first..]) {
             *db += ds;
         }
     }
