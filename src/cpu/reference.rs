@@ -28,10 +28,16 @@ fn cast<F: Float>(v: f64) -> F {
 
 /// First index of the maximum (NaN never wins).
 pub fn argmax<F: Float>(row: ArrayView1<'_, F>) -> usize {
-    let mut best = 0;
-    for (j, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = j;
+    let mut iter = row.iter().enumerate();
+    let Some((_, &first)) = iter.next() else {
+        return 0;
+    };
+    // The best value kept beside its index: a thousand-class row would
+    // otherwise index the view (with its bounds check) at every column.
+    let (mut best, mut best_value) = (0, first);
+    for (j, &v) in iter {
+        if v > best_value {
+            (best, best_value) = (j, v);
         }
     }
     best
