@@ -1,21 +1,27 @@
 //! The CPU backend's own kernels: the fused linear step against the unfused
 //! operations and an f64 computation, for every loss and odd shapes, bitwise
-//! equal whatever the thread count, with the SIMD and the portable kernels;
-//! the unfused steps a CPU without AVX2 runs; its bad-input errors; and no
-//! heap allocation in steady state.
+//! equal whatever the thread count, with both fused kernels (dot products
+//! and tiles) on every instruction set this CPU runs (AVX-512, AVX2 + FMA,
+//! portable); the unfused steps a CPU without AVX2 runs; which instruction
+//! sets `with_isa` accepts; its bad-input errors; and no heap allocation in
+//! steady state. The wide shapes are in `cpu_wide_step.rs`.
 
 mod common;
 
-use common::{assert_close, assert_close_f64, nan_vec, random_labels, random_vec, rng};
-use lintrain::backend::{LinearStep, ResidentTargets, unfused_linear_step};
-use lintrain::cpu::reference::{RowTargets, loss_rows};
-use lintrain::cpu::{CpuIndices, Isa, StepKernels};
+use common::cpu_step::{
+    ALL_ISAS, Case, FUSED_KERNELS, GRAD_TOLERANCES, Reference, Resident, TILE_GRAD_TOLERANCES,
+    TargetKind, assert_bitwise_identical_across_pools, backend_on, backends_with, check_step,
+    check_step_within, cpu_has, for_each_case, kernels, pool, supported_isas,
+};
+use common::{assert_close_f64, random_vec, rng};
+use lintrain::backend::{LinearStep, ResidentTargets};
+use lintrain::cpu::{Isa, StepKernels};
 use lintrain::{Backend, CpuBackend, Error, Loss, Optimizer, Regularizer, UpdateStep};
-use ndarray::{Array1, Array2};
-use rand::Rng;
+use ndarray::Array2;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// Counts heap allocations made by threads that opted in (the test thread
 /// and the workers of the pool it measures), so other tests running at the
@@ -49,318 +55,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// What a case's rows are compared against.
-#[derive(Clone, Copy, Debug)]
-enum TargetKind {
-    Labels,
-    WeightedLabels,
-    Values,
-}
-
-/// A resident dataset and a step over it, with indices that repeat rows.
-struct Case {
-    loss: Loss,
-    kind: TargetKind,
-    rows: usize,
-    d: usize,
-    c: usize,
-    x: Array2<f32>,
-    labels: Vec<u32>,
-    values: Array2<f32>,
-    weights: Vec<f32>,
-    /// The step reads `indices[first..first + rows]`.
-    indices: Vec<u32>,
-    first: usize,
-    params: Vec<f32>,
-}
-
-impl Case {
-    fn new(loss: Loss, kind: TargetKind, rows: usize, d: usize, c: usize, seed: u64) -> Self {
-        let mut rng = rng(seed);
-        let n = rows / 2 + 3;
-        let x = Array2::from_shape_vec((n, d), random_vec(&mut rng, n * d, 1.0)).unwrap();
-        let classes = if c == 1 { 2 } else { c };
-        let labels = random_labels(&mut rng, n, classes);
-        let values = Array2::from_shape_vec((n, c), random_vec(&mut rng, n * c, 1.0)).unwrap();
-        let values = if matches!(loss, Loss::Logistic) {
-            values.mapv(|v| (v + 1.0) / 2.0)
-        } else {
-            values
-        };
-        let weights = (0..c).map(|_| rng.random_range(0.25f32..2.0)).collect();
-        // Fewer dataset rows than step rows, so rows repeat.
-        let first = 3;
-        let indices = (0..first + rows + 2)
-            .map(|_| rng.random_range(0..n as u32))
-            .collect();
-        let scale = 1.0 / (d as f32).sqrt();
-        let params = random_vec(&mut rng, d * c + c, scale);
-        Self {
-            loss,
-            kind,
-            rows,
-            d,
-            c,
-            x,
-            labels,
-            values,
-            weights,
-            indices,
-            first,
-            params,
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "{} ({:?}) rows {} D {} C {}",
-            self.loss.name(),
-            self.kind,
-            self.rows,
-            self.d,
-            self.c
-        )
-    }
-}
-
-/// The case uploaded to one backend.
-struct Resident {
-    x: Array2<f32>,
-    labels: CpuIndices,
-    values: Array2<f32>,
-    weights: Vec<f32>,
-    indices: CpuIndices,
-}
-
-impl Resident {
-    fn new(backend: &CpuBackend, case: &Case) -> Self {
-        Self {
-            x: backend.upload_rows(case.x.view()).unwrap(),
-            labels: backend.upload_indices(&case.labels).unwrap(),
-            values: backend.upload_rows(case.values.view()).unwrap(),
-            weights: backend.upload(&case.weights).unwrap(),
-            indices: backend.upload_indices(&case.indices).unwrap(),
-        }
-    }
-
-    fn step<'a>(&'a self, case: &'a Case) -> LinearStep<'a, CpuBackend> {
-        let targets = match case.kind {
-            TargetKind::Labels => ResidentTargets::Classes {
-                labels: &self.labels,
-                class_weights: None,
-            },
-            TargetKind::WeightedLabels => ResidentTargets::Classes {
-                labels: &self.labels,
-                class_weights: Some(&self.weights),
-            },
-            TargetKind::Values => ResidentTargets::Values(&self.values),
-        };
-        LinearStep {
-            loss: &case.loss,
-            x: &self.x,
-            targets,
-            indices: &self.indices,
-            first: case.first,
-            rows: case.rows,
-            outputs: case.c,
-        }
-    }
-}
-
-/// Gradient (NaN-prefilled, with a tail past [dW | db] that must stay NaN)
-/// and the stats pair of slot 1.
-struct StepResult {
-    grads: Vec<f32>,
-    stats: Vec<f32>,
-}
-
-const GRAD_TAIL: usize = 3;
-
-fn fused(backend: &CpuBackend, case: &Case, with_grads: bool) -> StepResult {
-    let resident = Resident::new(backend, case);
-    let mut grads = nan_vec(case.d * case.c + case.c + GRAD_TAIL);
-    let mut stats = nan_vec(4);
-    let params = backend.upload(&case.params).unwrap();
-    backend
-        .linear_step(
-            resident.step(case),
-            &params,
-            with_grads.then_some(&mut grads),
-            &mut stats,
-            1,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", case.describe()));
-    StepResult { grads, stats }
-}
-
-fn unfused(backend: &CpuBackend, case: &Case) -> StepResult {
-    let resident = Resident::new(backend, case);
-    let mut grads = nan_vec(case.d * case.c + case.c + GRAD_TAIL);
-    let mut stats = nan_vec(4);
-    let params = backend.upload(&case.params).unwrap();
-    unfused_linear_step(
-        backend,
-        resident.step(case),
-        &params,
-        Some(&mut grads),
-        &mut stats,
-        1,
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", case.describe()));
-    StepResult { grads, stats }
-}
-
-/// The step in f64: scores, the loss formulas, Xᵀ·dS and Σ dS written out.
-fn expected_f64(case: &Case) -> (Vec<f64>, f64, f64) {
-    let (rows, d, c) = (case.rows, case.d, case.c);
-    let step_rows: Vec<usize> = case.indices[case.first..case.first + rows]
-        .iter()
-        .map(|&i| i as usize)
-        .collect();
-    let w = |f: usize, k: usize| case.params[f * c + k] as f64;
-    let mut scores = Array2::<f64>::zeros((rows, c));
-    for (r, &row) in step_rows.iter().enumerate() {
-        for k in 0..c {
-            let mut s = case.params[d * c + k] as f64;
-            for f in 0..d {
-                s += case.x[(row, f)] as f64 * w(f, k);
-            }
-            scores[(r, k)] = s;
-        }
-    }
-    let labels: Vec<u32> = step_rows.iter().map(|&row| case.labels[row]).collect();
-    let weights = Array1::from_iter(case.weights.iter().map(|&v| v as f64));
-    let values = Array2::from_shape_fn((rows, c), |(r, k)| case.values[(step_rows[r], k)] as f64);
-    let targets = match case.kind {
-        TargetKind::Labels => RowTargets::Classes {
-            labels: &labels,
-            class_weights: None,
-        },
-        TargetKind::WeightedLabels => RowTargets::Classes {
-            labels: &labels,
-            class_weights: Some(weights.view()),
-        },
-        TargetKind::Values => RowTargets::Values(values.view()),
-    };
-    let result = loss_rows(&case.loss, scores.view(), &targets);
-    let mut grads = vec![0.0f64; d * c + c];
-    for (r, &row) in step_rows.iter().enumerate() {
-        for k in 0..c {
-            let g = result.dscores[(r, k)];
-            for f in 0..d {
-                grads[f * c + k] += case.x[(row, f)] as f64 * g;
-            }
-            grads[d * c + k] += g;
-        }
-    }
-    let mean = result.row_loss.sum() / rows as f64;
-    (grads, mean, result.correct as f64)
-}
-
-/// Every loss with the targets it takes and the output counts it makes sense for.
-fn loss_cases() -> Vec<(Loss, TargetKind, Vec<usize>)> {
-    vec![
-        (Loss::softmax(), TargetKind::Labels, vec![2, 3, 10]),
-        (
-            Loss::SoftmaxCrossEntropy {
-                label_smoothing: 0.1,
-            },
-            TargetKind::WeightedLabels,
-            vec![2, 3, 10],
-        ),
-        (Loss::hinge(), TargetKind::Labels, vec![2, 3, 10]),
-        (
-            Loss::SquaredHinge { margin: 0.5 },
-            TargetKind::Labels,
-            vec![2, 3, 10],
-        ),
-        (Loss::MeanSquaredError, TargetKind::Labels, vec![1, 2, 10]),
-        (Loss::MeanSquaredError, TargetKind::Values, vec![1, 3, 10]),
-        (Loss::Logistic, TargetKind::Labels, vec![1, 3]),
-        (Loss::Logistic, TargetKind::Values, vec![1, 2]),
-    ]
-}
-
-/// (rows, D) pairs covering every odd size on both axes.
-const SHAPES: [(usize, usize); 6] = [(1, 7), (7, 1), (63, 63), (65, 3073), (257, 7), (7, 3073)];
-
-fn for_each_case(mut check: impl FnMut(&Case)) {
-    let mut seed = 0;
-    for (loss, kind, outputs) in loss_cases() {
-        for &(rows, d) in &SHAPES {
-            for &c in &outputs {
-                seed += 1;
-                check(&Case::new(loss, kind, rows, d, c, seed));
-            }
-        }
-    }
-}
-
-fn check_step(backend: &CpuBackend, case: &Case) {
-    let what = case.describe();
-    let (d, c) = (case.d, case.c);
-    let got = fused(backend, case, true);
-    let reference = unfused(backend, case);
-    let (grads64, mean64, correct64) = expected_f64(case);
-
-    assert!(
-        got.grads[d * c + c..].iter().all(|v| v.is_nan()),
-        "{what}: wrote past [dW | db]"
-    );
-    assert!(
-        got.stats[..2].iter().all(|v| v.is_nan()),
-        "{what}: wrote outside its stats slot"
-    );
-    let grads = &got.grads[..d * c + c];
-    assert_close(
-        &format!("{what}: grads vs unfused"),
-        grads,
-        &reference.grads[..d * c + c],
-        1e-4,
-        1e-6,
-    );
-    assert_close_f64(
-        &format!("{what}: grads vs f64"),
-        grads,
-        &grads64,
-        1e-3,
-        1e-5,
-    );
-    assert_close(
-        &format!("{what}: mean loss vs unfused"),
-        &got.stats[2..3],
-        &reference.stats[2..3],
-        1e-5,
-        1e-6,
-    );
-    assert_close_f64(
-        &format!("{what}: mean loss vs f64"),
-        &got.stats[2..3],
-        &[mean64],
-        1e-4,
-        1e-5,
-    );
-    assert_eq!(
-        got.stats[3], reference.stats[3],
-        "{what}: correct count vs unfused"
-    );
-    assert_eq!(
-        got.stats[3] as f64, correct64,
-        "{what}: correct count vs f64"
-    );
-
-    let no_grads = fused(backend, case, false);
-    assert!(
-        no_grads.grads.iter().all(|v| v.is_nan()),
-        "{what}: wrote gradients without being asked"
-    );
-    assert_eq!(
-        no_grads.stats[2..].to_vec(),
-        got.stats[2..].to_vec(),
-        "{what}: stats without gradients"
-    );
-}
-
 #[test]
 fn fused_step_matches_unfused_and_f64_for_every_loss() {
     let backend = CpuBackend::new().with_step_kernels(StepKernels::Fused);
@@ -368,17 +62,83 @@ fn fused_step_matches_unfused_and_f64_for_every_loss() {
     for_each_case(|case| check_step(&backend, case));
 }
 
-/// The fused kernels where they have SIMD: there they beat the unfused path.
+/// Each fused kernel forced on each instruction set this CPU runs (the
+/// references computed once per case).
 #[test]
-fn backend_fuses_steps_only_with_avx2() {
-    let backend = CpuBackend::new();
-    let expected = match backend.isa() {
+fn every_isa_and_fused_kernel_matches_unfused_and_f64_for_every_loss() {
+    let backends = backends_with(&FUSED_KERNELS);
+    let reference_backend = CpuBackend::new();
+    for_each_case(|case| {
+        let reference = Reference::new(&reference_backend, case);
+        for backend in &backends {
+            let tolerances = match backend.step_kernels() {
+                StepKernels::FusedTiles => TILE_GRAD_TOLERANCES,
+                _ => GRAD_TOLERANCES,
+            };
+            check_step_within(backend, case, &reference, tolerances);
+        }
+    });
+}
+
+/// The fused kernels where they have SIMD (AVX-512 or AVX2): there they
+/// beat the unfused path. A clone keeps the instruction set and kernels.
+#[test]
+fn backend_fuses_steps_only_with_avx2_or_avx512() {
+    let default_for = |isa| match isa {
         Isa::Avx512 | Isa::Avx2Fma => StepKernels::Fused,
         Isa::Portable => StepKernels::Unfused,
     };
+    let backend = CpuBackend::new();
+    let expected = default_for(backend.isa());
     assert_eq!(backend.step_kernels(), expected);
     assert_eq!(backend.clone().step_kernels(), expected);
     assert_eq!(CpuBackend::portable().step_kernels(), StepKernels::Unfused);
+    for isa in supported_isas() {
+        let backend = CpuBackend::with_isa(isa).unwrap();
+        assert_eq!(backend.isa(), isa);
+        assert_eq!(backend.step_kernels(), default_for(isa), "{isa:?}");
+        let clone = backend.clone();
+        assert_eq!((clone.isa(), clone.step_kernels()), (isa, default_for(isa)));
+        for kernels in FUSED_KERNELS {
+            let clone = backend_on(isa, kernels).clone();
+            assert_eq!((clone.isa(), clone.step_kernels()), (isa, kernels));
+        }
+    }
+}
+
+/// `with_isa` accepts exactly the instruction sets this CPU has (detected
+/// by the test itself) and refuses the others with InvalidConfig; the
+/// portable kernels run everywhere, and `new()` takes the best.
+#[test]
+fn with_isa_accepts_exactly_the_instruction_sets_this_cpu_has() {
+    for isa in ALL_ISAS {
+        assert_eq!(isa.is_supported(), cpu_has(isa), "{isa:?}.is_supported()");
+        match CpuBackend::with_isa(isa) {
+            Ok(backend) => {
+                assert!(cpu_has(isa), "{isa:?} accepted on a CPU without it");
+                assert_eq!(backend.isa(), isa);
+            }
+            Err(Error::InvalidConfig(message)) => {
+                assert!(!cpu_has(isa), "{isa:?} refused on a CPU with it: {message}");
+                eprintln!("refused as it should be: {message}");
+            }
+            Err(e) => panic!("{isa:?} refused with {e:?} instead of InvalidConfig"),
+        }
+    }
+    let portable = CpuBackend::with_isa(Isa::Portable).unwrap();
+    assert_eq!(portable.isa(), Isa::Portable);
+    assert_eq!(
+        portable.step_kernels(),
+        CpuBackend::portable().step_kernels()
+    );
+    let best = ALL_ISAS.into_iter().find(|&isa| cpu_has(isa)).unwrap();
+    assert_eq!(Isa::detect(), best);
+    let detected = CpuBackend::with_isa(Isa::detect()).unwrap();
+    let new = CpuBackend::new();
+    assert_eq!(
+        (detected.isa(), detected.step_kernels()),
+        (new.isa(), new.step_kernels())
+    );
 }
 
 #[test]
@@ -395,52 +155,38 @@ fn unfused_steps_without_avx2_match_f64_for_every_loss() {
     for_each_case(|case| check_step(&backend, case));
 }
 
-fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-}
-
+/// The automatic choice, the portable fused and unfused steps, and each
+/// fused kernel forced on each instruction set this CPU runs.
 #[test]
 fn fused_step_is_bitwise_identical_across_thread_counts() {
-    let pools: Vec<_> = [1, 2, 3].into_iter().map(pool).collect();
-    for backend in [
+    let threads = [1, 2, 3];
+    let pools: Vec<_> = threads.into_iter().map(pool).collect();
+    let mut backends = vec![
         CpuBackend::new().with_step_kernels(StepKernels::Fused),
         CpuBackend::portable().with_step_kernels(StepKernels::Fused),
         CpuBackend::portable(),
-    ] {
+    ];
+    backends.extend(backends_with(&FUSED_KERNELS));
+    for backend in &backends {
         for_each_case(|case| {
-            let results: Vec<StepResult> = pools
-                .iter()
-                .map(|p| p.install(|| fused(&backend, case, true)))
-                .collect();
-            for (threads, result) in [1, 2, 3].iter().zip(&results).skip(1) {
-                let same = |a: &[f32], b: &[f32]| {
-                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-                };
-                assert!(
-                    same(&result.grads, &results[0].grads),
-                    "{} ({:?}): gradients differ between 1 and {threads} threads",
-                    case.describe(),
-                    (backend.isa(), backend.step_kernels())
-                );
-                assert!(
-                    same(&result.stats, &results[0].stats),
-                    "{} ({:?}): stats differ between 1 and {threads} threads",
-                    case.describe(),
-                    (backend.isa(), backend.step_kernels())
-                );
-            }
+            assert_bitwise_identical_across_pools(backend, case, &threads, &pools)
         });
     }
 }
 
 #[test]
 fn fused_step_rejects_bad_input_with_typed_errors() {
-    let backend = CpuBackend::new().with_step_kernels(StepKernels::Fused);
+    let mut backends = vec![CpuBackend::new().with_step_kernels(StepKernels::Fused)];
+    backends.extend(backends_with(&FUSED_KERNELS));
+    for backend in &backends {
+        assert_rejects_bad_input(backend);
+    }
+}
+
+fn assert_rejects_bad_input(backend: &CpuBackend) {
+    let on = kernels(backend);
     let case = Case::new(Loss::softmax(), TargetKind::Labels, 7, 5, 3, 99);
-    let resident = Resident::new(&backend, &case);
+    let resident = Resident::new(backend, &case);
     let params = backend.upload(&case.params).unwrap();
     let mut grads = vec![0.0; 5 * 3 + 3];
     let mut stats = vec![0.0; 2];
@@ -449,31 +195,43 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
     };
 
     let short_params = vec![0.0; 5 * 3];
-    assert!(matches!(
-        run(resident.step(&case), &short_params, &mut stats),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(
+        matches!(
+            run(resident.step(&case), &short_params, &mut stats),
+            Err(Error::ShapeMismatch { .. })
+        ),
+        "{on}"
+    );
     let mut no_stats = vec![];
-    assert!(matches!(
-        run(resident.step(&case), &params, &mut no_stats),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(
+        matches!(
+            run(resident.step(&case), &params, &mut no_stats),
+            Err(Error::ShapeMismatch { .. })
+        ),
+        "{on}"
+    );
     let empty = LinearStep {
         rows: 0,
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(empty, &params, &mut stats),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(
+        matches!(
+            run(empty, &params, &mut stats),
+            Err(Error::ShapeMismatch { .. })
+        ),
+        "{on}"
+    );
     let past_the_end = LinearStep {
         first: case.indices.len() - 2,
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(past_the_end, &params, &mut stats),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(
+        matches!(
+            run(past_the_end, &params, &mut stats),
+            Err(Error::ShapeMismatch { .. })
+        ),
+        "{on}"
+    );
 
     let bad_indices = backend.upload_indices(&[0, 1, 99]).unwrap();
     let step = LinearStep {
@@ -482,10 +240,13 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
         rows: 3,
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(step, &params, &mut stats),
-        Err(Error::IndexOutOfRange { index: 99, .. })
-    ));
+    assert!(
+        matches!(
+            run(step, &params, &mut stats),
+            Err(Error::IndexOutOfRange { index: 99, .. })
+        ),
+        "{on}"
+    );
 
     let mut labels = case.labels.clone();
     labels[case.indices[case.first + 2] as usize] = 3;
@@ -497,10 +258,13 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
         },
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(step, &params, &mut stats),
-        Err(Error::LabelOutOfRange { label: 3, .. })
-    ));
+    assert!(
+        matches!(
+            run(step, &params, &mut stats),
+            Err(Error::LabelOutOfRange { label: 3, .. })
+        ),
+        "{on}"
+    );
 
     let short_weights = vec![1.0; 2];
     let step = LinearStep {
@@ -510,19 +274,22 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
         },
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(step, &params, &mut stats),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(
+        matches!(
+            run(step, &params, &mut stats),
+            Err(Error::ShapeMismatch { .. })
+        ),
+        "{on}"
+    );
 
     let step = LinearStep {
         targets: ResidentTargets::Values(&resident.values),
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(step, &params, &mut stats),
-        Err(Error::InvalidConfig(_))
-    ));
+    assert!(
+        matches!(run(step, &params, &mut stats), Err(Error::InvalidConfig(_))),
+        "{on}"
+    );
 
     let mse = Loss::MeanSquaredError;
     let narrow_values = Array2::<f32>::zeros((case.x.nrows(), 2));
@@ -531,13 +298,16 @@ fn fused_step_rejects_bad_input_with_typed_errors() {
         targets: ResidentTargets::Values(&narrow_values),
         ..resident.step(&case)
     };
-    assert!(matches!(
-        run(step, &params, &mut stats),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(
+        matches!(
+            run(step, &params, &mut stats),
+            Err(Error::ShapeMismatch { .. })
+        ),
+        "{on}"
+    );
 }
 
-/// Counts the allocations of `work` run on a counted 2-thread pool.
+/// Counts the allocations of `work` run on a counted pool.
 fn allocations_during(pool: &rayon::ThreadPool, work: impl FnOnce() + Send) -> usize {
     pool.install(|| {
         COUNTED.with(|c| c.set(true));
@@ -549,83 +319,129 @@ fn allocations_during(pool: &rayon::ThreadPool, work: impl FnOnce() + Send) -> u
     })
 }
 
+/// Pools of 2 threads and of 1 whose threads' allocations are counted,
+/// made once and never dropped: a counted thread counts from its start to
+/// its exit, so none may start or exit while another test counts.
+fn counted_pools() -> &'static [(usize, rayon::ThreadPool); 2] {
+    static POOLS: OnceLock<[(usize, rayon::ThreadPool); 2]> = OnceLock::new();
+    POOLS.get_or_init(|| {
+        [2, 1].map(|threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .start_handler(|_| COUNTED.with(|c| c.set(true)))
+                .build()
+                .unwrap();
+            (threads, pool)
+        })
+    })
+}
+
+/// Held by each test that counts allocations, for its whole length: the
+/// count is one for the process, and a test's counted threads would add to
+/// another's count.
+static COUNTING: Mutex<()> = Mutex::new(());
+
 #[test]
 fn steady_state_step_loss_and_update_do_not_allocate() {
-    let counted_pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .start_handler(|_| COUNTED.with(|c| c.set(true)))
-        .build()
-        .unwrap();
-    let backend = CpuBackend::new().with_step_kernels(StepKernels::Fused);
     let case = Case::new(Loss::softmax(), TargetKind::Labels, 65, 3073, 10, 7);
-    let resident = Resident::new(&backend, &case);
-    let mut params = backend.upload(&case.params).unwrap();
-    let mut grads = backend.zeros(params.len()).unwrap();
-    let mut state = backend.zeros(3 * params.len()).unwrap();
-    let mut stats = backend.zeros(2).unwrap();
-    let (rows, c) = (case.rows, case.c);
-    let scores = backend
-        .upload(&random_vec(&mut rng(3), rows * c, 2.0))
-        .unwrap();
-    let batch_labels = backend.upload_indices(&case.labels[..3]).unwrap();
-    let mut dscores = backend.zeros(rows * c).unwrap();
-    let mut row_loss = backend.zeros(rows).unwrap();
-    let mut steps = |count: u64| {
-        for t in 1..=count {
-            backend
-                .linear_step(
-                    resident.step(&case),
-                    &params,
-                    Some(&mut grads),
-                    &mut stats,
-                    0,
-                )
-                .unwrap();
-            let update = UpdateStep {
-                optimizer: Optimizer::adam(),
-                regularizer: Regularizer::L2 { strength: 1e-3 },
-                learning_rate: 1e-3,
-                step: t,
-                weight_len: case.d * c,
-            };
-            backend
-                .update(&mut params, &grads, &mut state, &update)
-                .unwrap();
-            backend
-                .loss(
-                    &case.loss,
-                    &scores,
-                    lintrain::backend::Targets::Classes {
-                        labels: &batch_labels,
-                        class_weights: None,
-                    },
-                    3,
-                    c,
-                    lintrain::backend::LossOutputs {
-                        dscores: &mut dscores,
-                        row_loss: &mut row_loss,
-                        stats: &mut stats,
-                        slot: 0,
-                    },
-                )
-                .unwrap();
-        }
-    };
-    // The counter sees the scratch that a first step grows.
-    let fresh = CpuBackend::new().with_step_kernels(StepKernels::Fused);
-    let first_step = allocations_during(&counted_pool, || {
-        let mut stats = vec![0.0; 2];
-        fresh
-            .linear_step(resident.step(&case), &case.params, None, &mut stats, 0)
-            .unwrap();
-    });
-    assert!(first_step > 0, "a first step must grow its scratch");
-    counted_pool.install(|| steps(2));
-    let allocations = allocations_during(&counted_pool, || steps(5));
-    assert_eq!(
-        allocations, 0,
-        "steady-state steps allocated {allocations} times"
+    assert_steady_state_does_not_allocate(
+        || CpuBackend::new().with_step_kernels(StepKernels::Fused),
+        &case,
     );
+}
+
+/// The wide step's tiles (their gathered batch and score scratch) at a
+/// linear probe's width, on each instruction set this CPU runs.
+#[test]
+fn steady_state_wide_tiles_step_does_not_allocate() {
+    let case = Case::new(Loss::softmax(), TargetKind::Labels, 65, 768, 100, 8);
+    for isa in supported_isas() {
+        assert_steady_state_does_not_allocate(|| backend_on(isa, StepKernels::FusedTiles), &case);
+    }
+}
+
+/// Steps, each with an Adam update and a loss, allocate nothing once a
+/// first step has grown the scratch. Counted on a 2-thread pool and on a
+/// 1-thread one, where every task of the step runs on the counted caller
+/// (the step's helper threads are not counted).
+fn assert_steady_state_does_not_allocate(new_backend: impl Fn() -> CpuBackend, case: &Case) {
+    let _counting = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    for (threads, counted_pool) in counted_pools() {
+        let backend = new_backend();
+        let what = format!(
+            "{} on {} ({threads} threads)",
+            case.describe(),
+            kernels(&backend)
+        );
+        let resident = Resident::new(&backend, case);
+        let mut params = backend.upload(&case.params).unwrap();
+        let mut grads = backend.zeros(params.len()).unwrap();
+        let mut state = backend.zeros(3 * params.len()).unwrap();
+        let mut stats = backend.zeros(2).unwrap();
+        let (rows, c) = (case.rows, case.c);
+        let scores = backend
+            .upload(&random_vec(&mut rng(3), rows * c, 2.0))
+            .unwrap();
+        let batch_labels = backend.upload_indices(&case.labels[..3]).unwrap();
+        let mut dscores = backend.zeros(rows * c).unwrap();
+        let mut row_loss = backend.zeros(rows).unwrap();
+        let mut steps = |count: u64| {
+            for t in 1..=count {
+                backend
+                    .linear_step(
+                        resident.step(case),
+                        &params,
+                        Some(&mut grads),
+                        &mut stats,
+                        0,
+                    )
+                    .unwrap();
+                let update = UpdateStep {
+                    optimizer: Optimizer::adam(),
+                    regularizer: Regularizer::L2 { strength: 1e-3 },
+                    learning_rate: 1e-3,
+                    step: t,
+                    weight_len: case.d * c,
+                };
+                backend
+                    .update(&mut params, &grads, &mut state, &update)
+                    .unwrap();
+                backend
+                    .loss(
+                        &case.loss,
+                        &scores,
+                        lintrain::backend::Targets::Classes {
+                            labels: &batch_labels,
+                            class_weights: None,
+                        },
+                        3,
+                        c,
+                        lintrain::backend::LossOutputs {
+                            dscores: &mut dscores,
+                            row_loss: &mut row_loss,
+                            stats: &mut stats,
+                            slot: 0,
+                        },
+                    )
+                    .unwrap();
+            }
+        };
+        // The counter sees the scratch that a first step grows.
+        let fresh = new_backend();
+        let first_step = allocations_during(counted_pool, || {
+            let mut stats = vec![0.0; 2];
+            fresh
+                .linear_step(resident.step(case), &case.params, None, &mut stats, 0)
+                .unwrap();
+        });
+        assert!(first_step > 0, "{what}: a first step must grow its scratch");
+        counted_pool.install(|| steps(2));
+        let allocations = allocations_during(counted_pool, || steps(5));
+        assert_eq!(
+            allocations, 0,
+            "{what}: steady-state steps allocated {allocations} times"
+        );
+    }
 }
 
 /// Adam or AdamW in f64 as documented in `optimizer.rs`, with an

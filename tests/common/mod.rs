@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod cpu_step;
 pub mod files;
 
 use lintrain::gpu::{GpuOptions, MatmulVariant};
