@@ -1,10 +1,11 @@
-use super::fused_step::{FusedStep, StepScratch, StepTargets};
+use super::dot_step::{self, DotScratch};
+use super::lane_tree_sum;
 use super::reference::{RowTarget, argmax, is_correct, loss_row};
 use super::simd::Isa;
 use super::spin_pool::{self, DisjointSlices};
+use super::step_input::{FusedStep, StepTargets};
+use super::tile_step::{self, TileScratch, WIDE_FROM};
 use super::update::update_range;
-use super::wide_step::WIDE_FROM;
-use super::{fused_step, lane_tree_sum};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
@@ -46,6 +47,14 @@ pub enum StepKernels {
     Unfused,
 }
 
+/// Both fused steps' buffers, reused from step to step (boxed: they would
+/// make every `CpuBackend` value a few hundred bytes).
+#[derive(Debug, Default)]
+struct StepScratch {
+    dots: DotScratch,
+    tiles: TileScratch,
+}
+
 /// The ndarray backend. Matrix products use ndarray's (matrixmultiply's)
 /// threaded GEMM; the fused step has its own SIMD kernels, run on rayon's
 /// threads with results that do not depend on the thread count.
@@ -54,7 +63,7 @@ pub struct CpuBackend {
     isa: Isa,
     step_kernels: StepKernels,
     /// Reused by [`Backend::linear_step`]; a step holds it while it runs.
-    scratch: Mutex<StepScratch>,
+    scratch: Mutex<Box<StepScratch>>,
 }
 
 impl CpuBackend {
@@ -92,7 +101,7 @@ impl CpuBackend {
         Self {
             isa,
             step_kernels,
-            scratch: Mutex::new(StepScratch::default()),
+            scratch: Mutex::default(),
         }
     }
 
@@ -517,7 +526,7 @@ impl Backend for CpuBackend {
         let (rows, features) = x.dim();
         let preferred = match self.step_kernels {
             StepKernels::Fused | StepKernels::FusedDots | StepKernels::FusedTiles => {
-                fused_step::PREFERRED_ROWS
+                dot_step::PREFERRED_ROWS
             }
             StepKernels::Unfused => unfused_step_rows(features, outputs),
         };
@@ -563,15 +572,19 @@ impl Backend for CpuBackend {
             indices,
             targets,
             params,
-            tiles: match self.step_kernels {
-                StepKernels::FusedTiles => true,
-                StepKernels::FusedDots => false,
-                _ => c >= WIDE_FROM,
-            },
+        };
+        let tiles = match self.step_kernels {
+            StepKernels::FusedTiles => true,
+            StepKernels::FusedDots => false,
+            _ => c >= WIDE_FROM,
         };
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        let (mean_loss, correct) =
-            fused_step::run(&fused, &mut scratch, grads.map(|g| g.as_mut_slice()))?;
+        let grads = grads.map(|g| g.as_mut_slice());
+        let (mean_loss, correct) = if tiles {
+            tile_step::run(&fused, &mut scratch.tiles, grads)?
+        } else {
+            dot_step::run(&fused, &mut scratch.dots, grads)?
+        };
         stats[2 * slot] = mean_loss;
         stats[2 * slot + 1] = correct as f32;
         Ok(())

@@ -3,14 +3,15 @@
 //! machines with no GPU.
 
 mod backend;
-mod fused_step;
+mod dot_step;
 mod product_tile;
 pub mod reference;
 mod simd;
 mod spin_pool;
+mod step_input;
+mod tile_step;
 mod update;
 mod wide_loss;
-mod wide_step;
 
 pub use backend::{CpuBackend, CpuIndices, StepKernels};
 pub use simd::Isa;

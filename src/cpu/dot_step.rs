@@ -1,5 +1,7 @@
-//! The CPU's fused linear step: scores, loss and gradient of a minibatch
-//! read in place through its row indices.
+//! The CPU's fused linear step for a handful of outputs (the CS231n shape,
+//! C = 10): scores, loss and gradient of a minibatch read in place through
+//! its row indices, each score a dot product along D. Its wide twin is
+//! [`super::tile_step`].
 //!
 //! 1. W (D×C) is transposed into scratch so each score is a dot product of
 //!    two contiguous rows.
@@ -22,9 +24,8 @@ use super::reference::{RowTarget, is_correct, loss_row};
 use super::simd::Avx2;
 use super::simd::{Isa, Lanes, Portable};
 use super::spin_pool::{self, DisjointSlices};
-use super::wide_step::{self, WideScratch};
-use crate::loss::Loss;
-use crate::{Error, Result};
+use super::step_input::{FusedStep, grown, row_target};
+use crate::Result;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows whose scores are computed together, sharing each load of W.
@@ -55,97 +56,28 @@ const L1_BLOCK_FLOATS: usize = 4096;
 
 /// Buffers reused from step to step, grown on demand.
 #[derive(Debug, Default)]
-pub(crate) struct StepScratch {
+pub(crate) struct DotScratch {
     transposed_weights: Vec<f32>,
     scores: Vec<f32>,
     dscores: Vec<f32>,
     row_loss: Vec<f32>,
     partial_weight_grads: Vec<f32>,
-    wide: WideScratch,
-}
-
-/// The first `len` values of `buffer`, grown when shorter; a growth the
-/// allocator refuses is an [`Error::OutOfMemory`] instead of an abort.
-pub(crate) fn grown<'b>(
-    buffer: &'b mut Vec<f32>,
-    len: usize,
-    what: &'static str,
-) -> Result<&'b mut [f32]> {
-    if buffer.len() < len {
-        buffer
-            .try_reserve_exact(len - buffer.len())
-            .map_err(|_| Error::OutOfMemory {
-                what,
-                bytes: (len as u64).saturating_mul(4),
-            })?;
-        buffer.resize(len, 0.0);
-    }
-    Ok(&mut buffer[..len])
-}
-
-/// What the step's rows are compared against, indexed by dataset row.
-#[derive(Clone, Copy)]
-pub(crate) enum StepTargets<'a> {
-    Classes {
-        labels: &'a [u32],
-        class_weights: Option<&'a [f32]>,
-    },
-    Values(&'a [f32]),
-}
-
-/// A validated step: `x` is the whole dataset (rows × `features`), `indices`
-/// the step's rows (all in range), `params` = [W | b].
-pub(crate) struct FusedStep<'a> {
-    pub isa: Isa,
-    pub loss: &'a Loss,
-    pub x: &'a [f32],
-    pub features: usize,
-    pub outputs: usize,
-    pub indices: &'a [u32],
-    pub targets: StepTargets<'a>,
-    pub params: &'a [f32],
-    /// Whether the register-tiled products of [`wide_step`] compute the
-    /// step, rather than this module's dot products.
-    pub tiles: bool,
-}
-
-/// What dataset row `row` is compared against.
-pub(crate) fn row_target(targets: StepTargets<'_>, row: usize, c: usize) -> RowTarget<'_, f32> {
-    match targets {
-        StepTargets::Classes {
-            labels,
-            class_weights,
-        } => {
-            let label = labels[row];
-            RowTarget::Class {
-                label,
-                weight: class_weights
-                    .and_then(|w| w.get(label as usize).copied())
-                    .unwrap_or(1.0),
-            }
-        }
-        StepTargets::Values(values) => RowTarget::Values(&values[row * c..(row + 1) * c]),
-    }
 }
 
 /// Runs the step; returns the mean loss and the number of correct rows, and
 /// writes [dW | db] over the start of `grads` when given.
 pub(crate) fn run(
     step: &FusedStep<'_>,
-    scratch: &mut StepScratch,
+    scratch: &mut DotScratch,
     grads: Option<&mut [f32]>,
 ) -> Result<(f32, usize)> {
-    if step.tiles {
-        return wide_step::run(step, &mut scratch.wide, grads);
-    }
     let (d, c, rows) = (step.features, step.outputs, step.indices.len());
-    let StepScratch {
+    let DotScratch {
         transposed_weights,
         scores,
         dscores,
         row_loss,
         partial_weight_grads,
-        wide: _,
     } = scratch;
     let stride = transposed_stride(d);
     let wt = grown(transposed_weights, c * stride, "the transposed weights")?;
@@ -707,20 +639,5 @@ fn weight_grad_group<V: Lanes, const G: usize>(
             }
             out[(f - begin) * c + first + k] = sum;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scratch_the_allocator_refuses_is_an_error_not_an_abort() {
-        let mut buffer = vec![1.0f32; 3];
-        match grown(&mut buffer, usize::MAX / 2, "a test buffer") {
-            Err(Error::OutOfMemory { what, .. }) => assert_eq!(what, "a test buffer"),
-            other => panic!("expected OutOfMemory, got {:?}", other.map(|b| b.len())),
-        }
-        assert_eq!(grown(&mut buffer, 5, "a test buffer").unwrap().len(), 5);
     }
 }

@@ -2,9 +2,10 @@
 //! outputs, as linear probes have): the step's rows are gathered once into
 //! a batch, then
 //!
-//! 1. scores = X·W + b as register-tiled products ([`product_tile`]), in
-//!    tasks of one column panel of W by a group of rows, so that the panel
-//!    stays in the core's L2 while the group's rows pass over it;
+//! 1. scores = X·W + b as register-tiled products ([`product_tile`]), with
+//!    W packed into contiguous column panels once per step, in tasks of one
+//!    panel by a group of rows, so that the panel stays in the core's L2
+//!    while the group's rows pass over it;
 //! 2. the loss and dScores of each row;
 //! 3. dW = Xᵀ·dS in tasks of one column panel of dS by a group of features,
 //!    each weight one sum over the rows in order, and db = Σ_rows dS in row
@@ -15,14 +16,14 @@
 //! larger than [`BATCH_VALUES`] allows is run in chunks of rows that only
 //! depend on the feature count; dW and db then add chunk after chunk.
 //!
-//! The narrow twin ([`super::fused_step`]) wins for a handful of outputs:
+//! The narrow twin ([`super::dot_step`]) wins for a handful of outputs:
 //! there, one W load serves too few products to pay for the tiles.
 
-use super::fused_step::{FusedStep, grown, row_target};
 use super::lane_tree_sum;
 use super::product_tile::{self, MAX_TILE_ROWS, Operand, Panel, Start};
 use super::reference::{RowTarget, is_correct, loss_row};
 use super::spin_pool::{self, DisjointSlices};
+use super::step_input::{FusedStep, grown, row_target};
 use super::wide_loss;
 use crate::Result;
 use crate::loss::Loss;
@@ -49,7 +50,7 @@ const ROWS_PER_TASK: usize = 32;
 
 /// Buffers reused from step to step, grown on demand.
 #[derive(Debug, Default)]
-pub(crate) struct WideScratch {
+pub(crate) struct TileScratch {
     packed_weights: Vec<f32>,
     batch: Vec<f32>,
     scores: Vec<f32>,
@@ -71,7 +72,7 @@ fn part(len: usize, parts: usize, i: usize) -> Range<usize> {
 /// writes [dW | db] over the start of `grads` when given.
 pub(crate) fn run(
     step: &FusedStep<'_>,
-    scratch: &mut WideScratch,
+    scratch: &mut TileScratch,
     grads: Option<&mut [f32]>,
 ) -> Result<(f32, usize)> {
     let (d, c, rows) = (step.features, step.outputs, step.indices.len());
@@ -92,13 +93,9 @@ pub(crate) fn run(
     )?;
     let row_loss = grown(&mut scratch.row_loss, rows, "the step's row losses")?;
     let (weights, bias) = step.params[..d * c + c].split_at(d * c);
+    // `checks::linear_step` refused an empty step, so the first chunk
+    // below writes every weight and bias gradient.
     let mut grads = grads.map(|g| g[..d * c + c].split_at_mut(d * c));
-    if let Some((weight_grads, bias_grads)) = grads.as_mut()
-        && rows == 0
-    {
-        weight_grads.fill(0.0);
-        bias_grads.fill(0.0);
-    }
     let width = product_tile::panel_width(step.isa);
     let packed = grown(
         &mut scratch.packed_weights,
