@@ -93,6 +93,19 @@ pub(crate) const FUSED_STEP: Module = Module {
     source: crate::gpu::fused_source::TEMPLATE,
     trusted: false,
 };
+// The tiled linear step. Reads rows named by device data, so it keeps
+// wgpu's bounds checks.
+pub(crate) const TILED_STEP: Module = Module {
+    name: "tiled_step",
+    source: concat!(
+        include_str!("../../shaders/loss_math.wgsl"),
+        include_str!("../../shaders/tiled_common.wgsl"),
+        include_str!("../../shaders/tiled_gemm.wgsl"),
+        include_str!("../../shaders/tiled_loss.wgsl"),
+        include_str!("../../shaders/tiled_reduce.wgsl")
+    ),
+    trusted: false,
+};
 // Reads rows named by device data, so it keeps wgpu's bounds checks.
 pub(crate) const GATHER: Module = Module {
     name: "gather",
@@ -102,7 +115,7 @@ pub(crate) const GATHER: Module = Module {
 
 /// Every fixed module, for the compile-everything test (the generated
 /// fused-step modules have their own).
-pub const ALL_MODULES: [(&str, &str); 11] = [
+pub const ALL_MODULES: [(&str, &str); 12] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
     (MATMUL_PACK.name, MATMUL_PACK.source),
     (MATMUL_TEXTURE.name, MATMUL_TEXTURE.source),
@@ -114,4 +127,5 @@ pub const ALL_MODULES: [(&str, &str); 11] = [
     (OPTIM.name, OPTIM.source),
     (VECTOR.name, VECTOR.source),
     (GATHER.name, GATHER.source),
+    (TILED_STEP.name, TILED_STEP.source),
 ];

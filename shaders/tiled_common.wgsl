@@ -1,0 +1,74 @@
+// The tiled linear step for wide models (src/gpu/ops/tiled_step): its
+// parameters, flags, and the dataset rows read in place through the step's
+// indices. Prepended, after loss_math.wgsl, to tiled_gemm.wgsl,
+// tiled_loss.wgsl and tiled_reduce.wgsl, which form one module: every
+// kernel of the step takes the same parameters, each binding the buffers
+// it uses.
+
+struct TiledParams {
+    rows: u32,
+    d: u32,
+    c: u32,
+    first: u32,
+    chunk_rows: u32,
+    flags: u32,
+    slot: u32,
+    splits: u32,
+    split_rows: u32,
+    reduce_from: u32,
+    margin: f32,
+    smoothing: f32,
+    inv_rows: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+const HAS_CLASS_WEIGHTS: u32 = 1u;
+const REAL_TARGETS: u32 = 2u;
+// The batch's rows were gathered in order into chunk0 beforehand (a dataset
+// of more chunks than the kernels bind): row r is chunk0's row r.
+const GATHERED: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> p: TiledParams;
+// The dataset, `chunk_rows` rows of `d` features per chunk buffer.
+@group(0) @binding(1) var<storage, read> chunk0: array<f32>;
+@group(0) @binding(2) var<storage, read> chunk1: array<f32>;
+@group(0) @binding(3) var<storage, read> chunk2: array<f32>;
+@group(0) @binding(4) var<storage, read> chunk3: array<f32>;
+// The step reads rows indices[first..first + rows].
+@group(0) @binding(5) var<storage, read> indices: array<u32>;
+
+fn has_flag(flag: u32) -> bool {
+    return (p.flags & flag) != 0u;
+}
+
+// The dataset row of batch row r.
+fn dataset_row(r: u32) -> u32 {
+    if has_flag(GATHERED) {
+        return r;
+    }
+    return indices[p.first + r];
+}
+
+// Where a dataset row's features start: its chunk, and the offset there.
+struct RowStart {
+    chunk: u32,
+    at: u32,
+}
+
+fn row_start(r: u32) -> RowStart {
+    let row = dataset_row(r);
+    let chunk = row / p.chunk_rows;
+    return RowStart(chunk, (row - chunk * p.chunk_rows) * p.d);
+}
+
+fn read_x(start: RowStart, feature: u32) -> f32 {
+    let at = start.at + feature;
+    switch start.chunk {
+        case 0u: { return chunk0[at]; }
+        case 1u: { return chunk1[at]; }
+        case 2u: { return chunk2[at]; }
+        default: { return chunk3[at]; }
+    }
+}
