@@ -1,9 +1,8 @@
 // The tiled linear step for wide models (src/gpu/ops/tiled_step): its
-// parameters, flags, and the dataset rows read in place through the step's
-// indices. Prepended, after loss_math.wgsl, to tiled_gemm.wgsl,
-// tiled_loss.wgsl and tiled_reduce.wgsl, which form one module: every
-// kernel of the step takes the same parameters, each binding the buffers
-// it uses.
+// parameters, flags, and where the batch's rows lie in the dataset. Shared
+// by its modules (src/gpu/shader_modules.rs): the GEMMs (with scalar or
+// vec4 loads) and the loss with the reductions. Every kernel of the step
+// takes the same parameters, each binding the buffers it uses.
 
 struct TiledParams {
     rows: u32,
@@ -31,11 +30,6 @@ const REAL_TARGETS: u32 = 2u;
 const GATHERED: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: TiledParams;
-// The dataset, `chunk_rows` rows of `d` features per chunk buffer.
-@group(0) @binding(1) var<storage, read> chunk0: array<f32>;
-@group(0) @binding(2) var<storage, read> chunk1: array<f32>;
-@group(0) @binding(3) var<storage, read> chunk2: array<f32>;
-@group(0) @binding(4) var<storage, read> chunk3: array<f32>;
 // The step reads rows indices[first..first + rows].
 @group(0) @binding(5) var<storage, read> indices: array<u32>;
 
@@ -61,14 +55,4 @@ fn row_start(r: u32) -> RowStart {
     let row = dataset_row(r);
     let chunk = row / p.chunk_rows;
     return RowStart(chunk, (row - chunk * p.chunk_rows) * p.d);
-}
-
-fn read_x(start: RowStart, feature: u32) -> f32 {
-    let at = start.at + feature;
-    switch start.chunk {
-        case 0u: { return chunk0[at]; }
-        case 1u: { return chunk1[at]; }
-        case 2u: { return chunk2[at]; }
-        default: { return chunk3[at]; }
-    }
 }

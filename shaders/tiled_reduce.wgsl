@@ -4,6 +4,7 @@
 // order on every device. With one split tiled_weight_grad writes dW itself
 // and this kernel starts at `reduce_from` = D·C, writing db only.
 
+@group(0) @binding(15) var<storage, read> dscores: array<f32>;
 @group(0) @binding(17) var<storage, read> partials: array<f32>;
 @group(0) @binding(18) var<storage, read_write> grads: array<f32>;
 

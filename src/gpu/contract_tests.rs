@@ -279,6 +279,8 @@ fn host_entries() -> Vec<HostEntry> {
         ),
         entry(tiled_step::SCORES, tiled_params(), gemm()),
         entry(tiled_step::WEIGHT_GRAD, tiled_params(), gemm()),
+        entry(tiled_step::SCORES_VEC4, tiled_params(), gemm()),
+        entry(tiled_step::WEIGHT_GRAD_VEC4, tiled_params(), gemm()),
         entry(
             tiled_step::LOSS,
             tiled_params(),
@@ -628,10 +630,11 @@ fn shared_constants_agree() {
     let loss_common = parse(loss_module.name, loss_module.source);
     let optim_module = parse(optim::UPDATE.module.name, optim::UPDATE.module.source);
     let pack = parse(packed::PACK.module.name, packed::PACK.module.source);
-    let tiled = parse(
+    let tiled_gemm = parse(
         tiled_step::SCORES.module.name,
         tiled_step::SCORES.module.source,
     );
+    let tiled_loss = parse(tiled_step::LOSS.module.name, tiled_step::LOSS.module.source);
     let texture = parse(
         packed::TEXTURE_TILED.module.name,
         packed::TEXTURE_TILED.module.source,
@@ -674,7 +677,16 @@ fn shared_constants_agree() {
             ],
         ),
         (
-            &tiled,
+            &tiled_gemm,
+            &[
+                ("GATHERED", tiled_step::GATHERED),
+                ("SIDE", tiled_step::plan::GEMM_SIDE),
+                ("TILE", tiled_step::plan::TILE as u32),
+                ("PER", tiled_step::plan::PER as u32),
+            ],
+        ),
+        (
+            &tiled_loss,
             &[
                 ("HAS_CLASS_WEIGHTS", tiled_step::HAS_CLASS_WEIGHTS),
                 ("REAL_TARGETS", tiled_step::REAL_TARGETS),
@@ -684,9 +696,6 @@ fn shared_constants_agree() {
                 ("SQUARED_HINGE", tiled_step::SQUARED_HINGE),
                 ("MSE", tiled_step::MSE),
                 ("LOGISTIC", tiled_step::LOGISTIC),
-                ("SIDE", tiled_step::plan::GEMM_SIDE),
-                ("TILE", tiled_step::plan::TILE as u32),
-                ("PER", tiled_step::plan::PER as u32),
                 ("MAX_WG", tiled_step::plan::MAX_LOSS_WORKGROUP),
                 ("REDUCE_WG", tiled_step::plan::REDUCE_WORKGROUP),
             ],

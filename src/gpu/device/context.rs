@@ -29,9 +29,9 @@ pub enum MatmulVariant {
 }
 
 /// Which kernels run [`crate::Backend::linear_step`] on the GPU. By
-/// default the fused kernels take every step they fit and the tiled
-/// variant the rest (see [`GpuContext::step_variant`]); forcing one makes
-/// the tests and the benchmark reach it on any adapter.
+/// default the fused kernels take every step they fit and, on GPUs, the
+/// tiled variant the rest (see [`GpuContext::step_variant`]); forcing one
+/// makes the tests and the benchmark reach it on any adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepVariant {
     /// The kernels generated per output count, sharing values through
@@ -44,7 +44,7 @@ pub enum StepVariant {
     /// workgroup per loss row, and the weight gradient split along the
     /// batch with a fixed-order reduction: any C and D, no subgroup size
     /// assumed. What discrete and integrated GPUs run for every step the
-    /// fused kernels do not take.
+    /// fused kernels do not take (CPU-type adapters run `Unfused` there).
     Tiled,
     /// Gather, matmul, loss, Aᵀ·B matmul and column sums as separate
     /// operations, with scratch allocated on every call.
@@ -214,15 +214,18 @@ impl GpuContext {
     }
     /// Which kernels run a linear step that the fused kernels fit
     /// (`fused_fits`) or not: the forced variant ([`GpuOptions::step`],
-    /// with `Fused8` running unfused where the fused kernels do not fit),
-    /// otherwise the fused kernels where they fit and elsewhere the tiled
-    /// variant, on every adapter type: on lavapipe it measured faster than
-    /// the unfused composition for wide steps too.
+    /// with `Fused8` running unfused where the fused kernels do not fit);
+    /// otherwise the fused kernels where they fit, and elsewhere the tiled
+    /// variant on GPUs but the unfused composition on CPU-type adapters
+    /// (lavapipe), where every workgroup barrier is a coroutine switch:
+    /// there the tiled step measured about 10× slower than the unfused one
+    /// at 768 features × 100 and × 1000 outputs.
     pub fn step_variant(&self, fused_fits: bool) -> StepVariant {
         match self.step {
             Some(StepVariant::Fused8) if !fused_fits => StepVariant::Unfused,
             Some(forced) => forced,
             None if fused_fits => StepVariant::Fused8,
+            None if self.info.device_type == wgpu::DeviceType::Cpu => StepVariant::Unfused,
             None => StepVariant::Tiled,
         }
     }

@@ -1,7 +1,8 @@
 //! The tiled linear step (`Backend::linear_step`) for wide models, on any
 //! adapter: scores = X[idx]·W + b and dW = X[idx]ᵀ·dS as register-tiled
 //! shared-memory GEMMs that gather the batch's rows through the step's
-//! indices as they load them (shaders/tiled_gemm.wgsl), the loss with a
+//! indices as they load them (shaders/tiled_gemm.wgsl, with vec4 loads
+//! where D and C are multiples of 4), the loss with a
 //! workgroup per row (tiled_loss.wgsl), and dW summed from per-split
 //! partials in split order with db the column sums of dS in row order
 //! (tiled_reduce.wgsl). No float atomics and no subgroup operations, so the
@@ -71,23 +72,39 @@ const CHUNK_BINDINGS: [(u32, Access); CHUNKS] = [
     (4, Access::Read),
 ];
 
-/// scores = X[idx]·W + b.
+const SCORES_BINDINGS: &[(u32, Access)] = &[
+    CHUNK_BINDINGS[0],
+    CHUNK_BINDINGS[1],
+    CHUNK_BINDINGS[2],
+    CHUNK_BINDINGS[3],
+    (5, Access::Read),
+    (7, Access::Read),
+    (8, Access::ReadWrite),
+];
+const WEIGHT_GRAD_BINDINGS: &[(u32, Access)] = &[
+    CHUNK_BINDINGS[0],
+    CHUNK_BINDINGS[1],
+    CHUNK_BINDINGS[2],
+    CHUNK_BINDINGS[3],
+    (5, Access::Read),
+    (15, Access::Read),
+    (16, Access::ReadWrite),
+];
+
+/// scores = X[idx]·W + b, with scalar loads.
 pub(crate) const SCORES: EntryPoint = EntryPoint {
-    module: shader_modules::TILED_STEP,
+    module: shader_modules::TILED_GEMM,
     entry: "tiled_scores",
-    storage: &[
-        CHUNK_BINDINGS[0],
-        CHUNK_BINDINGS[1],
-        CHUNK_BINDINGS[2],
-        CHUNK_BINDINGS[3],
-        (5, Access::Read),
-        (7, Access::Read),
-        (8, Access::ReadWrite),
-    ],
+    storage: SCORES_BINDINGS,
+};
+/// The same with vec4 loads, for D and C multiples of 4.
+pub(crate) const SCORES_VEC4: EntryPoint = EntryPoint {
+    module: shader_modules::TILED_GEMM_VEC4,
+    ..SCORES
 };
 /// dS, each row's loss and correct flag, a workgroup per row.
 pub(crate) const LOSS: EntryPoint = EntryPoint {
-    module: shader_modules::TILED_STEP,
+    module: shader_modules::TILED_LOSS,
     entry: "tiled_loss",
     storage: &[
         (5, Access::Read),
@@ -100,27 +117,25 @@ pub(crate) const LOSS: EntryPoint = EntryPoint {
 };
 /// The batch's mean loss and correct count into the stats slot.
 pub(crate) const STATS: EntryPoint = EntryPoint {
-    module: shader_modules::TILED_STEP,
+    module: shader_modules::TILED_LOSS,
     entry: "tiled_stats",
     storage: &[(13, Access::Read), (14, Access::ReadWrite)],
 };
-/// Each split's partial X[idx]ᵀ·dS (or dW itself with one split).
+/// Each split's partial X[idx]ᵀ·dS (or dW itself with one split), with
+/// scalar loads.
 pub(crate) const WEIGHT_GRAD: EntryPoint = EntryPoint {
-    module: shader_modules::TILED_STEP,
+    module: shader_modules::TILED_GEMM,
     entry: "tiled_weight_grad",
-    storage: &[
-        CHUNK_BINDINGS[0],
-        CHUNK_BINDINGS[1],
-        CHUNK_BINDINGS[2],
-        CHUNK_BINDINGS[3],
-        (5, Access::Read),
-        (15, Access::Read),
-        (16, Access::ReadWrite),
-    ],
+    storage: WEIGHT_GRAD_BINDINGS,
+};
+/// The same with vec4 loads, for D and C multiples of 4.
+pub(crate) const WEIGHT_GRAD_VEC4: EntryPoint = EntryPoint {
+    module: shader_modules::TILED_GEMM_VEC4,
+    ..WEIGHT_GRAD
 };
 /// dW from the partials in split order, db from dS in row order.
 pub(crate) const REDUCE_GRADS: EntryPoint = EntryPoint {
-    module: shader_modules::TILED_STEP,
+    module: shader_modules::TILED_LOSS,
     entry: "tiled_reduce_grads",
     storage: &[
         (15, Access::Read),
@@ -253,8 +268,14 @@ pub(crate) fn call_tiled_step<B: DeviceHandles + ?Sized>(
     };
     let indices = &step.indices.buffer;
     let [x0, x1, x2, x3] = &chunks;
+    // Rows of X, W and dS all start on 16-byte boundaries.
+    let (scores_entry, weight_grad_entry) = if d % 4 == 0 && c % 4 == 0 {
+        (&SCORES_VEC4, &WEIGHT_GRAD_VEC4)
+    } else {
+        (&SCORES, &WEIGHT_GRAD)
+    };
     device.dispatch(
-        &SCORES,
+        scores_entry,
         &[],
         &uniform,
         &[x0, x1, x2, x3, indices, &params.buffer, &scores],
@@ -289,7 +310,7 @@ pub(crate) fn call_tiled_step<B: DeviceHandles + ?Sized>(
         };
         let weight_out = partials.as_ref().unwrap_or(&grads.buffer);
         device.dispatch(
-            &WEIGHT_GRAD,
+            weight_grad_entry,
             &[],
             &uniform,
             &[x0, x1, x2, x3, indices, &dscores, weight_out],

@@ -10,7 +10,8 @@ use crate::gpu::device::{Device, GpuBuffer};
 pub(crate) struct Pooled(Option<GpuBuffer>);
 
 impl Pooled {
-    /// The buffer, replaced by one of `len` values if it holds fewer.
+    /// The buffer, replaced by one of `len` values (rounded up to whole
+    /// vec4s, as the GEMMs may read it) if it holds fewer.
     pub(crate) fn at_least(
         &mut self,
         device: &Device,
@@ -18,6 +19,7 @@ impl Pooled {
         len: usize,
     ) -> Result<&GpuBuffer> {
         if self.0.as_ref().is_none_or(|b| b.len < len) {
+            let len = len.next_multiple_of(4);
             self.0 = Some(GpuBuffer {
                 buffer: device.create_storage(what, len)?,
                 len,
