@@ -270,6 +270,7 @@ fn gpu_fused_step_reads_rows_across_chunks() {
         matmul: Some(MatmulVariant::RegisterTiled),
         max_binding_bytes: None,
         max_chunk_rows: Some(7),
+        step: None,
     }) else {
         return;
     };

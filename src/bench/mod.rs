@@ -23,7 +23,7 @@ pub use lbfgs::LbfgsRun;
 pub use report::{Record, Report, StepCounts};
 pub use timing::{Budget, Timing};
 
-use crate::gpu::{GpuOptions, MatmulVariant};
+use crate::gpu::{GpuOptions, MatmulVariant, StepVariant};
 use crate::{AdapterChoice, Backend, CpuBackend, Error, GpuBackend, GpuContext, Loss, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,6 +87,9 @@ pub struct BenchOptions {
     /// GPU matmul kernel; `None` picks by device type (register tiles on
     /// CPU-type adapters, shared-memory tiles on GPUs).
     pub matmul: Option<MatmulVariant>,
+    /// GPU linear-step kernels; `None` picks per step (see
+    /// [`crate::GpuContext::step_variant`]).
+    pub step: Option<StepVariant>,
     /// Only these cases; empty for all.
     pub cases: Vec<CaseName>,
     /// Epochs of the end-to-end cases, 1 to [`MAX_EPOCHS`]; the first is
@@ -222,6 +225,7 @@ fn open_gpu(options: &BenchOptions) -> Result<GpuBackend> {
     let context = GpuContext::with_options(GpuOptions {
         adapter: options.adapter,
         matmul: options.matmul,
+        step: options.step,
         ..GpuOptions::default()
     })?;
     Ok(GpuBackend::new(Arc::new(context)))

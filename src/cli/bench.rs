@@ -6,7 +6,7 @@
 use clap::ValueEnum;
 use lintrain::AdapterChoice;
 use lintrain::bench::{BATCH, BenchBackends, BenchOptions, CaseName, MAX_EPOCHS, MAX_ROWS};
-use lintrain::gpu::MatmulVariant;
+use lintrain::gpu::{MatmulVariant, StepVariant};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,6 +30,16 @@ pub enum MatmulArg {
     /// Register tiles read from storage buffers (no texture packing).
     RegisterBuffers,
     Shared,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StepKernelArg {
+    /// The fused kernels (C ≤ 16 on 8-lane subgroups; unfused elsewhere).
+    Fused8,
+    /// Register-tiled shared-memory GEMMs and a workgroup per loss row.
+    Tiled,
+    /// Separate gather, matmul, loss and column-sum operations.
+    Unfused,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -71,6 +81,10 @@ pub struct BenchArgs {
     /// CPU-type adapters, shared-memory tiles on GPUs].
     #[arg(long, value_enum)]
     pub matmul: Option<MatmulArg>,
+    /// GPU linear-step kernels [default: the fused kernels where they fit;
+    /// elsewhere the tiled ones on GPUs, unfused on CPU-type adapters].
+    #[arg(long, value_enum)]
+    pub step_kernel: Option<StepKernelArg>,
     /// Only these cases, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub cases: Vec<CaseArg>,
@@ -111,6 +125,11 @@ impl BenchArgs {
                 MatmulArg::Register => MatmulVariant::RegisterTiled,
                 MatmulArg::RegisterBuffers => MatmulVariant::RegisterTiledBuffers,
                 MatmulArg::Shared => MatmulVariant::SharedTiled,
+            }),
+            step: self.step_kernel.map(|s| match s {
+                StepKernelArg::Fused8 => StepVariant::Fused8,
+                StepKernelArg::Tiled => StepVariant::Tiled,
+                StepKernelArg::Unfused => StepVariant::Unfused,
             }),
             cases: self
                 .cases

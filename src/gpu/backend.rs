@@ -3,10 +3,11 @@
 //! one or more dispatches into the pending encoder; reads submit and wait.
 
 use super::device::{
-    Device, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuRows, lock, upload_rows,
+    Device, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuRows, StepVariant, lock, upload_rows,
 };
 use super::ops::fused_step::{self, FusedScratch};
 use super::ops::matmul::{self, PackedScratch};
+use super::ops::tiled_step::{self, TiledScratch};
 use super::ops::{gather, loss, optim, reduce, vector};
 use crate::Result;
 use crate::backend::{
@@ -27,6 +28,8 @@ pub struct GpuBackend {
     device: Device,
     /// Scratch buffers and bind groups of the fused step, reused across steps.
     fused: Mutex<FusedScratch>,
+    /// Pooled scratch of the tiled step, reused across steps.
+    tiled: Mutex<TiledScratch>,
     /// Packed operand textures of the register-tiled matmul.
     packed: Mutex<PackedScratch>,
 }
@@ -47,6 +50,7 @@ impl GpuBackend {
         Self {
             device: Device::new(context),
             fused: Mutex::new(FusedScratch::default()),
+            tiled: Mutex::new(TiledScratch::default()),
             packed: Mutex::new(PackedScratch::default()),
         }
     }
@@ -250,8 +254,13 @@ impl Backend for GpuBackend {
     }
 
     fn preferred_step_rows(&self, x: &GpuRows, outputs: usize) -> usize {
-        let preferred = fused_step::max_rows(&self.device, x, outputs)
-            .unwrap_or_else(|| unfused_step_rows(x.cols, outputs));
+        let fused = fused_step::max_rows(&self.device, x, outputs);
+        let preferred = match (self.context().step_variant(fused.is_some()), fused) {
+            (StepVariant::Fused8, Some(most)) => most,
+            // The tiled step's scratch per row is the unfused step's:
+            // scores, dS and targets, and the rows where it gathers them.
+            _ => unfused_step_rows(x.cols, outputs),
+        };
         preferred.min(x.rows.max(1))
     }
 
@@ -263,10 +272,24 @@ impl Backend for GpuBackend {
         stats: &mut GpuBuffer,
         slot: usize,
     ) -> Result<()> {
-        if !fused_step::fits(&self.device, &step) {
+        let fits = fused_step::fits(&self.device, &step);
+        let variant = self.context().step_variant(fits);
+        if variant == StepVariant::Unfused {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
         checks::linear_step(self, &step, params, grads.as_deref(), stats, slot)?;
+        if variant == StepVariant::Tiled {
+            let mut scratch = lock(&self.tiled);
+            return tiled_step::call_tiled_step(
+                &self.device,
+                &mut scratch,
+                &step,
+                params,
+                grads,
+                stats,
+                slot,
+            );
+        }
         let mut scratch = lock(&self.fused);
         fused_step::call_fused_step(
             &self.device,

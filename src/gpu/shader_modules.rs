@@ -93,6 +93,37 @@ pub(crate) const FUSED_STEP: Module = Module {
     source: crate::gpu::fused_source::TEMPLATE,
     trusted: false,
 };
+// The tiled linear step's GEMMs, with scalar loads (any shape) or vec4
+// loads (D and C multiples of 4), and its loss and reductions. They read
+// rows named by device data, so they keep wgpu's bounds checks.
+pub(crate) const TILED_GEMM: Module = Module {
+    name: "tiled_gemm",
+    source: concat!(
+        include_str!("../../shaders/tiled_common.wgsl"),
+        include_str!("../../shaders/tiled_loads_scalar.wgsl"),
+        include_str!("../../shaders/tiled_gemm.wgsl")
+    ),
+    trusted: false,
+};
+pub(crate) const TILED_GEMM_VEC4: Module = Module {
+    name: "tiled_gemm_vec4",
+    source: concat!(
+        include_str!("../../shaders/tiled_common.wgsl"),
+        include_str!("../../shaders/tiled_loads_vec4.wgsl"),
+        include_str!("../../shaders/tiled_gemm.wgsl")
+    ),
+    trusted: false,
+};
+pub(crate) const TILED_LOSS: Module = Module {
+    name: "tiled_loss",
+    source: concat!(
+        include_str!("../../shaders/loss_math.wgsl"),
+        include_str!("../../shaders/tiled_common.wgsl"),
+        include_str!("../../shaders/tiled_loss.wgsl"),
+        include_str!("../../shaders/tiled_reduce.wgsl")
+    ),
+    trusted: false,
+};
 // Reads rows named by device data, so it keeps wgpu's bounds checks.
 pub(crate) const GATHER: Module = Module {
     name: "gather",
@@ -102,7 +133,7 @@ pub(crate) const GATHER: Module = Module {
 
 /// Every fixed module, for the compile-everything test (the generated
 /// fused-step modules have their own).
-pub const ALL_MODULES: [(&str, &str); 11] = [
+pub const ALL_MODULES: [(&str, &str); 14] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
     (MATMUL_PACK.name, MATMUL_PACK.source),
     (MATMUL_TEXTURE.name, MATMUL_TEXTURE.source),
@@ -114,4 +145,7 @@ pub const ALL_MODULES: [(&str, &str); 11] = [
     (OPTIM.name, OPTIM.source),
     (VECTOR.name, VECTOR.source),
     (GATHER.name, GATHER.source),
+    (TILED_GEMM.name, TILED_GEMM.source),
+    (TILED_GEMM_VEC4.name, TILED_GEMM_VEC4.source),
+    (TILED_LOSS.name, TILED_LOSS.source),
 ];

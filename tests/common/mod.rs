@@ -29,6 +29,7 @@ pub fn gpu_with(
         matmul: variant,
         max_binding_bytes,
         max_chunk_rows: None,
+        step: None,
     })
 }
 

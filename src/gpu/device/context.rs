@@ -28,12 +28,38 @@ pub enum MatmulVariant {
     SharedTiled,
 }
 
+/// Which kernels run [`crate::Backend::linear_step`] on the GPU. By
+/// default the fused kernels take every step they fit and, on GPUs, the
+/// tiled variant the rest (see [`GpuContext::step_variant`]); forcing one
+/// makes the tests and the benchmark reach it on any adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepVariant {
+    /// The kernels generated per output count, sharing values through
+    /// subgroup broadcasts: C ≤ 16, rows kept as textures, and adapters
+    /// whose subgroups hold 8-invocation workgroups whole (lavapipe).
+    /// Steps they do not fit run the unfused composition.
+    Fused8,
+    /// Register-tiled shared-memory GEMMs (64×64 outputs per 256
+    /// invocations, rows gathered through the indices while loading), a
+    /// workgroup per loss row, and the weight gradient split along the
+    /// batch with a fixed-order reduction: any C and D, no subgroup size
+    /// assumed. What discrete and integrated GPUs run for every step the
+    /// fused kernels do not take (CPU-type adapters run `Unfused` there).
+    Tiled,
+    /// Gather, matmul, loss, Aᵀ·B matmul and column sums as separate
+    /// operations, with scratch allocated on every call.
+    Unfused,
+}
+
 /// How to open a [`GpuContext`].
 #[derive(Clone, Debug, Default)]
 pub struct GpuOptions {
     pub adapter: AdapterChoice,
     /// Kernel choice; by default chosen from the adapter's device type.
     pub matmul: Option<MatmulVariant>,
+    /// Linear-step kernels; by default chosen per step from the adapter's
+    /// properties and the step's shape.
+    pub step: Option<StepVariant>,
     /// Caps the bytes of one storage binding below the adapter's limit
     /// (to exercise the split of large datasets on small data).
     pub max_binding_bytes: Option<u64>,
@@ -81,6 +107,8 @@ pub struct GpuContext {
     pub(crate) info: wgpu::AdapterInfo,
     pub(crate) limits: wgpu::Limits,
     pub(crate) matmul: MatmulVariant,
+    /// The step variant forced by [`GpuOptions::step`], if any.
+    pub(crate) step: Option<StepVariant>,
     pub(crate) max_binding_bytes: u64,
     pub(crate) max_chunk_rows: Option<usize>,
     /// Whether every 8-invocation workgroup is one subgroup with subgroup
@@ -157,6 +185,7 @@ impl GpuContext {
             info,
             limits,
             matmul,
+            step: options.step,
             max_binding_bytes,
             max_chunk_rows: options.max_chunk_rows,
             subgroups_of_8,
@@ -178,6 +207,27 @@ impl GpuContext {
     }
     pub fn matmul_variant(&self) -> MatmulVariant {
         self.matmul
+    }
+    /// The step variant forced when the context was opened, if any.
+    pub fn forced_step_variant(&self) -> Option<StepVariant> {
+        self.step
+    }
+    /// Which kernels run a linear step that the fused kernels fit
+    /// (`fused_fits`) or not: the forced variant ([`GpuOptions::step`],
+    /// with `Fused8` running unfused where the fused kernels do not fit);
+    /// otherwise the fused kernels where they fit, and elsewhere the tiled
+    /// variant on GPUs but the unfused composition on CPU-type adapters
+    /// (lavapipe), where every workgroup barrier is a coroutine switch:
+    /// there the tiled step measured about 10× slower than the unfused one
+    /// at 768 features × 100 and × 1000 outputs.
+    pub fn step_variant(&self, fused_fits: bool) -> StepVariant {
+        match self.step {
+            Some(StepVariant::Fused8) if !fused_fits => StepVariant::Unfused,
+            Some(forced) => forced,
+            None if fused_fits => StepVariant::Fused8,
+            None if self.info.device_type == wgpu::DeviceType::Cpu => StepVariant::Unfused,
+            None => StepVariant::Tiled,
+        }
     }
     /// Largest number of bytes one storage binding may span here.
     pub fn max_binding_bytes(&self) -> u64 {

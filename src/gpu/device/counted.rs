@@ -14,8 +14,10 @@ pub struct GpuCounters {
     /// Buffers and textures created.
     pub buffer_allocations: u64,
     pub bind_groups: u64,
-    /// Linear steps that ran the fused kernels (the rest ran unfused).
+    /// Linear steps that ran the fused kernels.
     pub fused_steps: u64,
+    /// Linear steps that ran the tiled kernels.
+    pub tiled_steps: u64,
 }
 
 /// Creates a buffer, counted.

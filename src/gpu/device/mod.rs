@@ -18,7 +18,7 @@ pub(crate) use bind_group_cache::BindGroupCache;
 pub(crate) use buffers::u32_of;
 pub use buffers::{GpuBuffer, GpuIndices, GpuRows};
 pub use context::{
-    AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant,
+    AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant, StepVariant,
     hardware_adapter_available, list_adapters,
 };
 pub use counted::GpuCounters;

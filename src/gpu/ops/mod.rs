@@ -10,6 +10,7 @@ pub(crate) mod loss;
 pub(crate) mod matmul;
 pub(crate) mod optim;
 pub(crate) mod reduce;
+pub(crate) mod tiled_step;
 pub(crate) mod vector;
 
 use super::device::{GpuBuffer, GpuIndices, GpuRows};
