@@ -111,7 +111,18 @@ macro_rules! by_width {
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn panel_avx512(job: &Panel, rows: std::ops::Range<usize>) {
     // SAFETY: forwarded from `panel`'s caller.
-    unsafe { by_width!(Avx512, job, rows, [(4, 6), (3, 8), (2, 12), (1, 12)]) }
+    unsafe {
+        match job.a {
+            // A row pointer per tile row: more than 8 of them no longer fit
+            // the general registers beside the loop's own, and every
+            // broadcast then reloads its pointer (measured: C = 32 ran at
+            // half the speed of C = 48 with 12-row tiles).
+            Operand::Rows { .. } => by_width!(Avx512, job, rows, [(4, 6), (3, 8), (2, 8), (1, 8)]),
+            Operand::Columns { .. } => {
+                by_width!(Avx512, job, rows, [(4, 6), (3, 8), (2, 12), (1, 12)])
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
