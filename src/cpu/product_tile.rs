@@ -16,9 +16,16 @@ use super::simd::{Isa, Lanes, Portable};
 /// How A is laid out: element (i, p) of a tile whose first row is `row`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Operand {
-    /// `A[i, p] = base[(row + i)·ld + p]`: rows of the gathered batch (the
-    /// scores X·W).
-    Rows { base: *const f32, ld: usize },
+    /// `A[i, p] = base[indices[min(row + i, count − 1)]·ld + p]`: rows of
+    /// the dataset read in place through the step's indices (the scores
+    /// X·W); a last partial tile repeats the last row instead of reading
+    /// past the indices.
+    Rows {
+        base: *const f32,
+        ld: usize,
+        indices: *const u32,
+        count: usize,
+    },
     /// `A[i, p] = base[p·ld + row + i]`: columns of the gathered batch (the
     /// weight gradient Xᵀ·dS).
     Columns { base: *const f32, ld: usize },
@@ -69,7 +76,9 @@ pub(crate) const MAX_TILE_ROWS: usize = 12;
 /// # Safety
 /// - the address of `A[i, p]` (see [`Operand`]) is readable for every
 ///   `i < rows.end + MAX_TILE_ROWS − 1` and `p < depth` (values of rows
-///   past `rows.end` only reach results that are dropped);
+///   past `rows.end` only reach results that are dropped); for
+///   [`Operand::Rows`], `indices` has `count ≥ rows.end` entries, each a
+///   row of `base` with `depth` readable values;
 /// - `b[p·ldb + j]` is readable for `p < depth`, `j < width`;
 /// - `out[r·ldc + j]` is writable (and, with [`Start::Accumulate`],
 ///   readable) for `r` in `rows`, `j < width`, and no other thread uses
@@ -180,8 +189,15 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const MASKED: bool>(
             vectors
         };
         match job.a {
-            Operand::Rows { base, ld } => {
-                let a: [*const f32; MR] = std::array::from_fn(|i| base.add((row + i) * ld));
+            Operand::Rows {
+                base,
+                ld,
+                indices,
+                count,
+            } => {
+                let a: [*const f32; MR] = std::array::from_fn(|i| {
+                    base.add(*indices.add((row + i).min(count - 1)) as usize * ld)
+                });
                 for p in 0..job.depth {
                     let b = load_b(job.b.add(p * job.ldb));
                     for (acc, a) in acc.iter_mut().zip(&a) {

@@ -1,11 +1,12 @@
 //! The CPU's fused linear step for wide models (tens to thousands of
-//! outputs, as linear probes have): the step's rows are gathered once into
-//! a batch, then
+//! outputs, as linear probes have):
 //!
-//! 1. scores = X·W + b as register-tiled products ([`product_tile`]), with
-//!    W packed into contiguous column panels once per step, in tasks of one
-//!    panel by a group of rows, so that the panel stays in the core's L2
-//!    while the group's rows pass over it;
+//! 1. scores = X·W + b as register-tiled products ([`product_tile`]), the
+//!    rows read in place through the step's indices and W packed into
+//!    contiguous column panels once per step, in tasks of one panel by a
+//!    group of rows, so that the panel stays in the core's L2 while the
+//!    group's rows pass over it; the first panel's tasks then copy their
+//!    rows, still in cache, into a batch for step 3;
 //! 2. the loss and dScores of each row;
 //! 3. dW = Xᵀ·dS in tasks of one column panel of dS by a group of features,
 //!    each weight one sum over the rows in order, and db = Σ_rows dS in row
@@ -43,9 +44,7 @@ const SCORE_ROWS_PER_TASK: usize = 128;
 const GRADIENT_FEATURES_PER_TASK: usize = 96;
 /// Values per task of the packing of W.
 const PACK_VALUES: usize = 1 << 14;
-/// How far ahead of its copy the gather asks for a row.
-const PREFETCH_ROWS_AHEAD: usize = 4;
-/// Rows per task of the gather and of the loss.
+/// Rows per task of the loss.
 const ROWS_PER_TASK: usize = 32;
 
 /// Buffers reused from step to step, grown on demand.
@@ -115,8 +114,7 @@ pub(crate) fn run(
             scores: DisjointSlices::new(&mut scores[..n * c]),
             dscores: DisjointSlices::new(&mut dscores[..n * c]),
         };
-        chunk.gather();
-        chunk.scores(packed, bias);
+        chunk.scores(packed, bias, grads.is_some());
         correct += chunk.losses(&mut row_loss[first..first + n], inv_n);
         if let Some((weight_grads, bias_grads)) = grads.as_mut() {
             chunk.gradient(weight_grads, bias_grads, index > 0);
@@ -149,43 +147,35 @@ impl Chunk<'_> {
         j * width..((j + 1) * width).min(self.step.outputs)
     }
 
-    /// Copies the chunk's rows of X into the batch, row after row.
-    fn gather(&self) {
-        let (x, d, n) = (self.step.x, self.step.features, self.indices.len());
-        spin_pool::pool().run(n.div_ceil(ROWS_PER_TASK), &|t| {
-            let rows = t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(n);
-            // SAFETY: each task owns its rows of the batch.
-            let out = unsafe { self.batch.range(rows.start * d, rows.len() * d) };
-            let indices = &self.indices[rows.start..];
-            for (r, out) in out.chunks_exact_mut(d).enumerate() {
-                // Rows are scattered over the dataset: asking for a later
-                // row's lines now overlaps its memory latency with this
-                // copy.
-                if let Some(&ahead) = indices.get(r + PREFETCH_ROWS_AHEAD) {
-                    prefetch_row(&x[ahead as usize * d..(ahead as usize + 1) * d]);
-                }
-                let row = indices[r] as usize;
-                out.copy_from_slice(&x[row * d..(row + 1) * d]);
-            }
-        });
-    }
-
-    /// scores = batch·W + b, W packed by [`pack_weights`].
-    fn scores(&self, packed_weights: &[f32], bias: &[f32]) {
-        let (d, c, n) = (self.step.features, self.step.outputs, self.indices.len());
+    /// scores = X[indices]·W + b, the rows read in place and W packed by
+    /// [`pack_weights`]. With `keep_rows`, the tasks of the first panel then
+    /// copy their rows into the batch for the weight gradient, from their
+    /// caches: the rows come from memory once, while tiles work on them,
+    /// instead of in a gather pass of their own that only waits on memory.
+    fn scores(&self, packed_weights: &[f32], bias: &[f32], keep_rows: bool) {
+        let (x, d, c, n) = (
+            self.step.x,
+            self.step.features,
+            self.step.outputs,
+            self.indices.len(),
+        );
         let groups = n.div_ceil(SCORE_ROWS_PER_TASK);
         let width = product_tile::panel_width(self.step.isa);
         // SAFETY (raw): each task writes its own panel of its own rows.
-        let ((batch, _), (scores, _)) = unsafe { (self.batch.raw(), self.scores.raw()) };
-        let (batch, scores) = (SendPtr(batch), SendPtr(scores));
+        let (scores, _) = unsafe { self.scores.raw() };
+        let scores = SendPtr(scores);
         spin_pool::pool().run(self.panels() * groups, &|t| {
-            let columns = self.panel_columns(t / groups);
+            let (panel, group) = (t / groups, t % groups);
+            let columns = self.panel_columns(panel);
+            let rows = part(n, groups, group);
             let job = Panel {
                 a: Operand::Rows {
-                    base: batch.get(),
+                    base: x.as_ptr(),
                     ld: d,
+                    indices: self.indices.as_ptr(),
+                    count: n,
                 },
-                b: packed_weights[t / groups * width * d..].as_ptr(),
+                b: packed_weights[panel * width * d..].as_ptr(),
                 ldb: width,
                 depth: d,
                 out: scores.get().wrapping_add(columns.start),
@@ -193,12 +183,21 @@ impl Chunk<'_> {
                 width: columns.len(),
                 start: Start::Bias(bias[columns.start..].as_ptr()),
             };
-            // SAFETY: rows below n + MAX_TILE_ROWS − 1 of the batch exist (it
-            // has MAX_TILE_ROWS padding rows), W has D rows of C values
-            // from which the panel's columns are read, the scores have n
-            // rows of C, the panel is at most one tile wide, and `isa` was
+            // SAFETY: every index was checked against X's rows (D values
+            // each) before the step, and there are n of them; the packed W
+            // has D rows of `width` values per panel; the scores have n rows
+            // of C; the panel is at most one tile wide, and `isa` was
             // detected on this CPU.
-            unsafe { product_tile::panel(self.step.isa, &job, part(n, groups, t % groups)) };
+            unsafe { product_tile::panel(self.step.isa, &job, rows.clone()) };
+            if keep_rows && panel == 0 {
+                // SAFETY: only the first panel's tasks write the batch, each
+                // its own rows.
+                let out = unsafe { self.batch.range(rows.start * d, rows.len() * d) };
+                for (out, &row) in out.chunks_exact_mut(d).zip(&self.indices[rows]) {
+                    let row = row as usize;
+                    out.copy_from_slice(&x[row * d..(row + 1) * d]);
+                }
+            }
         });
     }
 
@@ -338,21 +337,6 @@ fn bias_gradient(dscores: &[f32], c: usize, first: usize, db: &mut [f32], accumu
             *db += ds;
         }
     }
-}
-
-/// Asks for every cache line of `row`.
-fn prefetch_row(row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in row.chunks(16) {
-        // SAFETY: a prefetch only hints; the address is within `row`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
 }
 
 /// A raw pointer that tasks share; what each task may touch through it is
