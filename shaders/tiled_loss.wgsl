@@ -132,8 +132,9 @@ fn loss_rows(lanes: Lanes, first_row: u32, row_step: u32) {
         // the top, any other NaN is passed over, and the first column of
         // the largest score wins.
         let first_score = scores[base];
-        // Without a column yet, the first score as the value: no smaller
-        // than the top's unless NaN (see tiled_loss_subgroup.wgsl).
+        // Without a column yet, the first score as the value: no larger
+        // than the top's unless NaN (tiled_loss_subgroup.wgsl relies on
+        // it; the workgroup tree ignores the value of no column).
         var mine = Top(first_score, NO_COLUMN);
         for (var j = lane; j < p.c; j += WG) {
             let candidate = Top(scores[base + j], j);

@@ -3,11 +3,13 @@
 // values in registers (subgroupAdd; or subgroupMax, then subgroupMin over
 // the columns holding that maximum), its first invocation writes the
 // subgroup's partial to workgroup memory at its subgroup_id, and after one
-// barrier every invocation combines the partials in subgroup order. A
-// row's top is exact whatever the grouping; a sum's rounding depends only
-// on how the adapter groups invocations, which is fixed, so the result is
-// the same on every run. Appended to tiled_loss.wgsl; the host selects it
-// where the device has subgroup operations (GpuContext::tiled_loss).
+// barrier every subgroup combines the partials the same way: each lane
+// those at lane, lane + size, … in subgroup order, then the subgroup
+// operation over the lanes. A row's top is exact whatever the grouping; a
+// sum's rounding depends only on how the adapter groups invocations and
+// orders a subgroup's operation, both fixed, so the result is the same on
+// every run. Appended to tiled_loss.wgsl; the host selects it where the
+// device has subgroup operations (GpuContext::tiled_loss).
 //
 // The partials alternate between two halves of each array, so that one
 // barrier per reduction suffices: a reduction writes one half while
@@ -23,12 +25,14 @@ const MIN_SUBGROUP_SIZE: u32 = 4u;
 const MAX_SUBGROUPS: u32 = MAX_WG / MIN_SUBGROUP_SIZE;
 
 // An invocation of the workgroup reducing a row: its index in the
-// workgroup, its subgroup's, its index there, and the subgroup count.
+// workgroup, its subgroup's, its index there, the subgroup count, and the
+// invocations per subgroup.
 struct Lanes {
     lane: u32,
     subgroup: u32,
     in_subgroup: u32,
     subgroups: u32,
+    size: u32,
 }
 
 var<workgroup> partial_values: array<f32, 2u * MAX_SUBGROUPS>;
@@ -43,7 +47,10 @@ fn take_half() -> u32 {
     return half;
 }
 
-// Σ over the workgroup of `value`, the same in every invocation.
+// Σ over the workgroup of `value`: the subgroups' sums, then their sum,
+// each lane of every subgroup adding the partials lane, lane + size, …
+// and the subgroup adding its lanes'. Every subgroup adds the same values
+// the same way, so that the total is the same in every invocation.
 fn row_sum(lanes: Lanes, value: f32) -> f32 {
     let half = take_half();
     let partial = subgroupAdd(value);
@@ -51,37 +58,45 @@ fn row_sum(lanes: Lanes, value: f32) -> f32 {
         partial_values[half + lanes.subgroup] = partial;
     }
     workgroupBarrier();
-    var total = 0.0;
-    for (var s = 0u; s < lanes.subgroups; s++) {
-        total += partial_values[half + s];
+    var mine = 0.0;
+    for (var s = lanes.in_subgroup; s < lanes.subgroups; s += lanes.size) {
+        mine += partial_values[half + s];
     }
-    return total;
+    return subgroupAdd(mine);
+}
+
+// The subgroup's top of its invocations' `mine`: the largest value, then
+// the smallest column holding it (NO_COLUMN when only invocations without
+// a column hold it). Exact, so independent of how the lanes are grouped.
+fn subgroup_top(mine: Top) -> Top {
+    let best = subgroupMax(mine.value);
+    let holds_best = mine.column != NO_COLUMN && mine.value == best;
+    return Top(best, subgroupMin(select(NO_COLUMN, mine.column, holds_best)));
 }
 
 // The workgroup's top of every invocation's `mine`, the same in every
-// invocation. An invocation without a column holds, as its value, the
-// row's first score, which no column's value loses to when it is not NaN
-// (tiled_loss.wgsl overrides the top when it is): a subgroup whose own
-// columns are all smaller reports none, and the subgroup holding column 0
-// reports a better one.
+// invocation: the subgroups' tops, then, in every subgroup, the top of
+// theirs. An invocation without a column holds as its value one no larger
+// than the row's top: the row's first score (tiled_loss.wgsl overrides the
+// top when that is NaN) or a subgroup's value. So a maximum taken
+// over every invocation's value is the top's value, and a subgroup whose
+// own columns are all smaller reports no column.
 fn row_top(lanes: Lanes, mine: Top) -> Top {
     let half = take_half();
-    let best = subgroupMax(mine.value);
-    let holds_best = mine.column != NO_COLUMN && mine.value == best;
-    let column = subgroupMin(select(NO_COLUMN, mine.column, holds_best));
+    let partial = subgroup_top(mine);
     if lanes.in_subgroup == 0u {
-        partial_values[half + lanes.subgroup] = best;
-        partial_columns[half + lanes.subgroup] = column;
+        partial_values[half + lanes.subgroup] = partial.value;
+        partial_columns[half + lanes.subgroup] = partial.column;
     }
     workgroupBarrier();
-    var top = Top(0.0, NO_COLUMN);
-    for (var s = 0u; s < lanes.subgroups; s++) {
+    var best = Top(partial_values[half], NO_COLUMN);
+    for (var s = lanes.in_subgroup; s < lanes.subgroups; s += lanes.size) {
         let other = Top(partial_values[half + s], partial_columns[half + s]);
-        if beats(other, top) {
-            top = other;
+        if beats(other, best) {
+            best = other;
         }
     }
-    return top;
+    return subgroup_top(best);
 }
 
 @compute @workgroup_size(WG, 1, 1)
@@ -92,6 +107,7 @@ fn tiled_loss(
     @builtin(subgroup_id) subgroup: u32,
     @builtin(subgroup_invocation_id) in_subgroup: u32,
     @builtin(num_subgroups) subgroups: u32,
+    @builtin(subgroup_size) size: u32,
 ) {
-    loss_rows(Lanes(lid.x, subgroup, in_subgroup, subgroups), wid.x, groups.x);
+    loss_rows(Lanes(lid.x, subgroup, in_subgroup, subgroups, size), wid.x, groups.x);
 }
