@@ -1,11 +1,15 @@
 // The step's loss for wide rows: a workgroup of WG invocations per row
-// (rows wid.x, wid.x + groups, …), each invocation taking the columns
-// lane, lane + WG, …, the row's maximum, sums and counts reduced over the
-// workgroup in a fixed tree in workgroup memory, so that no subgroup size
-// is assumed. The per-output formulas are loss_math.wgsl's, as in the
-// unfused loss kernels. Writes dS = slope/N (times the class weight for
-// softmax) and the row's loss and correct flag; tiled_stats then sums the
-// rows in a fixed order into stats[2·slot] (mean loss) and
+// (rows first_row, first_row + row_step, …), each invocation taking the
+// columns lane, lane + WG, …, and the row's maximum, sums and counts
+// reduced over the workgroup by one of two files appended to this one,
+// each defining `Lanes`, `row_top`, `row_sum` and the `tiled_loss` entry
+// point: tiled_loss_workgroup.wgsl (a fixed tree in workgroup memory, no
+// subgroup operations) or tiled_loss_subgroup.wgsl (subgroup operations,
+// then the subgroups' partials in subgroup order; any subgroup size from
+// MIN_SUBGROUP_SIZE up). The per-output formulas are loss_math.wgsl's, as
+// in the unfused loss kernels. Writes dS = slope/N (times the class weight
+// for softmax) and the row's loss and correct flag; tiled_stats then sums
+// the rows in a fixed order into stats[2·slot] (mean loss) and
 // stats[2·slot + 1] (correct count).
 
 @group(0) @binding(6) var<storage, read> labels: array<u32>;
@@ -15,8 +19,6 @@
 @group(0) @binding(11) var<storage, read_write> dscores_out: array<f32>;
 // Per batch row: its loss and its correct flag.
 @group(0) @binding(12) var<storage, read_write> row_stats_out: array<f32>;
-@group(0) @binding(13) var<storage, read> row_stats: array<f32>;
-@group(0) @binding(14) var<storage, read_write> stats: array<f32>;
 
 const SOFTMAX: u32 = 0u;
 const HINGE: u32 = 1u;
@@ -29,31 +31,15 @@ override WG: u32 = 256u;
 const MAX_WG: u32 = 256u;
 const NO_COLUMN: u32 = 0xffffffffu;
 
-var<workgroup> shared_values: array<f32, MAX_WG>;
-var<workgroup> shared_columns: array<u32, MAX_WG>;
-
-// Σ over the workgroup of `value`, the same in every invocation.
-fn workgroup_sum(lane: u32, value: f32) -> f32 {
-    shared_values[lane] = value;
-    workgroupBarrier();
-    for (var width = WG / 2u; width > 0u; width = width / 2u) {
-        if lane < width {
-            shared_values[lane] += shared_values[lane + width];
-        }
-        workgroupBarrier();
-    }
-    let total = shared_values[0];
-    workgroupBarrier();
-    return total;
-}
-
 // A row's largest score and the first column that holds it.
 struct Top {
     value: f32,
     column: u32,
 }
 
-// Whether `a` beats `b`: larger, or as large at an earlier column.
+// Whether `a` beats `b`: larger, or as large at an earlier column. No
+// column (NO_COLUMN) loses to any column. NaN never reaches here (see
+// `loss_rows`).
 fn beats(a: Top, b: Top) -> bool {
     if b.column == NO_COLUMN {
         return a.column != NO_COLUMN;
@@ -61,23 +47,10 @@ fn beats(a: Top, b: Top) -> bool {
     return a.column != NO_COLUMN && (a.value > b.value || (a.value == b.value && a.column < b.column));
 }
 
-fn workgroup_top(lane: u32, mine: Top) -> Top {
-    shared_values[lane] = mine.value;
-    shared_columns[lane] = mine.column;
-    workgroupBarrier();
-    for (var width = WG / 2u; width > 0u; width = width / 2u) {
-        if lane < width {
-            let other = Top(shared_values[lane + width], shared_columns[lane + width]);
-            if beats(other, Top(shared_values[lane], shared_columns[lane])) {
-                shared_values[lane] = other.value;
-                shared_columns[lane] = other.column;
-            }
-        }
-        workgroupBarrier();
-    }
-    let top = Top(shared_values[0], shared_columns[0]);
-    workgroupBarrier();
-    return top;
+// Whether `x` is a NaN, from its bits: a comparison of x with itself may
+// be folded away by a compiler that assumes no NaN.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }
 
 // The target of output j of batch row i (loss_common.wgsl's target_at).
@@ -89,7 +62,8 @@ fn target_of(i: u32, label: u32, j: u32) -> f32 {
 }
 
 // Writes dS of row i and returns its loss (before the batch mean).
-fn row_loss(lane: u32, i: u32, label: u32, top: Top) -> f32 {
+fn row_loss(lanes: Lanes, i: u32, label: u32, top: Top) -> f32 {
+    let lane = lanes.lane;
     let base = i * p.c;
     var loss = 0.0;
     if LOSS == SOFTMAX {
@@ -97,7 +71,7 @@ fn row_loss(lane: u32, i: u32, label: u32, top: Top) -> f32 {
         for (var j = lane; j < p.c; j += WG) {
             total += softmax_shifted_exp(scores[base + j], top.value);
         }
-        let log_total = log(workgroup_sum(lane, total));
+        let log_total = log(row_sum(lanes, total));
         var weight = 1.0;
         if has_flag(HAS_CLASS_WEIGHTS) {
             weight = aux[label];
@@ -109,7 +83,7 @@ fn row_loss(lane: u32, i: u32, label: u32, top: Top) -> f32 {
             loss += term.loss;
             dscores_out[base + j] = weight * term.slope * p.inv_rows;
         }
-        return weight * workgroup_sum(lane, loss);
+        return weight * row_sum(lanes, loss);
     }
     if LOSS == HINGE || LOSS == SQUARED_HINGE {
         let s_y = scores[base + label];
@@ -124,11 +98,11 @@ fn row_loss(lane: u32, i: u32, label: u32, top: Top) -> f32 {
             dscores_out[base + j] = term.slope * p.inv_rows;
         }
         // The label's own slope is minus the sum of the others'.
-        let label_slope = -workgroup_sum(lane, slopes);
+        let label_slope = -row_sum(lanes, slopes);
         if lane == 0u {
             dscores_out[base + label] = label_slope * p.inv_rows;
         }
-        return workgroup_sum(lane, loss);
+        return row_sum(lanes, loss);
     }
     for (var j = lane; j < p.c; j += WG) {
         var term: LossTerm;
@@ -140,58 +114,47 @@ fn row_loss(lane: u32, i: u32, label: u32, top: Top) -> f32 {
         loss += term.loss;
         dscores_out[base + j] = term.slope * p.inv_rows;
     }
-    return workgroup_sum(lane, loss);
+    return row_sum(lanes, loss);
 }
 
-@compute @workgroup_size(WG, 1, 1)
-fn tiled_loss(
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    let lane = lid.x;
-    for (var i = wid.x; i < p.rows; i += groups.x) {
+// The rows first_row, first_row + row_step, … of the batch, by the
+// workgroup whose invocation is `lanes`.
+fn loss_rows(lanes: Lanes, first_row: u32, row_step: u32) {
+    let lane = lanes.lane;
+    for (var i = first_row; i < p.rows; i += row_step) {
         let base = i * p.c;
         var label = 0u;
         if !has_flag(REAL_TARGETS) {
             // The dataset's own row, also where its rows were gathered.
             label = labels[indices[p.first + i]];
         }
-        var mine = Top(0.0, NO_COLUMN);
+        // The row's top by reference::argmax's rule: a NaN in column 0 is
+        // the top, any other NaN is passed over, and the first column of
+        // the largest score wins.
+        let first_score = scores[base];
+        // Without a column yet, the first score as the value: no larger
+        // than the top's unless NaN (tiled_loss_subgroup.wgsl relies on
+        // it; the workgroup tree ignores the value of no column).
+        var mine = Top(first_score, NO_COLUMN);
         for (var j = lane; j < p.c; j += WG) {
             let candidate = Top(scores[base + j], j);
-            if beats(candidate, mine) {
+            if !is_nan(candidate.value) && beats(candidate, mine) {
                 mine = candidate;
             }
         }
-        let top = workgroup_top(lane, mine);
-        let loss = row_loss(lane, i, label, top);
+        var top = row_top(lanes, mine);
+        if is_nan(first_score) {
+            top = Top(first_score, 0u);
+        }
+        let loss = row_loss(lanes, i, label, top);
         if lane == 0u {
             var correct = 0.0;
             if !has_flag(REAL_TARGETS) {
                 let threshold = single_output_threshold(LOSS == MSE);
-                correct = classified_correctly(p.c, scores[base], threshold, top.column, label);
+                correct = classified_correctly(p.c, first_score, threshold, top.column, label);
             }
             row_stats_out[2u * i] = loss;
             row_stats_out[2u * i + 1u] = correct;
         }
-    }
-}
-
-// The batch's mean loss and correct count from the rows' (one workgroup).
-@compute @workgroup_size(WG, 1, 1)
-fn tiled_stats(@builtin(local_invocation_id) lid: vec3<u32>) {
-    let lane = lid.x;
-    var loss = 0.0;
-    var correct = 0.0;
-    for (var i = lane; i < p.rows; i += WG) {
-        loss += row_stats[2u * i];
-        correct += row_stats[2u * i + 1u];
-    }
-    let loss_sum = workgroup_sum(lane, loss);
-    let correct_sum = workgroup_sum(lane, correct);
-    if lane == 0u {
-        stats[2u * p.slot] = loss_sum * p.inv_rows;
-        stats[2u * p.slot + 1u] = correct_sum;
     }
 }

@@ -1,9 +1,14 @@
-// The step's gradient from the weight-gradient partials: dW as the sum of
-// the splits' partials in split order, and db as the column sums of dS in
-// row order, one invocation per gradient value: the same sums in the same
-// order on every device. With one split tiled_weight_grad writes dW itself
-// and this kernel starts at `reduce_from` = D·C, writing db only.
+// The step's reductions over the batch, each in a fixed order.
+// tiled_stats: the batch's mean loss and correct count from the rows'
+// (tiled_loss.wgsl), summed by one workgroup in the fixed tree of
+// tiled_loss_workgroup.wgsl's row_sum. tiled_reduce_grads: dW as the sum
+// of the splits' partials in split order, and db as the column sums of dS
+// in row order, one invocation per gradient value: the same sums in the
+// same order on every device. With one split tiled_weight_grad writes dW
+// itself and this kernel starts at `reduce_from` = D·C, writing db only.
 
+@group(0) @binding(13) var<storage, read> row_stats: array<f32>;
+@group(0) @binding(14) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(15) var<storage, read> dscores: array<f32>;
 @group(0) @binding(17) var<storage, read> partials: array<f32>;
 @group(0) @binding(18) var<storage, read_write> grads: array<f32>;
@@ -30,5 +35,22 @@ fn tiled_reduce_grads(
             }
         }
         grads[i] = sum;
+    }
+}
+
+@compute @workgroup_size(WG, 1, 1)
+fn tiled_stats(@builtin(local_invocation_id) lid: vec3<u32>) {
+    let lanes = Lanes(lid.x);
+    var loss = 0.0;
+    var correct = 0.0;
+    for (var i = lanes.lane; i < p.rows; i += WG) {
+        loss += row_stats[2u * i];
+        correct += row_stats[2u * i + 1u];
+    }
+    let loss_sum = row_sum(lanes, loss);
+    let correct_sum = row_sum(lanes, correct);
+    if lanes.lane == 0u {
+        stats[2u * p.slot] = loss_sum * p.inv_rows;
+        stats[2u * p.slot + 1u] = correct_sum;
     }
 }

@@ -271,6 +271,7 @@ fn gpu_fused_step_reads_rows_across_chunks() {
         max_binding_bytes: None,
         max_chunk_rows: Some(7),
         step: None,
+        tiled_loss: None,
     }) else {
         return;
     };

@@ -7,13 +7,15 @@
 //! `first`, outputs and scratch holding NaN beforehand, repeatability to
 //! the bit, the batch split of the weight gradient, datasets over several
 //! chunk buffers, the same typed errors as the CPU, and no allocation once
-//! warm.
+//! warm. The loss rows' two reductions (`TiledLoss`) are each forced: in
+//! workgroup memory on every shape, with subgroup operations on a subset
+//! (lavapipe's subgroups hold 8 invocations), and the two agree.
 
 mod common;
 
 use common::*;
 use lintrain::cpu::reference::{RowTargets, loss_rows};
-use lintrain::gpu::{GpuOptions, StepVariant};
+use lintrain::gpu::{GpuOptions, StepVariant, TiledLoss};
 use lintrain::{AdapterChoice, Backend, CpuBackend, GpuBackend, LinearStep, Loss, ResidentTargets};
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -160,6 +162,32 @@ fn forced(variant: StepVariant, max_chunk_rows: Option<usize>) -> Option<GpuBack
     })
 }
 
+/// The tiled step with its loss rows reduced by `loss`, or None when no
+/// adapter opens or (said loudly) `Subgroup` is not available on it. On
+/// lavapipe, which has subgroups of 8, it must be.
+fn tiled_with(loss: TiledLoss) -> Option<GpuBackend> {
+    let gpu = gpu_with_options(GpuOptions {
+        adapter: AdapterChoice::PreferHardware,
+        step: Some(StepVariant::Tiled),
+        tiled_loss: Some(loss),
+        ..GpuOptions::default()
+    })?;
+    let context = gpu.context();
+    if context.tiled_loss() != loss {
+        assert!(
+            !context.adapter_name().contains("llvmpipe"),
+            "lavapipe has subgroups, yet the tiled loss runs {:?}",
+            context.tiled_loss()
+        );
+        eprintln!(
+            "{} has no usable subgroups: the {loss:?} loss is not tested here",
+            context.adapter_name()
+        );
+        return None;
+    }
+    Some(gpu)
+}
+
 fn losses() -> Vec<(Loss, bool)> {
     vec![
         (Loss::softmax(), false),
@@ -246,15 +274,14 @@ fn shapes() -> Vec<(usize, usize, usize)> {
     shapes
 }
 
-#[test]
-fn tiled_step_matches_f64_reference_for_every_loss_and_wide_shape() {
-    let Some(gpu) = forced(StepVariant::Tiled, None) else {
-        return;
-    };
+/// Checks every loss on every shape of `shapes` with the tiled step of
+/// `gpu`, each problem seeded by its place in the loop.
+fn check_shapes(gpu: &GpuBackend, shapes: &[(usize, usize, usize)]) {
+    let label = format!("tiled, {:?} loss", gpu.context().tiled_loss());
     let mut seed = 0;
     let mut steps = 0;
     for (loss, real_targets) in losses() {
-        for (d, c, rows) in shapes() {
+        for &(d, c, rows) in shapes {
             seed += 1;
             // Class-index losses need two columns; one is the binary model
             // of MSE and logistic.
@@ -267,17 +294,43 @@ fn tiled_step_matches_f64_reference_for_every_loss_and_wide_shape() {
             let n = 300;
             let p = problem(seed, n, d, c, rows, weighted);
             let what = format!(
-                "tiled {}{} d={d} c={c} rows={rows}{}",
+                "{label} {}{} d={d} c={c} rows={rows}{}",
                 loss.name(),
                 if real_targets { " (real targets)" } else { "" },
                 if weighted { " weighted" } else { "" }
             );
-            check_problem(&gpu, &what, &loss, &p, real_targets);
+            check_problem(gpu, &what, &loss, &p, real_targets);
             steps += 3;
         }
     }
     assert_eq!(gpu.counters().tiled_steps, steps, "every step ran tiled");
     assert_eq!(gpu.counters().fused_steps, 0);
+}
+
+#[test]
+fn tiled_step_matches_f64_reference_for_every_loss_and_wide_shape() {
+    let Some(gpu) = tiled_with(TiledLoss::Workgroup) else {
+        return;
+    };
+    check_shapes(&gpu, &shapes());
+}
+
+/// The subgroup reduction on every loss at C 1, 2, 17 and 1003 (one
+/// subgroup's worth of columns and less, and rows over several subgroups
+/// and several columns per invocation) with D 7, and at 768 × 1000.
+#[test]
+fn tiled_step_with_subgroup_loss_matches_f64_reference() {
+    let Some(gpu) = tiled_with(TiledLoss::Subgroup) else {
+        return;
+    };
+    let shapes = [
+        (7, 1, 65),
+        (7, 2, 257),
+        (7, 17, 7),
+        (7, 1003, 65),
+        (768, 1000, 7),
+    ];
+    check_shapes(&gpu, &shapes);
 }
 
 /// Datasets over 3 chunk buffers (read in place) and over 9 (more than the
@@ -299,26 +352,121 @@ fn tiled_step_reads_rows_across_chunks() {
     }
 }
 
-/// The same step twice gives the same bits: the weight gradient's splits
-/// are summed in a fixed order, with no atomics.
+/// The same step twice gives the same bits with either loss reduction:
+/// the weight gradient's splits are summed in a fixed order, with no
+/// atomics, and so are the loss rows; the two reductions agree within f32
+/// rounding, on the row's top (the correct count) exactly.
 #[test]
 fn tiled_step_is_bit_identical_across_runs() {
-    let Some(gpu) = forced(StepVariant::Tiled, None) else {
-        return;
-    };
-    // 600 rows: three splits of the weight gradient.
-    let p = problem(31, 700, 768, 100, 600, true);
-    let on = resident(&gpu, &p);
-    let loss = Loss::softmax();
-    let first = step(&gpu, &on, &loss, &p, false, true, None).unwrap();
-    let again = step(&gpu, &on, &loss, &p, false, true, None).unwrap();
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&first.0), bits(&again.0), "stats differ between runs");
-    assert_eq!(
-        bits(&first.1),
-        bits(&again.1),
-        "[dW | db] differs between runs"
-    );
+    let mut results = Vec::new();
+    for reduction in [TiledLoss::Workgroup, TiledLoss::Subgroup] {
+        let Some(gpu) = tiled_with(reduction) else {
+            continue;
+        };
+        // 600 rows: three splits of the weight gradient.
+        let p = problem(31, 700, 768, 100, 600, true);
+        let on = resident(&gpu, &p);
+        let loss = Loss::softmax();
+        let first = step(&gpu, &on, &loss, &p, false, true, None).unwrap();
+        let again = step(&gpu, &on, &loss, &p, false, true, None).unwrap();
+        assert_eq!(
+            bits(&first.0),
+            bits(&again.0),
+            "{reduction:?}: stats differ between runs"
+        );
+        assert_eq!(
+            bits(&first.1),
+            bits(&again.1),
+            "{reduction:?}: [dW | db] differs between runs"
+        );
+        results.push(first);
+    }
+    if let [workgroup, subgroup] = &results[..] {
+        let as_f64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+        assert_close_f64(
+            "subgroup vs workgroup mean loss",
+            &subgroup.0[2..3],
+            &as_f64(&workgroup.0[2..3]),
+            1e-6,
+            1e-7,
+        );
+        assert_eq!(subgroup.0[3], workgroup.0[3], "correct counts differ");
+        assert_close_f64(
+            "subgroup vs workgroup [dW | db]",
+            &subgroup.1,
+            &as_f64(&workgroup.1),
+            1e-5,
+            1e-7,
+        );
+    }
+}
+
+/// The predicted class is reference::argmax's with either loss reduction:
+/// the first column of the largest score, a NaN in column 0 predicting 0
+/// and any other NaN passed over. Scores are the bias alone (W = 0), the
+/// same in every row, with 300 columns: 44 invocations hold two each.
+#[test]
+fn tiled_loss_predicts_the_first_largest_score_and_passes_over_nan() {
+    let (d, c, rows) = (3, 300, 20);
+    let ties = |columns: &[usize]| {
+        let mut bias = vec![0.0f32; c];
+        for &j in columns {
+            bias[j] = 1.0;
+        }
+        bias
+    };
+    let with = |mut bias: Vec<f32>, changes: &[(usize, f32)]| {
+        for &(j, value) in changes {
+            bias[j] = value;
+        }
+        bias
+    };
+    let cases: Vec<(&str, Vec<f32>)> = vec![
+        ("ties within a subgroup", ties(&[18, 17, 21])),
+        ("ties across invocations", ties(&[30, 140, 270])),
+        ("ties at second columns", ties(&[299, 262])),
+        ("ties with column 0", ties(&[256, 0])),
+        ("NaN in column 0", with(ties(&[7]), &[(0, f32::NAN)])),
+        (
+            "NaN before its invocation's largest",
+            with(
+                ties(&[259]),
+                &[(3, f32::NAN), (5, f32::NAN), (261, f32::NAN)],
+            ),
+        ),
+        ("all minus infinity", vec![f32::NEG_INFINITY; c]),
+    ];
+    for reduction in [TiledLoss::Workgroup, TiledLoss::Subgroup] {
+        let Some(gpu) = tiled_with(reduction) else {
+            continue;
+        };
+        for (seed, (what, bias)) in cases.iter().enumerate() {
+            let predicted = lintrain::cpu::reference::argmax(ndarray::ArrayView1::from(&bias[..]));
+            let mut p = problem(70 + seed as u64, 40, d, c, rows, false);
+            p.params = vec![0.0; d * c];
+            p.params.extend(bias);
+            // Every other dataset row labelled with the predicted class.
+            for (i, label) in p.labels.iter_mut().enumerate() {
+                *label = if i % 2 == 0 {
+                    predicted as u32
+                } else {
+                    ((predicted + 1) % c) as u32
+                };
+            }
+            let correct = p.indices[p.first..p.first + rows]
+                .iter()
+                .filter(|&&i| i % 2 == 0)
+                .count();
+            assert!(correct > 0, "{what}: no row to get right");
+            let on = resident(&gpu, &p);
+            let (stats, _) = step(&gpu, &on, &Loss::softmax(), &p, false, true, None).unwrap();
+            assert_eq!(
+                stats[3], correct as f32,
+                "{reduction:?} {what}: predicted other than column {predicted}"
+            );
+        }
+    }
 }
 
 /// A weight gradient summed from several splits of the batch equals one

@@ -163,6 +163,20 @@ struct Graph {
     edges: BTreeMap<String, BTreeMap<String, Site>>,
 }
 
+/// The file of module `child`, declared by `mod child;` in `file`: in
+/// lib.rs, main.rs or a/mod.rs beside it; in a.rs, under a/.
+fn child_file(files: &BTreeMap<String, String>, file: &str, child: &str) -> String {
+    let dir = match file.rsplit_once('/') {
+        Some((dir, "mod.rs")) => format!("{dir}/"),
+        None if file == "lib.rs" || file == "main.rs" => String::new(),
+        _ => format!("{}/", file.trim_end_matches(".rs")),
+    };
+    [format!("{dir}{child}.rs"), format!("{dir}{child}/mod.rs")]
+        .into_iter()
+        .find(|f| files.contains_key(f))
+        .unwrap_or_else(|| panic!("src/{file}: no file for `mod {child};`"))
+}
+
 impl Graph {
     /// The graph of a source tree given as path relative to src/ → text.
     fn build(files: &BTreeMap<String, String>) -> Graph {
@@ -172,27 +186,26 @@ impl Graph {
             ("main.rs".into(), "bin".into()),
         ];
         todo.retain(|(file, _): &(String, String)| files.contains_key(file));
+        let mut test_todo = Vec::new();
         while let Some((file, module)) = todo.pop() {
-            // `mod x;` in lib.rs, main.rs or a/mod.rs is beside it; in a.rs, it is under a/.
-            let dir = match file.rsplit_once('/') {
-                Some((dir, "mod.rs")) => format!("{dir}/"),
-                None if file == "lib.rs" || file == "main.rs" => String::new(),
-                _ => format!("{}/", file.trim_end_matches(".rs")),
-            };
-            let file_of = |child: &String| {
-                [format!("{dir}{child}.rs"), format!("{dir}{child}/mod.rs")]
-                    .into_iter()
-                    .find(|f| files.contains_key(f))
-                    .unwrap_or_else(|| panic!("src/{file}: no file for `mod {child};`"))
-            };
+            let file_of = |child: &String| child_file(files, &file, child);
             let (children, test_children) = g.scan(&file, &files[&file], &module);
-            g.test_files.extend(test_children.iter().map(file_of));
+            test_todo.extend(test_children.iter().map(file_of));
             todo.extend(
                 children
                     .iter()
                     .map(|c| (file_of(c), format!("{module}::{c}"))),
             );
             g.modules.insert(module, file);
+        }
+        // A test module's own modules are test files too, and make no edge
+        // either: they are scanned into a graph that is thrown away.
+        while let Some(file) = test_todo.pop() {
+            let (children, test_children) =
+                Graph::default().scan(&file, &files[&file], "crate::test");
+            let file_of = |child: &String| child_file(files, &file, child);
+            test_todo.extend(children.iter().chain(&test_children).map(file_of));
+            g.test_files.insert(file);
         }
         for (file, from, scope, path, line) in std::mem::take(&mut g.paths) {
             match g.resolve(&scope, &path, 0) {
@@ -470,6 +483,9 @@ use crate::b::X as Y;
 use crate::X as Z;
 ==> b/more.rs
 use crate::trap;
+mod deeper;
+==> b/more/deeper.rs
+use crate::trap;
 ==> trap.rs
 ==> main.rs
 mod cli;
@@ -486,5 +502,8 @@ use lintrain::trap;
         .collect();
     assert_eq!(edges, [r#"crate::a -> crate::b ("a.rs", 3, "crate::X")"#]);
     assert!(g.modules.contains_key("bin::cli"));
-    assert_eq!(g.test_files, BTreeSet::from(["b/more.rs".to_string()]));
+    assert_eq!(
+        g.test_files,
+        BTreeSet::from(["b/more.rs".to_string(), "b/more/deeper.rs".to_string()])
+    );
 }

@@ -17,7 +17,7 @@
 use super::device::{Access, EntryPoint};
 use super::fused_source;
 use super::ops::matmul::{self, packed};
-use super::ops::{fused_step, gather, loss, optim, reduce, tiled_step, vector};
+use super::ops::{fused_step, gather, loss, optim, reduce, vector};
 use super::shader_modules::ALL_MODULES;
 use naga::{AddressSpace, ImageClass, ImageDimension, ScalarKind, StorageAccess, TypeInner};
 
@@ -68,6 +68,10 @@ macro_rules! layout {
         }
     }};
 }
+
+// The tiled step's entries and constants; declared after `layout!`, which
+// it uses.
+mod tiled;
 
 fn matmul_params() -> Layout {
     layout!(matmul::MatmulParams {
@@ -173,27 +177,6 @@ fn step_params() -> Layout {
         pad2
     })
 }
-fn tiled_params() -> Layout {
-    layout!(tiled_step::TiledParams {
-        rows,
-        d,
-        c,
-        first,
-        chunk_rows,
-        flags,
-        slot,
-        splits,
-        split_rows,
-        reduce_from,
-        margin,
-        smoothing,
-        inv_rows,
-        pad0,
-        pad1,
-        pad2
-    })
-}
-
 /// One dimension of a workgroup size: a number, or an override's name.
 #[derive(Debug, PartialEq)]
 enum Size {
@@ -221,9 +204,7 @@ fn host_entries() -> Vec<HostEntry> {
     let per_item = Some([Fixed(reduce::PER_ITEM_WORKGROUP), Fixed(1), Fixed(1)]);
     let packed = || Some([Fixed(packed::WORKGROUP), Fixed(1), Fixed(1)]);
     let lanes = fused_step::LANES as u32;
-    let side = tiled_step::plan::GEMM_SIDE;
-    let gemm = || Some([Fixed(side), Fixed(side), Fixed(1)]);
-    vec![
+    let mut entries = vec![
         entry(
             matmul::REGISTER_TILED,
             matmul_params(),
@@ -277,30 +258,9 @@ fn host_entries() -> Vec<HostEntry> {
             step_params(),
             Some([Fixed(lanes), Fixed(1), Fixed(1)]),
         ),
-        entry(tiled_step::SCORES, tiled_params(), gemm()),
-        entry(tiled_step::WEIGHT_GRAD, tiled_params(), gemm()),
-        entry(tiled_step::SCORES_VEC4, tiled_params(), gemm()),
-        entry(tiled_step::WEIGHT_GRAD_VEC4, tiled_params(), gemm()),
-        entry(
-            tiled_step::LOSS,
-            tiled_params(),
-            Some([by_override("WG"), Fixed(1), Fixed(1)]),
-        ),
-        entry(
-            tiled_step::STATS,
-            tiled_params(),
-            Some([by_override("WG"), Fixed(1), Fixed(1)]),
-        ),
-        entry(
-            tiled_step::REDUCE_GRADS,
-            tiled_params(),
-            Some([
-                Fixed(tiled_step::plan::REDUCE_WORKGROUP),
-                Fixed(1),
-                Fixed(1),
-            ]),
-        ),
-    ]
+    ];
+    entries.extend(tiled::host_entries());
+    entries
 }
 
 /// A module parsed and validated, as `name` for messages.
@@ -630,11 +590,6 @@ fn shared_constants_agree() {
     let loss_common = parse(loss_module.name, loss_module.source);
     let optim_module = parse(optim::UPDATE.module.name, optim::UPDATE.module.source);
     let pack = parse(packed::PACK.module.name, packed::PACK.module.source);
-    let tiled_gemm = parse(
-        tiled_step::SCORES.module.name,
-        tiled_step::SCORES.module.source,
-    );
-    let tiled_loss = parse(tiled_step::LOSS.module.name, tiled_step::LOSS.module.source);
     let texture = parse(
         packed::TEXTURE_TILED.module.name,
         packed::TEXTURE_TILED.module.source,
@@ -676,35 +631,15 @@ fn shared_constants_agree() {
                 ("ADAM", optim::ADAM),
             ],
         ),
-        (
-            &tiled_gemm,
-            &[
-                ("GATHERED", tiled_step::GATHERED),
-                ("SIDE", tiled_step::plan::GEMM_SIDE),
-                ("TILE", tiled_step::plan::TILE as u32),
-                ("PER", tiled_step::plan::PER as u32),
-            ],
-        ),
-        (
-            &tiled_loss,
-            &[
-                ("HAS_CLASS_WEIGHTS", tiled_step::HAS_CLASS_WEIGHTS),
-                ("REAL_TARGETS", tiled_step::REAL_TARGETS),
-                ("GATHERED", tiled_step::GATHERED),
-                ("SOFTMAX", tiled_step::SOFTMAX),
-                ("HINGE", tiled_step::HINGE),
-                ("SQUARED_HINGE", tiled_step::SQUARED_HINGE),
-                ("MSE", tiled_step::MSE),
-                ("LOGISTIC", tiled_step::LOGISTIC),
-                ("MAX_WG", tiled_step::plan::MAX_LOSS_WORKGROUP),
-                ("REDUCE_WG", tiled_step::plan::REDUCE_WORKGROUP),
-            ],
-        ),
         (&pack, &[("WG", packed::WORKGROUP)]),
         (&texture, &[("WG", packed::WORKGROUP)]),
     ];
+    let tiled = tiled::shared_constants();
+    let tiled_table = tiled
+        .iter()
+        .map(|(parsed, constants)| (parsed, constants.as_slice()));
     let mut problems = Vec::new();
-    for (parsed, constants) in table {
+    for (parsed, constants) in table.into_iter().chain(tiled_table) {
         for &(name, host) in constants {
             match wgsl_const(&parsed.module, name) {
                 Some(wgsl) if wgsl == host => {}

@@ -13,8 +13,8 @@ mod shader_modules;
 pub use backend::GpuBackend;
 pub use device::{
     AdapterChoice, AdapterSummary, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuOptions,
-    GpuRows, MatmulVariant, StepVariant, give_driver_a_runtime_dir, hardware_adapter_available,
-    list_adapters,
+    GpuRows, MatmulVariant, StepVariant, TiledLoss, give_driver_a_runtime_dir,
+    hardware_adapter_available, list_adapters,
 };
 pub use shader_modules::ALL_MODULES;
 

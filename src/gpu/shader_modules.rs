@@ -114,13 +114,28 @@ pub(crate) const TILED_GEMM_VEC4: Module = Module {
     ),
     trusted: false,
 };
+// The loss rows reduced in workgroup memory (any adapter), with the
+// step's batch reductions, which sum the same way.
 pub(crate) const TILED_LOSS: Module = Module {
     name: "tiled_loss",
     source: concat!(
         include_str!("../../shaders/loss_math.wgsl"),
         include_str!("../../shaders/tiled_common.wgsl"),
         include_str!("../../shaders/tiled_loss.wgsl"),
+        include_str!("../../shaders/tiled_loss_workgroup.wgsl"),
         include_str!("../../shaders/tiled_reduce.wgsl")
+    ),
+    trusted: false,
+};
+// The loss rows reduced with subgroup operations: compiled only on devices
+// opened with the subgroup feature.
+pub(crate) const TILED_LOSS_SUBGROUP: Module = Module {
+    name: "tiled_loss_subgroup",
+    source: concat!(
+        include_str!("../../shaders/loss_math.wgsl"),
+        include_str!("../../shaders/tiled_common.wgsl"),
+        include_str!("../../shaders/tiled_loss.wgsl"),
+        include_str!("../../shaders/tiled_loss_subgroup.wgsl")
     ),
     trusted: false,
 };
@@ -133,7 +148,7 @@ pub(crate) const GATHER: Module = Module {
 
 /// Every fixed module, for the compile-everything test (the generated
 /// fused-step modules have their own).
-pub const ALL_MODULES: [(&str, &str); 14] = [
+pub const ALL_MODULES: [(&str, &str); 15] = [
     (MATMUL_REGISTER.name, MATMUL_REGISTER.source),
     (MATMUL_PACK.name, MATMUL_PACK.source),
     (MATMUL_TEXTURE.name, MATMUL_TEXTURE.source),
@@ -148,4 +163,5 @@ pub const ALL_MODULES: [(&str, &str); 14] = [
     (TILED_GEMM.name, TILED_GEMM.source),
     (TILED_GEMM_VEC4.name, TILED_GEMM_VEC4.source),
     (TILED_LOSS.name, TILED_LOSS.source),
+    (TILED_LOSS_SUBGROUP.name, TILED_LOSS_SUBGROUP.source),
 ];

@@ -30,6 +30,7 @@ pub fn gpu_with(
         max_binding_bytes,
         max_chunk_rows: None,
         step: None,
+        tiled_loss: None,
     })
 }
 

@@ -51,6 +51,44 @@ pub enum StepVariant {
     Unfused,
 }
 
+/// How the tiled step's loss kernel reduces each row (its largest score,
+/// the first column holding it, and its sums) over the invocations of its
+/// workgroup. Both give the same top and column; sums agree within f32
+/// rounding, and each is the same on every run. By default `Subgroup`
+/// where the device has subgroup operations (see
+/// [`GpuContext::tiled_loss`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TiledLoss {
+    /// Subgroup operations within each subgroup (`subgroupAdd`;
+    /// `subgroupMax`, then `subgroupMin` over the columns holding the
+    /// maximum), then the subgroups' partials combined in subgroup order
+    /// through workgroup memory: one barrier per reduction, any subgroup
+    /// size from wgpu's floor of 4 lanes up. Needs the adapter's subgroup
+    /// feature; forced where it is missing, the loss runs `Workgroup`.
+    Subgroup,
+    /// A fixed tree in workgroup memory, log2(invocations) + 2 barriers
+    /// per reduction: no subgroup operation, any adapter.
+    Workgroup,
+}
+
+/// The fewest invocations per subgroup the `Subgroup` loss kernel's
+/// partial arrays are sized for (`MIN_SUBGROUP_SIZE` in
+/// tiled_loss_subgroup.wgsl): wgpu's floor for every adapter.
+pub(crate) const MIN_SUBGROUP_SIZE: u32 = wgpu::MINIMUM_SUBGROUP_MIN_SIZE;
+
+/// The loss reduction a device runs: the forced one, or `Subgroup` by
+/// default, either only where subgroup operations are enabled and every
+/// subgroup has at least [`MIN_SUBGROUP_SIZE`] invocations (`sizes`, the
+/// adapter's smallest and largest subgroup, is a real range).
+fn resolve_tiled_loss(forced: Option<TiledLoss>, subgroups: bool, sizes: (u32, u32)) -> TiledLoss {
+    let (smallest, largest) = sizes;
+    let usable = subgroups && smallest >= MIN_SUBGROUP_SIZE && smallest <= largest;
+    match forced.unwrap_or(TiledLoss::Subgroup) {
+        TiledLoss::Subgroup if usable => TiledLoss::Subgroup,
+        _ => TiledLoss::Workgroup,
+    }
+}
+
 /// How to open a [`GpuContext`].
 #[derive(Clone, Debug, Default)]
 pub struct GpuOptions {
@@ -60,6 +98,9 @@ pub struct GpuOptions {
     /// Linear-step kernels; by default chosen per step from the adapter's
     /// properties and the step's shape.
     pub step: Option<StepVariant>,
+    /// How the tiled step reduces its loss rows; by default with subgroup
+    /// operations where the device has them ([`GpuContext::tiled_loss`]).
+    pub tiled_loss: Option<TiledLoss>,
     /// Caps the bytes of one storage binding below the adapter's limit
     /// (to exercise the split of large datasets on small data).
     pub max_binding_bytes: Option<u64>,
@@ -114,6 +155,8 @@ pub struct GpuContext {
     /// Whether every 8-invocation workgroup is one subgroup with subgroup
     /// operations enabled, as the fused step's kernels need.
     pub(crate) subgroups_of_8: bool,
+    /// The tiled step's loss reduction, resolved for this device.
+    pub(crate) tiled_loss: TiledLoss,
     /// Validation errors wgpu reports asynchronously, surfaced as
     /// [`Error::Gpu`] on the next flush instead of a panic.
     pub(crate) device_error: Arc<Mutex<Option<String>>>,
@@ -151,6 +194,11 @@ impl GpuContext {
         let limits = adapter.limits();
         let subgroups = adapter.features() & wgpu::Features::SUBGROUP;
         let subgroups_of_8 = !subgroups.is_empty() && info.subgroup_min_size >= 8;
+        let tiled_loss = resolve_tiled_loss(
+            options.tiled_loss,
+            !subgroups.is_empty(),
+            (info.subgroup_min_size, info.subgroup_max_size),
+        );
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("lintrain"),
             required_features: subgroups,
@@ -189,6 +237,7 @@ impl GpuContext {
             max_binding_bytes,
             max_chunk_rows: options.max_chunk_rows,
             subgroups_of_8,
+            tiled_loss,
             device_error,
         })
     }
@@ -228,6 +277,15 @@ impl GpuContext {
             None if self.info.device_type == wgpu::DeviceType::Cpu => StepVariant::Unfused,
             None => StepVariant::Tiled,
         }
+    }
+    /// How the tiled step reduces its loss rows here: as forced by
+    /// [`GpuOptions::tiled_loss`], or by default with subgroup operations,
+    /// either where the device was opened with subgroup operations and the
+    /// adapter's smallest subgroup holds at least 4 invocations; elsewhere
+    /// (and where `Subgroup` was forced but is unavailable) in workgroup
+    /// memory.
+    pub fn tiled_loss(&self) -> TiledLoss {
+        self.tiled_loss
     }
     /// Largest number of bytes one storage binding may span here.
     pub fn max_binding_bytes(&self) -> u64 {
@@ -288,4 +346,28 @@ pub fn hardware_adapter_available() -> bool {
     list_adapters()
         .iter()
         .any(|a| a.device_type != format!("{:?}", wgpu::DeviceType::Cpu))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiled_loss_uses_subgroups_only_where_they_are_usable() {
+        use TiledLoss::{Subgroup, Workgroup};
+        for forced in [None, Some(Subgroup)] {
+            assert_eq!(resolve_tiled_loss(forced, true, (8, 8)), Subgroup);
+            assert_eq!(resolve_tiled_loss(forced, true, (4, 128)), Subgroup);
+            assert_eq!(resolve_tiled_loss(forced, true, (32, 64)), Subgroup);
+            assert_eq!(resolve_tiled_loss(forced, false, (32, 32)), Workgroup);
+            // Sizes below the kernel's floor, or no real range.
+            assert_eq!(resolve_tiled_loss(forced, true, (2, 8)), Workgroup);
+            assert_eq!(resolve_tiled_loss(forced, true, (0, 0)), Workgroup);
+            assert_eq!(resolve_tiled_loss(forced, true, (64, 32)), Workgroup);
+        }
+        assert_eq!(
+            resolve_tiled_loss(Some(Workgroup), true, (32, 32)),
+            Workgroup
+        );
+    }
 }

@@ -17,8 +17,10 @@ mod rows;
 pub(crate) use bind_group_cache::BindGroupCache;
 pub(crate) use buffers::u32_of;
 pub use buffers::{GpuBuffer, GpuIndices, GpuRows};
+#[cfg(test)]
+pub(crate) use context::MIN_SUBGROUP_SIZE;
 pub use context::{
-    AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant, StepVariant,
+    AdapterChoice, AdapterSummary, GpuContext, GpuOptions, MatmulVariant, StepVariant, TiledLoss,
     hardware_adapter_available, list_adapters,
 };
 pub use counted::GpuCounters;

@@ -2,11 +2,12 @@
 //! adapter: scores = X[idx]·W + b and dW = X[idx]ᵀ·dS as register-tiled
 //! shared-memory GEMMs that gather the batch's rows through the step's
 //! indices as they load them (shaders/tiled_gemm.wgsl, with vec4 loads
-//! where D and C are multiples of 4), the loss with a
-//! workgroup per row (tiled_loss.wgsl), and dW summed from per-split
-//! partials in split order with db the column sums of dS in row order
-//! (tiled_reduce.wgsl). No float atomics and no subgroup operations, so the
-//! result does not depend on the adapter's subgroup size or on scheduling;
+//! where D and C are multiples of 4), the loss with a workgroup per row
+//! (tiled_loss.wgsl, its rows reduced with subgroup operations where the
+//! device has them, else in workgroup memory: [`TiledLoss`]), and dW summed
+//! from per-split partials in split order with db the column sums of dS in
+//! row order (tiled_reduce.wgsl). No float atomics, and no sum whose order
+//! depends on scheduling, so that a step gives the same bits on every run;
 //! scratch is pooled ([`TiledScratch`]), so a warm step allocates nothing.
 
 pub(crate) mod plan;
@@ -19,7 +20,7 @@ use super::DeviceHandles;
 use super::gather;
 use crate::Result;
 use crate::backend::{LinearStep, ResidentTargets};
-use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, u32_of};
+use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, TiledLoss, u32_of};
 use crate::gpu::shader_modules;
 use crate::loss::Loss;
 use bytemuck::{Pod, Zeroable};
@@ -102,7 +103,8 @@ pub(crate) const SCORES_VEC4: EntryPoint = EntryPoint {
     module: shader_modules::TILED_GEMM_VEC4,
     ..SCORES
 };
-/// dS, each row's loss and correct flag, a workgroup per row.
+/// dS, each row's loss and correct flag, a workgroup per row reduced in
+/// workgroup memory.
 pub(crate) const LOSS: EntryPoint = EntryPoint {
     module: shader_modules::TILED_LOSS,
     entry: "tiled_loss",
@@ -114,6 +116,11 @@ pub(crate) const LOSS: EntryPoint = EntryPoint {
         (11, Access::ReadWrite),
         (12, Access::ReadWrite),
     ],
+};
+/// The same, each row reduced with subgroup operations.
+pub(crate) const LOSS_SUBGROUP: EntryPoint = EntryPoint {
+    module: shader_modules::TILED_LOSS_SUBGROUP,
+    ..LOSS
 };
 /// The batch's mean loss and correct count into the stats slot.
 pub(crate) const STATS: EntryPoint = EntryPoint {
@@ -281,8 +288,12 @@ pub(crate) fn call_tiled_step<B: DeviceHandles + ?Sized>(
         &[x0, x1, x2, x3, indices, &params.buffer, &scores],
         plan.scores,
     )?;
+    let loss_entry = match device.context().tiled_loss() {
+        TiledLoss::Subgroup => &LOSS_SUBGROUP,
+        TiledLoss::Workgroup => &LOSS,
+    };
     device.dispatch(
-        &LOSS,
+        loss_entry,
         &[("LOSS", loss_kind), ("WG", plan.loss_workgroup)],
         &uniform,
         &[indices, &labels, &scores, &aux, &dscores, &row_stats],
