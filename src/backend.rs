@@ -120,6 +120,14 @@ pub struct LinearStep<'a, B: Backend + ?Sized> {
     pub outputs: usize,
 }
 
+// By hand, as for `ResidentTargets`: only references are copied.
+impl<B: Backend + ?Sized> Clone for LinearStep<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend + ?Sized> Copy for LinearStep<'_, B> {}
+
 /// The operations training needs.
 pub trait Backend {
     /// A flat f32 buffer.
@@ -270,6 +278,29 @@ pub trait Backend {
     ///
     /// This default composes the unfused operations and allocates its
     /// scratch on every call; backends override it with a single pass.
+    /// [`Backend::linear_step`] for the models of a sweep over the same
+    /// rows: member k has `params[k] = [W_k (D×C) | b_k]` with C =
+    /// `step.outputs`; its loss mean and correct count go to
+    /// `stats[2·(slot·K + k)]` and `stats[2·(slot·K + k) + 1]` (K =
+    /// `params.len()`), and, when `grads` is given, its gradient `[dW_k |
+    /// db_k]` over the start of `grads[k]`. Each member's results are those
+    /// of its own `linear_step`, up to f32 rounding.
+    ///
+    /// This default runs one step per member, each reading the rows again;
+    /// the CPU backend overrides it with one pass whose row reads and
+    /// products serve every member (the members side by side as one wide
+    /// model, each block of C scores its own loss).
+    fn linear_step_members(
+        &self,
+        step: LinearStep<'_, Self>,
+        params: &[Self::Buffer],
+        grads: Option<&mut [Self::Buffer]>,
+        stats: &mut Self::Buffer,
+        slot: usize,
+    ) -> Result<()> {
+        step_each_member(self, step, params, grads, stats, slot)
+    }
+
     fn linear_step(
         &self,
         step: LinearStep<'_, Self>,
@@ -357,6 +388,33 @@ pub fn unfused_linear_step<B: Backend + ?Sized>(
         };
         backend.matmul(&batch_x, &dscores, grads, &weight_grad)?;
         backend.column_sums(&dscores, rows, c, grads, d * c)?;
+    }
+    Ok(())
+}
+
+/// [`Backend::linear_step_members`] as one [`Backend::linear_step`] per
+/// member (each reads the rows again): the trait's default, and what a
+/// backend falls back to where it has no shared pass.
+pub fn step_each_member<B: Backend + ?Sized>(
+    backend: &B,
+    step: LinearStep<'_, B>,
+    params: &[B::Buffer],
+    grads: Option<&mut [B::Buffer]>,
+    stats: &mut B::Buffer,
+    slot: usize,
+) -> Result<()> {
+    let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
+    match grads {
+        Some(grads) => {
+            for (k, (params, grads)) in params.iter().zip(grads).enumerate() {
+                backend.linear_step(step, params, Some(grads), stats, slot * members + k)?;
+            }
+        }
+        None => {
+            for (k, params) in params.iter().enumerate() {
+                backend.linear_step(step, params, None, stats, slot * members + k)?;
+            }
+        }
     }
     Ok(())
 }

@@ -169,6 +169,24 @@ pub fn linear_step<B: Backend + ?Sized>(
     }
 }
 
+/// A sweep step's member count: at least one member, and one gradient
+/// buffer per member when gradients are asked for.
+pub fn members(params: usize, grads: Option<usize>) -> Result<usize> {
+    if params == 0 {
+        return Err(Error::ShapeMismatch {
+            op: "linear_step_members",
+            detail: "a sweep step needs at least one member".into(),
+        });
+    }
+    match grads {
+        Some(grads) if grads != params => Err(Error::ShapeMismatch {
+            op: "linear_step_members",
+            detail: format!("{params} members' parameters but {grads} gradient buffers"),
+        }),
+        _ => Ok(params),
+    }
+}
+
 /// `indices[first..first + count]` lies inside the index buffer and each of
 /// those indices names one of `source_rows` rows. Indices outside that
 /// range are not looked at.

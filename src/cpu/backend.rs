@@ -3,13 +3,13 @@ use super::lane_tree_sum;
 use super::reference::{RowTarget, argmax, is_correct, loss_row};
 use super::simd::Isa;
 use super::spin_pool::{self, DisjointSlices};
-use super::step_input::{FusedStep, StepTargets};
+use super::step_input::{FusedStep, StepTargets, grown};
 use super::tile_step::{self, TileScratch, WIDE_FROM};
 use super::update::update_range;
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets, check_extent, checks, unfused_linear_step, unfused_step_rows,
+    Targets, check_extent, checks, step_each_member, unfused_linear_step, unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
@@ -53,6 +53,11 @@ pub enum StepKernels {
 struct StepScratch {
     dots: DotScratch,
     tiles: TileScratch,
+    /// A sweep step's members side by side: [W (D × K·C) | b (K·C)], its
+    /// gradient, and each member's (mean loss, correct rows).
+    members_params: Vec<f32>,
+    members_grads: Vec<f32>,
+    members_stats: Vec<(f32, usize)>,
 }
 
 /// The ndarray backend. Matrix products use ndarray's (matrixmultiply's)
@@ -545,34 +550,7 @@ impl Backend for CpuBackend {
             return unfused_linear_step(self, step, params, grads, stats, slot);
         }
         checks::linear_step(self, &step, params, grads.as_deref(), stats, slot)?;
-        let op = "linear_step";
-        let (d, c, rows) = (step.x.ncols(), step.outputs, step.rows);
-        let indices = &step.indices.data[step.first..step.first + rows];
-        let x = step.x.as_standard_layout();
-        let values_layout;
-        let targets = match step.targets {
-            ResidentTargets::Classes {
-                labels,
-                class_weights,
-            } => StepTargets::Classes {
-                labels: &labels.data,
-                class_weights: class_weights.map(|w| &w[..c]),
-            },
-            ResidentTargets::Values(values) => {
-                values_layout = values.as_standard_layout();
-                StepTargets::Values(row_major_slice(op, "the targets", &values_layout)?)
-            }
-        };
-        let fused = FusedStep {
-            isa: self.isa,
-            loss: step.loss,
-            x: row_major_slice(op, "the rows", &x)?,
-            features: d,
-            outputs: c,
-            indices,
-            targets,
-            params,
-        };
+        let c = step.outputs;
         let tiles = match self.step_kernels {
             StepKernels::FusedTiles => true,
             StepKernels::FusedDots => false,
@@ -580,15 +558,129 @@ impl Backend for CpuBackend {
         };
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let grads = grads.map(|g| g.as_mut_slice());
-        let (mean_loss, correct) = if tiles {
-            tile_step::run(&fused, &mut scratch.tiles, grads)?
-        } else {
-            dot_step::run(&fused, &mut scratch.dots, grads)?
-        };
+        let (mean_loss, correct) = with_fused_step(self.isa, &step, params, 1, |fused| {
+            if tiles {
+                let mut member = [(0.0, 0)];
+                tile_step::run(fused, &mut scratch.tiles, grads, &mut member)?;
+                Ok(member[0])
+            } else {
+                dot_step::run(fused, &mut scratch.dots, grads)
+            }
+        })?;
         stats[2 * slot] = mean_loss;
         stats[2 * slot + 1] = correct as f32;
         Ok(())
     }
+
+    /// One pass for every member: their W and b side by side as one wide
+    /// model (D × K·C) in scratch, the tile step with a loss per block of C
+    /// scores, and each member's block of the gradient copied back out.
+    fn linear_step_members(
+        &self,
+        step: LinearStep<'_, Self>,
+        params: &[Vec<f32>],
+        grads: Option<&mut [Vec<f32>]>,
+        stats: &mut Vec<f32>,
+        slot: usize,
+    ) -> Result<()> {
+        let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
+        if self.step_kernels == StepKernels::Unfused {
+            return step_each_member(self, step, params, grads, stats, slot);
+        }
+        for (k, params) in params.iter().enumerate() {
+            let grads = grads.as_ref().map(|g| &g[k]);
+            checks::linear_step(self, &step, params, grads, stats, slot * members + k)?;
+        }
+        let (d, c) = (step.x.ncols(), step.outputs);
+        let wide = members * c;
+        let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
+        let StepScratch {
+            tiles,
+            members_params,
+            members_grads,
+            members_stats,
+            ..
+        } = &mut **scratch;
+        let side_by_side = grown(members_params, d * wide + wide, "the members' parameters")?;
+        for (k, params) in params.iter().enumerate() {
+            for (f, row) in params[..d * c].chunks_exact(c).enumerate() {
+                side_by_side[f * wide + k * c..f * wide + (k + 1) * c].copy_from_slice(row);
+            }
+            side_by_side[d * wide + k * c..d * wide + (k + 1) * c]
+                .copy_from_slice(&params[d * c..d * c + c]);
+        }
+        let mut wide_grads = match grads.is_some() {
+            true => Some(grown(
+                members_grads,
+                d * wide + wide,
+                "the members' gradients",
+            )?),
+            false => None,
+        };
+        members_stats.resize(members, (0.0, 0));
+        let wide_step = LinearStep {
+            outputs: wide,
+            ..step
+        };
+        with_fused_step(self.isa, &wide_step, side_by_side, members, |fused| {
+            tile_step::run(fused, tiles, wide_grads.as_deref_mut(), members_stats)
+        })?;
+        if let (Some(grads), Some(wide_grads)) = (grads, wide_grads) {
+            for (k, grads) in grads.iter_mut().enumerate() {
+                for (f, row) in grads[..d * c].chunks_exact_mut(c).enumerate() {
+                    row.copy_from_slice(&wide_grads[f * wide + k * c..f * wide + (k + 1) * c]);
+                }
+                grads[d * c..d * c + c]
+                    .copy_from_slice(&wide_grads[d * wide + k * c..d * wide + (k + 1) * c]);
+            }
+        }
+        for (k, &(mean_loss, correct)) in members_stats.iter().enumerate() {
+            stats[2 * (slot * members + k)] = mean_loss;
+            stats[2 * (slot * members + k) + 1] = correct as f32;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `run` with `step` as the fused kernels take it: row-major slices
+/// of the dataset and targets, the step's indices, and `params`.
+fn with_fused_step<R>(
+    isa: Isa,
+    step: &LinearStep<'_, CpuBackend>,
+    params: &[f32],
+    members: usize,
+    run: impl FnOnce(&FusedStep<'_>) -> Result<R>,
+) -> Result<R> {
+    let op = "linear_step";
+    let (d, c, rows) = (step.x.ncols(), step.outputs, step.rows);
+    let indices = &step.indices.data[step.first..step.first + rows];
+    let x = step.x.as_standard_layout();
+    let values_layout;
+    let block = c / members;
+    let targets = match step.targets {
+        ResidentTargets::Classes {
+            labels,
+            class_weights,
+        } => StepTargets::Classes {
+            labels: &labels.data,
+            class_weights: class_weights.map(|w| &w[..block]),
+        },
+        ResidentTargets::Values(values) => {
+            values_layout = values.as_standard_layout();
+            StepTargets::Values(row_major_slice(op, "the targets", &values_layout)?)
+        }
+    };
+    run(&FusedStep {
+        isa,
+        loss: step.loss,
+        x: row_major_slice(op, "the rows", &x)?,
+        features: d,
+        outputs: c,
+        indices,
+        targets,
+        params,
+        members,
+    })
 }
 
 /// The row-major values of a matrix that went through

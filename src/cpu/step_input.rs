@@ -47,6 +47,10 @@ pub(crate) struct FusedStep<'a> {
     pub indices: &'a [u32],
     pub targets: StepTargets<'a>,
     pub params: &'a [f32],
+    /// The outputs are this many blocks of `outputs / members` columns,
+    /// the models of a sweep side by side, each block its own loss (1 for
+    /// one model; only the tile step takes more).
+    pub members: usize,
 }
 
 /// What dataset row `row` is compared against.

@@ -50,6 +50,8 @@ const ROWS_PER_TASK: usize = 32;
 /// Buffers reused from step to step, grown on demand.
 #[derive(Debug, Default)]
 pub(crate) struct TileScratch {
+    /// Correct rows per member, counted by the loss tasks.
+    hits: Vec<AtomicUsize>,
     packed_weights: Vec<f32>,
     batch: Vec<f32>,
     scores: Vec<f32>,
@@ -67,14 +69,21 @@ fn part(len: usize, parts: usize, i: usize) -> Range<usize> {
     i * len / parts..(i + 1) * len / parts
 }
 
-/// Runs the step; returns the mean loss and the number of correct rows, and
-/// writes [dW | db] over the start of `grads` when given.
+/// Runs the step; writes each member's mean loss and number of correct rows
+/// into `member_stats` (one entry per member), and [dW | db] over the start
+/// of `grads` when given.
 pub(crate) fn run(
     step: &FusedStep<'_>,
     scratch: &mut TileScratch,
     grads: Option<&mut [f32]>,
-) -> Result<(f32, usize)> {
+    member_stats: &mut [(f32, usize)],
+) -> Result<()> {
     let (d, c, rows) = (step.features, step.outputs, step.indices.len());
+    let members = step.members;
+    assert!(
+        members >= 1 && c.is_multiple_of(members) && member_stats.len() == members,
+        "one stats entry per member, and whole blocks of outputs"
+    );
     let chunk = chunk_rows(d);
     let longest = chunk.min(rows);
     // Padding rows: a last partial tile reads up to MAX_TILE_ROWS − 1 rows
@@ -90,7 +99,17 @@ pub(crate) fn run(
         longest * c,
         "the step's score gradients",
     )?;
-    let row_loss = grown(&mut scratch.row_loss, rows, "the step's row losses")?;
+    // Member-major: member m's row losses are `row_loss[m·rows..(m + 1)·rows]`.
+    let row_loss = grown(
+        &mut scratch.row_loss,
+        rows * members,
+        "the step's row losses",
+    )?;
+    if scratch.hits.len() < members {
+        scratch.hits.resize_with(members, AtomicUsize::default);
+    }
+    let hits = &scratch.hits[..members];
+    hits.iter().for_each(|h| h.store(0, Ordering::Relaxed));
     let (weights, bias) = step.params[..d * c + c].split_at(d * c);
     // `checks::linear_step` refused an empty step, so the first chunk
     // below writes every weight and bias gradient.
@@ -103,7 +122,6 @@ pub(crate) fn run(
     )?;
     pack_weights(weights, d, c, width, packed);
     let inv_n = 1.0 / rows as f32;
-    let mut correct = 0;
     for (index, first) in (0..rows).step_by(chunk).enumerate() {
         let indices = &step.indices[first..first + chunk.min(rows - first)];
         let n = indices.len();
@@ -115,13 +133,22 @@ pub(crate) fn run(
             dscores: DisjointSlices::new(&mut dscores[..n * c]),
         };
         chunk.scores(packed, bias, grads.is_some());
-        correct += chunk.losses(&mut row_loss[first..first + n], inv_n);
+        chunk.losses(row_loss, rows, first, hits, inv_n);
         if let Some((weight_grads, bias_grads)) = grads.as_mut() {
             chunk.gradient(weight_grads, bias_grads, index > 0);
         }
     }
-    let mean_loss = lane_tree_sum(row_loss.iter().copied()) * inv_n;
-    Ok((mean_loss, correct))
+    for ((stats, losses), hits) in member_stats
+        .iter_mut()
+        .zip(row_loss.chunks_exact(rows))
+        .zip(hits)
+    {
+        *stats = (
+            lane_tree_sum(losses.iter().copied()) * inv_n,
+            hits.load(Ordering::Relaxed),
+        );
+    }
+    Ok(())
 }
 
 /// One chunk of the step's rows and the scratch it fills.
@@ -201,30 +228,62 @@ impl Chunk<'_> {
         });
     }
 
-    /// Each row's loss into `row_loss` and its dScores (already divided by
-    /// the step's rows); returns the correct rows.
-    fn losses(&self, row_loss: &mut [f32], inv_n: f32) -> usize {
+    /// Each row's loss per member into `row_loss` (member-major, `rows`
+    /// per member, this chunk's from `first`) and its dScores (already
+    /// divided by the step's rows); adds each member's correct rows to
+    /// `hits`.
+    fn losses(
+        &self,
+        row_loss: &mut [f32],
+        rows_total: usize,
+        first: usize,
+        hits: &[AtomicUsize],
+        inv_n: f32,
+    ) {
         let (c, n) = (self.step.outputs, self.indices.len());
-        let correct = AtomicUsize::new(0);
+        let block = c / self.step.members;
         let row_loss = DisjointSlices::new(row_loss);
         spin_pool::pool().run(n.div_ceil(ROWS_PER_TASK), &|t| {
             let rows = t * ROWS_PER_TASK..((t + 1) * ROWS_PER_TASK).min(n);
             // SAFETY: each task owns its rows of each buffer, and the scores
             // are no longer written.
-            let (scores, dscores, losses) = unsafe {
+            let (scores, dscores) = unsafe {
                 (
                     &*self.scores.range(rows.start * c, rows.len() * c),
                     self.dscores.range(rows.start * c, rows.len() * c),
-                    row_loss.range(rows.start, rows.len()),
                 )
             };
-            let mut hits = 0;
-            for (((s, ds), loss), &row) in scores
-                .chunks_exact(c)
-                .zip(dscores.chunks_exact_mut(c))
-                .zip(losses)
-                .zip(&self.indices[rows])
-            {
+            for (member, hits) in hits.iter().enumerate() {
+                // SAFETY: each task owns its rows of each member's losses.
+                let losses =
+                    unsafe { row_loss.range(member * rows_total + first + rows.start, rows.len()) };
+                let blocks =
+                    scores
+                        .chunks_exact(c)
+                        .zip(dscores.chunks_exact_mut(c))
+                        .map(|(s, ds)| {
+                            let at = member * block..(member + 1) * block;
+                            (&s[at.clone()], &mut ds[at])
+                        });
+                let correct = self.block_losses(blocks, losses, &self.indices[rows.clone()], inv_n);
+                hits.fetch_add(correct, Ordering::Relaxed);
+            }
+        });
+    }
+
+    /// The losses of one member's block of every row of a task; returns its
+    /// correct rows.
+    fn block_losses<'s>(
+        &self,
+        blocks: impl Iterator<Item = (&'s [f32], &'s mut [f32])>,
+        losses: &mut [f32],
+        indices: &[u32],
+        inv_n: f32,
+    ) -> usize {
+        let c = self.step.outputs / self.step.members;
+        let mut hits = 0;
+        {
+            for (((s, ds), loss), &row) in blocks.zip(losses).zip(indices) {
                 let target = row_target(self.step.targets, row as usize, c);
                 let vectors = match (self.step.loss, target) {
                     (
@@ -248,9 +307,8 @@ impl Chunk<'_> {
                     hits += 1;
                 }
             }
-            correct.fetch_add(hits, Ordering::Relaxed);
-        });
-        correct.into_inner()
+        }
+        hits
     }
 
     /// dW = batchᵀ·dS and db = Σ_rows dS, or both added to what they hold

@@ -1,0 +1,168 @@
+//! A sweep's step (`Backend::linear_step_members`): every member's stats
+//! and gradient equal its own `linear_step` over the same rows, on the CPU
+//! (one shared pass over the rows, every instruction set) and on the GPU
+//! (the trait's per-member default), with NaN-prefilled outputs; and its
+//! typed errors.
+
+mod common;
+
+use common::cpu_step::{Case, Resident, TargetKind, loss_cases, supported_isas, takes_outputs};
+use common::{assert_close, nan_vec, random_vec, rng};
+use lintrain::cpu::StepKernels;
+use lintrain::{Backend, CpuBackend, Error};
+
+/// `members` parameter sets for the case's shape (the first is the case's).
+fn member_params(case: &Case, members: usize) -> Vec<Vec<f32>> {
+    let mut rng = rng(case.d as u64 * 31 + members as u64);
+    let scale = 1.0 / (case.d as f32).sqrt();
+    (0..members)
+        .map(|k| match k {
+            0 => case.params.clone(),
+            _ => random_vec(&mut rng, case.params.len(), scale),
+        })
+        .collect()
+}
+
+/// Checks the members' step on `backend` against each member's own step
+/// on `reference`.
+fn check(what: &str, backend: &CpuBackend, case: &Case, members: usize) {
+    let resident = Resident::new(backend, case);
+    let params = member_params(case, members);
+    let len = case.d * case.c + case.c;
+    let slot = 1;
+    let mut grads: Vec<Vec<f32>> = (0..members).map(|_| nan_vec(len + 2)).collect();
+    let mut stats = nan_vec(2 * members * (slot + 2));
+    backend
+        .linear_step_members(
+            resident.step(case),
+            &params,
+            Some(&mut grads),
+            &mut stats,
+            slot,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let own = CpuBackend::new().with_step_kernels(StepKernels::FusedDots);
+    for (k, (params, grads)) in params.iter().zip(&grads).enumerate() {
+        let mut want_grads = nan_vec(len);
+        let mut want_stats = nan_vec(2);
+        own.linear_step(
+            resident.step(case),
+            params,
+            Some(&mut want_grads),
+            &mut want_stats,
+            0,
+        )
+        .unwrap();
+        let at = 2 * (slot * members + k);
+        let who = format!("{what}, member {k} of {members}");
+        assert_close(
+            &format!("{who}: grads"),
+            &grads[..len],
+            &want_grads,
+            1e-4,
+            1e-5,
+        );
+        assert!(
+            grads[len..].iter().all(|v| v.is_nan()),
+            "{who}: wrote past its gradient"
+        );
+        assert_close(
+            &format!("{who}: mean loss"),
+            &stats[at..at + 1],
+            &want_stats[..1],
+            1e-5,
+            1e-6,
+        );
+        assert_eq!(stats[at + 1], want_stats[1], "{who}: correct rows");
+    }
+    let written = 2 * slot * members..2 * (slot + 1) * members;
+    for (i, v) in stats.iter().enumerate() {
+        assert!(
+            written.contains(&i) || v.is_nan(),
+            "{what}: stats[{i}] written outside the step's slots"
+        );
+    }
+}
+
+#[test]
+fn cpu_members_equal_their_own_steps_for_every_loss() {
+    for isa in supported_isas() {
+        let backend = CpuBackend::with_isa(isa).unwrap();
+        let mut seed = 100;
+        for (loss, kind, _) in loss_cases() {
+            for (rows, d, c) in [(7, 7, 2), (65, 257, 10), (33, 63, 3), (9, 1, 1)] {
+                if !takes_outputs(&loss, c) {
+                    continue;
+                }
+                seed += 1;
+                let case = Case::new(loss, kind, rows, d, c, seed);
+                for members in [1, 3, 8] {
+                    let what =
+                        format!("{isa:?} {} ({kind:?}) rows {rows} D {d} C {c}", loss.name());
+                    check(&what, &backend, &case, members);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_members_and_the_unfused_fallback_equal_their_own_steps() {
+    let case = Case::new(
+        lintrain::Loss::softmax(),
+        TargetKind::Labels,
+        129,
+        768,
+        100,
+        7,
+    );
+    check("C 100 × 4 members", &CpuBackend::new(), &case, 4);
+    let unfused = CpuBackend::new().with_step_kernels(StepKernels::Unfused);
+    check("unfused, 3 members", &unfused, &case, 3);
+}
+
+#[test]
+fn members_without_gradients_write_only_stats() {
+    let backend = CpuBackend::new();
+    let case = Case::new(lintrain::Loss::hinge(), TargetKind::Labels, 20, 16, 10, 3);
+    let resident = Resident::new(&backend, &case);
+    let params = member_params(&case, 3);
+    let mut stats = nan_vec(6);
+    backend
+        .linear_step_members(resident.step(&case), &params, None, &mut stats, 0)
+        .unwrap();
+    assert!(stats.iter().all(|v| v.is_finite()), "{stats:?}");
+}
+
+#[test]
+fn bad_member_lists_are_typed_errors() {
+    let backend = CpuBackend::new();
+    let case = Case::new(lintrain::Loss::softmax(), TargetKind::Labels, 8, 5, 3, 4);
+    let resident = Resident::new(&backend, &case);
+    let mut stats = nan_vec(16);
+    let none: Vec<Vec<f32>> = Vec::new();
+    let err = backend
+        .linear_step_members(resident.step(&case), &none, None, &mut stats, 0)
+        .unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    let params = member_params(&case, 2);
+    let mut one_grad = vec![nan_vec(case.params.len())];
+    let err = backend
+        .linear_step_members(
+            resident.step(&case),
+            &params,
+            Some(&mut one_grad),
+            &mut stats,
+            0,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("2 members"), "{err}");
+    // A member of the wrong shape is refused as its own step refuses it.
+    let mut short = member_params(&case, 2);
+    short[1].truncate(3);
+    let err = backend
+        .linear_step_members(resident.step(&case), &short, None, &mut stats, 0)
+        .unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    assert!(stats.iter().all(|v| v.is_nan()), "nothing written on error");
+}
