@@ -63,6 +63,13 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
 
+    /// A sweep grid that cannot be run: a bad value list for one of the
+    /// swept flags, a flag that cannot be swept, or two flags that set the
+    /// same thing. `flag` is the flag as typed (`--reg-strength`), `reason`
+    /// the problem with the text that caused it.
+    #[error("{flag}: {reason}")]
+    InvalidGrid { flag: String, reason: String },
+
     /// The loss or a weight became non-finite. The model at the end of the
     /// last finite epoch (the initial weights for epoch 1) is
     /// [`Trainer::last_finite_model`](crate::Trainer::last_finite_model).

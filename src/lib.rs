@@ -25,6 +25,7 @@ pub mod optimizer;
 pub mod regularizer;
 pub mod schedule;
 pub mod solver;
+pub mod sweep;
 pub mod train;
 
 pub use backend::{
