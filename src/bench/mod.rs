@@ -16,6 +16,7 @@ mod data;
 pub mod lbfgs;
 mod probe_data;
 mod report;
+pub mod sweep;
 mod timing;
 
 pub use data::synthetic;
@@ -61,6 +62,9 @@ pub enum CaseName {
     /// L2-normalized rows ([`PROBE_SHAPES`]), and its two products as
     /// `matmul` records.
     Probe,
+    /// `sweep_step`: one step of K = 1, 8 and 32 models differing in their
+    /// L2 strength over the same minibatch ([`sweep`]).
+    Sweep,
 }
 
 /// Rows per step of the `probe` case (`peers/probe_step.py`'s default).
@@ -159,6 +163,8 @@ struct Plan {
     /// widest step (forward, and the weight gradient as Aᵀ·B).
     probe: ((usize, usize), [usize; 2]),
     probe_matmuls: Vec<((usize, usize, usize), bool)>,
+    /// The `sweep` case's shapes.
+    sweep: Vec<sweep::SweepShape>,
 }
 
 impl Plan {
@@ -195,6 +201,7 @@ impl Plan {
                 ((PROBE_BATCH, d, widest), false),
                 ((d, PROBE_BATCH, widest), true),
             ],
+            sweep: sweep_shapes(quick),
             loss_rows,
             adam_params,
             train_rows: options
@@ -336,6 +343,9 @@ pub fn run(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Rep
     if wants(options, CaseName::Probe) {
         probe(&mut report, &cpu, &gpu, &plan, &mut progress)?;
     }
+    if wants(options, CaseName::Sweep) {
+        sweep_case(&mut report, &cpu, &gpu, &plan, &mut progress)?;
+    }
     if !needs_data {
         return Ok(report);
     }
@@ -439,6 +449,70 @@ fn matmuls(
         );
         if transpose && let Some(row) = report.rows.last_mut() {
             row.note = " (Aᵀ·B)";
+        }
+    }
+    Ok(())
+}
+
+/// The `sweep` case's shapes: the CS231n step (3073 × 10, SGD, batch 200)
+/// and the probe step (768 × 100, Adam, batch 256), on 10000 rows; quick:
+/// 2000 rows of 64 features.
+fn sweep_shapes(quick: bool) -> Vec<sweep::SweepShape> {
+    let (rows, wide) = if quick { (2000, 64) } else { (10_000, 0) };
+    let shape = |features: usize, classes: usize, batch: usize, optimizer| sweep::SweepShape {
+        rows,
+        features: if quick { wide } else { features },
+        classes,
+        batch,
+        optimizer,
+    };
+    vec![
+        shape(3073, 10, 200, crate::Optimizer::Sgd),
+        shape(768, 100, PROBE_BATCH, crate::Optimizer::adam()),
+    ]
+}
+
+/// The `sweep` case: per shape and member count, the median step of every
+/// member (one shared step, then each member's update), in samples/s of
+/// the minibatch: K = 1's rate over K's is what K settings cost per step.
+fn sweep_case(
+    report: &mut Report,
+    cpu: &Option<CpuBackend>,
+    gpu: &Option<GpuBackend>,
+    plan: &Plan,
+    progress: &mut impl FnMut(&str),
+) -> Result<()> {
+    for shape in &plan.sweep {
+        progress(&format!(
+            "generating {} × {} L2-normalized rows, {} classes",
+            shape.rows, shape.features, shape.classes
+        ));
+        let table = sweep::table(shape);
+        for members in sweep::MEMBERS {
+            let label = shape.label(members);
+            progress(&format!("sweep_step {label}"));
+            let rate = |t: Timing| t.rate(shape.batch as f64);
+            let cpu_rate = match cpu {
+                Some(c) => Some(rate(sweep::time(
+                    c,
+                    &table,
+                    shape,
+                    members,
+                    &plan.step_budget,
+                )?)),
+                None => None,
+            };
+            let gpu_rate = match gpu {
+                Some(g) => Some(rate(sweep::time(
+                    g,
+                    &table,
+                    shape,
+                    members,
+                    &plan.step_budget,
+                )?)),
+                None => None,
+            };
+            report.pair("sweep_step", &label, "samples/s", cpu_rate, gpu_rate);
         }
     }
     Ok(())

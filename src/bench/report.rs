@@ -229,10 +229,16 @@ impl Report {
             s += "\nMilliseconds per step (from the medians):\n\n";
             s += "| case | shape | rows per step | CPU ms/step | GPU ms/step |\n|---|---|---|---|---|\n";
             for row in steps {
-                let batch = if row.case == "train_probe" {
-                    super::PROBE_BATCH
-                } else {
-                    super::BATCH
+                let batch = match row.case.as_str() {
+                    "train_probe" => super::PROBE_BATCH,
+                    // Its shapes start with their batch ("256x768x100 K 8").
+                    "sweep_step" => row
+                        .shape
+                        .split('x')
+                        .next()
+                        .and_then(|b| b.parse().ok())
+                        .unwrap_or(super::BATCH),
+                    _ => super::BATCH,
                 };
                 let ms = |r: Option<(f64, f64, f64)>| {
                     r.map_or("-".into(), |(m, _, _)| {

@@ -58,6 +58,11 @@ pub enum CaseArg {
     /// 10 and 100), and its products as matmul records (256×768×1000 and
     /// 768×256×1000 Aᵀ·B), against peers/probe_step.py.
     Probe,
+    /// sweep_step: one step of K = 1, 8 and 32 models differing in their L2
+    /// strength over the same minibatch (the CS231n shape with SGD and the
+    /// 768 × 100 probe with Adam): K = 1's rate over K's is what a sweep of
+    /// K settings costs per step.
+    Sweep,
 }
 
 /// Options of the benchmark.
@@ -144,6 +149,7 @@ impl BenchArgs {
                     CaseArg::TrainSvm => CaseName::TrainSvm,
                     CaseArg::Lbfgs => CaseName::Lbfgs,
                     CaseArg::Probe => CaseName::Probe,
+                    CaseArg::Sweep => CaseName::Sweep,
                 })
                 .collect(),
             epochs: self.epochs,

@@ -1,0 +1,116 @@
+//! The `sweep` case: one training step of K models that differ only in
+//! their L2 strength, all over the same minibatch
+//! ([`Backend::linear_step_members`], then each member's update), against
+//! the same step of one model. Its ratio to K = 1 is what a sweep of K
+//! settings costs per step over one fit.
+
+use super::probe_data;
+use super::timing::{Budget, Timing, measure};
+use crate::backend::{Backend, LinearStep, ResidentTargets};
+use crate::optimizer::STATE_SLOTS;
+use crate::{Loss, Optimizer, Regularizer, Result, UpdateStep};
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// One shape of the case: the rows of its table, its features and classes,
+/// its batch and its optimizer (the CS231n step: SGD, batch 200; the probe
+/// step: Adam, batch 256).
+#[derive(Clone, Copy, Debug)]
+pub struct SweepShape {
+    pub rows: usize,
+    pub features: usize,
+    pub classes: usize,
+    pub batch: usize,
+    pub optimizer: Optimizer,
+}
+
+impl SweepShape {
+    pub fn label(&self, members: usize) -> String {
+        format!(
+            "{}x{}x{} K {members}",
+            self.batch, self.features, self.classes
+        )
+    }
+}
+
+/// Member counts the case measures.
+pub const MEMBERS: [usize; 3] = [1, 8, 32];
+
+/// The member's L2 strength: a log-spaced grid from 1e-6 (as a sweep over
+/// λ would have it).
+fn strength(member: usize) -> f32 {
+    1e-6 * 10f32.powf(member as f32 * 0.25)
+}
+
+/// The shape's seeded table: L2-normalized rows and their labels.
+pub fn table(shape: &SweepShape) -> (Array2<f32>, Array1<u32>) {
+    probe_data::l2_normalized(shape.rows, shape.features, shape.classes, 3073)
+}
+
+/// Seconds per step of `members` models on `backend`.
+pub fn time<B: Backend>(
+    backend: &B,
+    (x, labels): &(Array2<f32>, Array1<u32>),
+    shape: &SweepShape,
+    members: usize,
+    budget: &Budget,
+) -> Result<Timing> {
+    let (d, c, batch) = (shape.features, shape.classes, shape.batch);
+    let steps = shape.rows / batch;
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let indices: Vec<u32> = (0..steps * batch)
+        .map(|_| rng.random_range(0..shape.rows as u32))
+        .collect();
+    let x = backend.upload_rows(x.view())?;
+    let labels = backend.upload_indices(labels.as_slice().expect("contiguous labels"))?;
+    let indices = backend.upload_indices(&indices)?;
+    let len = d * c + c;
+    let mut params = (0..members)
+        .map(|_| backend.zeros(len))
+        .collect::<Result<Vec<_>>>()?;
+    let mut grads = (0..members)
+        .map(|_| backend.zeros(len))
+        .collect::<Result<Vec<_>>>()?;
+    let mut state = (0..members)
+        .map(|_| backend.zeros(STATE_SLOTS * len))
+        .collect::<Result<Vec<_>>>()?;
+    let mut stats = backend.zeros(2 * members * steps)?;
+    let probe = backend.zeros(1)?;
+    let loss = Loss::softmax();
+    let mut taken = 0u64;
+    measure(budget, |repeats| {
+        for _ in 0..repeats {
+            let slot = taken as usize % steps;
+            taken += 1;
+            let step = LinearStep {
+                loss: &loss,
+                x: &x,
+                targets: ResidentTargets::Classes {
+                    labels: &labels,
+                    class_weights: None,
+                },
+                indices: &indices,
+                first: slot * batch,
+                rows: batch,
+                outputs: c,
+            };
+            backend.linear_step_members(step, &params, Some(&mut grads), &mut stats, slot)?;
+            for (k, ((params, grads), state)) in
+                params.iter_mut().zip(&grads).zip(&mut state).enumerate()
+            {
+                let update = UpdateStep {
+                    optimizer: shape.optimizer,
+                    regularizer: Regularizer::L2 {
+                        strength: strength(k),
+                    },
+                    learning_rate: 1e-3,
+                    step: taken,
+                    weight_len: d * c,
+                };
+                backend.update(params, grads, state, &update)?;
+            }
+        }
+        backend.read(&probe).map(|_| ())
+    })
+}
