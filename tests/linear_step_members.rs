@@ -166,3 +166,83 @@ fn bad_member_lists_are_typed_errors() {
     assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
     assert!(stats.iter().all(|v| v.is_nan()), "nothing written on error");
 }
+
+/// The GPU's members step (the trait's per-member default) against the
+/// CPU's shared pass: the same stats in the same slots and the same
+/// gradients, within f32 tolerance.
+#[test]
+fn gpu_members_match_the_cpu_shared_pass() {
+    let Some(gpu) = common::gpu() else { return };
+    let cpu = CpuBackend::new();
+    let case = Case::new(lintrain::Loss::softmax(), TargetKind::Labels, 40, 33, 10, 9);
+    let params = member_params(&case, 3);
+    let len = case.d * case.c + case.c;
+    let (slot, members) = (2, params.len());
+    let mut cpu_grads: Vec<Vec<f32>> = (0..members).map(|_| nan_vec(len)).collect();
+    let mut cpu_stats = nan_vec(2 * members * (slot + 1));
+    let resident = Resident::new(&cpu, &case);
+    cpu.linear_step_members(
+        resident.step(&case),
+        &params,
+        Some(&mut cpu_grads),
+        &mut cpu_stats,
+        slot,
+    )
+    .unwrap();
+    let x = gpu.upload_rows(case.x.view()).unwrap();
+    let labels = gpu.upload_indices(&case.labels).unwrap();
+    let indices = gpu.upload_indices(&case.indices).unwrap();
+    let step = lintrain::backend::LinearStep {
+        loss: &case.loss,
+        x: &x,
+        targets: lintrain::backend::ResidentTargets::Classes {
+            labels: &labels,
+            class_weights: None,
+        },
+        indices: &indices,
+        first: case.first,
+        rows: case.rows,
+        outputs: case.c,
+    };
+    let gpu_params: Vec<_> = params.iter().map(|p| gpu.upload(p).unwrap()).collect();
+    let mut gpu_grads: Vec<_> = (0..members)
+        .map(|_| gpu.upload(&nan_vec(len)).unwrap())
+        .collect();
+    let mut gpu_stats = gpu.upload(&nan_vec(2 * members * (slot + 1))).unwrap();
+    gpu.linear_step_members(
+        step,
+        &gpu_params,
+        Some(&mut gpu_grads),
+        &mut gpu_stats,
+        slot,
+    )
+    .unwrap();
+    let stats = gpu.read(&gpu_stats).unwrap();
+    for i in 0..stats.len() {
+        let written = (2 * slot * members..2 * (slot + 1) * members).contains(&i);
+        assert_eq!(
+            written,
+            stats[i].is_finite(),
+            "GPU stats[{i}] = {}",
+            stats[i]
+        );
+    }
+    let at = 2 * slot * members..2 * (slot + 1) * members;
+    assert_close(
+        "GPU stats vs CPU",
+        &stats[at.clone()],
+        &cpu_stats[at],
+        1e-4,
+        1e-5,
+    );
+    for (k, (g, c)) in gpu_grads.iter().zip(&cpu_grads).enumerate() {
+        let g = gpu.read(g).unwrap();
+        assert_close(
+            &format!("GPU member {k} grads vs CPU"),
+            &g[..len],
+            c,
+            1e-3,
+            1e-5,
+        );
+    }
+}
