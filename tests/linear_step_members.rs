@@ -218,14 +218,9 @@ fn gpu_members_match_the_cpu_shared_pass() {
     )
     .unwrap();
     let stats = gpu.read(&gpu_stats).unwrap();
-    for i in 0..stats.len() {
+    for (i, v) in stats.iter().enumerate() {
         let written = (2 * slot * members..2 * (slot + 1) * members).contains(&i);
-        assert_eq!(
-            written,
-            stats[i].is_finite(),
-            "GPU stats[{i}] = {}",
-            stats[i]
-        );
+        assert_eq!(written, v.is_finite(), "GPU stats[{i}] = {v}");
     }
     let at = 2 * slot * members..2 * (slot + 1) * members;
     assert_close(
