@@ -23,6 +23,8 @@ use std::sync::Mutex;
 /// Parameters per task of a parallel optimizer update (L1-sized: each
 /// touches five arrays).
 const UPDATE_CHUNK: usize = 1 << 12;
+/// Rows of W per task of the copy of a sweep's members side by side.
+const MEMBER_COPY_ROWS: usize = 256;
 /// Rows per task of a parallel loss.
 const LOSS_CHUNK: usize = 2048;
 
@@ -602,12 +604,23 @@ impl Backend for CpuBackend {
             ..
         } = &mut **scratch;
         let side_by_side = grown(members_params, d * wide + wide, "the members' parameters")?;
-        for (k, params) in params.iter().enumerate() {
-            for (f, row) in params[..d * c].chunks_exact(c).enumerate() {
-                side_by_side[f * wide + k * c..f * wide + (k + 1) * c].copy_from_slice(row);
+        {
+            // Row f of the wide W is row f of every member's W in turn.
+            let (weights, bias) = side_by_side.split_at_mut(d * wide);
+            let weights = DisjointSlices::new(weights);
+            spin_pool::pool().run(d.div_ceil(MEMBER_COPY_ROWS), &|t| {
+                let rows = t * MEMBER_COPY_ROWS..((t + 1) * MEMBER_COPY_ROWS).min(d);
+                // SAFETY: each task owns its rows of the wide W.
+                let out = unsafe { weights.range(rows.start * wide, rows.len() * wide) };
+                for (f, out) in rows.zip(out.chunks_exact_mut(wide)) {
+                    for (k, params) in params.iter().enumerate() {
+                        out[k * c..(k + 1) * c].copy_from_slice(&params[f * c..(f + 1) * c]);
+                    }
+                }
+            });
+            for (k, params) in params.iter().enumerate() {
+                bias[k * c..(k + 1) * c].copy_from_slice(&params[d * c..d * c + c]);
             }
-            side_by_side[d * wide + k * c..d * wide + (k + 1) * c]
-                .copy_from_slice(&params[d * c..d * c + c]);
         }
         let mut wide_grads = match grads.is_some() {
             true => Some(grown(
@@ -626,19 +639,42 @@ impl Backend for CpuBackend {
             tile_step::run(fused, tiles, wide_grads.as_deref_mut(), members_stats)
         })?;
         if let (Some(grads), Some(wide_grads)) = (grads, wide_grads) {
-            for (k, grads) in grads.iter_mut().enumerate() {
+            // A task per member: each writes only its own gradient.
+            let outputs = MemberGrads(grads.as_mut_ptr());
+            let wide_grads = &*wide_grads;
+            spin_pool::pool().run(members, &|k| {
+                // SAFETY: `grads` has `members` buffers, each checked to hold
+                // D·C + C values, and task k is the only one to touch the
+                // k-th of them while the run lasts.
+                let grads = unsafe { &mut outputs.member(k)[..d * c + c] };
                 for (f, row) in grads[..d * c].chunks_exact_mut(c).enumerate() {
                     row.copy_from_slice(&wide_grads[f * wide + k * c..f * wide + (k + 1) * c]);
                 }
-                grads[d * c..d * c + c]
+                grads[d * c..]
                     .copy_from_slice(&wide_grads[d * wide + k * c..d * wide + (k + 1) * c]);
-            }
+            });
         }
         for (k, &(mean_loss, correct)) in members_stats.iter().enumerate() {
             stats[2 * (slot * members + k)] = mean_loss;
             stats[2 * (slot * members + k) + 1] = correct as f32;
         }
         Ok(())
+    }
+}
+
+/// The members' gradient buffers, shared by the tasks that each fill one.
+struct MemberGrads(*mut Vec<f32>);
+
+// SAFETY: each task dereferences only its own member's buffer.
+unsafe impl Sync for MemberGrads {}
+
+impl MemberGrads {
+    /// # Safety
+    /// `k` is within the buffers, and no one else uses the k-th meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn member(&self, k: usize) -> &mut Vec<f32> {
+        // SAFETY: per the contract.
+        unsafe { &mut *self.0.add(k) }
     }
 }
 

@@ -66,6 +66,51 @@ pub(crate) fn panel_width(isa: Isa) -> usize {
     }
 }
 
+/// Lanes of `isa`'s vectors.
+fn lanes(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 16,
+        Isa::Avx2Fma | Isa::Portable => 8,
+    }
+}
+
+/// How `outputs` columns are cut into panels on `isa`: as few as the widest
+/// tile allows, their vectors shared out evenly (80 columns with AVX-512 are
+/// 2 + 3 vectors, not 4 + 1: a one-vector tile loads B once per broadcast
+/// of A and runs at half the speed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Panels {
+    outputs: usize,
+    lanes: usize,
+    count: usize,
+    vectors: usize,
+}
+
+impl Panels {
+    pub(crate) fn new(isa: Isa, outputs: usize) -> Self {
+        let lanes = lanes(isa);
+        let vectors = outputs.div_ceil(lanes);
+        Self {
+            outputs,
+            lanes,
+            count: vectors.div_ceil(panel_width(isa) / lanes),
+            vectors,
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Columns of panel `j`: whole vectors, the last panel ending at the
+    /// last output.
+    pub(crate) fn columns(&self, j: usize) -> std::ops::Range<usize> {
+        let first_vector = |j: usize| j * self.vectors / self.count;
+        (first_vector(j) * self.lanes).min(self.outputs)
+            ..(first_vector(j + 1) * self.lanes).min(self.outputs)
+    }
+}
+
 /// The most rows of any tile. A last partial tile computes all its rows and
 /// stores the real ones, so it reads up to `MAX_TILE_ROWS − 1` rows of A
 /// past the output's (see [`panel`]); buffers are padded for that.
@@ -244,5 +289,41 @@ unsafe fn tile<V: Lanes, const MR: usize, const NV: usize, const MASKED: bool>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panels cover the outputs in order, each whole vectors (the last may
+    /// end early) and at most one tile wide, their vector counts within one
+    /// of each other.
+    #[test]
+    fn panels_share_the_vectors_evenly() {
+        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Portable] {
+            for outputs in [1, 7, 16, 17, 64, 65, 80, 100, 1000, 1003, 4097] {
+                let panels = Panels::new(isa, outputs);
+                let mut next = 0;
+                let mut widths = Vec::new();
+                for j in 0..panels.count() {
+                    let columns = panels.columns(j);
+                    assert_eq!(columns.start, next, "{isa:?} {outputs}: panel {j}");
+                    assert!(!columns.is_empty() && columns.len() <= panel_width(isa));
+                    if columns.end < outputs {
+                        assert!(
+                            columns.len().is_multiple_of(lanes(isa)),
+                            "{isa:?} {outputs}"
+                        );
+                    }
+                    widths.push(columns.len().div_ceil(lanes(isa)));
+                    next = columns.end;
+                }
+                assert_eq!(next, outputs, "{isa:?} {outputs}: every column");
+                let (least, most) = (widths.iter().min().unwrap(), widths.iter().max().unwrap());
+                assert!(most - least <= 1, "{isa:?} {outputs}: {widths:?}");
+            }
+        }
+        assert_eq!(Panels::new(Isa::Avx512, 80).columns(0), 0..32);
     }
 }

@@ -21,8 +21,9 @@
 //! there, one W load serves too few products to pay for the tiles.
 
 use super::lane_tree_sum;
-use super::product_tile::{self, MAX_TILE_ROWS, Operand, Panel, Start};
+use super::product_tile::{self, MAX_TILE_ROWS, Operand, Panel, Panels, Start};
 use super::reference::{RowTarget, is_correct, loss_row};
+use super::simd::Isa;
 use super::spin_pool::{self, DisjointSlices};
 use super::step_input::{FusedStep, grown, row_target};
 use super::wide_loss;
@@ -117,10 +118,10 @@ pub(crate) fn run(
     let width = product_tile::panel_width(step.isa);
     let packed = grown(
         &mut scratch.packed_weights,
-        c.div_ceil(width) * width * d,
+        Panels::new(step.isa, c).count() * width * d,
         "the step's packed weights",
     )?;
-    pack_weights(weights, d, c, width, packed);
+    pack_weights(weights, d, c, step.isa, packed);
     let inv_n = 1.0 / rows as f32;
     for (index, first) in (0..rows).step_by(chunk).enumerate() {
         let indices = &step.indices[first..first + chunk.min(rows - first)];
@@ -163,15 +164,12 @@ struct Chunk<'a> {
 impl Chunk<'_> {
     /// The chunk's column panels: at most one tile wide each.
     fn panels(&self) -> usize {
-        self.step
-            .outputs
-            .div_ceil(product_tile::panel_width(self.step.isa))
+        Panels::new(self.step.isa, self.step.outputs).count()
     }
 
     /// Columns of panel `j`.
     fn panel_columns(&self, j: usize) -> Range<usize> {
-        let width = product_tile::panel_width(self.step.isa);
-        j * width..((j + 1) * width).min(self.step.outputs)
+        Panels::new(self.step.isa, self.step.outputs).columns(j)
     }
 
     /// scores = X[indices]·W + b, the rows read in place and W packed by
@@ -367,15 +365,17 @@ impl Chunk<'_> {
 /// contiguous run instead of a `width`-wide strip in every 4·C-byte row: a
 /// strip touches a new page at every row, and the TLB misses slowed the
 /// scores by a third at C = 1000.
-fn pack_weights(weights: &[f32], d: usize, c: usize, width: usize, packed: &mut [f32]) {
-    let panels = c.div_ceil(width);
+fn pack_weights(weights: &[f32], d: usize, c: usize, isa: Isa, packed: &mut [f32]) {
+    let width = product_tile::panel_width(isa);
+    let layout = Panels::new(isa, c);
+    let panels = layout.count();
     let rows_per_task = (PACK_VALUES / width).max(1);
     let tasks_per_panel = d.div_ceil(rows_per_task);
     let out = DisjointSlices::new(packed);
     spin_pool::pool().run(panels * tasks_per_panel, &|t| {
         let (panel, part) = (t / tasks_per_panel, t % tasks_per_panel);
         let rows = part * rows_per_task..((part + 1) * rows_per_task).min(d);
-        let columns = panel * width..((panel + 1) * width).min(c);
+        let columns = layout.columns(panel);
         // SAFETY: each task owns its rows of its panel.
         let out = unsafe { out.range((panel * d + rows.start) * width, rows.len() * width) };
         for (out, row) in out.chunks_exact_mut(width).zip(rows) {
