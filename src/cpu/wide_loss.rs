@@ -9,8 +9,9 @@
 //! - `loss = −w·Σ_j q_j·log p_j = −w·((1 − ε)·log p_y + (ε/C)·Σ_j log p_j)`,
 //! - `dS_j = w·(p_j − q_j)/N`.
 //!
-//! A row holding a NaN or an infinity goes to the reference formulas, so
-//! that non-finite scores give what they give everywhere else.
+//! A row holding a NaN or an infinity, or whose loss overflows in this
+//! grouping, goes to the reference formulas, so that such rows give what
+//! they give everywhere else.
 
 #[cfg(target_arch = "x86_64")]
 use super::simd::{Avx2, Avx512};
@@ -133,8 +134,15 @@ fn softmax_with<V: Lanes>(row: &Row<'_>, ds: &mut [f32]) -> Option<f32> {
     }
     ds[row.label] -= scale * (1.0 - eps);
     let log_p_label = s[row.label] - (max + log_sum);
-    let loss = -((1.0 - eps) * log_p_label + eps / c as f32 * log_p_total);
-    Some(row.weight * loss)
+    // Without smoothing the sum of log p is not needed (0·∞ would be NaN).
+    let smoothing = match eps {
+        0.0 => 0.0,
+        _ => eps / c as f32 * log_p_total,
+    };
+    let loss = -((1.0 - eps) * log_p_label + smoothing);
+    // Σ log p can overflow where Σ s did not (each term is up to twice its
+    // score): the reference's term-by-term sum stays finite there.
+    loss.is_finite().then_some(row.weight * loss)
 }
 
 #[cfg(test)]
@@ -181,6 +189,49 @@ mod tests {
                     for (j, (&g, &w)) in got.iter().zip(&want).enumerate() {
                         assert!(close(g, w), "{isa:?} C {c} eps {eps}: dS[{j}] {g} vs {w}");
                     }
+                }
+            }
+        }
+    }
+
+    /// Huge scores of both signs sharing lanes: Σ s is finite, Σ log p is
+    /// not (the red team's case); the row goes to the reference, or, without
+    /// smoothing, never needs Σ log p.
+    #[test]
+    fn rows_whose_log_probabilities_overflow_match_the_reference() {
+        let s: Vec<f32> = (0..1000)
+            .map(|j| match j {
+                0 => 0.0,
+                j if (j / 16) % 2 == 0 => 1e36,
+                _ => -1e36,
+            })
+            .collect();
+        for isa in [Isa::Avx512, Isa::Avx2Fma, Isa::Portable] {
+            if !isa.is_supported() {
+                continue;
+            }
+            for eps in [0.0, 0.1] {
+                let mut ds = vec![0.0; s.len()];
+                let got = softmax_row(isa, &s, 0, 1.0, eps, &mut ds, 1.0);
+                let mut want_ds = vec![0.0; s.len()];
+                let want = loss_row(
+                    &Loss::SoftmaxCrossEntropy {
+                        label_smoothing: eps,
+                    },
+                    &s,
+                    RowTarget::Class {
+                        label: 0,
+                        weight: 1.0,
+                    },
+                    &mut want_ds,
+                    1.0,
+                );
+                assert!(want.is_finite(), "the reference is finite here");
+                if let Some(got) = got {
+                    assert!(
+                        (got - want).abs() <= 1e-5 * want.abs(),
+                        "{isa:?} eps {eps}: {got} vs {want}"
+                    );
                 }
             }
         }
