@@ -17,7 +17,7 @@
 use super::device::{Access, EntryPoint};
 use super::fused_source;
 use super::ops::matmul::{self, packed};
-use super::ops::{fused_step, gather, loss, optim, reduce, vector};
+use super::ops::{fused_step, gather, loss, loss_codes, optim, reduce, vector};
 use super::shader_modules::ALL_MODULES;
 use naga::{AddressSpace, ImageClass, ImageDimension, ScalarKind, StorageAccess, TypeInner};
 
@@ -598,11 +598,11 @@ fn shared_constants_agree() {
         ("HAS_CLASS_WEIGHTS", fused_step::HAS_CLASS_WEIGHTS),
         ("REAL_TARGETS", fused_step::REAL_TARGETS),
         ("WITH_GRADS", fused_step::WITH_GRADS),
-        ("SOFTMAX", fused_step::SOFTMAX),
-        ("HINGE", fused_step::HINGE),
-        ("SQUARED_HINGE", fused_step::SQUARED_HINGE),
-        ("MSE", fused_step::MSE),
-        ("LOGISTIC", fused_step::LOGISTIC),
+        ("SOFTMAX", loss_codes::SOFTMAX),
+        ("HINGE", loss_codes::HINGE),
+        ("SQUARED_HINGE", loss_codes::SQUARED_HINGE),
+        ("MSE", loss_codes::MSE),
+        ("LOGISTIC", loss_codes::LOGISTIC),
         ("MAX_C", fused_step::MAX_OUTPUTS as u32),
         ("WINDOW_VEC4S", fused_source::WINDOW_VEC4S as u32),
     ];

@@ -5,6 +5,7 @@
 
 use super::{Field, HostEntry, Layout, Parsed, Size, kind_of, parse};
 use crate::gpu::device::MIN_SUBGROUP_SIZE;
+use crate::gpu::ops::loss_codes;
 use crate::gpu::ops::tiled_step::{self, plan};
 use crate::gpu::shader_modules::{TILED_GEMM, TILED_GEMM_VEC4, TILED_LOSS, TILED_LOSS_SUBGROUP};
 
@@ -62,11 +63,11 @@ pub(super) fn shared_constants() -> Vec<(Parsed, Vec<(&'static str, u32)>)> {
         ("HAS_CLASS_WEIGHTS", tiled_step::HAS_CLASS_WEIGHTS),
         ("REAL_TARGETS", tiled_step::REAL_TARGETS),
         ("GATHERED", tiled_step::GATHERED),
-        ("SOFTMAX", tiled_step::SOFTMAX),
-        ("HINGE", tiled_step::HINGE),
-        ("SQUARED_HINGE", tiled_step::SQUARED_HINGE),
-        ("MSE", tiled_step::MSE),
-        ("LOGISTIC", tiled_step::LOGISTIC),
+        ("SOFTMAX", loss_codes::SOFTMAX),
+        ("HINGE", loss_codes::HINGE),
+        ("SQUARED_HINGE", loss_codes::SQUARED_HINGE),
+        ("MSE", loss_codes::MSE),
+        ("LOGISTIC", loss_codes::LOGISTIC),
         ("MAX_WG", plan::MAX_LOSS_WORKGROUP),
     ];
     let mut workgroup_loss = loss_constants.clone();

@@ -8,6 +8,7 @@
 //! composition runs.
 
 use super::DeviceHandles;
+use super::loss_codes::loss_code;
 use crate::backend::{LinearStep, ResidentTargets};
 use crate::gpu::device::{
     Access, BindGroupCache, Device, EntryPoint, GpuBuffer, GpuRows, Kernel, Source, params_entry,
@@ -15,7 +16,6 @@ use crate::gpu::device::{
 };
 use crate::gpu::fused_source::{self, FusedShape, WEIGHT_WINDOWS, WINDOW_VEC4S, texels_per_window};
 use crate::gpu::shader_modules;
-use crate::loss::Loss;
 use crate::{Error, Result};
 use bytemuck::{Pod, Zeroable};
 
@@ -41,13 +41,6 @@ pub(crate) const HAS_CLASS_WEIGHTS: u32 = 1;
 pub(crate) const REAL_TARGETS: u32 = 2;
 /// Write the gradients, not only the loss.
 pub(crate) const WITH_GRADS: u32 = 8;
-
-/// Values of the `LOSS` override (the same names in fused_step.wgsl).
-pub(crate) const SOFTMAX: u32 = 0;
-pub(crate) const HINGE: u32 = 1;
-pub(crate) const SQUARED_HINGE: u32 = 2;
-pub(crate) const MSE: u32 = 3;
-pub(crate) const LOGISTIC: u32 = 4;
 
 /// `StepParams` of shaders/fused_step.wgsl, shared by both kernels.
 #[repr(C)]
@@ -192,17 +185,6 @@ fn view(texture: &wgpu::Texture) -> wgpu::TextureView {
         dimension: Some(wgpu::TextureViewDimension::D2Array),
         ..Default::default()
     })
-}
-
-/// The `LOSS` code of `loss`, its margin and its label smoothing.
-fn loss_code(loss: &Loss) -> (u32, f32, f32) {
-    match *loss {
-        Loss::SoftmaxCrossEntropy { label_smoothing } => (SOFTMAX, 0.0, label_smoothing),
-        Loss::Hinge { margin } => (HINGE, margin, 0.0),
-        Loss::SquaredHinge { margin } => (SQUARED_HINGE, margin, 0.0),
-        Loss::MeanSquaredError => (MSE, 0.0, 0.0),
-        Loss::Logistic => (LOGISTIC, 0.0, 0.0),
-    }
 }
 
 /// Records the step. The caller has made sure that it [`fits`] and has

@@ -7,6 +7,7 @@
 pub(crate) mod fused_step;
 pub(crate) mod gather;
 pub(crate) mod loss;
+pub(crate) mod loss_codes;
 pub(crate) mod matmul;
 pub(crate) mod optim;
 pub(crate) mod reduce;

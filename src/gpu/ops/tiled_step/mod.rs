@@ -18,11 +18,11 @@ pub(crate) use scratch::TiledScratch;
 
 use super::DeviceHandles;
 use super::gather;
+use super::loss_codes::loss_code;
 use crate::Result;
 use crate::backend::{LinearStep, ResidentTargets};
 use crate::gpu::device::{Access, Device, EntryPoint, GpuBuffer, TiledLoss, u32_of};
 use crate::gpu::shader_modules;
-use crate::loss::Loss;
 use bytemuck::{Pod, Zeroable};
 
 /// `TiledParams` of shaders/tiled_common.wgsl, shared by every kernel of
@@ -55,13 +55,6 @@ pub(crate) const REAL_TARGETS: u32 = 2;
 /// The batch's rows were gathered into scratch first: the dataset spans
 /// more chunk buffers than the kernels bind.
 pub(crate) const GATHERED: u32 = 4;
-
-/// Values of the `LOSS` override (the same names in tiled_loss.wgsl).
-pub(crate) const SOFTMAX: u32 = 0;
-pub(crate) const HINGE: u32 = 1;
-pub(crate) const SQUARED_HINGE: u32 = 2;
-pub(crate) const MSE: u32 = 3;
-pub(crate) const LOGISTIC: u32 = 4;
 
 /// Chunk buffers of the dataset the GEMM kernels bind (`chunk0` to `chunk3`).
 pub(crate) const CHUNKS: usize = 4;
@@ -150,17 +143,6 @@ pub(crate) const REDUCE_GRADS: EntryPoint = EntryPoint {
         (18, Access::ReadWrite),
     ],
 };
-
-/// The `LOSS` code of `loss`, its margin and its label smoothing.
-fn loss_code(loss: &Loss) -> (u32, f32, f32) {
-    match *loss {
-        Loss::SoftmaxCrossEntropy { label_smoothing } => (SOFTMAX, 0.0, label_smoothing),
-        Loss::Hinge { margin } => (HINGE, margin, 0.0),
-        Loss::SquaredHinge { margin } => (SQUARED_HINGE, margin, 0.0),
-        Loss::MeanSquaredError => (MSE, 0.0, 0.0),
-        Loss::Logistic => (LOGISTIC, 0.0, 0.0),
-    }
-}
 
 /// Records the step. The caller has made the checks every backend makes
 /// ([`crate::backend::checks::linear_step`]), which bound every index and
