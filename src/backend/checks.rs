@@ -130,11 +130,7 @@ pub fn linear_step<B: Backend + ?Sized>(
             detail: format!("empty step of {rows} rows × {d} features × {c} outputs"),
         });
     }
-    check_extent(op, "params", 0, d * c + c, backend.len(params))?;
-    if let Some(grads) = grads {
-        check_extent(op, "gradients", 0, d * c + c, backend.len(grads))?;
-    }
-    check_extent(op, "stats", 2 * slot, 2, backend.len(stats))?;
+    step_buffers(backend, step, params, grads, stats, slot)?;
     batch_indices(op, backend, step.indices, step.first, rows, dataset_rows)?;
     match &step.targets {
         ResidentTargets::Classes {
@@ -167,6 +163,26 @@ pub fn linear_step<B: Backend + ?Sized>(
             Ok(())
         }
     }
+}
+
+/// Room for a step's parameters `[W | b]`, its gradient and its stats
+/// slot: what [`linear_step`] checks of the model's own buffers, and all
+/// that differs between the members of a sweep step over the same rows.
+pub fn step_buffers<B: Backend + ?Sized>(
+    backend: &B,
+    step: &LinearStep<'_, B>,
+    params: &B::Buffer,
+    grads: Option<&B::Buffer>,
+    stats: &B::Buffer,
+    slot: usize,
+) -> Result<()> {
+    let op = "linear_step";
+    let (d, c) = (backend.rows_shape(step.x).1, step.outputs);
+    check_extent(op, "params", 0, d * c + c, backend.len(params))?;
+    if let Some(grads) = grads {
+        check_extent(op, "gradients", 0, d * c + c, backend.len(grads))?;
+    }
+    check_extent(op, "stats", 2 * slot, 2, backend.len(stats))
 }
 
 /// A sweep step's member count: at least one member, and one gradient

@@ -589,9 +589,12 @@ impl Backend for CpuBackend {
         if self.step_kernels == StepKernels::Unfused {
             return step_each_member(self, step, params, grads, stats, slot);
         }
-        for (k, params) in params.iter().enumerate() {
-            let grads = grads.as_ref().map(|g| &g[k]);
-            checks::linear_step(self, &step, params, grads, stats, slot * members + k)?;
+        // The rows, indices and labels once (as member 0's step checks
+        // them), then what differs per member: its buffers and stats slot.
+        let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);
+        checks::linear_step(self, &step, &params[0], grads_of(0), stats, slot * members)?;
+        for (k, params) in params.iter().enumerate().skip(1) {
+            checks::step_buffers(self, &step, params, grads_of(k), stats, slot * members + k)?;
         }
         let (d, c) = (step.x.ncols(), step.outputs);
         let wide = members * c;
