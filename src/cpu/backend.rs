@@ -585,10 +585,10 @@ impl Backend for CpuBackend {
         stats: &mut Vec<f32>,
         slot: usize,
     ) -> Result<()> {
-        let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
         if self.step_kernels == StepKernels::Unfused {
             return step_each_member(self, step, params, grads, stats, slot);
         }
+        let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
         // The rows, indices and labels once (as member 0's step checks
         // them), then what differs per member: its buffers and stats slot.
         let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);

@@ -280,30 +280,28 @@ impl Chunk<'_> {
     ) -> usize {
         let c = self.step.outputs / self.step.members;
         let mut hits = 0;
-        {
-            for (((s, ds), loss), &row) in blocks.zip(losses).zip(indices) {
-                let target = row_target(self.step.targets, row as usize, c);
-                let vectors = match (self.step.loss, target) {
-                    (
-                        &Loss::SoftmaxCrossEntropy { label_smoothing },
-                        RowTarget::Class { label, weight },
-                    ) => wide_loss::softmax_row(
-                        self.step.isa,
-                        s,
-                        label as usize,
-                        weight,
-                        label_smoothing,
-                        ds,
-                        inv_n,
-                    ),
-                    _ => None,
-                };
-                *loss = vectors.unwrap_or_else(|| loss_row(self.step.loss, s, target, ds, inv_n));
-                if let RowTarget::Class { label, .. } = target
-                    && is_correct(self.step.loss, s, label)
-                {
-                    hits += 1;
-                }
+        for (((s, ds), loss), &row) in blocks.zip(losses).zip(indices) {
+            let target = row_target(self.step.targets, row as usize, c);
+            let vectors = match (self.step.loss, target) {
+                (
+                    &Loss::SoftmaxCrossEntropy { label_smoothing },
+                    RowTarget::Class { label, weight },
+                ) => wide_loss::softmax_row(
+                    self.step.isa,
+                    s,
+                    label as usize,
+                    weight,
+                    label_smoothing,
+                    ds,
+                    inv_n,
+                ),
+                _ => None,
+            };
+            *loss = vectors.unwrap_or_else(|| loss_row(self.step.loss, s, target, ds, inv_n));
+            if let RowTarget::Class { label, .. } = target
+                && is_correct(self.step.loss, s, label)
+            {
+                hits += 1;
             }
         }
         hits
