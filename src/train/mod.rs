@@ -4,17 +4,21 @@
 //! - `open_backend`: the backend a [`BackendChoice`] names
 //!   ([`BackendChoice::open`]);
 //! - `session`: one run on one backend, epoch by epoch;
-//! - `stopping`: early stopping and the tolerance rule.
+//! - `stopping`: early stopping and the tolerance rule;
+//! - `members`: many models trained together on the same data (a sweep).
 //!
 //! [`Trainer`] ties them together: prepare, open, then run the epochs.
 
 mod full_batch;
+mod members;
 mod open_backend;
 mod prepare;
 mod resident;
 mod session;
+mod step_plan;
 mod stopping;
 
+pub use members::{MemberFit, fit_members_on};
 pub use open_backend::OpenedBackend;
 pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, UntrainedClass};
 pub(crate) use session::initial_model;
@@ -188,34 +192,48 @@ impl Trainer {
     fn run_full_batch<B: Backend>(
         &mut self,
         backend: &B,
-        options: &crate::LbfgsOptions,
         prepared: &Prepared<'_>,
     ) -> Result<Outcome> {
         let mut on_epoch = self.on_epoch.take();
-        let last_finite = &mut self.last_finite;
-        let outcome = full_batch::run(
-            backend,
-            &self.config,
-            options,
-            prepared,
-            self.resume.as_ref(),
-            &mut |record| {
-                if let Some(callback) = on_epoch.as_mut() {
-                    callback(record);
-                }
-            },
-            &mut |model| *last_finite = Some(model),
-        );
+        let outcome = self.run_full_batch_with(backend, prepared, &mut |record| {
+            if let Some(callback) = on_epoch.as_mut() {
+                callback(record);
+            }
+        });
         self.on_epoch = on_epoch;
         outcome
+    }
+
+    /// [`Trainer::run_full_batch`] reporting each iteration to `on_epoch`.
+    fn run_full_batch_with<B: Backend>(
+        &mut self,
+        backend: &B,
+        prepared: &Prepared<'_>,
+        on_epoch: &mut dyn FnMut(&EpochRecord),
+    ) -> Result<Outcome> {
+        let crate::Solver::Lbfgs(options) = self.config.solver else {
+            return Err(crate::Error::InvalidConfig(
+                "a full-batch run needs the L-BFGS solver".into(),
+            ));
+        };
+        let last_finite = &mut self.last_finite;
+        full_batch::run(
+            backend,
+            &self.config,
+            &options,
+            prepared,
+            self.resume.as_ref(),
+            on_epoch,
+            &mut |model| *last_finite = Some(model),
+        )
     }
 
     /// The epochs, from the checkpoint's (or the first) to the last or the
     /// epoch limit, unless early stopping or the tolerance rule ends them
     /// sooner.
     fn run_on<B: Backend>(&mut self, backend: &B, prepared: &Prepared<'_>) -> Result<Outcome> {
-        if let crate::Solver::Lbfgs(options) = self.config.solver {
-            return self.run_full_batch(backend, &options, prepared);
+        if let crate::Solver::Lbfgs(_) = self.config.solver {
+            return self.run_full_batch(backend, prepared);
         }
         let mut session = Session::new(backend, &self.config, prepared, self.resume.as_ref())?;
         self.last_finite = Some(session.latest_model().clone());
@@ -249,7 +267,7 @@ impl Trainer {
         }
         let checkpoint = session.checkpoint()?;
         let (model, best_epoch) = match stopper.and_then(EarlyStopper::into_best) {
-            Some(best) => (session.model_with(&best.params), Some(best.epoch)),
+            Some(best) => (session.model_with(&best.params, 0), Some(best.epoch)),
             None => (checkpoint.model.clone(), None),
         };
         Ok(Outcome {

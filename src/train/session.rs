@@ -10,13 +10,13 @@
 use super::Checkpoint;
 use super::prepare::{CheckedTargets, Prepared};
 use super::resident::Uploaded;
+use super::step_plan::StepPlan;
 use crate::backend::{Backend, LinearStep};
-use crate::config::{BatchSize, Init, Sampling, TrainConfig};
+use crate::config::{Init, TrainConfig};
 use crate::history::EpochRecord;
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
 use crate::{Error, Model, Result};
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -48,71 +48,6 @@ impl ModelShape {
     }
 }
 
-/// How an epoch divides into steps.
-#[derive(Clone, Copy, Debug)]
-struct StepPlan {
-    sampling: Sampling,
-    /// Rows a step reads (the last step of an epoch without replacement
-    /// may read fewer).
-    batch: usize,
-    steps_per_epoch: usize,
-    /// Over the whole run, resumed epochs included: the schedule's length.
-    total_steps: u64,
-    /// Training rows.
-    rows: usize,
-}
-
-impl StepPlan {
-    fn new(config: &TrainConfig, rows: usize) -> Self {
-        let batch = match config.batch_size {
-            BatchSize::Rows(b) => b.min(rows).max(1),
-            BatchSize::Full => rows,
-        };
-        let steps_per_epoch = rows.div_ceil(batch);
-        Self {
-            sampling: config.sampling,
-            batch,
-            steps_per_epoch,
-            total_steps: (config.epochs as u64).saturating_mul(steps_per_epoch as u64),
-            rows,
-        }
-    }
-
-    /// Entries of an epoch's order: a row per step position.
-    fn order_len(&self) -> usize {
-        match self.sampling {
-            Sampling::WithReplacement => self.steps_per_epoch * self.batch,
-            _ => self.rows,
-        }
-    }
-
-    /// The rows visited in `epoch`, in order, from the run's seed.
-    fn epoch_order(&self, seed: u64, epoch: usize) -> Vec<u32> {
-        let n = self.rows as u32;
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        match self.sampling {
-            Sampling::Sequential => (0..n).collect(),
-            Sampling::Shuffle => {
-                let mut order: Vec<u32> = (0..n).collect();
-                order.shuffle(&mut rng);
-                order
-            }
-            Sampling::WithReplacement => (0..self.order_len())
-                .map(|_| rng.random_range(0..n))
-                .collect(),
-        }
-    }
-
-    /// Rows read by training step `step` of an epoch.
-    fn rows_of_step(&self, step: usize) -> usize {
-        match self.sampling {
-            Sampling::WithReplacement => self.batch,
-            _ => self.batch.min(self.rows - step * self.batch),
-        }
-    }
-}
-
 /// Where a run stands: what a checkpoint records.
 #[derive(Clone, Copy, Debug)]
 struct RunPosition {
@@ -126,15 +61,15 @@ struct ResidentSplit<B: Backend> {
     /// The rows the steps read, in order: the epoch's order for training,
     /// every row in turn for validation.
     order: B::Indices,
-    /// Step `s` writes its mean loss to `[2s]` and its correct count to `[2s + 1]`.
+    /// Step `s` writes member `k`'s mean loss to `[2(s·K + k)]` and its
+    /// correct count to `[2(s·K + k) + 1]`, with K the members stepping.
     stats: B::Buffer,
 }
 
-/// What every step reads besides its split.
+/// What every step reads besides its split and the members' weights.
 struct StepModel<'a, B: Backend> {
     loss: &'a Loss,
     outputs: usize,
-    params: &'a B::Buffer,
     class_weights: Option<&'a B::Buffer>,
 }
 
@@ -147,14 +82,17 @@ struct StepRows {
 }
 
 impl<B: Backend> ResidentSplit<B> {
-    /// Records a fused step over `at`, with the gradient of the batch's mean
-    /// data loss written to `grads` when given (training steps).
+    /// Records a fused step over `at` for every member in `params`, with
+    /// the gradient of the batch's mean data loss written to `grads` when
+    /// given (training steps). One member takes the single-model step, so
+    /// that a one-member session is exactly the single-model run.
     fn record_step(
         &mut self,
         backend: &B,
         model: &StepModel<'_, B>,
         at: StepRows,
-        grads: Option<&mut B::Buffer>,
+        params: &[B::Buffer],
+        grads: Option<&mut [B::Buffer]>,
     ) -> Result<()> {
         let step = LinearStep {
             loss: model.loss,
@@ -165,7 +103,15 @@ impl<B: Backend> ResidentSplit<B> {
             rows: at.rows,
             outputs: model.outputs,
         };
-        backend.linear_step(step, model.params, grads, &mut self.stats, at.slot)
+        match (params, grads) {
+            ([params], Some([grads])) => {
+                backend.linear_step(step, params, Some(grads), &mut self.stats, at.slot)
+            }
+            ([params], None) => backend.linear_step(step, params, None, &mut self.stats, at.slot),
+            (params, grads) => {
+                backend.linear_step_members(step, params, grads, &mut self.stats, at.slot)
+            }
+        }
     }
 
     fn has_classes(&self) -> bool {
@@ -173,35 +119,50 @@ impl<B: Backend> ResidentSplit<B> {
     }
 }
 
-/// The model on the backend.
-struct DeviceModel<B: Backend> {
-    /// `[W (D×C) | b]`.
-    params: B::Buffer,
-    grads: B::Buffer,
-    /// [`STATE_SLOTS`] × the parameters.
-    optimizer_state: B::Buffer,
-    class_weights: Option<B::Buffer>,
+/// The members still training, on the backend: member `ids[i]`'s
+/// `[W (D×C) | b]`, gradient and [`STATE_SLOTS`] × parameters of optimizer
+/// state are `params[i]`, `grads[i]` and `states[i]` (side by side, as
+/// [`Backend::linear_step_members`] takes them).
+struct ActiveMembers<B: Backend> {
+    ids: Vec<usize>,
+    params: Vec<B::Buffer>,
+    grads: Vec<B::Buffer>,
+    states: Vec<B::Buffer>,
 }
 
-/// The weights after the last finished epoch, read back.
+/// A member that stopped training: its final buffers and where it stopped.
+struct RetiredMember<B: Backend> {
+    state: B::Buffer,
+    position: RunPosition,
+}
+
+/// A member's weights after its last finished epoch, read back.
 struct HostWeights {
     params: Vec<f32>,
     model: Model,
 }
 
-/// One run on one backend: the resident training and validation rows, the
-/// model's buffers, and where the run stands.
+/// One run on one backend of one model or of several (the members of a
+/// sweep): the resident training and validation rows, each member's
+/// buffers, and where the run stands. Members share the rows, the order and
+/// the initial weights; each has its own configuration (learning rate,
+/// regularizer, optimizer hyperparameters) and optimizer state.
 pub(super) struct Session<'c, B: Backend> {
     backend: &'c B,
-    config: &'c TrainConfig,
+    configs: &'c [TrainConfig],
     shape: ModelShape,
     plan: StepPlan,
     position: RunPosition,
     train: ResidentSplit<B>,
     validation: Option<ResidentSplit<B>>,
-    device: DeviceModel<B>,
-    latest: HostWeights,
+    active: ActiveMembers<B>,
+    retired: Vec<Option<RetiredMember<B>>>,
+    class_weights: Option<B::Buffer>,
+    latest: Vec<HostWeights>,
 }
+
+/// One member's epoch: its record, or the [`Error::Diverged`] that ends it.
+pub(super) type MemberEpoch = (usize, Result<EpochRecord>);
 
 impl<'c, B: Backend> Session<'c, B> {
     /// Uploads the data and the initial (or the checkpoint's) model.
@@ -211,6 +172,27 @@ impl<'c, B: Backend> Session<'c, B> {
         prepared: &Prepared<'_>,
         resume: Option<&Checkpoint>,
     ) -> Result<Self> {
+        Self::build(backend, std::slice::from_ref(config), prepared, resume)
+    }
+
+    /// Uploads the data and one copy of the initial model per member
+    /// (`configs`, which share everything [`super::members`] requires).
+    pub fn with_members(
+        backend: &'c B,
+        configs: &'c [TrainConfig],
+        prepared: &Prepared<'_>,
+    ) -> Result<Self> {
+        Self::build(backend, configs, prepared, None)
+    }
+
+    fn build(
+        backend: &'c B,
+        configs: &'c [TrainConfig],
+        prepared: &Prepared<'_>,
+        resume: Option<&Checkpoint>,
+    ) -> Result<Self> {
+        let config = &configs[0];
+        let members = configs.len();
         let train = &prepared.train;
         let (n, features) = train.x.dim();
         let (classes, outputs) = match &train.targets {
@@ -232,10 +214,6 @@ impl<'c, B: Backend> Session<'c, B> {
             }
             None => initial_params(config, features, outputs),
         };
-        let optimizer_state = match resume {
-            Some(checkpoint) => backend.upload(&checkpoint.optimizer_state)?,
-            None => backend.zeros(STATE_SLOTS * shape.param_len())?,
-        };
         // A fixed upload order: when two buffers are too large for the
         // device, the error always names the same one.
         let train_data = Uploaded::new(backend, train)?;
@@ -244,23 +222,45 @@ impl<'c, B: Backend> Session<'c, B> {
                 let data = Uploaded::new(backend, examples)?;
                 let every_row: Vec<u32> = (0..data.rows as u32).collect();
                 let order = backend.upload_indices(&every_row)?;
-                let stats = backend.zeros(2 * data.rows.div_ceil(plan.batch))?;
+                let stats = backend.zeros(2 * members * data.rows.div_ceil(plan.batch))?;
                 Some(ResidentSplit { data, order, stats })
             }
             None => None,
         };
-        let params = backend.upload(&initial)?;
-        let grads = backend.zeros(shape.param_len())?;
+        let mut active = ActiveMembers {
+            ids: (0..members).collect(),
+            params: Vec::with_capacity(members),
+            grads: Vec::with_capacity(members),
+            states: Vec::with_capacity(members),
+        };
+        for _ in 0..members {
+            active.params.push(backend.upload(&initial)?);
+            active.grads.push(backend.zeros(shape.param_len())?);
+            active.states.push(match resume {
+                Some(checkpoint) => backend.upload(&checkpoint.optimizer_state)?,
+                None => backend.zeros(STATE_SLOTS * shape.param_len())?,
+            });
+        }
         let order = backend.upload_indices(&vec![0; plan.order_len()])?;
         let class_weights = config
             .class_weights
             .as_ref()
             .map(|w| backend.upload(w))
             .transpose()?;
-        let stats = backend.zeros(2 * plan.steps_per_epoch)?;
+        let stats = backend.zeros(2 * members * plan.steps_per_epoch)?;
+        let first_model = HostWeights {
+            model: shape.model(&initial, config.loss),
+            params: initial,
+        };
+        let latest = (0..members)
+            .map(|_| HostWeights {
+                model: first_model.model.clone(),
+                params: first_model.params.clone(),
+            })
+            .collect();
         Ok(Self {
             backend,
-            config,
+            configs,
             shape,
             plan,
             position: RunPosition {
@@ -273,16 +273,10 @@ impl<'c, B: Backend> Session<'c, B> {
                 stats,
             },
             validation,
-            device: DeviceModel {
-                params,
-                grads,
-                optimizer_state,
-                class_weights,
-            },
-            latest: HostWeights {
-                model: shape.model(&initial, config.loss),
-                params: initial,
-            },
+            active,
+            retired: (0..members).map(|_| None).collect(),
+            class_weights,
+            latest,
         })
     }
 
@@ -291,127 +285,219 @@ impl<'c, B: Backend> Session<'c, B> {
         self.position.epochs_done
     }
 
+    /// Members still training.
+    pub fn active_members(&self) -> usize {
+        self.active.ids.len()
+    }
+
     /// The model after the last finished epoch (at first, the initial one).
     pub fn latest_model(&self) -> &Model {
-        &self.latest.model
+        self.member_model(0)
     }
 
     /// Its `[W | b]`.
     pub fn latest_params(&self) -> &[f32] {
-        &self.latest.params
+        self.member_params(0)
     }
 
-    /// A model of this run's shape with the weights `params`.
-    pub fn model_with(&self, params: &[f32]) -> Model {
-        self.shape.model(params, self.config.loss)
+    /// Member `k`'s model after its last finished epoch.
+    pub fn member_model(&self, k: usize) -> &Model {
+        &self.latest[k].model
     }
 
-    /// Runs epoch `epoch` (1-based) and reports it.
+    /// Member `k`'s `[W | b]` after its last finished epoch.
+    pub fn member_params(&self, k: usize) -> &[f32] {
+        &self.latest[k].params
+    }
+
+    /// A model of this run's shape and member `k`'s loss with the weights
+    /// `params`.
+    pub fn model_with(&self, params: &[f32], k: usize) -> Model {
+        self.shape.model(params, self.configs[k].loss)
+    }
+
+    /// Stops training member `k` (it diverged, or its early stopping or
+    /// tolerance rule ended it); the others go on. Its buffers stay for
+    /// its checkpoint.
+    pub fn retire(&mut self, k: usize) {
+        let Some(i) = self.active.ids.iter().position(|&id| id == k) else {
+            return;
+        };
+        self.active.ids.remove(i);
+        self.active.params.remove(i);
+        self.active.grads.remove(i);
+        let state = self.active.states.remove(i);
+        self.retired[k] = Some(RetiredMember {
+            state,
+            position: self.position,
+        });
+    }
+
+    /// Runs epoch `epoch` (1-based) of the single model and reports it.
     pub fn epoch(&mut self, epoch: usize) -> Result<EpochRecord> {
+        let mut reports = self.epoch_members(epoch)?;
+        match reports.pop() {
+            Some((_, report)) => report,
+            None => Err(Error::InvalidConfig("no model is left to train".into())),
+        }
+    }
+
+    /// Runs epoch `epoch` (1-based) of every active member: each step reads
+    /// its rows once for all of them, then each takes its own update.
+    /// Reports each member's record, or the divergence that ends it, in
+    /// member order; a diverged member is not retired here.
+    pub fn epoch_members(&mut self, epoch: usize) -> Result<Vec<MemberEpoch>> {
         let started = Instant::now();
-        let order = self.plan.epoch_order(self.config.seed, epoch);
+        let members = self.active.ids.len();
+        let order = self.plan.epoch_order(self.configs[0].seed, epoch);
         self.backend.write_indices(&mut self.train.order, &order)?;
-        let mut learning_rate = self.config.learning_rate;
+        let mut learning_rates = vec![0.0f32; members];
         let mut rows_per_step = Vec::with_capacity(self.plan.steps_per_epoch);
+        let model = StepModel {
+            loss: &self.configs[0].loss,
+            outputs: self.shape.outputs,
+            class_weights: self.class_weights.as_ref(),
+        };
         for step in 0..self.plan.steps_per_epoch {
             let rows = self.plan.rows_of_step(step);
             rows_per_step.push(rows);
-            let model = StepModel {
-                loss: &self.config.loss,
-                outputs: self.shape.outputs,
-                params: &self.device.params,
-                class_weights: self.device.class_weights.as_ref(),
-            };
             let at = StepRows {
                 first: step * self.plan.batch,
                 rows,
                 slot: step,
             };
-            self.train
-                .record_step(self.backend, &model, at, Some(&mut self.device.grads))?;
-            learning_rate = self.config.schedule.learning_rate(
-                self.config.learning_rate,
-                self.position.steps_taken,
-                self.plan.total_steps,
-            );
-            self.position.steps_taken += 1;
-            let update = UpdateStep {
-                optimizer: self.config.optimizer,
-                regularizer: self.config.regularizer,
-                learning_rate,
-                step: self.position.steps_taken,
-                weight_len: self.shape.weight_len(),
-            };
-            self.backend.update(
-                &mut self.device.params,
-                &self.device.grads,
-                &mut self.device.optimizer_state,
-                &update,
+            self.train.record_step(
+                self.backend,
+                &model,
+                at,
+                &self.active.params,
+                Some(&mut self.active.grads),
             )?;
+            self.position.steps_taken += 1;
+            for (i, &k) in self.active.ids.iter().enumerate() {
+                let config = &self.configs[k];
+                learning_rates[i] = config.schedule.learning_rate(
+                    config.learning_rate,
+                    self.position.steps_taken - 1,
+                    self.plan.total_steps,
+                );
+                let update = UpdateStep {
+                    optimizer: config.optimizer,
+                    regularizer: config.regularizer,
+                    learning_rate: learning_rates[i],
+                    step: self.position.steps_taken,
+                    weight_len: self.shape.weight_len(),
+                };
+                self.backend.update(
+                    &mut self.active.params[i],
+                    &self.active.grads[i],
+                    &mut self.active.states[i],
+                    &update,
+                )?;
+            }
         }
         let stats = self.backend.read(&self.train.stats)?;
+        let seen: usize = rows_per_step.iter().sum();
+        let mut trained = Vec::with_capacity(members);
+        for i in 0..members {
+            trained.push(self.member_training(epoch, i, &stats, &rows_per_step)?);
+        }
+        let penalties: Vec<f64> = trained
+            .iter()
+            .map(|t| t.as_ref().map_or(0.0, |t| t.penalty))
+            .collect();
+        let validation = self.validate(&penalties)?;
+        self.position.epochs_done = epoch;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut reports = Vec::with_capacity(members);
+        for (i, trained) in trained.into_iter().enumerate() {
+            let k = self.active.ids[i];
+            let report = trained.map(|trained| {
+                let validation = validation.as_ref().map(|v| v[i]);
+                let record = EpochRecord {
+                    epoch,
+                    train_loss: trained.mean_loss + trained.penalty,
+                    train_accuracy: trained.accuracy,
+                    val_loss: validation.map(|v| v.loss),
+                    val_accuracy: validation.and_then(|v| v.accuracy),
+                    learning_rate: learning_rates[i],
+                    seconds,
+                    samples_per_second: seen as f64 / seconds.max(1e-12),
+                    gradient_max: None,
+                    step_length: None,
+                };
+                self.latest[k] = HostWeights {
+                    model: self.shape.model(&trained.params, self.configs[k].loss),
+                    params: trained.params,
+                };
+                record
+            });
+            reports.push((k, report));
+        }
+        Ok(reports)
+    }
+
+    /// Active member `i`'s epoch from the stats (laid out as
+    /// [`ResidentSplit::stats`] says) and its weights, read back; its
+    /// divergence when a loss or a weight is not finite.
+    fn member_training(
+        &self,
+        epoch: usize,
+        i: usize,
+        stats: &[f32],
+        rows_per_step: &[usize],
+    ) -> Result<Result<MemberTraining>> {
+        let members = self.active.ids.len();
         let mut loss_sum = 0.0f64;
         let mut correct = 0.0f64;
         for (step, &rows) in rows_per_step.iter().enumerate() {
-            let loss = stats[2 * step];
+            let slot = 2 * (step * members + i);
+            let loss = stats[slot];
             if !loss.is_finite() {
-                return Err(Error::Diverged {
+                return Ok(Err(Error::Diverged {
                     epoch,
                     step: step + 1,
                     loss,
-                });
+                }));
             }
             loss_sum += loss as f64 * rows as f64;
-            correct += stats[2 * step + 1] as f64;
+            correct += stats[slot + 1] as f64;
         }
-        let params = self.backend.read(&self.device.params)?;
+        let params = self.backend.read(&self.active.params[i])?;
         if let Some(&bad) = params.iter().find(|p| !p.is_finite()) {
-            return Err(Error::Diverged {
+            return Ok(Err(Error::Diverged {
                 epoch,
                 step: self.plan.steps_per_epoch,
                 loss: bad,
-            });
+            }));
         }
-        let penalty = self
-            .config
-            .regularizer
-            .penalty(&params[..self.shape.weight_len()]);
+        let config = &self.configs[self.active.ids[i]];
         let seen: usize = rows_per_step.iter().sum();
-        let validation = self.validate(penalty)?;
-        self.latest = HostWeights {
-            model: self.model_with(&params),
+        Ok(Ok(MemberTraining {
+            penalty: config
+                .regularizer
+                .penalty(&params[..self.shape.weight_len()]),
+            mean_loss: loss_sum / seen as f64,
+            accuracy: self.train.has_classes().then(|| correct / seen as f64),
             params,
-        };
-        self.position.epochs_done = epoch;
-        let seconds = started.elapsed().as_secs_f64();
-        Ok(EpochRecord {
-            epoch,
-            train_loss: loss_sum / seen as f64 + penalty,
-            train_accuracy: self.train.has_classes().then(|| correct / seen as f64),
-            val_loss: validation.map(|v| v.loss),
-            val_accuracy: validation.and_then(|v| v.accuracy),
-            learning_rate,
-            seconds,
-            samples_per_second: seen as f64 / seconds.max(1e-12),
-            gradient_max: None,
-            step_length: None,
-        })
+        }))
     }
 
-    /// Scores the validation rows with the current weights, in batches of
-    /// the training batch size; `None` without validation rows.
-    fn validate(&mut self, penalty: f64) -> Result<Option<ValidationScore>> {
+    /// Scores the validation rows with every active member's current
+    /// weights, in batches of the training batch size; `None` without
+    /// validation rows. `penalties[i]` is active member `i`'s penalty.
+    fn validate(&mut self, penalties: &[f64]) -> Result<Option<Vec<ValidationScore>>> {
         let Some(validation) = self.validation.as_mut() else {
             return Ok(None);
         };
+        let members = self.active.ids.len();
         let batch = self.plan.batch;
         let rows = validation.data.rows;
         let steps = rows.div_ceil(batch);
         let model = StepModel {
-            loss: &self.config.loss,
+            loss: &self.configs[0].loss,
             outputs: self.shape.outputs,
-            params: &self.device.params,
-            class_weights: self.device.class_weights.as_ref(),
+            class_weights: self.class_weights.as_ref(),
         };
         for step in 0..steps {
             let first = step * batch;
@@ -420,32 +506,65 @@ impl<'c, B: Backend> Session<'c, B> {
                 rows: batch.min(rows - first),
                 slot: step,
             };
-            validation.record_step(self.backend, &model, at, None)?;
+            validation.record_step(self.backend, &model, at, &self.active.params, None)?;
         }
         let stats = self.backend.read(&validation.stats)?;
-        let mut loss_sum = 0.0f64;
-        let mut correct = 0.0f64;
-        for step in 0..steps {
-            let first = step * batch;
-            loss_sum += stats[2 * step] as f64 * batch.min(rows - first) as f64;
-            correct += stats[2 * step + 1] as f64;
-        }
-        Ok(Some(ValidationScore {
-            loss: loss_sum / rows as f64 + penalty,
-            accuracy: self.train.has_classes().then(|| correct / rows as f64),
-        }))
+        let has_classes = self.train.has_classes();
+        let scores = (0..members)
+            .map(|i| {
+                let mut loss_sum = 0.0f64;
+                let mut correct = 0.0f64;
+                for step in 0..steps {
+                    let first = step * batch;
+                    let slot = 2 * (step * members + i);
+                    loss_sum += stats[slot] as f64 * batch.min(rows - first) as f64;
+                    correct += stats[slot + 1] as f64;
+                }
+                ValidationScore {
+                    loss: loss_sum / rows as f64 + penalties[i],
+                    accuracy: has_classes.then(|| correct / rows as f64),
+                }
+            })
+            .collect();
+        Ok(Some(scores))
     }
 
     /// The state to resume from: the latest model, the optimizer state and
     /// the position.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
+        self.member_checkpoint(0)
+    }
+
+    /// Member `k`'s state to resume from: its latest model, its optimizer
+    /// state, and where it stopped.
+    pub fn member_checkpoint(&self, k: usize) -> Result<Checkpoint> {
+        let (state, position) = match &self.retired[k] {
+            Some(retired) => (&retired.state, retired.position),
+            None => {
+                let i = self
+                    .active
+                    .ids
+                    .iter()
+                    .position(|&id| id == k)
+                    .ok_or_else(|| Error::InvalidConfig(format!("no member {k}")))?;
+                (&self.active.states[i], self.position)
+            }
+        };
         Ok(Checkpoint {
-            model: self.latest.model.clone(),
-            optimizer_state: self.backend.read(&self.device.optimizer_state)?,
-            steps_taken: self.position.steps_taken,
-            epochs_done: self.position.epochs_done,
+            model: self.latest[k].model.clone(),
+            optimizer_state: self.backend.read(state)?,
+            steps_taken: position.steps_taken,
+            epochs_done: position.epochs_done,
         })
     }
+}
+
+/// An active member's epoch of training, before validation.
+struct MemberTraining {
+    mean_loss: f64,
+    penalty: f64,
+    accuracy: Option<f64>,
+    params: Vec<f32>,
 }
 
 /// An epoch's validation metrics: the full objective, and the accuracy

@@ -1,0 +1,506 @@
+//! A sweep: every setting of a grid trained on the same data (one pass for
+//! all the minibatch members, a warm-started path for L-BFGS), each member
+//! scored on held-out rows, and the best selected.
+
+use super::folds::{stratified_folds, training_rows};
+use super::grid::Grid;
+use super::outcome::{MemberResult, MemberRun, MemberStatus, Scores, SweepOutcome};
+use crate::backend::Backend;
+use crate::backend::BackendInfo;
+use crate::dataset::{select_labels, select_rows};
+use crate::history::EpochRecord;
+use crate::train::{MemberFit, OpenedBackend, fit_members_on};
+use crate::{Error, Examples, Model, Result, RowSplit, Solver, TrainConfig, TrainData};
+use ndarray::{ArrayView1, ArrayView2};
+use std::time::Instant;
+
+/// How a sweep chooses among its members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// On the validation rows: the seeded, stratified split of
+    /// `base.validation_fraction` that `train` holds out (or validation
+    /// data given with [`Sweeper::fit_data_on`]).
+    #[default]
+    Holdout,
+    /// Stratified, seeded k-fold cross-validation over the training rows
+    /// ([`stratified_folds`] with `base.seed`): every member trains once
+    /// per fold and is scored by its mean over the folds; the selected
+    /// setting is then refit on every training row. scikit-learn's
+    /// `GridSearchCV(cv=StratifiedKFold(k, shuffle=True))`.
+    Folds(usize),
+}
+
+/// What a sweep selects on: the mean data loss (lower is better) or the
+/// accuracy (higher is better) on the validation rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SelectionMetric {
+    /// The highest validation accuracy; ties go to the lower validation
+    /// loss, then to the earlier member.
+    #[default]
+    Accuracy,
+    /// The lowest validation data loss (without the penalty); ties go to
+    /// the earlier member.
+    Loss,
+}
+
+/// Everything that defines a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepConfig {
+    /// What every member shares, and the values of what the grid does not
+    /// sweep.
+    pub base: TrainConfig,
+    /// The settings, one per member ([`crate::sweep::Setting::apply`] makes
+    /// each member's configuration from `base`).
+    pub grid: Grid,
+    pub selection: Selection,
+    pub metric: SelectionMetric,
+}
+
+impl SweepConfig {
+    /// A sweep of `grid` over `base`, selected on `base`'s validation split
+    /// by accuracy.
+    pub fn new(base: TrainConfig, grid: Grid) -> Self {
+        Self {
+            base,
+            grid,
+            selection: Selection::Holdout,
+            metric: SelectionMetric::Accuracy,
+        }
+    }
+}
+
+/// Trains every member of `config.grid` on the rows `x` with class labels
+/// `labels`, on the backend `config.base.backend` names, and selects the
+/// best.
+pub fn sweep(
+    x: ArrayView2<'_, f32>,
+    labels: ArrayView1<'_, u32>,
+    config: &SweepConfig,
+) -> Result<SweepOutcome> {
+    Sweeper::new(config.clone()).fit(x, labels)
+}
+
+/// Progress callback: the member's index in the grid, the fold (0 with a
+/// validation split; the folds, then the refit as fold k, with k-fold
+/// selection), and the member's finished epoch.
+type SweepCallback = Box<dyn FnMut(usize, usize, &EpochRecord) + Send>;
+
+/// Runs a sweep; [`sweep`] with a progress callback and a choice of backend.
+pub struct Sweeper {
+    config: SweepConfig,
+    on_epoch: Option<SweepCallback>,
+}
+
+impl Sweeper {
+    pub fn new(config: SweepConfig) -> Self {
+        Self {
+            config,
+            on_epoch: None,
+        }
+    }
+
+    /// Called after every member's epoch (or L-BFGS iteration).
+    pub fn on_epoch(
+        mut self,
+        callback: impl FnMut(usize, usize, &EpochRecord) + Send + 'static,
+    ) -> Self {
+        self.on_epoch = Some(Box::new(callback));
+        self
+    }
+
+    /// [`sweep`] on the backend `config.base.backend` names.
+    pub fn fit(
+        &mut self,
+        x: ArrayView2<'_, f32>,
+        labels: ArrayView1<'_, u32>,
+    ) -> Result<SweepOutcome> {
+        let data = TrainData::new(Examples::classes(x, labels));
+        match self.config.base.backend.open()? {
+            OpenedBackend::Cpu(cpu) => self.fit_data_on(&cpu, data),
+            OpenedBackend::Gpu(gpu) => self.fit_data_on(&*gpu, data),
+        }
+    }
+
+    /// The sweep on a backend the caller opened, on class-labelled data.
+    /// With [`Selection::Holdout`], `data.validation` (when given) is the
+    /// validation set; otherwise `base.validation_fraction` holds rows out.
+    pub fn fit_data_on<B: Backend>(
+        &mut self,
+        backend: &B,
+        data: TrainData<'_>,
+    ) -> Result<SweepOutcome> {
+        let crate::TrainTargets::Classes(labels) = data.train.targets else {
+            return Err(Error::InvalidConfig(
+                "a sweep selects on accuracy or loss over class labels; real-valued targets are not supported".into(),
+            ));
+        };
+        let x = data.train.x;
+        let base = &self.config.base;
+        base.validate()?;
+        crate::dataset::check_features(&x, "features")?;
+        let classes = crate::dataset::check_labels(&labels, x.nrows(), base.classes)?;
+        check_members_fit(&self.config.grid, base, x.ncols(), classes)?;
+        let mut training_seconds = 0.0;
+        let mut on_epoch = self.on_epoch.take();
+        let mut report = |member: usize, fold: usize, record: &EpochRecord| {
+            if let Some(callback) = on_epoch.as_mut() {
+                callback(member, fold, record);
+            }
+        };
+        let outcome = match self.config.selection {
+            Selection::Holdout => {
+                let (train, validation) = match data.validation {
+                    Some(validation) => (data.train, validation),
+                    None => {
+                        let split = holdout_split(base, labels)?;
+                        let part =
+                            |rows: &[usize]| (select_rows(&x, rows), select_labels(&labels, rows));
+                        let (tx, ty) = part(&split.train);
+                        let (vx, vy) = part(&split.validation);
+                        let timer = Instant::now();
+                        let runs = self.fit_fold(
+                            backend,
+                            Examples::classes(tx.view(), ty.view()),
+                            Examples::classes(vx.view(), vy.view()),
+                            classes,
+                            &mut |k, r| report(k, 0, r),
+                        )?;
+                        training_seconds += timer.elapsed().as_secs_f64();
+                        return Ok(self.finish(vec![runs], training_seconds));
+                    }
+                };
+                let timer = Instant::now();
+                let runs = self.fit_fold(backend, train, validation, classes, &mut |k, r| {
+                    report(k, 0, r)
+                })?;
+                training_seconds += timer.elapsed().as_secs_f64();
+                self.finish(vec![runs], training_seconds)
+            }
+            Selection::Folds(k) => {
+                if data.validation.is_some() || base.validation_fraction > 0.0 {
+                    return Err(Error::InvalidConfig(
+                        "k-fold selection validates on each fold in turn: give no validation rows and no validation fraction".into(),
+                    ));
+                }
+                if base.early_stopping.is_some() {
+                    return Err(Error::InvalidConfig(
+                        "k-fold selection refits the chosen setting on every training row, where early stopping has no validation rows; select with a validation fraction instead".into(),
+                    ));
+                }
+                let folds = stratified_folds(&labels.to_vec(), k, base.seed)?;
+                let mut per_fold = Vec::with_capacity(k);
+                for (f, fold) in folds.iter().enumerate() {
+                    let rows = training_rows(&folds, f);
+                    let (tx, ty) = (select_rows(&x, &rows), select_labels(&labels, &rows));
+                    let (vx, vy) = (select_rows(&x, fold), select_labels(&labels, fold));
+                    let timer = Instant::now();
+                    per_fold.push(self.fit_fold(
+                        backend,
+                        Examples::classes(tx.view(), ty.view()),
+                        Examples::classes(vx.view(), vy.view()),
+                        classes,
+                        &mut |member, r| report(member, f, r),
+                    )?);
+                    training_seconds += timer.elapsed().as_secs_f64();
+                }
+                let mut outcome = self.finish(per_fold, 0.0);
+                if let Some(best) = outcome.best {
+                    let timer = Instant::now();
+                    let setting = &outcome.members[best].setting;
+                    let config = TrainConfig {
+                        classes: Some(classes),
+                        ..setting.apply(base, x.nrows(), classes)?
+                    };
+                    let fit = fit_members_on(
+                        backend,
+                        TrainData::new(data.train),
+                        std::slice::from_ref(&config),
+                        &mut |_, record| report(best, k, record),
+                    )?
+                    .pop()
+                    .ok_or_else(|| Error::InvalidConfig("the refit returned no model".into()))?;
+                    training_seconds += timer.elapsed().as_secs_f64();
+                    let run = run_of(config, fit, data.train, None, backend.info())?;
+                    outcome.best_model = match run.status {
+                        MemberStatus::Trained => Some(run.model.clone()),
+                        MemberStatus::Diverged { .. } => None,
+                    };
+                    outcome.refit = Some(run);
+                }
+                outcome.seconds = training_seconds;
+                outcome
+            }
+        };
+        self.on_epoch = on_epoch;
+        Ok(outcome)
+    }
+
+    /// Every member trained on `train`, scored on it and on `validation`.
+    fn fit_fold<'a, B: Backend>(
+        &self,
+        backend: &B,
+        train: Examples<'a>,
+        validation: Examples<'a>,
+        classes: usize,
+        on_epoch: &mut dyn FnMut(usize, &EpochRecord),
+    ) -> Result<Vec<MemberRun>> {
+        let base = &self.config.base;
+        let rows = train.x.nrows();
+        let configs = self
+            .config
+            .grid
+            .settings()
+            .map(|s| {
+                Ok(TrainConfig {
+                    classes: Some(classes),
+                    ..s.apply(base, rows, classes)?
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let order = training_order(&configs);
+        let ordered: Vec<TrainConfig> = order.iter().map(|&k| configs[k].clone()).collect();
+        let data = TrainData::new(train).with_validation(validation);
+        let fits = fit_members_on(backend, data, &ordered, &mut |i, record| {
+            on_epoch(order[i], record)
+        })?;
+        let mut runs: Vec<Option<MemberRun>> = (0..configs.len()).map(|_| None).collect();
+        for ((fit, config), &k) in fits.into_iter().zip(ordered).zip(&order) {
+            runs[k] = Some(run_of(
+                config,
+                fit,
+                train,
+                Some(validation),
+                backend.info(),
+            )?);
+        }
+        Ok(runs.into_iter().flatten().collect())
+    }
+
+    /// The members' results from each fold's runs (`per_fold[f][member]`),
+    /// and the selected member.
+    fn finish(&self, per_fold: Vec<Vec<MemberRun>>, seconds: f64) -> SweepOutcome {
+        let members = self.config.grid.len();
+        let mut runs: Vec<Vec<MemberRun>> = (0..members).map(|_| Vec::new()).collect();
+        for fold in per_fold {
+            for (k, run) in fold.into_iter().enumerate() {
+                runs[k].push(run);
+            }
+        }
+        let results: Vec<MemberResult> = runs
+            .into_iter()
+            .enumerate()
+            .map(|(k, runs)| MemberResult {
+                setting: self.config.grid.setting(k),
+                scores: mean_scores(&runs),
+                runs,
+            })
+            .collect();
+        let best = select(&results, self.config.metric);
+        let best_model = match self.config.selection {
+            Selection::Holdout => best.map(|b| results[b].runs[0].model.clone()),
+            Selection::Folds(_) => None,
+        };
+        SweepOutcome {
+            members: results,
+            best,
+            best_model,
+            refit: None,
+            seconds,
+        }
+    }
+}
+
+/// The order members train in: as given for minibatch members; for L-BFGS
+/// a regularization path, from the strongest penalty to the weakest
+/// (stable), so that each fit starts from the solution nearest to its own.
+fn training_order(configs: &[TrainConfig]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..configs.len()).collect();
+    if let Some(Solver::Lbfgs(_)) = configs.first().map(|c| c.solver) {
+        let strength = |c: &TrainConfig| {
+            let (l1, l2) = c.regularizer.coefficients();
+            l1 as f64 + l2 as f64
+        };
+        order.sort_by(|&a, &b| strength(&configs[b]).total_cmp(&strength(&configs[a])));
+    }
+    order
+}
+
+/// The validation split `train` makes: `base.validation_fraction` of the
+/// rows, stratified and seeded; an error without one (a sweep needs rows
+/// to select on) or when it leaves a part empty.
+fn holdout_split(base: &TrainConfig, labels: ArrayView1<'_, u32>) -> Result<RowSplit> {
+    if base.validation_fraction <= 0.0 {
+        return Err(Error::InvalidConfig(
+            "a sweep selects its best member on held-out rows: set a validation fraction or k-fold selection".into(),
+        ));
+    }
+    let labels = labels.to_vec();
+    let split = RowSplit::stratified(&labels, base.validation_fraction, base.seed);
+    if split.has_empty_part() {
+        return Err(Error::EmptyData(format!(
+            "a validation fraction of {} leaves {} training and {} validation rows",
+            base.validation_fraction,
+            split.train.len(),
+            split.validation.len()
+        )));
+    }
+    Ok(split)
+}
+
+/// A member's fit as a run, its model scored on `train` and `validation`.
+fn run_of(
+    config: TrainConfig,
+    fit: MemberFit,
+    train: Examples<'_>,
+    validation: Option<Examples<'_>>,
+    backend: BackendInfo,
+) -> Result<MemberRun> {
+    match fit.result {
+        Ok(outcome) => {
+            let model = Model {
+                classes: config.classes.unwrap_or(outcome.model.classes),
+                ..outcome.model
+            };
+            let scores = score(&model, train, validation)?;
+            Ok(MemberRun {
+                config,
+                status: MemberStatus::Trained,
+                model,
+                history: outcome.history,
+                solver_report: outcome.solver_report,
+                scores,
+            })
+        }
+        Err(Error::Diverged { epoch, step, loss }) => {
+            let model = fit.last_finite.ok_or_else(|| {
+                Error::InvalidConfig("a diverged member has no model to keep".into())
+            })?;
+            Ok(MemberRun {
+                config,
+                status: MemberStatus::Diverged { epoch, step, loss },
+                model,
+                history: crate::History {
+                    epochs: fit.epochs_before_divergence,
+                    backend,
+                    best_epoch: None,
+                    stopped_early: false,
+                    stopped_by_tolerance: false,
+                },
+                solver_report: None,
+                scores: None,
+            })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `model` scored as `train` scores its final model: the mean data loss
+/// and the accuracy on each split; `None` when its scores overflow.
+fn score(
+    model: &Model,
+    train: Examples<'_>,
+    validation: Option<Examples<'_>>,
+) -> Result<Option<Scores>> {
+    let on = |examples: Examples<'_>| -> Result<Option<(f64, f64)>> {
+        let crate::TrainTargets::Classes(labels) = examples.targets else {
+            return Ok(None);
+        };
+        let Ok(loss) = model.data_loss(examples.x, labels) else {
+            return Ok(None);
+        };
+        let predicted = model.predict(examples.x)?;
+        let hits = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Ok(Some((loss, hits as f64 / labels.len().max(1) as f64)))
+    };
+    let Some((train_loss, train_accuracy)) = on(train)? else {
+        return Ok(None);
+    };
+    let validation = match validation {
+        Some(v) => match on(v)? {
+            Some(scored) => Some(scored),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some(Scores {
+        train_loss,
+        train_accuracy,
+        val_loss: validation.map(|v| v.0),
+        val_accuracy: validation.map(|v| v.1),
+    }))
+}
+
+/// The mean of the runs' scores; `None` when any run has none.
+fn mean_scores(runs: &[MemberRun]) -> Option<Scores> {
+    let scores: Vec<Scores> = runs.iter().map(|r| r.scores).collect::<Option<_>>()?;
+    let n = scores.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&Scores) -> f64| scores.iter().map(f).sum::<f64>() / n;
+    let mean_of = |f: &dyn Fn(&Scores) -> Option<f64>| {
+        scores
+            .iter()
+            .map(f)
+            .collect::<Option<Vec<f64>>>()
+            .map(|v| v.iter().sum::<f64>() / n)
+    };
+    Some(Scores {
+        train_loss: mean(&|s| s.train_loss),
+        train_accuracy: mean(&|s| s.train_accuracy),
+        val_loss: mean_of(&|s| s.val_loss),
+        val_accuracy: mean_of(&|s| s.val_accuracy),
+    })
+}
+
+/// The best member by `metric`; `None` when no member has validation
+/// scores (all diverged).
+pub fn select(members: &[MemberResult], metric: SelectionMetric) -> Option<usize> {
+    let key = |m: &MemberResult| {
+        let s = m.scores?;
+        let loss = s.val_loss?;
+        let accuracy = s.val_accuracy?;
+        (loss.is_finite()).then_some((accuracy, loss))
+    };
+    let mut best: Option<(usize, (f64, f64))> = None;
+    for (k, member) in members.iter().enumerate() {
+        let Some(candidate) = key(member) else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((_, incumbent)) => match metric {
+                SelectionMetric::Accuracy => {
+                    candidate.0 > incumbent.0
+                        || (candidate.0 == incumbent.0 && candidate.1 < incumbent.1)
+                }
+                SelectionMetric::Loss => candidate.1 < incumbent.1,
+            },
+        };
+        if better {
+            best = Some((k, candidate));
+        }
+    }
+    best.map(|(k, _)| k)
+}
+
+/// The members must fit: together they are one wide model of K·(D + 1)·C
+/// parameters, held beside each other on the backend and on the host.
+fn check_members_fit(
+    grid: &Grid,
+    base: &TrainConfig,
+    features: usize,
+    classes: usize,
+) -> Result<()> {
+    let outputs = base.loss.outputs_for_classes(classes) as u64;
+    let per_member = (features as u64 + 1) * outputs.max(1);
+    let limit = crate::limits::MAX_PARAMETERS;
+    let members = grid.len() as u64;
+    if members.saturating_mul(per_member) > limit {
+        return Err(Error::InvalidGrid {
+            flag: "the grid".into(),
+            reason: format!(
+                "{members} members of {per_member} parameters ({features} features + 1 by {outputs} outputs) are more than the {limit} parameters a sweep may hold at once; at most {} members of this shape fit",
+                limit / per_member
+            ),
+        });
+    }
+    Ok(())
+}
