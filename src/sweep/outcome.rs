@@ -81,6 +81,9 @@ pub struct SweepOutcome {
     /// With k-fold selection, the refit of the selected setting on every
     /// training row.
     pub refit: Option<MemberRun>,
+    /// With [`SweepConfig::standardize`](super::SweepConfig::standardize),
+    /// the moments `best_model`'s training rows were standardized with.
+    pub standardizer: Option<crate::data::Standardizer>,
     /// Wall-clock seconds of the training (folds and refit included).
     pub seconds: f64,
 }

@@ -7,11 +7,12 @@ use super::grid::Grid;
 use super::outcome::{MemberResult, MemberRun, MemberStatus, Scores, SweepOutcome};
 use crate::backend::Backend;
 use crate::backend::BackendInfo;
+use crate::data::Standardizer;
 use crate::dataset::{select_labels, select_rows};
 use crate::history::EpochRecord;
 use crate::train::{MemberFit, OpenedBackend, fit_members_on};
 use crate::{Error, Examples, Model, Result, RowSplit, Solver, TrainConfig, TrainData};
-use ndarray::{ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use std::time::Instant;
 
 /// How a sweep chooses among its members.
@@ -54,6 +55,11 @@ pub struct SweepConfig {
     pub grid: Grid,
     pub selection: Selection,
     pub metric: SelectionMetric,
+    /// Standardize the features as `lintrain train` does: each training
+    /// part (the split's training rows, or each fold's) fits the moments
+    /// that standardize it and its validation rows; the selected model's
+    /// are [`SweepOutcome::standardizer`].
+    pub standardize: bool,
 }
 
 impl SweepConfig {
@@ -65,6 +71,7 @@ impl SweepConfig {
             grid,
             selection: Selection::Holdout,
             metric: SelectionMetric::Accuracy,
+            standardize: false,
         }
     }
 }
@@ -140,6 +147,7 @@ impl Sweeper {
         crate::dataset::check_features(&x, "features")?;
         let classes = crate::dataset::check_labels(&labels, x.nrows(), base.classes)?;
         check_members_fit(&self.config.grid, base, x.ncols(), classes)?;
+        let standardize = self.config.standardize;
         let mut training_seconds = 0.0;
         let mut on_epoch = self.on_epoch.take();
         let mut report = |member: usize, fold: usize, record: &EpochRecord| {
@@ -149,32 +157,45 @@ impl Sweeper {
         };
         let outcome = match self.config.selection {
             Selection::Holdout => {
-                let (train, validation) = match data.validation {
-                    Some(validation) => (data.train, validation),
+                let (train, validation, standardizer) = match data.validation {
+                    Some(validation) => {
+                        let crate::TrainTargets::Classes(validation_labels) = validation.targets
+                        else {
+                            return Err(Error::InvalidConfig(
+                                "the validation rows of a sweep need class labels".into(),
+                            ));
+                        };
+                        let standardizer = standardize.then(|| Standardizer::fit(x));
+                        (
+                            Part::of(x, labels, None, standardizer.as_ref())?,
+                            Part::of(validation.x, validation_labels, None, standardizer.as_ref())?,
+                            standardizer,
+                        )
+                    }
                     None => {
                         let split = holdout_split(base, labels)?;
-                        let part =
-                            |rows: &[usize]| (select_rows(&x, rows), select_labels(&labels, rows));
-                        let (tx, ty) = part(&split.train);
-                        let (vx, vy) = part(&split.validation);
-                        let timer = Instant::now();
-                        let runs = self.fit_fold(
-                            backend,
-                            Examples::classes(tx.view(), ty.view()),
-                            Examples::classes(vx.view(), vy.view()),
-                            classes,
-                            &mut |k, r| report(k, 0, r),
-                        )?;
-                        training_seconds += timer.elapsed().as_secs_f64();
-                        return Ok(self.finish(vec![runs], training_seconds));
+                        let standardizer = standardize
+                            .then(|| Standardizer::fit_rows(x, &split.train))
+                            .transpose()?;
+                        (
+                            Part::of(x, labels, Some(&split.train), standardizer.as_ref())?,
+                            Part::of(x, labels, Some(&split.validation), standardizer.as_ref())?,
+                            standardizer,
+                        )
                     }
                 };
                 let timer = Instant::now();
-                let runs = self.fit_fold(backend, train, validation, classes, &mut |k, r| {
-                    report(k, 0, r)
-                })?;
+                let runs = self.fit_fold(
+                    backend,
+                    train.examples(),
+                    validation.examples(),
+                    classes,
+                    &mut |k, r| report(k, 0, r),
+                )?;
                 training_seconds += timer.elapsed().as_secs_f64();
-                self.finish(vec![runs], training_seconds)
+                let mut outcome = self.finish(vec![runs], training_seconds);
+                outcome.standardizer = standardizer;
+                outcome
             }
             Selection::Folds(k) => {
                 if data.validation.is_some() || base.validation_fraction > 0.0 {
@@ -191,13 +212,18 @@ impl Sweeper {
                 let mut per_fold = Vec::with_capacity(k);
                 for (f, fold) in folds.iter().enumerate() {
                     let rows = training_rows(&folds, f);
-                    let (tx, ty) = (select_rows(&x, &rows), select_labels(&labels, &rows));
-                    let (vx, vy) = (select_rows(&x, fold), select_labels(&labels, fold));
+                    // Each fold standardizes on its own training rows, as a
+                    // scikit-learn Pipeline refits its scaler per fold.
+                    let standardizer = standardize
+                        .then(|| Standardizer::fit_rows(x, &rows))
+                        .transpose()?;
+                    let train = Part::of(x, labels, Some(&rows), standardizer.as_ref())?;
+                    let validation = Part::of(x, labels, Some(fold), standardizer.as_ref())?;
                     let timer = Instant::now();
                     per_fold.push(self.fit_fold(
                         backend,
-                        Examples::classes(tx.view(), ty.view()),
-                        Examples::classes(vx.view(), vy.view()),
+                        train.examples(),
+                        validation.examples(),
                         classes,
                         &mut |member, r| report(member, f, r),
                     )?);
@@ -205,6 +231,8 @@ impl Sweeper {
                 }
                 let mut outcome = self.finish(per_fold, 0.0);
                 if let Some(best) = outcome.best {
+                    let standardizer = standardize.then(|| Standardizer::fit(x));
+                    let all = Part::of(x, labels, None, standardizer.as_ref())?;
                     let timer = Instant::now();
                     let setting = &outcome.members[best].setting;
                     let config = TrainConfig {
@@ -213,19 +241,20 @@ impl Sweeper {
                     };
                     let fit = fit_members_on(
                         backend,
-                        TrainData::new(data.train),
+                        TrainData::new(all.examples()),
                         std::slice::from_ref(&config),
                         &mut |_, record| report(best, k, record),
                     )?
                     .pop()
                     .ok_or_else(|| Error::InvalidConfig("the refit returned no model".into()))?;
                     training_seconds += timer.elapsed().as_secs_f64();
-                    let run = run_of(config, fit, data.train, None, backend.info())?;
+                    let run = run_of(config, fit, all.examples(), None, backend.info())?;
                     outcome.best_model = match run.status {
                         MemberStatus::Trained => Some(run.model.clone()),
                         MemberStatus::Diverged { .. } => None,
                     };
                     outcome.refit = Some(run);
+                    outcome.standardizer = standardizer;
                 }
                 outcome.seconds = training_seconds;
                 outcome
@@ -305,8 +334,45 @@ impl Sweeper {
             best,
             best_model,
             refit: None,
+            standardizer: None,
             seconds,
         }
+    }
+}
+
+/// Rows of a sweep's data, standardized when asked: a view of the caller's
+/// rows where nothing changes them, a copy otherwise.
+struct Part<'a> {
+    x: CowArray<'a, f32, Ix2>,
+    labels: CowArray<'a, u32, Ix1>,
+}
+
+impl<'a> Part<'a> {
+    /// Rows `rows` (every row when `None`) of `x` and `labels`,
+    /// standardized by `standardizer`.
+    fn of(
+        x: ArrayView2<'a, f32>,
+        labels: ArrayView1<'a, u32>,
+        rows: Option<&[usize]>,
+        standardizer: Option<&Standardizer>,
+    ) -> Result<Self> {
+        let (mut x, labels): (CowArray<'a, f32, Ix2>, CowArray<'a, u32, Ix1>) = match rows {
+            Some(rows) => (
+                select_rows(&x, rows).into(),
+                select_labels(&labels, rows).into(),
+            ),
+            None => (x.into(), labels.into()),
+        };
+        if let Some(standardizer) = standardizer {
+            let mut owned = x.into_owned();
+            standardizer.apply_in_place(&mut owned)?;
+            x = owned.into();
+        }
+        Ok(Self { x, labels })
+    }
+
+    fn examples(&self) -> Examples<'_> {
+        Examples::classes(self.x.view(), self.labels.view())
     }
 }
 
