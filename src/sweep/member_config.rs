@@ -25,7 +25,9 @@ impl Setting {
     ///   classes by [`Regularizer::for_two_class_softmax`]: what
     ///   `lintrain train --C …` does. They apply after `l1_ratio`.
     ///
-    /// Errors are [`Error::InvalidGrid`] naming the flag and the value.
+    /// Errors are [`Error::InvalidGrid`] naming the flag and the value, also
+    /// where the configuration with the values in place is not valid
+    /// ([`TrainConfig::validate`]).
     pub fn apply(
         &self,
         base: &TrainConfig,
@@ -91,6 +93,19 @@ impl Setting {
                 },
             })?;
         }
+        // A value in the parameter's range may still not suit the rest of
+        // the configuration (Nesterov needs μ > 0).
+        config.validate().map_err(|e| Error::InvalidGrid {
+            flag: self
+                .iter()
+                .map(|(p, v)| format!("{} {}", p.flag(), super::grid::format_value(v)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            reason: match e {
+                Error::InvalidConfig(reason) => reason,
+                other => other.to_string(),
+            },
+        })?;
         Ok(config)
     }
 }
