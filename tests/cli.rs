@@ -421,6 +421,50 @@ fn mse_trains_on_class_labels_with_validation() {
     }
 }
 
+/// The `sweep` case times one step and one epoch of K = 1, 8 and 32
+/// members on both backends, for both of its shapes.
+#[test]
+fn bench_quick_sweep_case_times_steps_and_training() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = dir.path().join("bench.json");
+    let run = lintrain(&[
+        "bench",
+        "--quick",
+        "--cases",
+        "sweep",
+        "--epochs",
+        "2",
+        "--json",
+        s(&out),
+    ]);
+    assert!(run.ok(), "{}", run.describe());
+    let records: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("JSON array");
+    let gpu_ran = !run.stderr.contains("no GPU column");
+    assert!(
+        gpu_ran || !in_ci(),
+        "CI=true needs the GPU column: {}",
+        run.describe()
+    );
+    for case in ["sweep_step", "sweep_train"] {
+        for shape in ["200x64x10", "256x64x100"] {
+            for members in [1, 8, 32] {
+                for backend in ["cpu", "gpu"].iter().take(if gpu_ran { 2 } else { 1 }) {
+                    let label = format!("{shape} K {members}");
+                    let record = records
+                        .iter()
+                        .find(|r| {
+                            r["case"] == case && r["shape"] == label && r["backend"] == *backend
+                        })
+                        .unwrap_or_else(|| panic!("no {case} {label} record for {backend}"));
+                    let median = record["median"].as_f64().unwrap();
+                    assert!(median.is_finite() && median > 0.0, "{record}");
+                }
+            }
+        }
+    }
+}
+
 /// `lintrain bench --quick` measures both backends and writes the issue's
 /// JSON records; the GPU step counters come from the engine itself, and
 /// they show the design: few dispatches, no readback or allocation.

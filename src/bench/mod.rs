@@ -63,7 +63,8 @@ pub enum CaseName {
     /// `matmul` records.
     Probe,
     /// `sweep_step`: one step of K = 1, 8 and 32 models differing in their
-    /// L2 strength over the same minibatch ([`sweep`]).
+    /// L2 strength over the same minibatch ([`sweep`]); `sweep_train`: the
+    /// same members trained together, epoch by epoch.
     Sweep,
 }
 
@@ -474,7 +475,9 @@ fn sweep_shapes(quick: bool) -> Vec<sweep::SweepShape> {
 
 /// The `sweep` case: per shape and member count, the median step of every
 /// member (one shared step, then each member's update), in samples/s of
-/// the minibatch: K = 1's rate over K's is what K settings cost per step.
+/// the minibatch: K = 1's rate over K's is what K settings cost per step;
+/// then the median epoch of the members trained together, in training
+/// rows per second.
 fn sweep_case(
     report: &mut Report,
     cpu: &Option<CpuBackend>,
@@ -513,6 +516,34 @@ fn sweep_case(
                 None => None,
             };
             report.pair("sweep_step", &label, "samples/s", cpu_rate, gpu_rate);
+        }
+        // Training rows per epoch: the table less its validation fifth.
+        let train_rows = shape.rows - shape.rows / 5;
+        for members in sweep::MEMBERS {
+            let label = shape.label(members);
+            progress(&format!("sweep_train {label}, {} epochs", plan.epochs));
+            let rate = |t: Timing| t.rate(train_rows as f64);
+            let cpu_rate = match cpu {
+                Some(c) => Some(rate(sweep::time_training(
+                    c,
+                    &table,
+                    shape,
+                    members,
+                    plan.epochs,
+                )?)),
+                None => None,
+            };
+            let gpu_rate = match gpu {
+                Some(g) => Some(rate(sweep::time_training(
+                    g,
+                    &table,
+                    shape,
+                    members,
+                    plan.epochs,
+                )?)),
+                None => None,
+            };
+            report.pair("sweep_train", &label, "samples/s", cpu_rate, gpu_rate);
         }
     }
     Ok(())

@@ -232,7 +232,7 @@ impl Report {
                 let batch = match row.case.as_str() {
                     "train_probe" => super::PROBE_BATCH,
                     // Its shapes start with their batch ("256x768x100 K 8").
-                    "sweep_step" => row
+                    "sweep_step" | "sweep_train" => row
                         .shape
                         .split('x')
                         .next()

@@ -2,13 +2,18 @@
 //! their L2 strength, all over the same minibatch
 //! ([`Backend::linear_step_members`], then each member's update), against
 //! the same step of one model. Its ratio to K = 1 is what a sweep of K
-//! settings costs per step over one fit.
+//! settings costs per step over one fit. Then the same K models trained
+//! end to end ([`fit_members_on`], what `lintrain sweep` runs): epochs of
+//! every member, their stats and weights read back, validation included.
 
 use super::probe_data;
 use super::timing::{Budget, Timing, measure};
 use crate::backend::{Backend, LinearStep, ResidentTargets};
 use crate::optimizer::STATE_SLOTS;
-use crate::{Loss, Optimizer, Regularizer, Result, UpdateStep};
+use crate::train::fit_members_on;
+use crate::{
+    BatchSize, Examples, Loss, Optimizer, Regularizer, Result, TrainConfig, TrainData, UpdateStep,
+};
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -113,4 +118,42 @@ pub fn time<B: Backend>(
         }
         backend.read(&probe).map(|_| ())
     })
+}
+
+/// Seconds per epoch (the median of epochs 2 and on: the first compiles
+/// the GPU's pipelines) of `members` models trained together for `epochs`
+/// epochs on the shape's table, a fifth of it held out for validation.
+pub fn time_training<B: Backend>(
+    backend: &B,
+    (x, labels): &(Array2<f32>, Array1<u32>),
+    shape: &SweepShape,
+    members: usize,
+    epochs: usize,
+) -> Result<Timing> {
+    let configs: Vec<TrainConfig> = (0..members)
+        .map(|k| TrainConfig {
+            loss: Loss::softmax(),
+            optimizer: shape.optimizer,
+            regularizer: Regularizer::L2 {
+                strength: strength(k),
+            },
+            learning_rate: 1e-3,
+            epochs: epochs.max(2),
+            batch_size: BatchSize::Rows(shape.batch),
+            validation_fraction: 0.2,
+            ..TrainConfig::default()
+        })
+        .collect();
+    let mut seconds = Vec::new();
+    fit_members_on(
+        backend,
+        TrainData::new(Examples::classes(x.view(), labels.view())),
+        &configs,
+        &mut |member, record| {
+            if member == 0 && record.epoch > 1 {
+                seconds.push(record.seconds);
+            }
+        },
+    )?;
+    Ok(Timing::from_seconds(seconds))
 }

@@ -61,7 +61,8 @@ pub enum CaseArg {
     /// sweep_step: one step of K = 1, 8 and 32 models differing in their L2
     /// strength over the same minibatch (the CS231n shape with SGD and the
     /// 768 × 100 probe with Adam): K = 1's rate over K's is what a sweep of
-    /// K settings costs per step.
+    /// K settings costs per step; sweep_train: the same K members trained
+    /// together (as lintrain sweep trains them), median epoch.
     Sweep,
 }
 
