@@ -64,9 +64,36 @@ pub fn check_product(what: impl Into<String>, a: u64, b: u64, limit: u64) -> Res
     check(what, a.saturating_mul(b), limit)
 }
 
+/// The memory the kernel says can be allocated without swapping
+/// (`MemAvailable` in `/proc/meminfo`), in bytes; `None` where there is no
+/// such file (not Linux) or it cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_mem_available(&text)
+}
+
+/// `MemAvailable:  N kB` of a `/proc/meminfo` text, in bytes.
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let kilobytes: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") => kilobytes.checked_mul(1024),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mem_available_is_read_in_bytes() {
+        let text = "MemTotal:       24576000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n";
+        assert_eq!(parse_mem_available(text), Some(20_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+        assert_eq!(parse_mem_available("MemAvailable: x kB\n"), None);
+    }
 
     #[test]
     fn sizes_up_to_the_limit_pass_and_beyond_it_name_both() {
