@@ -254,6 +254,29 @@ pub trait Backend {
         step: &UpdateStep,
     ) -> Result<()>;
 
+    /// The fused optimizer update of every member of a sweep: member k's
+    /// `params[k]`, `grads[k]` and `states[k]` as [`Backend::update`] takes
+    /// them, with its own `steps[k]` (its learning rate, regularizer and
+    /// optimizer hyperparameters: the per-member table, built on the host
+    /// and read by the update, with no buffer written for it). The default
+    /// updates each member in turn (on the GPU each update is one dispatch
+    /// whose hyperparameters travel in the epoch's parameter arena); the
+    /// CPU backend runs every member's chunks in one parallel pass.
+    fn update_members(
+        &self,
+        params: &mut [Self::Buffer],
+        grads: &[Self::Buffer],
+        states: &mut [Self::Buffer],
+        steps: &[UpdateStep],
+    ) -> Result<()> {
+        checks::member_updates(params.len(), grads.len(), states.len(), steps.len())?;
+        for (((params, grads), state), step) in params.iter_mut().zip(grads).zip(states).zip(steps)
+        {
+            self.update(params, grads, state, step)?;
+        }
+        Ok(())
+    }
+
     /// Submits everything recorded so far (a no-op on the CPU).
     fn flush(&self) -> Result<()>;
 

@@ -203,6 +203,21 @@ pub fn members(params: usize, grads: Option<usize>) -> Result<usize> {
     }
 }
 
+/// One parameter, gradient and state buffer and one update step per member
+/// of [`Backend::update_members`]; the member count.
+pub fn member_updates(params: usize, grads: usize, states: usize, steps: usize) -> Result<usize> {
+    if params == grads && params == states && params == steps {
+        Ok(params)
+    } else {
+        Err(Error::ShapeMismatch {
+            op: "update_members",
+            detail: format!(
+                "{params} members' parameters, {grads} gradients, {states} optimizer states and {steps} update steps"
+            ),
+        })
+    }
+}
+
 /// `indices[first..first + count]` lies inside the index buffer and each of
 /// those indices names one of `source_rows` rows. Indices outside that
 /// range are not looked at.

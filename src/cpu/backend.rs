@@ -23,6 +23,8 @@ use std::sync::Mutex;
 /// Parameters per task of a parallel optimizer update (L1-sized: each
 /// touches five arrays).
 const UPDATE_CHUNK: usize = 1 << 12;
+/// Members whose updates share one run of the pool.
+const MEMBERS_PER_UPDATE_RUN: usize = 16;
 /// Rows of W per task of the copy of a sweep's members side by side.
 const MEMBER_COPY_ROWS: usize = 256;
 /// Rows per task of a parallel loss.
@@ -483,44 +485,109 @@ impl Backend for CpuBackend {
         state: &mut Vec<f32>,
         step: &UpdateStep,
     ) -> Result<()> {
-        let len = params.len();
-        check_extent("update", "gradients", 0, len, grads.len())?;
-        check_extent(
-            "update",
-            "optimizer state",
-            0,
-            STATE_SLOTS * len,
-            state.len(),
-        )?;
-        check_extent("update", "weights", 0, step.weight_len, len)?;
-        let scalars = step.scalars();
-        let coefficients = step.regularizer.coefficients();
-        let (s0, rest) = state.split_at_mut(len);
-        let (s1, rest) = rest.split_at_mut(len);
-        let s2 = &mut rest[..len];
-        if len < 2 * UPDATE_CHUNK {
-            update_range(0, params, grads, [s0, s1, s2], step, &scalars, coefficients);
-        } else {
-            // Elements are independent: chunks give the same bits on any
-            // thread. The step's pool, not rayon: an update follows every
-            // training step, and its helpers are already spinning.
-            let [params, s0, s1, s2] = [params, s0, s1, s2].map(DisjointSlices::new);
-            spin_pool::pool().run(len.div_ceil(UPDATE_CHUNK), &|chunk| {
+        self.update_members(
+            std::slice::from_mut(params),
+            std::slice::from_ref(grads),
+            std::slice::from_mut(state),
+            std::slice::from_ref(step),
+        )
+    }
+
+    /// Every member's chunks in one run of the pool: one hand-off for the
+    /// sweep's update instead of one per member.
+    fn update_members(
+        &self,
+        params: &mut [Vec<f32>],
+        grads: &[Vec<f32>],
+        states: &mut [Vec<f32>],
+        steps: &[UpdateStep],
+    ) -> Result<()> {
+        checks::member_updates(params.len(), grads.len(), states.len(), steps.len())?;
+        for ((params, grads), (state, step)) in
+            params.iter().zip(grads).zip(states.iter().zip(steps))
+        {
+            let len = params.len();
+            check_extent("update", "gradients", 0, len, grads.len())?;
+            check_extent(
+                "update",
+                "optimizer state",
+                0,
+                STATE_SLOTS * len,
+                state.len(),
+            )?;
+            check_extent("update", "weights", 0, step.weight_len, len)?;
+        }
+        // Member k's work: its slices and constants, split in chunks.
+        struct MemberUpdate<'a> {
+            params: DisjointSlices,
+            states: [DisjointSlices; STATE_SLOTS],
+            grads: &'a [f32],
+            step: &'a UpdateStep,
+            scalars: crate::optimizer::StepScalars,
+            coefficients: (f32, f32),
+            chunks: usize,
+        }
+        let mut members = params
+            .iter_mut()
+            .zip(grads)
+            .zip(states.iter_mut().zip(steps))
+            .map(|((params, grads), (state, step))| {
+                let len = params.len();
+                let (s0, rest) = state.split_at_mut(len);
+                let (s1, rest) = rest.split_at_mut(len);
+                MemberUpdate {
+                    params: DisjointSlices::new(params),
+                    states: [s0, s1, &mut rest[..len]].map(DisjointSlices::new),
+                    grads,
+                    step,
+                    scalars: step.scalars(),
+                    coefficients: step.regularizer.coefficients(),
+                    chunks: len.div_ceil(UPDATE_CHUNK),
+                }
+            })
+            .peekable();
+        // Groups of members on the stack, so that a warm step allocates
+        // nothing: one run of the pool per group.
+        while members.peek().is_some() {
+            let group: [Option<MemberUpdate<'_>>; MEMBERS_PER_UPDATE_RUN] =
+                std::array::from_fn(|_| members.next());
+            let group = &group;
+            let chunks = |m: &Option<MemberUpdate<'_>>| m.as_ref().map_or(0, |w| w.chunks);
+            let tasks: usize = group.iter().map(chunks).sum();
+            let run_chunk = |t: usize| {
+                let (mut member, mut chunk) = (0, t);
+                while chunk >= chunks(&group[member]) {
+                    chunk -= chunks(&group[member]);
+                    member += 1;
+                }
+                let Some(w) = &group[member] else {
+                    return;
+                };
                 let begin = chunk * UPDATE_CHUNK;
-                let n = UPDATE_CHUNK.min(len - begin);
-                // SAFETY: each chunk is its own range of each buffer.
-                let [p, s0, s1, s2] =
-                    [&params, &s0, &s1, &s2].map(|b| unsafe { b.range(begin, n) });
+                let n = UPDATE_CHUNK.min(w.grads.len() - begin);
+                // SAFETY: each task is its own chunk of its own member's
+                // buffers, and a member's buffers are distinct from another's.
+                let p = unsafe { w.params.range(begin, n) };
+                let [s0, s1, s2] = [0, 1, 2].map(|i| unsafe { w.states[i].range(begin, n) });
                 update_range(
                     begin,
                     p,
-                    &grads[begin..begin + n],
+                    &w.grads[begin..begin + n],
                     [s0, s1, s2],
-                    step,
-                    &scalars,
-                    coefficients,
+                    w.step,
+                    &w.scalars,
+                    w.coefficients,
                 );
-            });
+            };
+            // Elements are independent: chunks give the same bits on any
+            // thread. The step's pool, not rayon: an update follows every
+            // training step, and its helpers are already spinning.
+            let values: usize = group.iter().flatten().map(|w| w.grads.len()).sum();
+            if values < 2 * UPDATE_CHUNK {
+                (0..tasks).for_each(run_chunk);
+            } else {
+                spin_pool::pool().run(tasks, &run_chunk);
+            }
         }
         Ok(())
     }

@@ -352,6 +352,8 @@ impl<'c, B: Backend> Session<'c, B> {
         let order = self.plan.epoch_order(self.configs[0].seed, epoch);
         self.backend.write_indices(&mut self.train.order, &order)?;
         let mut learning_rates = vec![0.0f32; members];
+        // The members' update table, filled anew every step.
+        let mut updates: Vec<UpdateStep> = Vec::with_capacity(members);
         let mut rows_per_step = Vec::with_capacity(self.plan.steps_per_epoch);
         let model = StepModel {
             loss: &self.configs[0].loss,
@@ -374,6 +376,7 @@ impl<'c, B: Backend> Session<'c, B> {
                 Some(&mut self.active.grads),
             )?;
             self.position.steps_taken += 1;
+            updates.clear();
             for (i, &k) in self.active.ids.iter().enumerate() {
                 let config = &self.configs[k];
                 learning_rates[i] = config.schedule.learning_rate(
@@ -381,20 +384,20 @@ impl<'c, B: Backend> Session<'c, B> {
                     self.position.steps_taken - 1,
                     self.plan.total_steps,
                 );
-                let update = UpdateStep {
+                updates.push(UpdateStep {
                     optimizer: config.optimizer,
                     regularizer: config.regularizer,
                     learning_rate: learning_rates[i],
                     step: self.position.steps_taken,
                     weight_len: self.shape.weight_len(),
-                };
-                self.backend.update(
-                    &mut self.active.params[i],
-                    &self.active.grads[i],
-                    &mut self.active.states[i],
-                    &update,
-                )?;
+                });
             }
+            self.backend.update_members(
+                &mut self.active.params,
+                &self.active.grads,
+                &mut self.active.states,
+                &updates,
+            )?;
         }
         let stats = self.backend.read(&self.train.stats)?;
         let seen: usize = rows_per_step.iter().sum();
