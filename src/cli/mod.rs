@@ -9,6 +9,7 @@ pub mod gradcheck;
 pub mod info;
 pub mod inputs;
 pub mod json;
+pub mod log;
 pub mod paths;
 pub mod plot;
 pub mod predict;
@@ -17,6 +18,7 @@ pub mod scoring;
 pub mod solver_args;
 pub mod strength_args;
 pub mod train;
+pub mod training_data;
 pub mod value_parsers;
 
 use std::fmt;
