@@ -3,10 +3,13 @@
 
 use super::solver_args::SolverArgs;
 use super::strength_args::StrengthArgs;
+use super::sweep_args::SweepArgs;
+use super::sweep_argv::{SWEEP, pull_grid};
 use super::value_parsers::{
     at_least_one, decay_factor, fraction_below_one, non_negative, non_negative_f64,
     parse_batch_size, parse_delimiter, parse_label_column, positive, unit_closed,
 };
+use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use lintrain::data::{Delimiter, HeaderMode, LabelColumn, LoadOptions};
@@ -33,21 +36,31 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Parses the process's arguments, as [`Parser::try_parse`], and for
-    /// `train` records which flags the command line gave (a flag left at
-    /// its default is not one), so that flags of the other solver can be
-    /// refused ([`TrainArgs::check_combinations`]).
+    /// Parses the process's arguments, as [`Parser::try_parse`]; for
+    /// `sweep`, the swept flags' lists first become its grid
+    /// ([`pull_grid`]). For `train` and `sweep` it records which flags the
+    /// command line gave (a flag left at its default is not one), so that
+    /// flags of the other solver can be refused
+    /// ([`TrainArgs::check_combinations`]).
     pub fn parse_arguments() -> Result<Cli, clap::Error> {
-        let matches = Cli::command().try_get_matches()?;
+        let command = Cli::command();
+        let (argv, grid) = pull_grid(std::env::args_os().collect(), &command)
+            .map_err(|e| clap::Error::raw(ErrorKind::ValueValidation, format!("{e}\n")))?;
+        let matches = command.try_get_matches_from(argv)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
-        if let (Command::Train(args), Some(("train", train))) =
-            (&mut cli.command, matches.subcommand())
-        {
-            args.given = train
-                .ids()
-                .filter(|id| train.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        let given = |m: &clap::ArgMatches| -> BTreeSet<String> {
+            m.ids()
+                .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
                 .map(|id| id.as_str().to_string())
-                .collect();
+                .collect()
+        };
+        match (&mut cli.command, matches.subcommand()) {
+            (Command::Train(args), Some(("train", m))) => args.given = given(m),
+            (Command::Sweep(args), Some((SWEEP, m))) => {
+                args.train.given = given(m);
+                args.grid = grid;
+            }
+            _ => {}
         }
         Ok(cli)
     }
@@ -57,6 +70,11 @@ impl Cli {
 pub enum Command {
     /// Train a classifier on a data file, or on the bundled Iris data (150 × 4, 3 classes) without --data.
     Train(Box<TrainArgs>),
+    /// Train every setting of a grid of hyperparameters at once and select the best on held-out rows.
+    ///
+    /// Takes every train flag; --reg-strength, --C, --alpha, --lr, --l1-ratio and --momentum also take a list: `a,b,c`, `logspace(lo,hi,n)` (n powers of ten from 10^lo to 10^hi) or `linspace(lo,hi,n)`. The grid is the product of the lists, in the order the flags are given (the first varies slowest). Each setting trains exactly the model `lintrain train` would with those flags (the same seed, split and minibatch order), all of them sharing every read of the data. The best is selected on --val-fraction's split or by --folds K cross-validation, by --metric.
+    #[command(mut_args(super::sweep_args::sweep_help))]
+    Sweep(Box<SweepArgs>),
     /// Score a saved model on labelled data: loss, accuracy, confusion matrix, precision and recall.
     Eval(EvalArgs),
     /// Predict a class name (or class probabilities) for every row of a data file, as CSV.

@@ -17,6 +17,11 @@ pub mod progress;
 pub mod scoring;
 pub mod solver_args;
 pub mod strength_args;
+pub mod sweep;
+pub mod sweep_args;
+pub mod sweep_argv;
+pub mod sweep_plot;
+pub mod sweep_report;
 pub mod train;
 pub mod training_data;
 pub mod value_parsers;
@@ -58,6 +63,7 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 pub fn run(command: args::Command, quiet: bool) -> CliResult {
     match command {
         args::Command::Train(a) => train::run(&a, quiet),
+        args::Command::Sweep(a) => sweep::run(&a, quiet),
         args::Command::Eval(a) => eval::run(&a),
         args::Command::Predict(a) => predict::run(&a),
         args::Command::Gradcheck(a) => gradcheck::run(&a),
