@@ -11,8 +11,8 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub train: TrainArgs,
     /// Select by stratified, seeded k-fold cross-validation over the rows (K ≥ 2): every setting trains once per fold and is scored by its mean over the folds, then the best is refit on every row; excludes --val-fraction [default: select on --val-fraction's split].
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(2..), conflicts_with = "val_fraction")]
-    pub folds: Option<u64>,
+    #[arg(long, value_name = "K", value_parser = fold_count, conflicts_with = "val_fraction")]
+    pub folds: Option<usize>,
     /// What selects the best setting on the validation rows: the highest accuracy (ties to the lower loss) or the lowest mean data loss.
     #[arg(long, value_enum, default_value = "accuracy")]
     pub metric: MetricArg,
@@ -27,7 +27,7 @@ impl SweepArgs {
     /// split; `None` with neither, which leaves nothing to select on.
     pub fn selection(&self) -> Option<Selection> {
         match self.folds {
-            Some(k) => Some(Selection::Folds(k as usize)),
+            Some(k) => Some(Selection::Folds(k)),
             None if self.train.val_fraction > 0.0 => Some(Selection::Holdout),
             None => None,
         }
@@ -48,13 +48,24 @@ impl SweepArgs {
     }
 }
 
+/// `--folds K`: a whole number ≥ 2.
+fn fold_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(k) if k >= 2 => Ok(k),
+        _ => Err(format!(
+            "expected a whole number ≥ 2 (each fold validates while the others train), got {text:?}"
+        )),
+    }
+}
+
 /// The help of `sweep`'s flags where it differs from `train`'s: the swept
 /// flags take lists, and the outputs are the sweep's.
 pub fn sweep_help(arg: Arg) -> Arg {
     const LIST: &str =
         "; in a sweep also a list: a,b,c, logspace(lo,hi,n) (powers of ten) or linspace(lo,hi,n)";
     let help = match arg.get_id().as_str() {
-        "reg_strength" | "C" | "alpha" | "lr" | "l1_ratio" | "momentum" => {
+        // `--C`'s id is its field's name, `c`.
+        "reg_strength" | "c" | "alpha" | "lr" | "l1_ratio" | "momentum" => {
             let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
             // Before a trailing `[default: …]` note, if the help has one.
             match help.rfind(" [default:") {

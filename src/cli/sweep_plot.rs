@@ -56,13 +56,21 @@ pub fn write(path: &Path, grid: &Grid, outcome: &SweepOutcome, title: &str) -> C
     }
     let values = grid.values(x).unwrap_or_default();
     let log = values.iter().all(|&v| v > 0.0);
+    // A margin around the values, so that the end points are not on the frame.
+    let (low, high) = span(values);
+    let range = if log {
+        (low / 1.5, high * 1.5)
+    } else {
+        let pad = (high - low) * 0.04;
+        (low - pad, high + pad)
+    };
     write_figure(
         path,
         SIZE,
         &SweepFigure {
             title,
             x,
-            range: span(values),
+            range,
             log,
             lines,
         },

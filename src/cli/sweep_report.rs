@@ -1,13 +1,14 @@
 //! What `sweep` prints: a table of every setting (the best marked) and the
 //! best's line, or with `--json` one object:
 //!
-//! `{"results": [{<each swept parameter's key>: value, "train_loss",
+//! `{"backend", "adapter", "results": [{<each swept parameter's key>: value, "train_loss",
 //! "train_acc", "val_loss", "val_acc", "status": "trained"|"diverged"}],
 //! "best": {the same object for the best, or null}, "seconds"}`.
 //!
 //! With k-fold selection the losses and accuracies are the means over the
 //! folds. `best` also has `test_loss` and `test_acc` with `--test`.
 
+use super::json::backend_name;
 use lintrain::solver::SolverReport;
 use lintrain::sweep::{
     MemberResult, MemberRun, MemberStatus, Selection, SweepOutcome, format_value,
@@ -31,7 +32,15 @@ pub fn json_report(outcome: &SweepOutcome, test: TestScores) -> Value {
         }
         None => Value::Null,
     };
+    let backend = outcome
+        .members
+        .iter()
+        .flat_map(|m| &m.runs)
+        .map(|r| &r.history.backend)
+        .next();
     json!({
+        "backend": backend.map(backend_name),
+        "adapter": backend.map(|b| b.adapter.clone()),
         "results": results,
         "best": best,
         "seconds": outcome.seconds,
@@ -119,9 +128,10 @@ pub fn best_line(outcome: &SweepOutcome, selection: Selection, rows: usize) -> O
     })
 }
 
-/// What became of a setting: `trained`, `early stop @ epoch N`,
-/// `converged @ epoch N` (the `--tol` rule), L-BFGS's convergence, or
-/// `diverged at epoch E` (with the fold under k-fold selection).
+/// What became of a setting: `trained`; with early stopping `early stop @
+/// epoch N, kept epoch B` or `kept epoch B of N`; `converged @ epoch N`
+/// (the `--tol` rule); L-BFGS's convergence; or `diverged at epoch E`
+/// (with the fold under k-fold selection).
 fn status(member: &MemberResult) -> String {
     let folds = member.runs.len() > 1;
     let fold = |f: usize| {
@@ -163,13 +173,16 @@ fn status(member: &MemberResult) -> String {
 
 fn single_run_status(run: &MemberRun) -> String {
     let history = &run.history;
-    if let Some(best) = history.best_epoch {
-        return format!("early stop @ epoch {best}");
+    let last = history.epochs.last().map_or(0, |r| r.epoch);
+    match history.best_epoch {
+        Some(best) if history.stopped_early => {
+            return format!("early stop @ epoch {last}, kept epoch {best}");
+        }
+        Some(best) if best != last => return format!("kept epoch {best} of {last}"),
+        _ => {}
     }
-    if history.stopped_by_tolerance
-        && let Some(last) = history.epochs.last()
-    {
-        return format!("converged @ epoch {}", last.epoch);
+    if history.stopped_by_tolerance {
+        return format!("converged @ epoch {last}");
     }
     "trained".into()
 }
