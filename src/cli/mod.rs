@@ -4,6 +4,7 @@
 pub mod args;
 pub mod bench;
 pub mod class_weights;
+pub mod command;
 pub mod eval;
 pub mod gradcheck;
 pub mod info;
@@ -60,15 +61,15 @@ impl From<lintrain::Error> for CliError {
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// Runs the parsed command; `quiet` silences log lines and progress.
-pub fn run(command: args::Command, quiet: bool) -> CliResult {
+pub fn run(command: command::Command, quiet: bool) -> CliResult {
     match command {
-        args::Command::Train(a) => train::run(&a, quiet),
-        args::Command::Sweep(a) => sweep::run(&a, quiet),
-        args::Command::Eval(a) => eval::run(&a),
-        args::Command::Predict(a) => predict::run(&a),
-        args::Command::Gradcheck(a) => gradcheck::run(&a),
-        args::Command::Info => info::run(),
-        args::Command::Bench(a) => {
+        command::Command::Train(a) => train::run(&a, quiet),
+        command::Command::Sweep(a) => sweep::run(&a, quiet),
+        command::Command::Eval(a) => eval::run(&a),
+        command::Command::Predict(a) => predict::run(&a),
+        command::Command::Gradcheck(a) => gradcheck::run(&a),
+        command::Command::Info => info::run(),
+        command::Command::Bench(a) => {
             // Checked before minutes of measuring, not after.
             if let Some(json) = &a.json {
                 // The lbfgs case reads DIR/x.npy and DIR/y.npy.

@@ -160,7 +160,7 @@ mod tests {
     }
 
     fn pull(args: &[&str]) -> Result<(Vec<String>, Option<Grid>)> {
-        let cli = super::super::args::Cli::command();
+        let cli = super::super::command::Cli::command();
         let (kept, grid) = pull_grid(argv(args), &cli)?;
         let kept = kept
             .into_iter()
