@@ -546,3 +546,45 @@ fn save_never_replaces_the_input_data() {
     );
     assert_eq!(std::fs::read(&data).expect("read"), before);
 }
+
+#[test]
+fn json_has_the_schema_and_metric_loss_selects_the_lowest_validation_loss() {
+    let report = json(&succeed(&[
+        "sweep",
+        "--lr",
+        "0.3,0.1,0.01",
+        "--val-fraction",
+        "0.2",
+        "--epochs",
+        "4",
+        "--metric",
+        "loss",
+        "--json",
+        "--backend",
+        "cpu",
+    ]));
+    let mut keys: Vec<&String> = report.as_object().expect("an object").keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["adapter", "backend", "best", "results", "seconds"]);
+    let members = results(&report);
+    for member in members {
+        let mut keys: Vec<&String> = member.as_object().expect("an object").keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "lr",
+                "status",
+                "train_acc",
+                "train_loss",
+                "val_acc",
+                "val_loss"
+            ]
+        );
+    }
+    let lowest = members
+        .iter()
+        .map(|m| number(&m["val_loss"], "val_loss"))
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(number(&report["best"]["val_loss"], "best val_loss"), lowest);
+}
