@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             "lintrain: error: internal error{place}: {message} (please report this bug)"
         ));
     }));
-    let parsed = match cli::args::Cli::parse_arguments() {
+    let parsed = match cli::command::Cli::parse_arguments() {
         Ok(parsed) => parsed,
         Err(error) => return usage_error(error),
     };

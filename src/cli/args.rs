@@ -7,8 +7,7 @@ use super::value_parsers::{
     at_least_one, decay_factor, fraction_below_one, non_negative, non_negative_f64,
     parse_batch_size, parse_delimiter, parse_label_column, positive, unit_closed,
 };
-use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::ValueEnum;
 use lintrain::data::{Delimiter, HeaderMode, LabelColumn, LoadOptions};
 use lintrain::regularizer::SklearnPenalty;
 use lintrain::{
@@ -17,59 +16,6 @@ use lintrain::{
 };
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
-#[derive(Parser)]
-#[command(
-    name = "lintrain",
-    version,
-    about = "Train linear classifiers (softmax, SVM, MSE, logistic) on the GPU (wgpu) or the CPU"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    /// Print results only: no progress, no log lines on stderr (errors and warnings are still printed).
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-}
-
-impl Cli {
-    /// Parses the process's arguments, as [`Parser::try_parse`], and for
-    /// `train` records which flags the command line gave (a flag left at
-    /// its default is not one), so that flags of the other solver can be
-    /// refused ([`TrainArgs::check_combinations`]).
-    pub fn parse_arguments() -> Result<Cli, clap::Error> {
-        let matches = Cli::command().try_get_matches()?;
-        let mut cli = Cli::from_arg_matches(&matches)?;
-        if let (Command::Train(args), Some(("train", train))) =
-            (&mut cli.command, matches.subcommand())
-        {
-            args.given = train
-                .ids()
-                .filter(|id| train.value_source(id.as_str()) == Some(ValueSource::CommandLine))
-                .map(|id| id.as_str().to_string())
-                .collect();
-        }
-        Ok(cli)
-    }
-}
-
-#[derive(Subcommand)]
-pub enum Command {
-    /// Train a classifier on a data file, or on the bundled Iris data (150 × 4, 3 classes) without --data.
-    Train(Box<TrainArgs>),
-    /// Score a saved model on labelled data: loss, accuracy, confusion matrix, precision and recall.
-    Eval(EvalArgs),
-    /// Predict a class name (or class probabilities) for every row of a data file, as CSV.
-    Predict(PredictArgs),
-    /// Compare the analytic gradient of the objective with a numerical one.
-    Gradcheck(GradcheckArgs),
-    /// List every GPU adapter and say which backend `auto` picks.
-    Info,
-    /// Benchmark the CPU backend against the GPU backend (kernels, one
-    /// training step, end-to-end training, full-batch L-BFGS); same as
-    /// `cargo bench --bench cpu_vs_gpu`.
-    Bench(super::bench::BenchArgs),
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LossArg {
@@ -391,7 +337,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// The clap ids of the flags the command line gave
-    /// ([`Cli::parse_arguments`]); empty when parsed otherwise.
+    /// ([`super::command::Cli::parse_arguments`]); empty when parsed otherwise.
     #[arg(skip)]
     pub given: BTreeSet<String>,
 }

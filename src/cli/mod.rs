@@ -4,11 +4,13 @@
 pub mod args;
 pub mod bench;
 pub mod class_weights;
+pub mod command;
 pub mod eval;
 pub mod gradcheck;
 pub mod info;
 pub mod inputs;
 pub mod json;
+pub mod log;
 pub mod paths;
 pub mod plot;
 pub mod predict;
@@ -16,7 +18,13 @@ pub mod progress;
 pub mod scoring;
 pub mod solver_args;
 pub mod strength_args;
+pub mod sweep;
+pub mod sweep_args;
+pub mod sweep_argv;
+pub mod sweep_plot;
+pub mod sweep_report;
 pub mod train;
+pub mod training_data;
 pub mod value_parsers;
 
 use std::fmt;
@@ -53,14 +61,15 @@ impl From<lintrain::Error> for CliError {
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 /// Runs the parsed command; `quiet` silences log lines and progress.
-pub fn run(command: args::Command, quiet: bool) -> CliResult {
+pub fn run(command: command::Command, quiet: bool) -> CliResult {
     match command {
-        args::Command::Train(a) => train::run(&a, quiet),
-        args::Command::Eval(a) => eval::run(&a),
-        args::Command::Predict(a) => predict::run(&a),
-        args::Command::Gradcheck(a) => gradcheck::run(&a),
-        args::Command::Info => info::run(),
-        args::Command::Bench(a) => {
+        command::Command::Train(a) => train::run(&a, quiet),
+        command::Command::Sweep(a) => sweep::run(&a, quiet),
+        command::Command::Eval(a) => eval::run(&a),
+        command::Command::Predict(a) => predict::run(&a),
+        command::Command::Gradcheck(a) => gradcheck::run(&a),
+        command::Command::Info => info::run(),
+        command::Command::Bench(a) => {
             // Checked before minutes of measuring, not after.
             if let Some(json) = &a.json {
                 // The lbfgs case reads DIR/x.npy and DIR/y.npy.

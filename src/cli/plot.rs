@@ -9,7 +9,7 @@ use std::sync::Once;
 
 /// Embedded so text renders without system fonts (DejaVu, see src/cli/fonts).
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSansMono.ttf");
-const FAMILY: &str = "sans-serif";
+pub const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1100, 420);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,18 @@ pub fn format_of(path: &Path) -> CliResult<PlotFormat> {
 
 /// Writes the curves; the file is replaced only once it is complete.
 pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
+    write_figure(path, SIZE, &Curves { records, title })
+}
+
+/// A picture drawn the same way on either backend (SVG or PNG).
+pub trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Writes `figure` at `size` as SVG or PNG, by the file's extension; the
+/// file is replaced only once it is complete. Text uses the embedded font
+/// ([`FAMILY`]).
+pub fn write_figure(path: &Path, size: (u32, u32), figure: &impl Figure) -> CliResult {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         // The font is compiled in and known to parse; a failure only loses text.
@@ -47,8 +59,8 @@ pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
         PlotFormat::Svg => {
             let mut svg = String::new();
             {
-                let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-                draw(&root, records, title).map_err(fail)?;
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                figure.draw(&root).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
             }
             super::inputs::write_atomically(path, svg.as_bytes())
@@ -61,8 +73,8 @@ pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
                 .tempfile_in(dir)
                 .map_err(|e| fail(e.to_string()))?;
             {
-                let root = BitMapBackend::new(temporary.path(), SIZE).into_drawing_area();
-                draw(&root, records, title).map_err(fail)?;
+                let root = BitMapBackend::new(temporary.path(), size).into_drawing_area();
+                figure.draw(&root).map_err(fail)?;
                 root.present().map_err(|e| fail(e.to_string()))?;
             }
             lintrain::atomic_file::publish_permissions(temporary.path(), path)
@@ -72,6 +84,18 @@ pub fn write(path: &Path, records: &[EpochRecord], title: &str) -> CliResult {
                 .map_err(|e| fail(e.error.to_string()))?;
             Ok(())
         }
+    }
+}
+
+/// Loss and accuracy per epoch, side by side.
+struct Curves<'a> {
+    records: &'a [EpochRecord],
+    title: &'a str,
+}
+
+impl Figure for Curves<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw(root, self.records, self.title)
     }
 }
 

@@ -4,15 +4,16 @@
 use super::args::{ClassWeightArg, TrainArgs};
 use super::class_weights::class_weights;
 use super::json::{FinalMetrics, backend_name, train_report};
+use super::log::Log;
 use super::paths::{Named, check_outputs};
 use super::progress::Progress;
-use super::{CliError, CliResult, inputs, plot};
+use super::training_data::{self, Labelled, load_test, load_training_data, validation_split};
+use super::{CliError, CliResult, plot};
 use lintrain::checkpoint_file::SavedCheckpoint;
-use lintrain::data::{ClassMap, RawLabels, Standardizer};
-use lintrain::dataset::iris;
+use lintrain::data::Standardizer;
 use lintrain::model_file::{SavedModel, format_loss};
 use lintrain::solver::{SolverReport, StopReason};
-use lintrain::train::{TargetKind, UntrainedClass};
+use lintrain::train::TargetKind;
 use lintrain::{
     Checkpoint, Error, Examples, Model, Outcome, RowSplit, Solver, TrainConfig, TrainData, Trainer,
 };
@@ -20,31 +21,6 @@ use ndarray::{Array1, Array2, Axis};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Log lines (what is happening) go to stderr, and none with `--quiet`;
-/// results go to stdout.
-#[derive(Clone, Copy)]
-struct Log {
-    quiet: bool,
-}
-
-impl Log {
-    fn line(self, text: impl std::fmt::Display) {
-        if !self.quiet {
-            // A log line that cannot be written is no reason to stop training.
-            let _ = writeln!(std::io::stderr(), "{text}");
-        }
-    }
-}
-
-/// Features with class ids, and what names them.
-struct Labelled {
-    x: Array2<f32>,
-    labels: Vec<u32>,
-    classes: ClassMap,
-    feature_names: Vec<String>,
-    source: String,
-}
 
 /// Standardized split data: rows, class ids.
 struct Part {
@@ -71,49 +47,10 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         check_resume(resume, &config, &data, args.no_standardize)
             .map_err(|reason| CliError::new(format!("--resume {}: {reason}", path.display())))?;
     }
-    let test = match &args.test {
-        Some(path) => {
-            let table = inputs::labelled(
-                path,
-                args.data.label.as_ref(),
-                args.test_labels.as_ref(),
-                Some(features),
-                &args.data.read,
-            )?;
-            let raw = table.labels.ok_or_else(|| {
-                CliError::new(format!("--test {}: the file has no labels", path.display()))
-            })?;
-            let labels = data
-                .classes
-                .encode(&raw)
-                .map_err(|e| CliError::new(format!("--test {}: {e}", path.display())))?;
-            Some((table.features, labels))
-        }
-        None => None,
-    };
+    let test = load_test(args, &data)?;
 
     let n = data.x.nrows();
-    let split = RowSplit::stratified(&data.labels, config.validation_fraction, config.seed);
-    if config.validation_fraction > 0.0 {
-        if split.has_empty_part() {
-            return Err(CliError::new(format!(
-                "--val-fraction {}: leaves {} training and {} validation rows of {n}",
-                args.val_fraction,
-                split.train.len(),
-                split.validation.len()
-            )));
-        }
-        if let Some(UntrainedClass { class, rows }) =
-            split.untrained_class(&data.labels, data.classes.len())
-        {
-            return Err(CliError::new(format!(
-                "--val-fraction {}: class {:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
-                args.val_fraction,
-                data.classes.names()[class],
-                if rows == 1 { "" } else { "s" }
-            )));
-        }
-    }
+    let split = validation_split(args, &data)?;
     let RowSplit {
         train: train_rows,
         validation: val_rows,
@@ -415,7 +352,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 
 /// How the run fits, for the log line and the plot's title: the optimizer
 /// or the full-batch solver.
-fn method_name(config: &TrainConfig) -> &'static str {
+pub(super) fn method_name(config: &TrainConfig) -> &'static str {
     match config.solver {
         Solver::Lbfgs(_) => "L-BFGS",
         _ => config.optimizer.name(),
@@ -423,7 +360,7 @@ fn method_name(config: &TrainConfig) -> &'static str {
 }
 
 /// `l2 λ = 4.1666668e-3` or `elastic λ = …, r = …`.
-fn describe_regularizer(regularizer: &lintrain::Regularizer) -> String {
+pub(super) fn describe_regularizer(regularizer: &lintrain::Regularizer) -> String {
     match *regularizer {
         lintrain::Regularizer::L2 { strength } | lintrain::Regularizer::L1 { strength } => {
             format!("{} λ = {strength:e}", regularizer.name())
@@ -452,7 +389,7 @@ fn convergence_warning(report: &SolverReport) -> String {
 }
 
 /// Class names for a log line: all of a few, the first of many.
-fn name_list(names: &[String]) -> String {
+pub(super) fn name_list(names: &[String]) -> String {
     const SHOWN: usize = 12;
     if names.len() <= SHOWN {
         return names.join(", ");
@@ -588,7 +525,7 @@ fn check_resume(
 }
 
 /// Flag combinations and output paths, checked before any data is read.
-fn check_before_loading(args: &TrainArgs) -> CliResult {
+pub(super) fn check_before_loading(args: &TrainArgs) -> CliResult {
     args.check_combinations().map_err(CliError::new)?;
     let config = args.config();
     config.validate()?;
@@ -642,53 +579,7 @@ fn class_weight_file(args: &TrainArgs) -> Option<&PathBuf> {
     }
 }
 
-fn load_training_data(args: &TrainArgs) -> CliResult<Labelled> {
-    let Some(path) = &args.data.data else {
-        let (x, labels, names) = iris();
-        return Ok(Labelled {
-            x,
-            labels: labels.to_vec(),
-            classes: ClassMap::from_names(names),
-            feature_names: ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-                .map(String::from)
-                .to_vec(),
-            source: "the bundled Iris data".into(),
-        });
-    };
-    let table = inputs::labelled(
-        path,
-        args.data.label.as_ref(),
-        args.data.labels.as_ref(),
-        None,
-        &args.data.read,
-    )?;
-    let raw: RawLabels = table
-        .labels
-        .ok_or_else(|| CliError::new(format!("{}: the file has no labels", path.display())))?;
-    let classes = ClassMap::fit(&raw);
-    let labels = classes.encode(&raw)?;
-    Ok(Labelled {
-        x: table.features,
-        labels,
-        classes,
-        feature_names: table.feature_names,
-        source: display_name(path),
-    })
-}
-
-fn display_name(path: &Path) -> String {
-    path.display().to_string()
-}
-
 /// Mean data loss and accuracy of `model` on `part`.
 fn score(model: &Model, part: &Part) -> CliResult<(f64, f64)> {
-    let loss = model.data_loss(part.x.view(), part.labels.view())?;
-    // Counted in f64 so that `eval` on the same rows reports the same number.
-    let predicted = model.predict(part.x.view())?;
-    let hits = predicted
-        .iter()
-        .zip(&part.labels)
-        .filter(|(p, l)| p == l)
-        .count();
-    Ok((loss, hits as f64 / part.labels.len().max(1) as f64))
+    training_data::score(model, part.x.view(), part.labels.view())
 }
