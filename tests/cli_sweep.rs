@@ -53,7 +53,17 @@ fn assert_close(what: &str, sweep: f64, train: f64) {
 /// and validation loss and accuracy are the train run's. The grid is the
 /// product in the order given, the first flag slowest.
 fn members_equal_separate_runs(common: &[&str], swept: &[(&str, &[&str])]) {
+    members_equal_separate_runs_with(common, &[], swept)
+}
+
+/// [`members_equal_separate_runs`] with flags only the sweep takes.
+fn members_equal_separate_runs_with(
+    common: &[&str],
+    sweep_only: &[&str],
+    swept: &[(&str, &[&str])],
+) {
     let mut sweep: Vec<&str> = vec!["sweep"];
+    sweep.extend(sweep_only);
     let lists: Vec<String> = swept.iter().map(|(_, values)| values.join(",")).collect();
     for ((flag, _), list) in swept.iter().zip(&lists) {
         sweep.extend([*flag, list.as_str()]);
@@ -210,6 +220,24 @@ fn an_lbfgs_path_reaches_the_cold_train_runs_optima() {
             "--backend",
             "cpu",
         ],
+        &[("--C", &["0.01", "1", "100"])],
+    );
+}
+
+#[test]
+fn a_cold_lbfgs_sweep_is_each_train_run_at_the_default_tolerance() {
+    // Without the warm-started path every member starts where train does.
+    members_equal_separate_runs_with(
+        &[
+            "--solver",
+            "lbfgs",
+            "--val-fraction",
+            "0.2",
+            "--json",
+            "--backend",
+            "cpu",
+        ],
+        &["--cold-path"],
         &[("--C", &["0.01", "1", "100"])],
     );
 }

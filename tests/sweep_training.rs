@@ -369,6 +369,32 @@ fn a_warm_started_lbfgs_path_reaches_the_cold_fits_optima_in_fewer_iterations() 
 }
 
 #[test]
+fn a_cold_lbfgs_sweep_is_each_own_fit() {
+    let (x, y) = problem(400, 12, 4, 6);
+    let grid = Grid::new(vec![(SweptParameter::C, vec![100.0, 0.1, 3.0])]).unwrap();
+    let config = TrainConfig {
+        solver: Solver::Lbfgs(LbfgsOptions::default()),
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let cpu = CpuBackend::new();
+    let sweep = SweepConfig {
+        warm_start: false,
+        ..SweepConfig::new(config, grid)
+    };
+    let outcome = sweep_on(&cpu, sweep, &x, &y);
+    for (k, member) in outcome.members.iter().enumerate() {
+        let run = &member.runs[0];
+        let own = own_run(&cpu, &run.config, &x, &y).unwrap();
+        assert_models_close(&format!("member {k}"), &run.model, &own.model, 1e-6, 1e-7);
+        assert_eq!(
+            run.solver_report.as_ref().unwrap().iterations,
+            own.solver_report.unwrap().iterations,
+            "member {k}"
+        );
+    }
+}
+
+#[test]
 fn k_fold_selection_averages_the_folds_and_refits_the_best_on_every_row() {
     let (x, y) = problem(300, 9, 3, 8);
     let grid = Grid::new(vec![(SweptParameter::RegStrength, vec![1e-4, 0.1, 3.0])]).unwrap();

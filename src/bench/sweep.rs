@@ -149,6 +149,7 @@ pub fn time_training<B: Backend>(
         backend,
         TrainData::new(Examples::classes(x.view(), labels.view())),
         &configs,
+        true,
         &mut |member, record| {
             if member == 0 && record.epoch > 1 {
                 seconds.push(record.seconds);

@@ -72,6 +72,7 @@ pub fn run(args: &SweepArgs, quiet: bool) -> CliResult {
         selection,
         metric: args.metric(),
         standardize: !train.no_standardize,
+        warm_start: !args.cold_path,
     })
     // One bar over every part (the split, or each fold and the refit):
     // the furthest any member has come.

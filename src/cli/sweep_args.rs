@@ -16,6 +16,9 @@ pub struct SweepArgs {
     /// What selects the best setting on the validation rows: the highest accuracy (ties to the lower loss) or the lowest mean data loss.
     #[arg(long, value_enum, default_value = "accuracy")]
     pub metric: MetricArg,
+    /// With --solver lbfgs, fit every setting from the initial weights, as train does, instead of a regularization path warm-started from the strongest penalty to the weakest: slower, but each model is then exactly train's (a warm-started fit stops at another point within the solver's tolerance) [default: warm-started path].
+    #[arg(long)]
+    pub cold_path: bool,
     /// The grid of the swept flags' lists ([`super::sweep_argv::pull_grid`]);
     /// `None` when parsed otherwise, which sweeps nothing.
     #[arg(skip)]

@@ -42,11 +42,14 @@ pub struct MemberFit {
 /// the model [`Trainer::fit_data_on`] would train with its configuration
 /// (to f32 rounding: the shared step sums its products in another order).
 ///
-/// `on_epoch(member, record)` is called after each member's epoch.
+/// With `warm_start`, L-BFGS members after the first start from the
+/// previous member's solution. `on_epoch(member, record)` is called after
+/// each member's epoch.
 pub fn fit_members_on<B: Backend>(
     backend: &B,
     data: TrainData<'_>,
     configs: &[TrainConfig],
+    warm_start: bool,
     on_epoch: &mut dyn FnMut(usize, &EpochRecord),
 ) -> Result<Vec<MemberFit>> {
     let Some(first) = configs.first() else {
@@ -62,25 +65,29 @@ pub fn fit_members_on<B: Backend>(
         config.validate()?;
     }
     if let Solver::Lbfgs(_) = first.solver {
-        return Ok(fit_one_after_another(backend, &prepared, configs, on_epoch));
+        return Ok(fit_one_after_another(
+            backend, &prepared, configs, warm_start, on_epoch,
+        ));
     }
     fit_together(backend, &prepared, configs, on_epoch)
 }
 
-/// Full-batch members, one after another, in the order given: each starts
-/// from the previous member's solution when that member converged to a
-/// finite model (a warm start; the caller orders a regularization path from
-/// the strongest penalty to the weakest).
+/// Full-batch members, one after another, in the order given: with
+/// `warm_start`, each starts from the previous member's solution when that
+/// member trained to a finite model (the caller orders a regularization
+/// path from the strongest penalty to the weakest).
 fn fit_one_after_another<B: Backend>(
     backend: &B,
     prepared: &Prepared<'_>,
     configs: &[TrainConfig],
+    warm_start: bool,
     on_epoch: &mut dyn FnMut(usize, &EpochRecord),
 ) -> Vec<MemberFit> {
     let mut fits: Vec<MemberFit> = Vec::with_capacity(configs.len());
     for (k, config) in configs.iter().enumerate() {
         let warm = fits
             .last()
+            .filter(|_| warm_start)
             .and_then(|fit| fit.result.as_ref().ok())
             .map(|o| Checkpoint {
                 model: o.model.clone(),
