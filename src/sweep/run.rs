@@ -193,15 +193,14 @@ impl Sweeper {
                         )
                     }
                 };
-                let timer = Instant::now();
                 let runs = self.fit_fold(
                     backend,
                     train.examples(),
                     validation.examples(),
                     classes,
+                    &mut training_seconds,
                     &mut |k, r| report(k, 0, r),
                 )?;
-                training_seconds += timer.elapsed().as_secs_f64();
                 let mut outcome = self.finish(vec![runs], training_seconds);
                 outcome.standardizer = standardizer;
                 outcome
@@ -228,15 +227,14 @@ impl Sweeper {
                         .transpose()?;
                     let train = Part::of(x, labels, Some(&rows), standardizer.as_ref())?;
                     let validation = Part::of(x, labels, Some(fold), standardizer.as_ref())?;
-                    let timer = Instant::now();
                     per_fold.push(self.fit_fold(
                         backend,
                         train.examples(),
                         validation.examples(),
                         classes,
+                        &mut training_seconds,
                         &mut |member, r| report(member, f, r),
                     )?);
-                    training_seconds += timer.elapsed().as_secs_f64();
                 }
                 let mut outcome = self.finish(per_fold, 0.0);
                 if let Some(best) = outcome.best {
@@ -274,13 +272,16 @@ impl Sweeper {
         Ok(outcome)
     }
 
-    /// Every member trained on `train`, scored on it and on `validation`.
+    /// Every member trained on `train`, scored on it and on `validation`;
+    /// the training's wall time (not the scoring's) is added to `seconds`.
+    #[allow(clippy::too_many_arguments)]
     fn fit_fold<'a, B: Backend>(
         &self,
         backend: &B,
         train: Examples<'a>,
         validation: Examples<'a>,
         classes: usize,
+        seconds: &mut f64,
         on_epoch: &mut dyn FnMut(usize, &EpochRecord),
     ) -> Result<Vec<MemberRun>> {
         let base = &self.config.base;
@@ -299,6 +300,7 @@ impl Sweeper {
         let order = training_order(&configs);
         let ordered: Vec<TrainConfig> = order.iter().map(|&k| configs[k].clone()).collect();
         let data = TrainData::new(train).with_validation(validation);
+        let timer = Instant::now();
         let fits = fit_members_on(
             backend,
             data,
@@ -306,6 +308,7 @@ impl Sweeper {
             self.config.warm_start,
             &mut |i, record| on_epoch(order[i], record),
         )?;
+        *seconds += timer.elapsed().as_secs_f64();
         let mut runs: Vec<Option<MemberRun>> = (0..configs.len()).map(|_| None).collect();
         for ((fit, config), &k) in fits.into_iter().zip(ordered).zip(&order) {
             runs[k] = Some(run_of(
@@ -485,12 +488,19 @@ fn score(
         let crate::TrainTargets::Classes(labels) = examples.targets else {
             return Ok(None);
         };
-        let Ok(loss) = model.data_loss(examples.x, labels) else {
+        // One pass over the scores for both numbers.
+        let Ok(evaluation) = model.evaluate(examples.x, labels) else {
             return Ok(None);
         };
-        let predicted = model.predict(examples.x)?;
-        let hits = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-        Ok(Some((loss, hits as f64 / labels.len().max(1) as f64)))
+        let hits = evaluation
+            .label_ranks
+            .iter()
+            .filter(|&&rank| rank == 0)
+            .count();
+        Ok(Some((
+            evaluation.loss,
+            hits as f64 / labels.len().max(1) as f64,
+        )))
     };
     let Some((train_loss, train_accuracy)) = on(train)? else {
         return Ok(None);
