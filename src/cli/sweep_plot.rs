@@ -6,7 +6,7 @@
 
 use super::plot::{FAMILY, Figure, write_figure};
 use super::{CliError, CliResult};
-use lintrain::sweep::{Grid, Setting, SweepOutcome, SweptParameter, format_value};
+use lintrain::sweep::{Grid, Setting, SweepOutcome, SweptParameter, display_value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -83,7 +83,7 @@ fn others(setting: &Setting, x: SweptParameter) -> String {
     setting
         .iter()
         .filter(|(p, _)| *p != x)
-        .map(|(p, v)| format!("{}={}", p.key(), format_value(v)))
+        .map(|(p, v)| format!("{}={}", p.key(), display_value(v)))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -153,7 +153,7 @@ impl Figure for SweepFigure<'_> {
             chart
                 .configure_mesh()
                 .x_desc(&x_description)
-                .x_label_formatter(&|v| format_value(*v))
+                .x_label_formatter(&|v| display_value(*v))
                 .y_desc("validation accuracy (%)")
                 .label_style((FAMILY, 12).into_font())
                 .draw()
@@ -164,7 +164,7 @@ impl Figure for SweepFigure<'_> {
             chart
                 .configure_mesh()
                 .x_desc(&x_description)
-                .x_label_formatter(&|v| format_value(*v))
+                .x_label_formatter(&|v| display_value(*v))
                 .y_desc("validation accuracy (%)")
                 .label_style((FAMILY, 12).into_font())
                 .draw()

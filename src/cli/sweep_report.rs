@@ -11,7 +11,7 @@
 use super::json::backend_name;
 use lintrain::solver::SolverReport;
 use lintrain::sweep::{
-    MemberResult, MemberRun, MemberStatus, Selection, SweepOutcome, format_value,
+    MemberResult, MemberRun, MemberStatus, Selection, SweepOutcome, display_value,
 };
 use serde_json::{Map, Value, json};
 
@@ -93,7 +93,7 @@ pub fn table(outcome: &SweepOutcome, selection: Selection) -> String {
     let mut rows = vec![header];
     for (k, member) in outcome.members.iter().enumerate() {
         let mut row: Vec<String> = vec![if outcome.best == Some(k) { "*" } else { "" }.into()];
-        row.extend(member.setting.iter().map(|(_, v)| format_value(v)));
+        row.extend(member.setting.iter().map(|(_, v)| display_value(v)));
         let scores = member.scores;
         row.push(loss(scores.map(|s| s.train_loss)));
         row.push(percent(scores.map(|s| s.train_accuracy)));

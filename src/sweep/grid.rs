@@ -344,13 +344,12 @@ impl Setting {
     }
 
     /// `key=value` pairs in the grid's order, separated by spaces:
-    /// `reg_strength=1e-4 lr=0.01`. A number is written in the shortest form
-    /// that reads back as the same f64, in exponent form outside
-    /// 10⁻³ ≤ |v| < 10⁴. Empty for a grid that sweeps nothing.
+    /// `reg_strength=1e-4 lr=0.01`, each number as [`display_value`] writes
+    /// it. Empty for a grid that sweeps nothing.
     pub fn describe(&self) -> String {
         self.values
             .iter()
-            .map(|&(p, v)| format!("{}={}", p.key(), format_value(v)))
+            .map(|&(p, v)| format!("{}={}", p.key(), display_value(v)))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -360,6 +359,15 @@ impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
     }
+}
+
+/// `v` rounded to 4 significant digits and written as [`format_value`]
+/// writes it: `logspace(-2,2,8)`'s 0.0372759372031494 is `0.03728`, 1e-4
+/// stays `1e-4`. For people (tables, plots, the best setting's line); the
+/// JSON report and error messages keep every digit.
+pub fn display_value(v: f64) -> String {
+    let rounded: f64 = format!("{v:.3e}").parse().unwrap_or(v);
+    format_value(rounded)
 }
 
 /// `v` in the shortest form that parses back to `v`: `0.01`, `1e-4`, `1e6`.
@@ -501,6 +509,17 @@ mod tests {
         assert_eq!(format_value(0.0), "0");
         assert_eq!(format_value(2.5), "2.5");
         assert_eq!(format_value(1.5e-7), "1.5e-7");
+        assert_eq!(format_value(0.0372759372031494), "0.0372759372031494");
+    }
+
+    #[test]
+    fn displayed_numbers_keep_four_significant_digits() {
+        assert_eq!(display_value(0.0372759372031494), "0.03728");
+        assert_eq!(display_value(26.826957952797247), "26.83");
+        assert_eq!(display_value(1e-4), "1e-4");
+        assert_eq!(display_value(3.1622776601683795e-5), "3.162e-5");
+        assert_eq!(display_value(0.0), "0");
+        assert_eq!(display_value(100.0), "100");
     }
 
     #[test]

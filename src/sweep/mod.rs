@@ -11,6 +11,8 @@ pub mod outcome;
 pub mod run;
 
 pub use folds::{random_folds, stratified_folds, training_rows};
-pub use grid::{Grid, MAX_MEMBERS, Setting, SweptParameter, format_value, parse_values};
+pub use grid::{
+    Grid, MAX_MEMBERS, Setting, SweptParameter, display_value, format_value, parse_values,
+};
 pub use outcome::{MemberResult, MemberRun, MemberStatus, Scores, SweepOutcome};
 pub use run::{Selection, SelectionMetric, SweepConfig, Sweeper, select, sweep};
