@@ -153,6 +153,29 @@ fn every_member_is_the_train_run_with_its_c_even_for_a_two_class_softmax() {
 }
 
 #[test]
+fn a_small_c_is_judged_on_the_training_rows_as_train_judges_it() {
+    // λ = 1/(2·C·n): C = 1e-39 is beyond f32 on one row, but within it on
+    // Iris's 120 training rows, where train accepts it (a tiny learning
+    // rate keeps the huge penalty stable).
+    let mut sweep: Vec<&str> = vec!["sweep", "--C", "1e-39,1", "--lr", "1e-37"];
+    sweep.extend(FIVE_EPOCHS_ON_CPU);
+    let report = json(&succeed(&sweep));
+    let member = &results(&report)[0];
+    assert_eq!(member["status"], "trained", "{report}");
+    let mut train: Vec<&str> = vec!["train", "--C", "1e-39", "--lr", "1e-37"];
+    train.extend(FIVE_EPOCHS_ON_CPU);
+    let last = &json(&succeed(&train))["final"];
+    for key in ["train_loss", "val_loss", "val_acc"] {
+        assert_close(key, number(&member[key], key), number(&last[key], key));
+    }
+    // Beyond f32 on the real rows too: the error counts them.
+    fail_with(
+        &["sweep", "--C", "1e-300,1", "--val-fraction", "0.2"],
+        &["--C 1e-300", "120 training rows", "beyond f32"],
+    );
+}
+
+#[test]
 fn every_member_is_the_train_run_with_its_momentum_and_alpha() {
     let mut common: Vec<&str> = vec!["--optimizer", "nesterov"];
     common.extend(FIVE_EPOCHS_ON_CPU);

@@ -12,7 +12,7 @@ use super::train::{check_before_loading, describe_regularizer, method_name, name
 use super::training_data::{load_test, load_training_data, score, validation_split};
 use super::{CliError, CliResult, sweep_plot};
 use lintrain::model_file::SavedModel;
-use lintrain::sweep::{Grid, Selection, SweepConfig, SweepOutcome, Sweeper};
+use lintrain::sweep::{Grid, Selection, SweepConfig, SweepOutcome, Sweeper, SweptParameter};
 use lintrain::{EpochRecord, Error, Model, Solver, TrainConfig};
 use ndarray::ArrayView1;
 use std::io::Write;
@@ -208,8 +208,19 @@ fn check_sweep(args: &SweepArgs, grid: &Grid) -> CliResult<Selection> {
         sweep_plot::x_parameter(grid)?;
     }
     let base = train.config();
-    for setting in grid.settings() {
-        // Rows and classes change only C's λ, not whether it applies.
+    // Whether each setting applies at all. C's λ = 1/(2·C·n) depends on
+    // the training rows, which are not read yet (a stand-in count refused
+    // a small C that the real rows bring within f32): the sweep converts
+    // it, with the rows, before training; `check_combinations` has
+    // already refused --C without a penalty.
+    let without_c = Grid::new(
+        grid.axes()
+            .iter()
+            .filter(|(parameter, _)| *parameter != SweptParameter::C)
+            .cloned()
+            .collect(),
+    )?;
+    for setting in without_c.settings() {
         setting.apply(&base, 1, 3)?;
     }
     Ok(selection)
