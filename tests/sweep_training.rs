@@ -519,6 +519,36 @@ fn a_sweep_without_rows_to_select_on_is_refused() {
 }
 
 #[test]
+fn a_fold_left_with_one_class_to_train_on_is_named() {
+    // Two classes, one of a single row: the fold that validates that row
+    // trains on the other class alone.
+    let (x, _) = problem(12, 3, 2, 11);
+    let mut labels = vec![0u32; 12];
+    labels[5] = 1;
+    let y = Array1::from(labels);
+    let config = TrainConfig {
+        validation_fraction: 0.0,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let error = Sweeper::new(SweepConfig {
+        selection: Selection::Folds(3),
+        ..SweepConfig::new(config, lr_by_strength())
+    })
+    .fit_data_on(
+        &CpuBackend::new(),
+        TrainData::new(Examples::classes(x.view(), y.view())),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("3-fold")
+            && error.contains("class 0 alone")
+            && error.contains("fewer folds"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_setting_the_configuration_rejects_is_named() {
     let setting = Grid::new(vec![(SweptParameter::Momentum, vec![0.0])])
         .unwrap()

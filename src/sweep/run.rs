@@ -220,6 +220,7 @@ impl Sweeper {
                 let mut per_fold = Vec::with_capacity(k);
                 for (f, fold) in folds.iter().enumerate() {
                     let rows = training_rows(&folds, f);
+                    check_fold_trains_two_classes(labels, &rows, f, k)?;
                     // Each fold standardizes on its own training rows, as a
                     // scikit-learn Pipeline refits its scaler per fold.
                     let standardizer = standardize
@@ -428,6 +429,29 @@ fn holdout_split(base: &TrainConfig, labels: ArrayView1<'_, u32>) -> Result<RowS
         )));
     }
     Ok(split)
+}
+
+/// Fold `fold`'s training rows must hold two classes at least: a class
+/// with fewer rows than folds leaves some folds without it, which is
+/// allowed, but with two classes the fold that validates all of one would
+/// train on the other alone.
+fn check_fold_trains_two_classes(
+    labels: ArrayView1<'_, u32>,
+    rows: &[usize],
+    fold: usize,
+    k: usize,
+) -> Result<()> {
+    let Some(&first) = rows.first() else {
+        return Ok(());
+    };
+    let class = labels[first];
+    if rows.iter().all(|&row| labels[row] == class) {
+        return Err(Error::InvalidConfig(format!(
+            "{k}-fold cross-validation: fold {} of {k} would train on class {class} alone, every row of the other classes being in its validation part; use fewer folds, or more rows of the rare class",
+            fold + 1
+        )));
+    }
+    Ok(())
 }
 
 /// A member's fit as a run, its model scored on `train` and `validation`.
