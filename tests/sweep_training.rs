@@ -587,6 +587,19 @@ fn settings_that_do_not_apply_are_named() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("no penalty"), "{message}");
+    // Nor has it a strength for C or alpha to set (train refuses --C with
+    // --reg none): every member would train without a penalty.
+    for parameter in [SweptParameter::C, SweptParameter::Alpha] {
+        let message = grid(parameter, 0.5)
+            .apply(&none, 100, 3)
+            .map(|config| format!("{:?}", config.regularizer))
+            .unwrap_or_else(|e| e.to_string());
+        assert!(
+            message.starts_with(&format!("{} 0.5: ", parameter.flag()))
+                && message.contains("no penalty"),
+            "{message}"
+        );
+    }
     // C as `train --C` converts it: 1/(2·C·n) for l2, doubled for a
     // two-class softmax.
     let c = grid(SweptParameter::C, 4.0);
