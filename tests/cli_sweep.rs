@@ -569,6 +569,10 @@ fn bad_grids_and_selections_are_one_line_errors() {
         &with(&["--lr", "0.1,0.2", "--val-fraction", "0.2", "--resume", "x"]),
         &["--resume"],
     );
+    fail_with(
+        &with(&["--lr", "0.1,0.2", "--val-fraction", "0.2", "--cold-path"]),
+        &["--cold-path", "lbfgs"],
+    );
 }
 
 #[test]

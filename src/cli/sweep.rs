@@ -204,6 +204,12 @@ fn check_sweep(args: &SweepArgs, grid: &Grid) -> CliResult<Selection> {
         ));
     }
     check_before_loading(train)?;
+    // As train refuses a flag that does nothing with the others given.
+    if args.cold_path && !matches!(train.config().solver, Solver::Lbfgs(_)) {
+        return Err(CliError::new(
+            "--cold-path applies to --solver lbfgs only: minibatch members all start from the initial weights",
+        ));
+    }
     if train.plot.is_some() {
         sweep_plot::x_parameter(grid)?;
     }
