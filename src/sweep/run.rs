@@ -595,11 +595,16 @@ pub fn select(members: &[MemberResult], metric: SelectionMetric) -> Option<usize
     best.map(|(k, _)| k)
 }
 
-/// Bytes one member holds per parameter: its weights, gradient and
-/// [`crate::optimizer::STATE_SLOTS`] optimizer states on the backend, and
-/// on the host its latest weights, their model, the last finite model and
-/// early stopping's best weights.
-const BYTES_PER_MEMBER_PARAMETER: u64 = 4 * (2 + crate::optimizer::STATE_SLOTS as u64 + 4);
+/// Bytes one member holds per parameter at a sweep's peak, an f32 for each
+/// copy: its weights, gradient and [`crate::optimizer::STATE_SLOTS`]
+/// optimizer states on the backend (5); on the CPU its columns of the
+/// step's side-by-side weights, gradient and packed weights (3); on the
+/// host its latest weights and their model, the last finite model and
+/// early stopping's best weights (4); and as training ends its result, the
+/// model, the checkpoint's model and optimizer state and the last finite
+/// model (6). 18 in all, as `tests/sweep_memory.rs` measures it, and 2 for
+/// the packed panels' padding and the epoch's read-back.
+pub const BYTES_PER_MEMBER_PARAMETER: u64 = 4 * 20;
 
 /// The members must fit: together they are one wide model of K·(D + 1)·C
 /// parameters (the CPU steps them side by side), at most
