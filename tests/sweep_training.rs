@@ -549,6 +549,37 @@ fn a_fold_left_with_one_class_to_train_on_is_named() {
 }
 
 #[test]
+fn every_members_early_stopping_is_checked_before_training() {
+    // Real-valued targets have no accuracy to watch: refused for the
+    // second member as for the first, before any epoch, with the reason.
+    let (x, _) = problem(60, 4, 3, 12);
+    let targets = Array2::from_shape_fn((60, 2), |(i, j)| (i * (j + 1)) as f32 / 60.0);
+    let plain = TrainConfig {
+        loss: Loss::MeanSquaredError,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let watching = TrainConfig {
+        early_stopping: Some(EarlyStopping {
+            patience: 2,
+            monitor: Monitor::ValidationAccuracy,
+        }),
+        ..plain.clone()
+    };
+    let mut epochs = 0;
+    let error = lintrain::train::fit_members_on(
+        &CpuBackend::new(),
+        TrainData::new(Examples::values(x.view(), targets.view())),
+        &[plain, watching],
+        true,
+        &mut |_, _| epochs += 1,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("accuracy needs class labels"), "{error}");
+    assert_eq!(epochs, 0, "{error}");
+}
+
+#[test]
 fn a_setting_the_configuration_rejects_is_named() {
     let setting = Grid::new(vec![(SweptParameter::Momentum, vec![0.0])])
         .unwrap()
