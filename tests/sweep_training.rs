@@ -580,6 +580,26 @@ fn every_members_early_stopping_is_checked_before_training() {
 }
 
 #[test]
+fn a_split_that_holds_out_a_whole_class_is_refused_as_train_refuses_it() {
+    // Class 2 has one row, which a fraction of 0.6 holds out.
+    let (x, _) = problem(20, 3, 3, 13);
+    let mut labels: Vec<u32> = (0..20).map(|i| i % 2).collect();
+    labels[7] = 2;
+    let y = Array1::from(labels);
+    let config = TrainConfig {
+        validation_fraction: 0.6,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let cpu = CpuBackend::new();
+    let alone = own_run(&cpu, &config, &x, &y).unwrap_err().to_string();
+    let error = Sweeper::new(SweepConfig::new(config, lr_by_strength()))
+        .fit_data_on(&cpu, TrainData::new(Examples::classes(x.view(), y.view())))
+        .map(|outcome| format!("trained, best {:?}", outcome.best))
+        .unwrap_or_else(|e| e.to_string());
+    assert_eq!(error, alone);
+}
+
+#[test]
 fn a_setting_the_configuration_rejects_is_named() {
     let setting = Grid::new(vec![(SweptParameter::Momentum, vec![0.0])])
         .unwrap()

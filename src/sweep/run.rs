@@ -10,7 +10,7 @@ use crate::backend::BackendInfo;
 use crate::data::Standardizer;
 use crate::dataset::{select_labels, select_rows};
 use crate::history::EpochRecord;
-use crate::train::{MemberFit, OpenedBackend, fit_members_on};
+use crate::train::{MemberFit, OpenedBackend, UntrainedClass, fit_members_on};
 use crate::{Error, Examples, Model, Result, RowSplit, Solver, TrainConfig, TrainData};
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use std::time::Instant;
@@ -182,7 +182,7 @@ impl Sweeper {
                         )
                     }
                     None => {
-                        let split = holdout_split(base, labels)?;
+                        let split = holdout_split(base, labels, classes)?;
                         let standardizer = standardize
                             .then(|| Standardizer::fit_rows(x, &split.train))
                             .transpose()?;
@@ -411,8 +411,13 @@ fn training_order(configs: &[TrainConfig]) -> Vec<usize> {
 
 /// The validation split `train` makes: `base.validation_fraction` of the
 /// rows, stratified and seeded; an error without one (a sweep needs rows
-/// to select on) or when it leaves a part empty.
-fn holdout_split(base: &TrainConfig, labels: ArrayView1<'_, u32>) -> Result<RowSplit> {
+/// to select on), when it leaves a part empty, or when it holds out every
+/// row of one of the `classes` classes (which `train` refuses too).
+fn holdout_split(
+    base: &TrainConfig,
+    labels: ArrayView1<'_, u32>,
+    classes: usize,
+) -> Result<RowSplit> {
     if base.validation_fraction <= 0.0 {
         return Err(Error::InvalidConfig(
             "a sweep selects its best member on held-out rows: set a validation fraction or k-fold selection".into(),
@@ -426,6 +431,17 @@ fn holdout_split(base: &TrainConfig, labels: ArrayView1<'_, u32>) -> Result<RowS
             base.validation_fraction,
             split.train.len(),
             split.validation.len()
+        )));
+    }
+    // The members train on the split as given, where `prepare` no longer
+    // sees it: the check it makes of a fraction, made here.
+    if let Some(UntrainedClass { class, rows }) = split.untrained_class(&labels, classes)
+        && rows > 0
+    {
+        return Err(Error::EmptyData(format!(
+            "a validation fraction of {} holds out every row of class {class} ({rows} row{}), leaving none to train it",
+            base.validation_fraction,
+            if rows == 1 { "" } else { "s" }
         )));
     }
     Ok(split)
