@@ -662,9 +662,11 @@ impl Backend for CpuBackend {
         // The rows, indices and labels once (as member 0's step checks
         // them), then what differs per member: its buffers and stats slot.
         let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);
-        checks::linear_step(self, &step, &params[0], grads_of(0), stats, slot * members)?;
+        // Saturated: a slot past any stats buffer is refused, not wrapped.
+        let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
+        checks::linear_step(self, &step, &params[0], grads_of(0), stats, slot_of(0))?;
         for (k, params) in params.iter().enumerate().skip(1) {
-            checks::step_buffers(self, &step, params, grads_of(k), stats, slot * members + k)?;
+            checks::step_buffers(self, &step, params, grads_of(k), stats, slot_of(k))?;
         }
         let (d, c) = (step.x.ncols(), step.outputs);
         let wide = members * c;
@@ -728,8 +730,8 @@ impl Backend for CpuBackend {
             });
         }
         for (k, &(mean_loss, correct)) in members_stats.iter().enumerate() {
-            stats[2 * (slot * members + k)] = mean_loss;
-            stats[2 * (slot * members + k) + 1] = correct as f32;
+            stats[2 * slot_of(k)] = mean_loss;
+            stats[2 * slot_of(k) + 1] = correct as f32;
         }
         Ok(())
     }
