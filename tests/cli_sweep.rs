@@ -176,6 +176,41 @@ fn a_small_c_is_judged_on_the_training_rows_as_train_judges_it() {
 }
 
 #[test]
+fn the_largest_counts_are_typed_errors_or_run_as_train_runs_them() {
+    // The progress over the folds multiplies the parts by the iterations:
+    // L-BFGS with the largest --max-iter converges as train's does.
+    let max = usize::MAX.to_string();
+    succeed(&[
+        "sweep",
+        "--solver",
+        "lbfgs",
+        "--max-iter",
+        &max,
+        "--folds",
+        "3",
+        "--C",
+        "1,2",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    fail_with(
+        &[
+            "sweep",
+            "--epochs",
+            &max,
+            "--folds",
+            "2",
+            "--lr",
+            "0.1,0.2",
+            "--backend",
+            "cpu",
+        ],
+        &["epochs overflow the step counter"],
+    );
+}
+
+#[test]
 fn every_member_is_the_train_run_with_its_momentum_and_alpha() {
     let mut common: Vec<&str> = vec!["--optimizer", "nesterov"];
     common.extend(FIVE_EPOCHS_ON_CPU);

@@ -77,7 +77,10 @@ pub fn run(args: &SweepArgs, quiet: bool) -> CliResult {
     // One bar over every part (the split, or each fold and the refit):
     // the furthest any member has come.
     .on_epoch(move |_, part, record| {
-        let position = part * epochs_per_part + record.epoch;
+        // Saturated: --max-iter may be as large as a usize.
+        let position = part
+            .saturating_mul(epochs_per_part)
+            .saturating_add(record.epoch);
         if position > reached {
             reached = position;
             reporter.epoch(&EpochRecord {
@@ -261,7 +264,7 @@ fn progress(base: &TrainConfig, selection: Selection, quiet: bool) -> Progress {
         Solver::Lbfgs(_) => "iteration",
         _ => "epoch",
     };
-    Progress::new(parts * units(base), unit, quiet)
+    Progress::new(parts.saturating_mul(units(base)), unit, quiet)
 }
 
 /// The most records one member makes in one part.
