@@ -208,6 +208,18 @@ fn the_largest_counts_are_typed_errors_or_run_as_train_runs_them() {
         ],
         &["epochs overflow the step counter"],
     );
+    fail_with(
+        &[
+            "sweep",
+            "--folds",
+            &max,
+            "--lr",
+            "0.1,0.2",
+            "--backend",
+            "cpu",
+        ],
+        &["folds need at least", "150"],
+    );
 }
 
 #[test]

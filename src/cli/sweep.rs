@@ -258,7 +258,7 @@ fn describe_grid(grid: &Grid) -> String {
 fn progress(base: &TrainConfig, selection: Selection, quiet: bool) -> Progress {
     let parts = match selection {
         Selection::Holdout => 1,
-        Selection::Folds(k) => k + 1,
+        Selection::Folds(k) => k.saturating_add(1),
     };
     let unit = match base.solver {
         Solver::Lbfgs(_) => "iteration",
