@@ -427,15 +427,18 @@ pub fn step_each_member<B: Backend + ?Sized>(
     slot: usize,
 ) -> Result<()> {
     let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
+    // Saturated, so that a slot past any stats buffer is refused by the
+    // member's step rather than overflowing.
+    let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
     match grads {
         Some(grads) => {
             for (k, (params, grads)) in params.iter().zip(grads).enumerate() {
-                backend.linear_step(step, params, Some(grads), stats, slot * members + k)?;
+                backend.linear_step(step, params, Some(grads), stats, slot_of(k))?;
             }
         }
         None => {
             for (k, params) in params.iter().enumerate() {
-                backend.linear_step(step, params, None, stats, slot * members + k)?;
+                backend.linear_step(step, params, None, stats, slot_of(k))?;
             }
         }
     }

@@ -153,6 +153,76 @@ fn every_member_is_the_train_run_with_its_c_even_for_a_two_class_softmax() {
 }
 
 #[test]
+fn a_small_c_is_judged_on_the_training_rows_as_train_judges_it() {
+    // λ = 1/(2·C·n): C = 1e-39 is beyond f32 on one row, but within it on
+    // Iris's 120 training rows, where train accepts it (a tiny learning
+    // rate keeps the huge penalty stable).
+    let mut sweep: Vec<&str> = vec!["sweep", "--C", "1e-39,1", "--lr", "1e-37"];
+    sweep.extend(FIVE_EPOCHS_ON_CPU);
+    let report = json(&succeed(&sweep));
+    let member = &results(&report)[0];
+    assert_eq!(member["status"], "trained", "{report}");
+    let mut train: Vec<&str> = vec!["train", "--C", "1e-39", "--lr", "1e-37"];
+    train.extend(FIVE_EPOCHS_ON_CPU);
+    let last = &json(&succeed(&train))["final"];
+    for key in ["train_loss", "val_loss", "val_acc"] {
+        assert_close(key, number(&member[key], key), number(&last[key], key));
+    }
+    // Beyond f32 on the real rows too: the error counts them.
+    fail_with(
+        &["sweep", "--C", "1e-300,1", "--val-fraction", "0.2"],
+        &["--C 1e-300", "120 training rows", "beyond f32"],
+    );
+}
+
+#[test]
+fn the_largest_counts_are_typed_errors_or_run_as_train_runs_them() {
+    // The progress over the folds multiplies the parts by the iterations:
+    // L-BFGS with the largest --max-iter converges as train's does.
+    let max = usize::MAX.to_string();
+    succeed(&[
+        "sweep",
+        "--solver",
+        "lbfgs",
+        "--max-iter",
+        &max,
+        "--folds",
+        "3",
+        "--C",
+        "1,2",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    fail_with(
+        &[
+            "sweep",
+            "--epochs",
+            &max,
+            "--folds",
+            "2",
+            "--lr",
+            "0.1,0.2",
+            "--backend",
+            "cpu",
+        ],
+        &["epochs overflow the step counter"],
+    );
+    fail_with(
+        &[
+            "sweep",
+            "--folds",
+            &max,
+            "--lr",
+            "0.1,0.2",
+            "--backend",
+            "cpu",
+        ],
+        &["folds need at least", "150"],
+    );
+}
+
+#[test]
 fn every_member_is_the_train_run_with_its_momentum_and_alpha() {
     let mut common: Vec<&str> = vec!["--optimizer", "nesterov"];
     common.extend(FIVE_EPOCHS_ON_CPU);
@@ -545,6 +615,10 @@ fn bad_grids_and_selections_are_one_line_errors() {
     fail_with(
         &with(&["--lr", "0.1,0.2", "--val-fraction", "0.2", "--resume", "x"]),
         &["--resume"],
+    );
+    fail_with(
+        &with(&["--lr", "0.1,0.2", "--val-fraction", "0.2", "--cold-path"]),
+        &["--cold-path", "lbfgs"],
     );
 }
 

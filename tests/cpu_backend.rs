@@ -581,3 +581,60 @@ fn adam_update_matches_f64_and_is_bitwise_identical_across_thread_counts() {
         }
     }
 }
+
+#[test]
+fn updates_read_only_the_parameters_length_of_longer_gradient_and_state_buffers() {
+    // As the GPU's update does: the parameters' length rules, and the
+    // gradient and state buffers need only hold that much. Short vectors
+    // run in one loop, long ones in the pool's chunks.
+    for len in [10usize, 9_001] {
+        let mut rng = rng(len as u64);
+        let init = random_vec(&mut rng, len, 1.0);
+        let grads = random_vec(&mut rng, len, 1.0);
+        let step = UpdateStep {
+            optimizer: Optimizer::adam(),
+            regularizer: Regularizer::L2 { strength: 1e-2 },
+            learning_rate: 1e-2,
+            step: 1,
+            weight_len: len - 2,
+        };
+        let backend = CpuBackend::new();
+        let mut expected = init.clone();
+        let mut expected_state = vec![0.0f32; 3 * len];
+        backend
+            .update(&mut expected, &grads, &mut expected_state, &step)
+            .unwrap();
+        let longer_grads: Vec<f32> = grads.iter().copied().chain([f32::NAN; 5000]).collect();
+        let mut params = init.clone();
+        let mut state = vec![0.0f32; 3 * len + 7];
+        backend
+            .update(&mut params, &longer_grads, &mut state, &step)
+            .unwrap_or_else(|e| panic!("{len} parameters: {e}"));
+        assert_eq!(params, expected, "{len} parameters");
+        // Members of different lengths, each with a longer gradient.
+        let mut members = vec![init.clone(), init[..len / 2].to_vec()];
+        let member_grads = vec![longer_grads.clone(), longer_grads.clone()];
+        let mut states = vec![vec![0.0f32; 3 * len], vec![0.0f32; 3 * len]];
+        let steps = [
+            step,
+            UpdateStep {
+                weight_len: len / 2 - 1,
+                ..step
+            },
+        ];
+        backend
+            .update_members(&mut members, &member_grads, &mut states, &steps)
+            .unwrap_or_else(|e| panic!("members of {len} parameters: {e}"));
+        assert_eq!(members[0], expected, "member 0 of {len} parameters");
+        let mut half = init[..len / 2].to_vec();
+        backend
+            .update(
+                &mut half,
+                &grads[..len / 2].to_vec(),
+                &mut vec![0.0; 3 * len],
+                &steps[1],
+            )
+            .unwrap();
+        assert_eq!(members[1], half, "member 1 of {len} parameters");
+    }
+}

@@ -164,6 +164,39 @@ fn bad_member_lists_are_typed_errors() {
         .linear_step_members(resident.step(&case), &short, None, &mut stats, 0)
         .unwrap_err();
     assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    // A slot whose stats index overflows is out of the stats buffer, for
+    // the members' step as for one step (not an overflow panic, nor a
+    // wrapped index that lands inside).
+    let params = member_params(&case, 2);
+    for slot in [usize::MAX / 2, usize::MAX / 4 + 1, usize::MAX] {
+        let err = backend
+            .linear_step_members(resident.step(&case), &params, None, &mut stats, slot)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ShapeMismatch { .. }),
+            "slot {slot}: {err}"
+        );
+        let err = lintrain::backend::step_each_member(
+            &backend,
+            resident.step(&case),
+            &params,
+            None,
+            &mut stats,
+            slot,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::ShapeMismatch { .. }),
+            "slot {slot}: {err}"
+        );
+        let err = backend
+            .linear_step(resident.step(&case), &params[0], None, &mut stats, slot)
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::ShapeMismatch { .. }),
+            "slot {slot}: {err}"
+        );
+    }
     assert!(stats.iter().all(|v| v.is_nan()), "nothing written on error");
 }
 

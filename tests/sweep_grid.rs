@@ -113,6 +113,10 @@ const BAD_LISTS: &[(SweptParameter, &str, &str)] = &[
     (L1Ratio, "0.5,1.5", "must be in [0, 1], got 1.5"),
     (Momentum, "0.9,1", "must be in [0, 1), got 1"),
     (Momentum, "-0.5", "must be in [0, 1)"),
+    // In range in f64, out of it in the f32 that trains (and that `train`
+    // checks): momentum 1, a learning rate of 0.
+    (Momentum, "0.9,0.99999999999", "which is 1 in f32"),
+    (LearningRate, "0.1,1e-50", "which is 0 in f32"),
     (RegStrength, "0.1,0.1", "the value 0.1 is given twice"),
     (RegStrength, "linspace(1,1,3)", "given twice"),
     (LearningRate, "0.1,0.100000000001", "the same in f32"),

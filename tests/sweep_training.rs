@@ -519,6 +519,87 @@ fn a_sweep_without_rows_to_select_on_is_refused() {
 }
 
 #[test]
+fn a_fold_left_with_one_class_to_train_on_is_named() {
+    // Two classes, one of a single row: the fold that validates that row
+    // trains on the other class alone.
+    let (x, _) = problem(12, 3, 2, 11);
+    let mut labels = vec![0u32; 12];
+    labels[5] = 1;
+    let y = Array1::from(labels);
+    let config = TrainConfig {
+        validation_fraction: 0.0,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let error = Sweeper::new(SweepConfig {
+        selection: Selection::Folds(3),
+        ..SweepConfig::new(config, lr_by_strength())
+    })
+    .fit_data_on(
+        &CpuBackend::new(),
+        TrainData::new(Examples::classes(x.view(), y.view())),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("3-fold")
+            && error.contains("class 0 alone")
+            && error.contains("fewer folds"),
+        "{error}"
+    );
+}
+
+#[test]
+fn every_members_early_stopping_is_checked_before_training() {
+    // Real-valued targets have no accuracy to watch: refused for the
+    // second member as for the first, before any epoch, with the reason.
+    let (x, _) = problem(60, 4, 3, 12);
+    let targets = Array2::from_shape_fn((60, 2), |(i, j)| (i * (j + 1)) as f32 / 60.0);
+    let plain = TrainConfig {
+        loss: Loss::MeanSquaredError,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let watching = TrainConfig {
+        early_stopping: Some(EarlyStopping {
+            patience: 2,
+            monitor: Monitor::ValidationAccuracy,
+        }),
+        ..plain.clone()
+    };
+    let mut epochs = 0;
+    let error = lintrain::train::fit_members_on(
+        &CpuBackend::new(),
+        TrainData::new(Examples::values(x.view(), targets.view())),
+        &[plain, watching],
+        true,
+        &mut |_, _| epochs += 1,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("accuracy needs class labels"), "{error}");
+    assert_eq!(epochs, 0, "{error}");
+}
+
+#[test]
+fn a_split_that_holds_out_a_whole_class_is_refused_as_train_refuses_it() {
+    // Class 2 has one row, which a fraction of 0.6 holds out.
+    let (x, _) = problem(20, 3, 3, 13);
+    let mut labels: Vec<u32> = (0..20).map(|i| i % 2).collect();
+    labels[7] = 2;
+    let y = Array1::from(labels);
+    let config = TrainConfig {
+        validation_fraction: 0.6,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let cpu = CpuBackend::new();
+    let alone = own_run(&cpu, &config, &x, &y).unwrap_err().to_string();
+    let error = Sweeper::new(SweepConfig::new(config, lr_by_strength()))
+        .fit_data_on(&cpu, TrainData::new(Examples::classes(x.view(), y.view())))
+        .map(|outcome| format!("trained, best {:?}", outcome.best))
+        .unwrap_or_else(|e| e.to_string());
+    assert_eq!(error, alone);
+}
+
+#[test]
 fn a_setting_the_configuration_rejects_is_named() {
     let setting = Grid::new(vec![(SweptParameter::Momentum, vec![0.0])])
         .unwrap()
@@ -557,6 +638,19 @@ fn settings_that_do_not_apply_are_named() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("no penalty"), "{message}");
+    // Nor has it a strength for C or alpha to set (train refuses --C with
+    // --reg none): every member would train without a penalty.
+    for parameter in [SweptParameter::C, SweptParameter::Alpha] {
+        let message = grid(parameter, 0.5)
+            .apply(&none, 100, 3)
+            .map(|config| format!("{:?}", config.regularizer))
+            .unwrap_or_else(|e| e.to_string());
+        assert!(
+            message.starts_with(&format!("{} 0.5: ", parameter.flag()))
+                && message.contains("no penalty"),
+            "{message}"
+        );
+    }
     // C as `train --C` converts it: 1/(2·C·n) for l2, doubled for a
     // two-class softmax.
     let c = grid(SweptParameter::C, 4.0);

@@ -76,7 +76,7 @@ pub fn loss(
     check_extent(op, "scores", 0, rows * cols, scores_len)?;
     check_extent(op, "dscores", 0, rows * cols, dscores_len)?;
     check_extent(op, "row loss", 0, rows, row_loss_len)?;
-    check_extent(op, "stats", 2 * slot, 2, stats_len)?;
+    check_extent(op, "stats", slot.saturating_mul(2), 2, stats_len)?;
     let (labels, weights, values) = targets;
     if let Some(labels) = labels {
         check_extent(op, "labels", 0, rows, labels.len)?;
@@ -182,7 +182,8 @@ pub fn step_buffers<B: Backend + ?Sized>(
     if let Some(grads) = grads {
         check_extent(op, "gradients", 0, d * c + c, backend.len(grads))?;
     }
-    check_extent(op, "stats", 2 * slot, 2, backend.len(stats))
+    // Saturated: a slot past any buffer is refused, not an overflow.
+    check_extent(op, "stats", slot.saturating_mul(2), 2, backend.len(stats))
 }
 
 /// A sweep step's member count: at least one member, and one gradient

@@ -12,7 +12,7 @@ use super::train::{check_before_loading, describe_regularizer, method_name, name
 use super::training_data::{load_test, load_training_data, score, validation_split};
 use super::{CliError, CliResult, sweep_plot};
 use lintrain::model_file::SavedModel;
-use lintrain::sweep::{Grid, Selection, SweepConfig, SweepOutcome, Sweeper};
+use lintrain::sweep::{Grid, Selection, SweepConfig, SweepOutcome, Sweeper, SweptParameter};
 use lintrain::{EpochRecord, Error, Model, Solver, TrainConfig};
 use ndarray::ArrayView1;
 use std::io::Write;
@@ -77,7 +77,10 @@ pub fn run(args: &SweepArgs, quiet: bool) -> CliResult {
     // One bar over every part (the split, or each fold and the refit):
     // the furthest any member has come.
     .on_epoch(move |_, part, record| {
-        let position = part * epochs_per_part + record.epoch;
+        // Saturated: --max-iter may be as large as a usize.
+        let position = part
+            .saturating_mul(epochs_per_part)
+            .saturating_add(record.epoch);
         if position > reached {
             reached = position;
             reporter.epoch(&EpochRecord {
@@ -204,12 +207,29 @@ fn check_sweep(args: &SweepArgs, grid: &Grid) -> CliResult<Selection> {
         ));
     }
     check_before_loading(train)?;
+    // As train refuses a flag that does nothing with the others given.
+    if args.cold_path && !matches!(train.config().solver, Solver::Lbfgs(_)) {
+        return Err(CliError::new(
+            "--cold-path applies to --solver lbfgs only: minibatch members all start from the initial weights",
+        ));
+    }
     if train.plot.is_some() {
         sweep_plot::x_parameter(grid)?;
     }
     let base = train.config();
-    for setting in grid.settings() {
-        // Rows and classes change only C's λ, not whether it applies.
+    // Whether each setting applies at all. C's λ = 1/(2·C·n) depends on
+    // the training rows, which are not read yet (a stand-in count refused
+    // a small C that the real rows bring within f32): the sweep converts
+    // it, with the rows, before training; `check_combinations` has
+    // already refused --C without a penalty.
+    let without_c = Grid::new(
+        grid.axes()
+            .iter()
+            .filter(|(parameter, _)| *parameter != SweptParameter::C)
+            .cloned()
+            .collect(),
+    )?;
+    for setting in without_c.settings() {
         setting.apply(&base, 1, 3)?;
     }
     Ok(selection)
@@ -238,13 +258,13 @@ fn describe_grid(grid: &Grid) -> String {
 fn progress(base: &TrainConfig, selection: Selection, quiet: bool) -> Progress {
     let parts = match selection {
         Selection::Holdout => 1,
-        Selection::Folds(k) => k + 1,
+        Selection::Folds(k) => k.saturating_add(1),
     };
     let unit = match base.solver {
         Solver::Lbfgs(_) => "iteration",
         _ => "epoch",
     };
-    Progress::new(parts * units(base), unit, quiet)
+    Progress::new(parts.saturating_mul(units(base)), unit, quiet)
 }
 
 /// The most records one member makes in one part.

@@ -525,6 +525,8 @@ impl Backend for CpuBackend {
             step: &'a UpdateStep,
             scalars: crate::optimizer::StepScalars,
             coefficients: (f32, f32),
+            /// Its parameters: the gradient and state buffers may be longer.
+            len: usize,
             chunks: usize,
         }
         let mut members = params
@@ -542,6 +544,7 @@ impl Backend for CpuBackend {
                     step,
                     scalars: step.scalars(),
                     coefficients: step.regularizer.coefficients(),
+                    len,
                     chunks: len.div_ceil(UPDATE_CHUNK),
                 }
             })
@@ -564,7 +567,7 @@ impl Backend for CpuBackend {
                     return;
                 };
                 let begin = chunk * UPDATE_CHUNK;
-                let n = UPDATE_CHUNK.min(w.grads.len() - begin);
+                let n = UPDATE_CHUNK.min(w.len - begin);
                 // SAFETY: each task is its own chunk of its own member's
                 // buffers, and a member's buffers are distinct from another's.
                 let p = unsafe { w.params.range(begin, n) };
@@ -582,7 +585,7 @@ impl Backend for CpuBackend {
             // Elements are independent: chunks give the same bits on any
             // thread. The step's pool, not rayon: an update follows every
             // training step, and its helpers are already spinning.
-            let values: usize = group.iter().flatten().map(|w| w.grads.len()).sum();
+            let values: usize = group.iter().flatten().map(|w| w.len).sum();
             if values < 2 * UPDATE_CHUNK {
                 (0..tasks).for_each(run_chunk);
             } else {
@@ -659,9 +662,11 @@ impl Backend for CpuBackend {
         // The rows, indices and labels once (as member 0's step checks
         // them), then what differs per member: its buffers and stats slot.
         let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);
-        checks::linear_step(self, &step, &params[0], grads_of(0), stats, slot * members)?;
+        // Saturated: a slot past any stats buffer is refused, not wrapped.
+        let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
+        checks::linear_step(self, &step, &params[0], grads_of(0), stats, slot_of(0))?;
         for (k, params) in params.iter().enumerate().skip(1) {
-            checks::step_buffers(self, &step, params, grads_of(k), stats, slot * members + k)?;
+            checks::step_buffers(self, &step, params, grads_of(k), stats, slot_of(k))?;
         }
         let (d, c) = (step.x.ncols(), step.outputs);
         let wide = members * c;
@@ -725,8 +730,8 @@ impl Backend for CpuBackend {
             });
         }
         for (k, &(mean_loss, correct)) in members_stats.iter().enumerate() {
-            stats[2 * (slot * members + k)] = mean_loss;
-            stats[2 * (slot * members + k) + 1] = correct as f32;
+            stats[2 * slot_of(k)] = mean_loss;
+            stats[2 * slot_of(k) + 1] = correct as f32;
         }
         Ok(())
     }

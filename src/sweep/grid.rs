@@ -168,9 +168,10 @@ impl fmt::Display for SweptParameter {
 ///   the endpoint `hi` included exactly; n = 1 gives `lo`.
 ///
 /// Every value must be finite, in the parameter's range (λ and alpha ≥ 0,
-/// C and lr > 0, l1-ratio in [0, 1], momentum in [0, 1)), and different
-/// from the others (compared in f32 for the parameters the trainer keeps in
-/// f32, since equal f32 values would train the same model twice); n must be
+/// C and lr > 0, l1-ratio in [0, 1], momentum in [0, 1); for the
+/// parameters the trainer keeps in f32, also once rounded to f32), and
+/// different from the others (compared in f32 for those parameters, since
+/// equal f32 values would train the same model twice); n must be
 /// 1 … [`MAX_MEMBERS`]. Anything else is a one-line [`Error::InvalidGrid`]
 /// naming the flag.
 pub fn parse_values(parameter: SweptParameter, text: &str) -> Result<Vec<f64>> {
@@ -300,6 +301,15 @@ fn check_values(parameter: SweptParameter, values: &[f64]) -> Result<()> {
         }
         if !range.contains(v) {
             return Err(parameter.invalid(format!("{}, got {v}", range.words())));
+        }
+        // The trainer's value is the f32, which `train`'s parser checks:
+        // 0.99999999999 is momentum 1 there, and 1e-50 a learning rate of 0.
+        let trained = v as f32;
+        if parameter.stored_as_f32() && !range.contains(trained as f64) {
+            return Err(parameter.invalid(format!(
+                "{}, got {v}, which is {trained} in f32 (the precision training uses)",
+                range.words()
+            )));
         }
     }
     let same = |a: f64, b: f64| {

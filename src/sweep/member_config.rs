@@ -19,7 +19,7 @@ impl Setting {
     ///   for no penalty).
     /// - `C` and `alpha` are scikit-learn's strengths of the penalty
     ///   `base.regularizer` names (`L2`, `L1`, or `ElasticNet` whose
-    ///   `l1_ratio` is then scikit-learn's `l1_ratio`), converted by
+    ///   `l1_ratio` is then scikit-learn's `l1_ratio`; an error for no penalty), converted by
     ///   [`Regularizer::from_sklearn_c`] (which counts `train_rows`) or
     ///   [`Regularizer::from_sklearn_alpha`], and for a softmax over two
     ///   classes by [`Regularizer::for_two_class_softmax`]: what
@@ -70,6 +70,17 @@ impl Setting {
             }
         }
         for (parameter, value) in self.iter() {
+            let sklearn = matches!(parameter, SweptParameter::C | SweptParameter::Alpha);
+            if sklearn && penalty_of(config.regularizer) == SklearnPenalty::None {
+                // Converted, they would give no penalty at all: every
+                // member the same model, whatever its value.
+                return Err(Error::InvalidGrid {
+                    flag: format!("{} {}", parameter.flag(), super::grid::format_value(value)),
+                    reason:
+                        "there is no penalty to scale (--reg none); choose --reg l2, l1 or elastic"
+                            .into(),
+                });
+            }
             let converted = match parameter {
                 SweptParameter::C => {
                     Regularizer::from_sklearn_c(penalty_of(config.regularizer), value, train_rows)

@@ -10,7 +10,7 @@ use crate::backend::BackendInfo;
 use crate::data::Standardizer;
 use crate::dataset::{select_labels, select_rows};
 use crate::history::EpochRecord;
-use crate::train::{MemberFit, OpenedBackend, fit_members_on};
+use crate::train::{MemberFit, OpenedBackend, UntrainedClass, fit_members_on};
 use crate::{Error, Examples, Model, Result, RowSplit, Solver, TrainConfig, TrainData};
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use std::time::Instant;
@@ -182,7 +182,7 @@ impl Sweeper {
                         )
                     }
                     None => {
-                        let split = holdout_split(base, labels)?;
+                        let split = holdout_split(base, labels, classes)?;
                         let standardizer = standardize
                             .then(|| Standardizer::fit_rows(x, &split.train))
                             .transpose()?;
@@ -220,6 +220,7 @@ impl Sweeper {
                 let mut per_fold = Vec::with_capacity(k);
                 for (f, fold) in folds.iter().enumerate() {
                     let rows = training_rows(&folds, f);
+                    check_fold_trains_two_classes(labels, &rows, f, k)?;
                     // Each fold standardizes on its own training rows, as a
                     // scikit-learn Pipeline refits its scaler per fold.
                     let standardizer = standardize
@@ -410,8 +411,13 @@ fn training_order(configs: &[TrainConfig]) -> Vec<usize> {
 
 /// The validation split `train` makes: `base.validation_fraction` of the
 /// rows, stratified and seeded; an error without one (a sweep needs rows
-/// to select on) or when it leaves a part empty.
-fn holdout_split(base: &TrainConfig, labels: ArrayView1<'_, u32>) -> Result<RowSplit> {
+/// to select on), when it leaves a part empty, or when it holds out every
+/// row of one of the `classes` classes (which `train` refuses too).
+fn holdout_split(
+    base: &TrainConfig,
+    labels: ArrayView1<'_, u32>,
+    classes: usize,
+) -> Result<RowSplit> {
     if base.validation_fraction <= 0.0 {
         return Err(Error::InvalidConfig(
             "a sweep selects its best member on held-out rows: set a validation fraction or k-fold selection".into(),
@@ -427,7 +433,41 @@ fn holdout_split(base: &TrainConfig, labels: ArrayView1<'_, u32>) -> Result<RowS
             split.validation.len()
         )));
     }
+    // The members train on the split as given, where `prepare` no longer
+    // sees it: the check it makes of a fraction, made here.
+    if let Some(UntrainedClass { class, rows }) = split.untrained_class(&labels, classes)
+        && rows > 0
+    {
+        return Err(Error::EmptyData(format!(
+            "a validation fraction of {} holds out every row of class {class} ({rows} row{}), leaving none to train it",
+            base.validation_fraction,
+            if rows == 1 { "" } else { "s" }
+        )));
+    }
     Ok(split)
+}
+
+/// Fold `fold`'s training rows must hold two classes at least: a class
+/// with fewer rows than folds leaves some folds without it, which is
+/// allowed, but with two classes the fold that validates all of one would
+/// train on the other alone.
+fn check_fold_trains_two_classes(
+    labels: ArrayView1<'_, u32>,
+    rows: &[usize],
+    fold: usize,
+    k: usize,
+) -> Result<()> {
+    let Some(&first) = rows.first() else {
+        return Ok(());
+    };
+    let class = labels[first];
+    if rows.iter().all(|&row| labels[row] == class) {
+        return Err(Error::InvalidConfig(format!(
+            "{k}-fold cross-validation: fold {} of {k} would train on class {class} alone, every row of the other classes being in its validation part; use fewer folds, or more rows of the rare class",
+            fold + 1
+        )));
+    }
+    Ok(())
 }
 
 /// A member's fit as a run, its model scored on `train` and `validation`.
@@ -571,11 +611,16 @@ pub fn select(members: &[MemberResult], metric: SelectionMetric) -> Option<usize
     best.map(|(k, _)| k)
 }
 
-/// Bytes one member holds per parameter: its weights, gradient and
-/// [`crate::optimizer::STATE_SLOTS`] optimizer states on the backend, and
-/// on the host its latest weights, their model, the last finite model and
-/// early stopping's best weights.
-const BYTES_PER_MEMBER_PARAMETER: u64 = 4 * (2 + crate::optimizer::STATE_SLOTS as u64 + 4);
+/// Bytes one member holds per parameter at a sweep's peak, an f32 for each
+/// copy: its weights, gradient and [`crate::optimizer::STATE_SLOTS`]
+/// optimizer states on the backend (5); on the CPU its columns of the
+/// step's side-by-side weights, gradient and packed weights (3); on the
+/// host its latest weights and their model, the last finite model and
+/// early stopping's best weights (4); and as training ends its result, the
+/// model, the checkpoint's model and optimizer state and the last finite
+/// model (6). 18 in all, as `tests/sweep_memory.rs` measures it, and 2 for
+/// the packed panels' padding and the epoch's read-back.
+pub const BYTES_PER_MEMBER_PARAMETER: u64 = 4 * 20;
 
 /// The members must fit: together they are one wide model of K·(D + 1)·C
 /// parameters (the CPU steps them side by side), at most

@@ -10,7 +10,7 @@
 //! another, each warm-started from the previous solution when
 //! [`MemberPlan::warm_start`] says so (a regularization path).
 
-use super::prepare::{self, Prepared};
+use super::prepare::{self, Prepared, TargetKind};
 use super::session::Session;
 use super::stopping::{EarlyStopper, ToleranceWatch, Verdict};
 use super::{Checkpoint, Outcome, Trainer};
@@ -61,8 +61,17 @@ pub fn fit_members_on<B: Backend>(
         check_shared(first, config)?;
     }
     let prepared = prepare::prepare(first, data)?;
+    // What `prepare` checks of the first configuration's own settings,
+    // before anything trains.
+    let targets = match prepared.train.targets {
+        prepare::CheckedTargets::Classes { .. } => TargetKind::Classes,
+        prepare::CheckedTargets::Values(_) => TargetKind::Values,
+    };
     for config in &configs[1..] {
         config.validate()?;
+        if let Some(stopping) = config.early_stopping {
+            stopping.check_watchable(prepared.validation.as_ref().map(|_| targets))?;
+        }
     }
     if let Solver::Lbfgs(_) = first.solver {
         return Ok(fit_one_after_another(
