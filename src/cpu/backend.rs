@@ -1,18 +1,17 @@
 use super::dot_step::{self, DotScratch};
 use super::lane_tree_sum;
+use super::members_step;
 use super::reference::{RowTarget, argmax, is_correct, loss_row};
 use super::simd::Isa;
-use super::spin_pool::{self, DisjointSlices};
 use super::step_input::{FusedStep, StepTargets, grown};
 use super::tile_step::{self, TileScratch, WIDE_FROM};
-use super::update::update_range;
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
     Targets, check_extent, checks, step_each_member, unfused_linear_step, unfused_step_rows,
 };
 use crate::loss::Loss;
-use crate::optimizer::{STATE_SLOTS, UpdateStep};
+use crate::optimizer::UpdateStep;
 use crate::{Error, Result};
 use ndarray::{
     Array2, ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix2, linalg::general_mat_mul,
@@ -20,13 +19,6 @@ use ndarray::{
 use rayon::prelude::*;
 use std::sync::Mutex;
 
-/// Parameters per task of a parallel optimizer update (L1-sized: each
-/// touches five arrays).
-const UPDATE_CHUNK: usize = 1 << 12;
-/// Members whose updates share one run of the pool.
-const MEMBERS_PER_UPDATE_RUN: usize = 16;
-/// Rows of W per task of the copy of a sweep's members side by side.
-const MEMBER_COPY_ROWS: usize = 256;
 /// Rows per task of a parallel loss.
 const LOSS_CHUNK: usize = 2048;
 
@@ -502,97 +494,7 @@ impl Backend for CpuBackend {
         states: &mut [Vec<f32>],
         steps: &[UpdateStep],
     ) -> Result<()> {
-        checks::member_updates(params.len(), grads.len(), states.len(), steps.len())?;
-        for ((params, grads), (state, step)) in
-            params.iter().zip(grads).zip(states.iter().zip(steps))
-        {
-            let len = params.len();
-            check_extent("update", "gradients", 0, len, grads.len())?;
-            check_extent(
-                "update",
-                "optimizer state",
-                0,
-                STATE_SLOTS * len,
-                state.len(),
-            )?;
-            check_extent("update", "weights", 0, step.weight_len, len)?;
-        }
-        // Member k's work: its slices and constants, split in chunks.
-        struct MemberUpdate<'a> {
-            params: DisjointSlices,
-            states: [DisjointSlices; STATE_SLOTS],
-            grads: &'a [f32],
-            step: &'a UpdateStep,
-            scalars: crate::optimizer::StepScalars,
-            coefficients: (f32, f32),
-            /// Its parameters: the gradient and state buffers may be longer.
-            len: usize,
-            chunks: usize,
-        }
-        let mut members = params
-            .iter_mut()
-            .zip(grads)
-            .zip(states.iter_mut().zip(steps))
-            .map(|((params, grads), (state, step))| {
-                let len = params.len();
-                let (s0, rest) = state.split_at_mut(len);
-                let (s1, rest) = rest.split_at_mut(len);
-                MemberUpdate {
-                    params: DisjointSlices::new(params),
-                    states: [s0, s1, &mut rest[..len]].map(DisjointSlices::new),
-                    grads,
-                    step,
-                    scalars: step.scalars(),
-                    coefficients: step.regularizer.coefficients(),
-                    len,
-                    chunks: len.div_ceil(UPDATE_CHUNK),
-                }
-            })
-            .peekable();
-        // Groups of members on the stack, so that a warm step allocates
-        // nothing: one run of the pool per group.
-        while members.peek().is_some() {
-            let group: [Option<MemberUpdate<'_>>; MEMBERS_PER_UPDATE_RUN] =
-                std::array::from_fn(|_| members.next());
-            let group = &group;
-            let chunks = |m: &Option<MemberUpdate<'_>>| m.as_ref().map_or(0, |w| w.chunks);
-            let tasks: usize = group.iter().map(chunks).sum();
-            let run_chunk = |t: usize| {
-                let (mut member, mut chunk) = (0, t);
-                while chunk >= chunks(&group[member]) {
-                    chunk -= chunks(&group[member]);
-                    member += 1;
-                }
-                let Some(w) = &group[member] else {
-                    return;
-                };
-                let begin = chunk * UPDATE_CHUNK;
-                let n = UPDATE_CHUNK.min(w.len - begin);
-                // SAFETY: each task is its own chunk of its own member's
-                // buffers, and a member's buffers are distinct from another's.
-                let p = unsafe { w.params.range(begin, n) };
-                let [s0, s1, s2] = [0, 1, 2].map(|i| unsafe { w.states[i].range(begin, n) });
-                update_range(
-                    begin,
-                    p,
-                    &w.grads[begin..begin + n],
-                    [s0, s1, s2],
-                    w.step,
-                    &w.scalars,
-                    w.coefficients,
-                );
-            };
-            // Elements are independent: chunks give the same bits on any
-            // thread. The step's pool, not rayon: an update follows every
-            // training step, and its helpers are already spinning.
-            let values: usize = group.iter().flatten().map(|w| w.len).sum();
-            if values < 2 * UPDATE_CHUNK {
-                (0..tasks).for_each(run_chunk);
-            } else {
-                spin_pool::pool().run(tasks, &run_chunk);
-            }
-        }
-        Ok(())
+        super::members_update::update_members(params, grads, states, steps)
     }
 
     fn flush(&self) -> Result<()> {
@@ -678,25 +580,7 @@ impl Backend for CpuBackend {
             members_stats,
             ..
         } = &mut **scratch;
-        let side_by_side = grown(members_params, d * wide + wide, "the members' parameters")?;
-        {
-            // Row f of the wide W is row f of every member's W in turn.
-            let (weights, bias) = side_by_side.split_at_mut(d * wide);
-            let weights = DisjointSlices::new(weights);
-            spin_pool::pool().run(d.div_ceil(MEMBER_COPY_ROWS), &|t| {
-                let rows = t * MEMBER_COPY_ROWS..((t + 1) * MEMBER_COPY_ROWS).min(d);
-                // SAFETY: each task owns its rows of the wide W.
-                let out = unsafe { weights.range(rows.start * wide, rows.len() * wide) };
-                for (f, out) in rows.zip(out.chunks_exact_mut(wide)) {
-                    for (k, params) in params.iter().enumerate() {
-                        out[k * c..(k + 1) * c].copy_from_slice(&params[f * c..(f + 1) * c]);
-                    }
-                }
-            });
-            for (k, params) in params.iter().enumerate() {
-                bias[k * c..(k + 1) * c].copy_from_slice(&params[d * c..d * c + c]);
-            }
-        }
+        let side_by_side = members_step::side_by_side(params, d, c, members_params)?;
         let mut wide_grads = match grads.is_some() {
             true => Some(grown(
                 members_grads,
@@ -714,42 +598,13 @@ impl Backend for CpuBackend {
             tile_step::run(fused, tiles, wide_grads.as_deref_mut(), members_stats)
         })?;
         if let (Some(grads), Some(wide_grads)) = (grads, wide_grads) {
-            // A task per member: each writes only its own gradient.
-            let outputs = MemberGrads(grads.as_mut_ptr());
-            let wide_grads = &*wide_grads;
-            spin_pool::pool().run(members, &|k| {
-                // SAFETY: `grads` has `members` buffers, each checked to hold
-                // D·C + C values, and task k is the only one to touch the
-                // k-th of them while the run lasts.
-                let grads = unsafe { &mut outputs.member(k)[..d * c + c] };
-                for (f, row) in grads[..d * c].chunks_exact_mut(c).enumerate() {
-                    row.copy_from_slice(&wide_grads[f * wide + k * c..f * wide + (k + 1) * c]);
-                }
-                grads[d * c..]
-                    .copy_from_slice(&wide_grads[d * wide + k * c..d * wide + (k + 1) * c]);
-            });
+            members_step::gradients_out(grads, wide_grads, d, c);
         }
         for (k, &(mean_loss, correct)) in members_stats.iter().enumerate() {
             stats[2 * slot_of(k)] = mean_loss;
             stats[2 * slot_of(k) + 1] = correct as f32;
         }
         Ok(())
-    }
-}
-
-/// The members' gradient buffers, shared by the tasks that each fill one.
-struct MemberGrads(*mut Vec<f32>);
-
-// SAFETY: each task dereferences only its own member's buffer.
-unsafe impl Sync for MemberGrads {}
-
-impl MemberGrads {
-    /// # Safety
-    /// `k` is within the buffers, and no one else uses the k-th meanwhile.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn member(&self, k: usize) -> &mut Vec<f32> {
-        // SAFETY: per the contract.
-        unsafe { &mut *self.0.add(k) }
     }
 }
 

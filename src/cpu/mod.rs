@@ -4,6 +4,8 @@
 
 mod backend;
 mod dot_step;
+mod members_step;
+mod members_update;
 mod product_tile;
 pub mod reference;
 mod simd;
