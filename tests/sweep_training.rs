@@ -613,6 +613,36 @@ fn a_setting_the_configuration_rejects_is_named() {
 }
 
 #[test]
+fn swept_values_round_to_f32_as_train_parses_them() {
+    // The shortest decimal of the f64 midpoint of two f32s: parsed straight
+    // to f32 (as `train --lr` parses its text) it rounds up; through f64 it
+    // would round to even, down.
+    let text = "1.0000000596046448";
+    let as_train: f32 = text.parse().unwrap();
+    let value: f64 = text.parse().unwrap();
+    assert_ne!(as_train, value as f32, "the case must round differently");
+    let config = TrainConfig {
+        regularizer: Regularizer::ElasticNet {
+            strength: 0.5,
+            l1_ratio: 0.5,
+        },
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    for parameter in [SweptParameter::LearningRate, SweptParameter::RegStrength] {
+        let applied = Grid::new(vec![(parameter, vec![value])])
+            .unwrap()
+            .setting(0)
+            .apply(&config, 100, 3)
+            .unwrap();
+        let got = match parameter {
+            SweptParameter::LearningRate => applied.learning_rate,
+            _ => applied.regularizer.coefficients().0 / 0.5,
+        };
+        assert_eq!(got, as_train, "{parameter:?}");
+    }
+}
+
+#[test]
 fn settings_that_do_not_apply_are_named() {
     let grid = |p: SweptParameter, v: f64| Grid::new(vec![(p, vec![v])]).unwrap().setting(0);
     let adam = base(Optimizer::adam(), Loss::default());

@@ -57,7 +57,7 @@ impl Setting {
                     };
                     config.regularizer = Regularizer::ElasticNet {
                         strength,
-                        l1_ratio: value as f32,
+                        l1_ratio: narrow(value).map_err(invalid)?,
                     };
                 }
                 SweptParameter::RegStrength => {
@@ -123,7 +123,13 @@ impl Setting {
 
 /// A value as the f32 the engine trains with; an error beyond f32.
 fn narrow(value: f64) -> std::result::Result<f32, String> {
-    let narrowed = value as f32;
+    // From the number's shortest decimal, as `train` parses the flag's text
+    // straight to f32: `value as f32` rounds twice (decimal to f64 to f32),
+    // which for a value near the midpoint of two f32s (1.0000000596046448)
+    // gives the other neighbour.
+    let narrowed = super::grid::format_value(value)
+        .parse::<f32>()
+        .unwrap_or(value as f32);
     if narrowed.is_finite() {
         Ok(narrowed)
     } else {
