@@ -74,6 +74,15 @@ pub enum Targets<'a, B: Backend + ?Sized> {
     Values(&'a B::Buffer),
 }
 
+// Shared references only: copied, whatever the backend's buffer types are
+// (a derive would ask `B: Copy`).
+impl<B: Backend + ?Sized> Clone for Targets<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend + ?Sized> Copy for Targets<'_, B> {}
+
 /// Where a loss writes: `dscores` (rows × C), the per-row loss (rows), and
 /// into `stats[2·slot]` the batch's mean data loss and into
 /// `stats[2·slot + 1]` its number of correct predictions (0 for real
@@ -411,6 +420,95 @@ pub fn unfused_linear_step<B: Backend + ?Sized>(
         };
         backend.matmul(&batch_x, &dscores, grads, &weight_grad)?;
         backend.column_sums(&dscores, rows, c, grads, d * c)?;
+    }
+    Ok(())
+}
+
+/// [`Backend::linear_step_members`] as the unfused composition with the
+/// rows gathered once for every member: one gather of the batch's rows and
+/// targets, then per member its forward matmul with bias, loss (stats slot
+/// `slot·K + k`), `Xᵀ·dS` and column sums, reusing the same scratch. What
+/// a backend whose members step unfused runs instead of one
+/// [`unfused_linear_step`] per member, which would gather again for each.
+pub fn unfused_members_step<B: Backend + ?Sized>(
+    backend: &B,
+    step: LinearStep<'_, B>,
+    params: &[B::Buffer],
+    grads: Option<&mut [B::Buffer]>,
+    stats: &mut B::Buffer,
+    slot: usize,
+) -> Result<()> {
+    let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
+    let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);
+    // Saturated: a slot past any stats buffer is refused, not wrapped.
+    let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
+    checks::linear_step(backend, &step, &params[0], grads_of(0), stats, slot_of(0))?;
+    for (k, params) in params.iter().enumerate().skip(1) {
+        checks::step_buffers(backend, &step, params, grads_of(k), stats, slot_of(k))?;
+    }
+    let (_, d) = backend.rows_shape(step.x);
+    let (rows, c) = (step.rows, step.outputs);
+    let mut batch_x = backend.zeros(rows * d)?;
+    let mut scores = backend.zeros(rows * c)?;
+    let mut dscores = backend.zeros(rows * c)?;
+    let mut row_loss = backend.zeros(rows)?;
+    let mut batch_labels;
+    let batch_values;
+    let targets = match step.targets {
+        ResidentTargets::Classes {
+            labels,
+            class_weights,
+        } => {
+            batch_labels = backend.upload_indices(&vec![0; rows])?;
+            backend.gather(
+                step.x,
+                Some((labels, &mut batch_labels)),
+                step.indices,
+                step.first,
+                rows,
+                &mut batch_x,
+            )?;
+            Targets::Classes {
+                labels: &batch_labels,
+                class_weights,
+            }
+        }
+        ResidentTargets::Values(values) => {
+            backend.gather(step.x, None, step.indices, step.first, rows, &mut batch_x)?;
+            let mut gathered = backend.zeros(rows * c)?;
+            backend.gather(values, None, step.indices, step.first, rows, &mut gathered)?;
+            batch_values = gathered;
+            Targets::Values(&batch_values)
+        }
+    };
+    let forward = MatmulSpec {
+        bias_offset: Some(d * c),
+        ..MatmulSpec::new(rows, d, c)
+    };
+    let weight_grad = MatmulSpec {
+        transpose_a: true,
+        ..MatmulSpec::new(d, rows, c)
+    };
+    let mut grads = grads;
+    for (k, params) in params.iter().enumerate() {
+        backend.matmul(&batch_x, params, &mut scores, &forward)?;
+        backend.loss(
+            step.loss,
+            &scores,
+            targets,
+            rows,
+            c,
+            LossOutputs {
+                dscores: &mut dscores,
+                row_loss: &mut row_loss,
+                stats,
+                slot: slot_of(k),
+            },
+        )?;
+        if let Some(grads) = grads.as_deref_mut() {
+            backend.matmul(&batch_x, &dscores, &mut grads[k], &weight_grad)?;
+            backend.column_sums(&dscores, rows, c, &mut grads[k], d * c)?;
+        }
     }
     Ok(())
 }

@@ -200,22 +200,52 @@ fn bad_member_lists_are_typed_errors() {
     assert!(stats.iter().all(|v| v.is_nan()), "nothing written on error");
 }
 
-/// The GPU's members step (the trait's per-member default) against the
-/// CPU's shared pass: the same stats in the same slots and the same
-/// gradients, within f32 tolerance.
+/// The GPU's members step against the CPU's shared pass: the same stats in
+/// the same slots and the same gradients, within f32 tolerance, with every
+/// step variant forced (the unfused one gathers the rows once for every
+/// member; the fused and tiled ones step each member), for class and
+/// real-valued targets, and at C = 10 and C = 40.
 #[test]
 fn gpu_members_match_the_cpu_shared_pass() {
-    let Some(gpu) = common::gpu() else { return };
+    use lintrain::gpu::{GpuOptions, StepVariant};
+    for variant in [
+        None,
+        Some(StepVariant::Unfused),
+        Some(StepVariant::Fused8),
+        Some(StepVariant::Tiled),
+    ] {
+        let options = GpuOptions {
+            step: variant,
+            ..GpuOptions::default()
+        };
+        let Some(gpu) = common::gpu_with_options(options) else {
+            return;
+        };
+        for (kind, c) in [
+            (TargetKind::Labels, 10),
+            (TargetKind::Labels, 40),
+            (TargetKind::Values, 7),
+        ] {
+            let loss = match kind {
+                TargetKind::Labels => lintrain::Loss::softmax(),
+                _ => lintrain::Loss::MeanSquaredError,
+            };
+            let case = Case::new(loss, kind, 40, 33, c, 9);
+            check_gpu_members(&format!("{variant:?}, {kind:?}, C = {c}"), &gpu, &case);
+        }
+    }
+}
+
+fn check_gpu_members(what: &str, gpu: &lintrain::GpuBackend, case: &Case) {
     let cpu = CpuBackend::new();
-    let case = Case::new(lintrain::Loss::softmax(), TargetKind::Labels, 40, 33, 10, 9);
-    let params = member_params(&case, 3);
+    let params = member_params(case, 3);
     let len = case.d * case.c + case.c;
     let (slot, members) = (2, params.len());
     let mut cpu_grads: Vec<Vec<f32>> = (0..members).map(|_| nan_vec(len)).collect();
     let mut cpu_stats = nan_vec(2 * members * (slot + 1));
-    let resident = Resident::new(&cpu, &case);
+    let resident = Resident::new(&cpu, case);
     cpu.linear_step_members(
-        resident.step(&case),
+        resident.step(case),
         &params,
         Some(&mut cpu_grads),
         &mut cpu_stats,
@@ -224,13 +254,17 @@ fn gpu_members_match_the_cpu_shared_pass() {
     .unwrap();
     let x = gpu.upload_rows(case.x.view()).unwrap();
     let labels = gpu.upload_indices(&case.labels).unwrap();
+    let values = gpu.upload_rows(case.values.view()).unwrap();
     let indices = gpu.upload_indices(&case.indices).unwrap();
     let step = lintrain::backend::LinearStep {
         loss: &case.loss,
         x: &x,
-        targets: lintrain::backend::ResidentTargets::Classes {
-            labels: &labels,
-            class_weights: None,
+        targets: match case.kind {
+            TargetKind::Values => lintrain::backend::ResidentTargets::Values(&values),
+            _ => lintrain::backend::ResidentTargets::Classes {
+                labels: &labels,
+                class_weights: None,
+            },
         },
         indices: &indices,
         first: case.first,
@@ -253,11 +287,11 @@ fn gpu_members_match_the_cpu_shared_pass() {
     let stats = gpu.read(&gpu_stats).unwrap();
     for (i, v) in stats.iter().enumerate() {
         let written = (2 * slot * members..2 * (slot + 1) * members).contains(&i);
-        assert_eq!(written, v.is_finite(), "GPU stats[{i}] = {v}");
+        assert_eq!(written, v.is_finite(), "{what}: GPU stats[{i}] = {v}");
     }
     let at = 2 * slot * members..2 * (slot + 1) * members;
     assert_close(
-        "GPU stats vs CPU",
+        &format!("{what}: GPU stats vs CPU"),
         &stats[at.clone()],
         &cpu_stats[at],
         1e-4,
@@ -266,7 +300,7 @@ fn gpu_members_match_the_cpu_shared_pass() {
     for (k, (g, c)) in gpu_grads.iter().zip(&cpu_grads).enumerate() {
         let g = gpu.read(g).unwrap();
         assert_close(
-            &format!("GPU member {k} grads vs CPU"),
+            &format!("{what}: GPU member {k} grads vs CPU"),
             &g[..len],
             c,
             1e-3,

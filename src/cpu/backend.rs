@@ -8,7 +8,7 @@ use super::tile_step::{self, TileScratch, WIDE_FROM};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets, check_extent, checks, step_each_member, unfused_linear_step, unfused_step_rows,
+    Targets, check_extent, checks, unfused_linear_step, unfused_members_step, unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
@@ -558,7 +558,7 @@ impl Backend for CpuBackend {
         slot: usize,
     ) -> Result<()> {
         if self.step_kernels == StepKernels::Unfused {
-            return step_each_member(self, step, params, grads, stats, slot);
+            return unfused_members_step(self, step, params, grads, stats, slot);
         }
         let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
         // The rows, indices and labels once (as member 0's step checks

@@ -12,7 +12,7 @@ use super::ops::{gather, loss, optim, reduce, vector};
 use crate::Result;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, Targets, check_extent,
-    checks, unfused_linear_step, unfused_step_rows,
+    checks, step_each_member, unfused_linear_step, unfused_members_step, unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
@@ -262,6 +262,25 @@ impl Backend for GpuBackend {
             _ => unfused_step_rows(x.cols, outputs),
         };
         preferred.min(x.rows.max(1))
+    }
+
+    /// Where this step runs unfused (lavapipe for more than 16 outputs, or
+    /// forced), the rows are gathered once for every member
+    /// ([`unfused_members_step`]); the fused and tiled kernels gather rows
+    /// as they load them, so there each member takes its own step.
+    fn linear_step_members(
+        &self,
+        step: LinearStep<'_, Self>,
+        params: &[GpuBuffer],
+        grads: Option<&mut [GpuBuffer]>,
+        stats: &mut GpuBuffer,
+        slot: usize,
+    ) -> Result<()> {
+        let fits = fused_step::fits(&self.device, &step);
+        match self.context().step_variant(fits) {
+            StepVariant::Unfused => unfused_members_step(self, step, params, grads, stats, slot),
+            _ => step_each_member(self, step, params, grads, stats, slot),
+        }
     }
 
     fn linear_step(
