@@ -308,3 +308,68 @@ fn check_gpu_members(what: &str, gpu: &lintrain::GpuBackend, case: &Case) {
         );
     }
 }
+
+/// A warm sweep step on the GPU creates no bind group, however many
+/// members it has: each member's step and update bind their own buffers,
+/// so the caches must hold them all (40 members: more than the caches'
+/// first capacity).
+#[test]
+fn a_warm_gpu_sweep_step_creates_no_bind_groups() {
+    use lintrain::UpdateStep;
+    use lintrain::optimizer::STATE_SLOTS;
+    let Some(gpu) = common::gpu() else { return };
+    let case = Case::new(lintrain::Loss::softmax(), TargetKind::Labels, 40, 33, 10, 9);
+    let members = 40;
+    let len = case.d * case.c + case.c;
+    let x = gpu.upload_rows(case.x.view()).unwrap();
+    let labels = gpu.upload_indices(&case.labels).unwrap();
+    let indices = gpu.upload_indices(&case.indices).unwrap();
+    let mut params: Vec<_> = member_params(&case, members)
+        .iter()
+        .map(|p| gpu.upload(p).unwrap())
+        .collect();
+    let mut grads: Vec<_> = (0..members).map(|_| gpu.zeros(len).unwrap()).collect();
+    let mut states: Vec<_> = (0..members)
+        .map(|_| gpu.zeros(STATE_SLOTS * len).unwrap())
+        .collect();
+    let mut stats = gpu.zeros(2 * members).unwrap();
+    let updates: Vec<UpdateStep> = (0..members)
+        .map(|k| UpdateStep {
+            optimizer: lintrain::Optimizer::adam(),
+            regularizer: lintrain::Regularizer::L2 {
+                strength: 1e-3 * k as f32,
+            },
+            learning_rate: 1e-3,
+            step: 1,
+            weight_len: case.d * case.c,
+        })
+        .collect();
+    let mut bind_groups_per_step = Vec::new();
+    for _ in 0..4 {
+        let before = gpu.counters().bind_groups;
+        let step = lintrain::backend::LinearStep {
+            loss: &case.loss,
+            x: &x,
+            targets: lintrain::backend::ResidentTargets::Classes {
+                labels: &labels,
+                class_weights: None,
+            },
+            indices: &indices,
+            first: case.first,
+            rows: case.rows,
+            outputs: case.c,
+        };
+        gpu.linear_step_members(step, &params, Some(&mut grads), &mut stats, 0)
+            .unwrap();
+        gpu.update_members(&mut params, &grads, &mut states, &updates)
+            .unwrap();
+        gpu.read(&stats).unwrap();
+        bind_groups_per_step.push(gpu.counters().bind_groups - before);
+    }
+    assert!(bind_groups_per_step[0] > 0, "{bind_groups_per_step:?}");
+    assert_eq!(
+        &bind_groups_per_step[2..],
+        &[0, 0],
+        "bind groups created per step: {bind_groups_per_step:?}"
+    );
+}
