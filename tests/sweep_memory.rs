@@ -3,8 +3,8 @@
 //! ([`BYTES_PER_MEMBER_PARAMETER`]): an estimate below the real peak lets
 //! a grid through that then runs out of memory.
 
-use lintrain::sweep::run::BYTES_PER_MEMBER_PARAMETER;
 use lintrain::sweep::{Grid, SweepConfig, Sweeper, SweptParameter};
+use lintrain::train::BYTES_PER_MEMBER_PARAMETER;
 use lintrain::{CpuBackend, Examples, TrainConfig, TrainData};
 use ndarray::{Array1, Array2};
 use std::alloc::{GlobalAlloc, Layout, System};

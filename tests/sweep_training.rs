@@ -702,3 +702,28 @@ fn settings_that_do_not_apply_are_named() {
         .to_string();
     assert!(message.starts_with("--C 1e-60: "), "{message}");
 }
+
+#[test]
+fn fit_members_on_refuses_members_that_would_not_fit() {
+    let x = Array2::<f32>::zeros((4, 20_000));
+    let y = Array1::from(vec![0u32, 1, 2, 3]);
+    let config = TrainConfig {
+        classes: Some(20_000),
+        validation_fraction: 0.0,
+        ..base(Optimizer::Sgd, Loss::default())
+    };
+    let configs = vec![config; 4000];
+    let error = lintrain::train::fit_members_on(
+        &CpuBackend::new(),
+        TrainData::new(Examples::classes(x.view(), y.view())),
+        &configs,
+        true,
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("at most 2 members of this shape fit"),
+        "{error}"
+    );
+}

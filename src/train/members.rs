@@ -61,6 +61,8 @@ pub fn fit_members_on<B: Backend>(
         check_shared(first, config)?;
     }
     let prepared = prepare::prepare(first, data)?;
+    let (features, outputs) = prepared.shape(first);
+    super::members_fit(configs.len(), features, outputs).map_err(Error::InvalidConfig)?;
     // What `prepare` checks of the first configuration's own settings,
     // before anything trains.
     let targets = match prepared.train.targets {

@@ -10,6 +10,7 @@
 //! [`Trainer`] ties them together: prepare, open, then run the epochs.
 
 mod full_batch;
+mod member_memory;
 mod members;
 mod open_backend;
 mod prepare;
@@ -18,6 +19,7 @@ mod session;
 mod step_plan;
 mod stopping;
 
+pub use member_memory::{BYTES_PER_MEMBER_PARAMETER, members_fit};
 pub use members::{MemberFit, fit_members_on};
 pub use open_backend::OpenedBackend;
 pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, UntrainedClass};

@@ -177,6 +177,17 @@ pub(super) struct Prepared<'a> {
     pub validation: Option<CheckedExamples<'a>>,
 }
 
+impl Prepared<'_> {
+    /// (features, score columns) of the model `config` trains on this data.
+    pub fn shape(&self, config: &TrainConfig) -> (usize, usize) {
+        let outputs = match &self.train.targets {
+            CheckedTargets::Classes { classes, .. } => config.loss.outputs_for_classes(*classes),
+            CheckedTargets::Values(values) => values.ncols(),
+        };
+        (self.train.x.ncols(), outputs)
+    }
+}
+
 /// Checks the configuration and the data, splits off the validation rows
 /// when `config.validation_fraction` asks for them, and checks that the run
 /// fits the limits. The first problem is the error.
