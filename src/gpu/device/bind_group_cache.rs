@@ -60,16 +60,20 @@ enum Full {
 /// When a cache grows. A step whose working set is larger than the cache
 /// (a sweep's K members each bind their own buffers) would clear it every
 /// step and create every group again. So the rule remembers which keys
-/// clears dropped: when half a capacity's worth of them have come back by
-/// the time the cache is full again, the groups were in use, and the
-/// capacity doubles instead of clearing (up to [`MAX_CAPACITY`]). Keys
-/// that never return (buffers made for one dispatch and dropped) do not
-/// grow it, so the dead buffers it keeps alive stay bounded.
+/// clears dropped: when, between one clear and the cache being full again,
+/// half a capacity's worth of the keys it filled with had been dropped
+/// before, the groups were in use, and the capacity doubles instead of
+/// clearing (up to [`MAX_CAPACITY`]). Keys that never return (buffers made
+/// for one dispatch and dropped) do not count, nor does a key that comes
+/// back once per fill among many one-off keys (a persistent dispatch
+/// beside an unfused step's fresh scratch), so the dead buffers it keeps
+/// alive stay bounded.
 struct Capacity {
     limit: usize,
     /// Hashes of keys clears dropped (at most [`REMEMBERED`]).
     dropped: HashSet<u64>,
-    /// Of those, how many were asked for again since the last growth.
+    /// Of those, how many were asked for again since the last clear or
+    /// growth.
     returned: usize,
 }
 
@@ -108,6 +112,7 @@ impl Capacity {
             self.dropped.clear();
         }
         self.dropped.extend(hashes);
+        self.returned = 0;
     }
 }
 
@@ -124,8 +129,12 @@ mod tests {
 
     impl Model {
         fn new() -> Self {
+            Self::with_capacity(4)
+        }
+
+        fn with_capacity(limit: usize) -> Self {
             Self {
-                rule: Capacity::new(4),
+                rule: Capacity::new(limit),
                 cached: HashSet::new(),
             }
         }
@@ -169,6 +178,20 @@ mod tests {
         let mut cache = Model::new();
         assert_eq!(cache.created(0..1000), 1000);
         assert_eq!(cache.rule.limit, 4);
+    }
+
+    #[test]
+    fn a_few_keys_that_stay_among_many_one_off_keys_never_grow_it() {
+        // The recorder's first capacity; per step three keys that return
+        // (an update's) and six used once (an unfused step's fresh scratch).
+        let mut cache = Model::with_capacity(32);
+        let mut fresh = 1000;
+        for _ in 0..20_000 {
+            let one_off: Vec<u64> = (fresh..fresh + 6).collect();
+            fresh += 6;
+            cache.created([1, 2, 3].into_iter().chain(one_off));
+        }
+        assert_eq!(cache.rule.limit, 32);
     }
 
     #[test]
