@@ -266,10 +266,10 @@ pub trait Backend {
     /// The fused optimizer update of every member of a sweep: member k's
     /// `params[k]`, `grads[k]` and `states[k]` as [`Backend::update`] takes
     /// them, with its own `steps[k]` (its learning rate, regularizer and
-    /// optimizer hyperparameters: the per-member table, built on the host
-    /// and read by the update, with no buffer written for it). The default
-    /// updates each member in turn (on the GPU each update is one dispatch
-    /// whose hyperparameters travel in the epoch's parameter arena); the
+    /// optimizer hyperparameters: the per-member table, built on the host).
+    /// The default updates each member in turn: on the GPU each update is
+    /// one dispatch whose hyperparameters are recorded into the epoch's
+    /// parameter arena, uploaded once per submission, not per step. The
     /// CPU backend runs every member's chunks in one parallel pass.
     fn update_members(
         &self,
@@ -318,10 +318,12 @@ pub trait Backend {
     /// db_k]` over the start of `grads[k]`. Each member's results are those
     /// of its own `linear_step`, up to f32 rounding.
     ///
-    /// This default runs one step per member, each reading the rows again;
-    /// the CPU backend overrides it with one pass whose row reads and
+    /// This default runs one step per member, each reading the rows again.
+    /// The CPU backend overrides it with one pass whose row reads and
     /// products serve every member (the members side by side as one wide
-    /// model, each block of C scores its own loss).
+    /// model, each block of C scores its own loss); the GPU backend, where
+    /// its step runs unfused, gathers the rows once for every member
+    /// ([`unfused_members_step`]).
     fn linear_step_members(
         &self,
         step: LinearStep<'_, Self>,

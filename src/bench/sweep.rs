@@ -1,7 +1,8 @@
 //! The `sweep` case: one training step of K models that differ only in
 //! their L2 strength, all over the same minibatch
-//! ([`Backend::linear_step_members`], then each member's update), against
-//! the same step of one model. Its ratio to K = 1 is what a sweep of K
+//! ([`Backend::linear_step_members`], then [`Backend::update_members`]),
+//! against the step of one model ([`Backend::linear_step`], as training
+//! takes it). Its ratio to K = 1 is what a sweep of K
 //! settings costs per step over one fit. Then the same K models trained
 //! end to end ([`fit_members_on`], what `lintrain sweep` runs): epochs of
 //! every member, their stats and weights read back, validation included.
@@ -100,11 +101,21 @@ pub fn time<B: Backend>(
                 rows: batch,
                 outputs: c,
             };
-            backend.linear_step_members(step, &params, Some(&mut grads), &mut stats, slot)?;
-            for (k, ((params, grads), state)) in
-                params.iter_mut().zip(&grads).zip(&mut state).enumerate()
-            {
-                let update = UpdateStep {
+            // One model takes the single-model step, as training does.
+            match (&params[..], &mut grads[..]) {
+                ([params], [grads]) => {
+                    backend.linear_step(step, params, Some(grads), &mut stats, slot)?
+                }
+                _ => backend.linear_step_members(
+                    step,
+                    &params,
+                    Some(&mut grads),
+                    &mut stats,
+                    slot,
+                )?,
+            }
+            let updates: Vec<UpdateStep> = (0..members)
+                .map(|k| UpdateStep {
                     optimizer: shape.optimizer,
                     regularizer: Regularizer::L2 {
                         strength: strength(k),
@@ -112,9 +123,9 @@ pub fn time<B: Backend>(
                     learning_rate: 1e-3,
                     step: taken,
                     weight_len: d * c,
-                };
-                backend.update(params, grads, state, &update)?;
-            }
+                })
+                .collect();
+            backend.update_members(&mut params, &grads, &mut state, &updates)?;
         }
         backend.read(&probe).map(|_| ())
     })

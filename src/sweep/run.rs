@@ -64,7 +64,10 @@ pub struct SweepConfig {
     /// from the strongest penalty to the weakest, each started from the
     /// previous solution (glmnet's and `LogisticRegressionCV`'s warm
     /// starts), which reaches the same optima, to the solver's tolerance,
-    /// in fewer iterations. `false` fits each from the initial weights, as
+    /// in fewer iterations. Where a warm start already meets the solver's
+    /// gradient tolerance (the weakly regularized end of a path at a loose
+    /// tolerance), the member stops after 0 iterations with the previous
+    /// member's model. `false` fits each from the initial weights, as
     /// `train` does: each model is then exactly `train`'s. Minibatch
     /// members ignore it.
     pub warm_start: bool,
@@ -611,14 +614,21 @@ pub fn select(members: &[MemberResult], metric: SelectionMetric) -> Option<usize
     best.map(|(k, _)| k)
 }
 
-/// The members must fit beside each other ([`members_fit`]); the reason as
-/// an [`Error::InvalidGrid`] naming the grid.
+/// Minibatch members must fit beside each other ([`members_fit`]; L-BFGS
+/// members fit one at a time); the reason as an [`Error::InvalidGrid`]
+/// naming the grid. Only host memory is checked: wgpu does not say how
+/// much memory a device has, so a grid too large for a GPU fails when its
+/// buffers are allocated.
 fn check_members_fit(
     grid: &Grid,
     base: &TrainConfig,
     features: usize,
     classes: usize,
 ) -> Result<()> {
+    // L-BFGS members fit one at a time, each a single model's size.
+    if matches!(base.solver, Solver::Lbfgs(_)) {
+        return Ok(());
+    }
     let outputs = base.loss.outputs_for_classes(classes);
     members_fit(grid.len(), features, outputs).map_err(|reason| Error::InvalidGrid {
         flag: "the grid".into(),

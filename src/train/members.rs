@@ -61,8 +61,12 @@ pub fn fit_members_on<B: Backend>(
         check_shared(first, config)?;
     }
     let prepared = prepare::prepare(first, data)?;
-    let (features, outputs) = prepared.shape(first);
-    super::members_fit(configs.len(), features, outputs).map_err(Error::InvalidConfig)?;
+    // Minibatch members train side by side; L-BFGS members one at a time,
+    // each within the single model's limits that `prepare` checked.
+    if !matches!(first.solver, Solver::Lbfgs(_)) {
+        let (features, outputs) = prepared.shape(first);
+        super::members_fit(configs.len(), features, outputs).map_err(Error::InvalidConfig)?;
+    }
     // What `prepare` checks of the first configuration's own settings,
     // before anything trains.
     let targets = match prepared.train.targets {
@@ -76,9 +80,7 @@ pub fn fit_members_on<B: Backend>(
         }
     }
     if let Solver::Lbfgs(_) = first.solver {
-        return Ok(fit_one_after_another(
-            backend, &prepared, configs, warm_start, on_epoch,
-        ));
+        return fit_one_after_another(backend, &prepared, configs, warm_start, on_epoch);
     }
     fit_together(backend, &prepared, configs, on_epoch)
 }
@@ -93,7 +95,7 @@ fn fit_one_after_another<B: Backend>(
     configs: &[TrainConfig],
     warm_start: bool,
     on_epoch: &mut dyn FnMut(usize, &EpochRecord),
-) -> Vec<MemberFit> {
+) -> Result<Vec<MemberFit>> {
     let mut fits: Vec<MemberFit> = Vec::with_capacity(configs.len());
     for (k, config) in configs.iter().enumerate() {
         let warm = fits
@@ -111,14 +113,19 @@ fn fit_one_after_another<B: Backend>(
             trainer = trainer.resume_from(warm);
         }
         let mut forward = |record: &EpochRecord| on_epoch(k, record);
-        let result = trainer.run_full_batch_with(backend, prepared, &mut forward);
+        let result = match trainer.run_full_batch_with(backend, prepared, &mut forward) {
+            // Only a divergence is the member's own; anything else (the
+            // device, the data) ends every member.
+            Err(error) if !matches!(error, Error::Diverged { .. }) => return Err(error),
+            result => result,
+        };
         fits.push(MemberFit {
             last_finite: trainer.last_finite_model().cloned(),
             result,
             epochs_before_divergence: Vec::new(),
         });
     }
-    fits
+    Ok(fits)
 }
 
 /// A minibatch member's own watch over its epochs.
