@@ -361,69 +361,14 @@ pub fn unfused_linear_step<B: Backend + ?Sized>(
     stats: &mut B::Buffer,
     slot: usize,
 ) -> Result<()> {
-    checks::linear_step(backend, &step, params, grads.as_deref(), stats, slot)?;
-    let (_, d) = backend.rows_shape(step.x);
-    let (rows, c) = (step.rows, step.outputs);
-    let mut batch_x = backend.zeros(rows * d)?;
-    let mut scores = backend.zeros(rows * c)?;
-    let mut dscores = backend.zeros(rows * c)?;
-    let mut row_loss = backend.zeros(rows)?;
-    let mut batch_labels;
-    let batch_values;
-    let targets = match step.targets {
-        ResidentTargets::Classes {
-            labels,
-            class_weights,
-        } => {
-            batch_labels = backend.upload_indices(&vec![0; rows])?;
-            backend.gather(
-                step.x,
-                Some((labels, &mut batch_labels)),
-                step.indices,
-                step.first,
-                rows,
-                &mut batch_x,
-            )?;
-            Targets::Classes {
-                labels: &batch_labels,
-                class_weights,
-            }
-        }
-        ResidentTargets::Values(values) => {
-            backend.gather(step.x, None, step.indices, step.first, rows, &mut batch_x)?;
-            let mut gathered = backend.zeros(rows * c)?;
-            backend.gather(values, None, step.indices, step.first, rows, &mut gathered)?;
-            batch_values = gathered;
-            Targets::Values(&batch_values)
-        }
-    };
-    let forward = MatmulSpec {
-        bias_offset: Some(d * c),
-        ..MatmulSpec::new(rows, d, c)
-    };
-    backend.matmul(&batch_x, params, &mut scores, &forward)?;
-    backend.loss(
-        step.loss,
-        &scores,
-        targets,
-        rows,
-        c,
-        LossOutputs {
-            dscores: &mut dscores,
-            row_loss: &mut row_loss,
-            stats,
-            slot,
-        },
-    )?;
-    if let Some(grads) = grads {
-        let weight_grad = MatmulSpec {
-            transpose_a: true,
-            ..MatmulSpec::new(d, rows, c)
-        };
-        backend.matmul(&batch_x, &dscores, grads, &weight_grad)?;
-        backend.column_sums(&dscores, rows, c, grads, d * c)?;
-    }
-    Ok(())
+    unfused_members_step(
+        backend,
+        step,
+        std::slice::from_ref(params),
+        grads.map(std::slice::from_mut),
+        stats,
+        slot,
+    )
 }
 
 /// [`Backend::linear_step_members`] as the unfused composition with the
