@@ -107,7 +107,7 @@ pub struct TrainConfig {
     /// `ToleranceWatch`'s in `train/stopping.rs`; a run that it ends has
     /// [`History::stopped_by_tolerance`](crate::History::stopped_by_tolerance)
     /// set. A resumed run counts its epochs without improvement afresh.
-    /// [`Solver::Lbfgs`] has its own tolerances ([`LbfgsOptions`]) and
+    /// [`Solver::Lbfgs`] has its own tolerances ([`LbfgsOptions`](crate::LbfgsOptions)) and
     /// ignores this one.
     pub tolerance: Option<f64>,
     /// Epochs without an improvement of at least `tolerance` before
