@@ -3,7 +3,7 @@ use super::lane_tree_sum;
 use super::members_step;
 use super::reference::{RowTarget, argmax, is_correct, loss_row};
 use super::simd::Isa;
-use super::step_input::{FusedStep, StepTargets, grown};
+use super::step_input::{FusedStep, StepParams, StepTargets, grown};
 use super::tile_step::{self, TileScratch, WIDE_FROM};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
@@ -49,8 +49,9 @@ pub enum StepKernels {
 struct StepScratch {
     dots: DotScratch,
     tiles: TileScratch,
-    /// A sweep step's members side by side: [W (D × K·C) | b (K·C)], its
-    /// gradient, and each member's (mean loss, correct rows).
+    /// A sweep step's members' biases side by side (K·C; W's panels are
+    /// packed straight from the members), the wide gradient
+    /// [dW (D × K·C) | db], and each member's (mean loss, correct rows).
     members_params: Vec<f32>,
     members_grads: Vec<f32>,
     members_stats: Vec<(f32, usize)>,
@@ -532,7 +533,8 @@ impl Backend for CpuBackend {
         };
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
         let grads = grads.map(|g| g.as_mut_slice());
-        let (mean_loss, correct) = with_fused_step(self.isa, &step, params, 1, |fused| {
+        let joined = StepParams::Joined(params);
+        let (mean_loss, correct) = with_fused_step(self.isa, &step, joined, 1, |fused| {
             if tiles {
                 let mut member = [(0.0, 0)];
                 tile_step::run(fused, &mut scratch.tiles, grads, &mut member)?;
@@ -546,9 +548,10 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    /// One pass for every member: their W and b side by side as one wide
-    /// model (D × K·C) in scratch, the tile step with a loss per block of C
-    /// scores, and each member's block of the gradient copied back out.
+    /// One pass for every member: the tile step over them as one wide model
+    /// (D × K·C; W's panels packed straight from the members' buffers, the
+    /// biases side by side), with a loss per block of C scores, and each
+    /// member's block of the gradient copied back out.
     fn linear_step_members(
         &self,
         step: LinearStep<'_, Self>,
@@ -580,7 +583,13 @@ impl Backend for CpuBackend {
             members_stats,
             ..
         } = &mut **scratch;
-        let side_by_side = members_step::side_by_side(params, d, c, members_params)?;
+        // W's panels are packed straight from the members; only their
+        // biases go side by side.
+        let bias = members_step::biases_side_by_side(params, d, c, members_params)?;
+        let side_by_side = StepParams::Members {
+            members: params,
+            bias,
+        };
         let mut wide_grads = match grads.is_some() {
             true => Some(grown(
                 members_grads,
@@ -613,7 +622,7 @@ impl Backend for CpuBackend {
 fn with_fused_step<R>(
     isa: Isa,
     step: &LinearStep<'_, CpuBackend>,
-    params: &[f32],
+    params: StepParams<'_>,
     members: usize,
     run: impl FnOnce(&FusedStep<'_>) -> Result<R>,
 ) -> Result<R> {

@@ -24,7 +24,7 @@ use super::reference::{RowTarget, is_correct, loss_row};
 use super::simd::Avx2;
 use super::simd::{Isa, Lanes, Portable};
 use super::spin_pool::{self, DisjointSlices};
-use super::step_input::{FusedStep, grown, row_target};
+use super::step_input::{FusedStep, StepParams, grown, row_target};
 use crate::Result;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -84,7 +84,13 @@ pub(crate) fn run(
     let scores = grown(scores, rows * c, "the step's scores")?;
     let dscores = grown(dscores, rows * c, "the step's score gradients")?;
     let row_loss = grown(row_loss, rows, "the step's row losses")?;
-    let (weights, bias) = step.params[..d * c + c].split_at(d * c);
+    // A sweep's members go to the tile step only (`CpuBackend::linear_step_members`).
+    let StepParams::Joined(params) = step.params else {
+        return Err(crate::Error::InvalidConfig(
+            "the dot step takes one model's weights".into(),
+        ));
+    };
+    let (weights, bias) = params[..d * c + c].split_at(d * c);
 
     // On the pool rather than serially: it is 10–20% of a step's reads.
     let columns = DisjointSlices::new(wt);

@@ -1,44 +1,29 @@
 //! The copies of a sweep's step on the CPU ([`Backend::linear_step_members`]):
-//! the members' W and b laid side by side as one wide model (D × K·C) for
-//! the tile step, and each member's block of the wide gradient copied back
-//! out to its own buffer.
+//! the members' biases laid side by side for the tile step (which packs W's
+//! panels straight from the members), and each member's block of the wide
+//! gradient copied back out to its own buffer.
 //!
 //! [`Backend::linear_step_members`]: crate::backend::Backend::linear_step_members
 
-use super::spin_pool::{self, DisjointSlices};
+use super::spin_pool;
 use super::step_input::grown;
 use crate::Result;
 
-/// Rows of W per task of the copy of a sweep's members side by side.
-const MEMBER_COPY_ROWS: usize = 256;
-
-/// `[W (D × K·C) | b (K·C)]` in `scratch`: row f of the wide W is row f of
-/// every member's W in turn, and the bias every member's bias in turn.
-/// Each of `params` holds at least D·C + C values.
-pub(super) fn side_by_side<'s>(
+/// The members' biases side by side (K·C values) in `scratch`: the tile
+/// step packs W's panels straight from the members' buffers
+/// ([`StepParams::Members`](super::step_input::StepParams)), so only the
+/// bias is laid out wide. Each of `params` holds at least D·C + C values.
+pub(super) fn biases_side_by_side<'s>(
     params: &[Vec<f32>],
     d: usize,
     c: usize,
     scratch: &'s mut Vec<f32>,
-) -> Result<&'s mut [f32]> {
-    let wide = params.len() * c;
-    let side_by_side = grown(scratch, d * wide + wide, "the members' parameters")?;
-    let (weights, bias) = side_by_side.split_at_mut(d * wide);
-    let weights = DisjointSlices::new(weights);
-    spin_pool::pool().run(d.div_ceil(MEMBER_COPY_ROWS), &|t| {
-        let rows = t * MEMBER_COPY_ROWS..((t + 1) * MEMBER_COPY_ROWS).min(d);
-        // SAFETY: each task owns its rows of the wide W.
-        let out = unsafe { weights.range(rows.start * wide, rows.len() * wide) };
-        for (f, out) in rows.zip(out.chunks_exact_mut(wide)) {
-            for (k, params) in params.iter().enumerate() {
-                out[k * c..(k + 1) * c].copy_from_slice(&params[f * c..(f + 1) * c]);
-            }
-        }
-    });
+) -> Result<&'s [f32]> {
+    let bias = grown(scratch, params.len() * c, "the members' biases")?;
     for (k, params) in params.iter().enumerate() {
         bias[k * c..(k + 1) * c].copy_from_slice(&params[d * c..d * c + c]);
     }
-    Ok(side_by_side)
+    Ok(bias)
 }
 
 /// Member k's `[dW | db]` (D·C + C values of `grads[k]`) from its columns of

@@ -46,11 +46,59 @@ pub(crate) struct FusedStep<'a> {
     pub outputs: usize,
     pub indices: &'a [u32],
     pub targets: StepTargets<'a>,
-    pub params: &'a [f32],
+    pub params: StepParams<'a>,
     /// The outputs are this many blocks of `outputs / members` columns,
     /// the models of a sweep side by side, each block its own loss (1 for
     /// one model; only the tile step takes more).
     pub members: usize,
+}
+
+/// Where a step's weights and bias are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StepParams<'a> {
+    /// `[W (D×C) | b (C)]` of one model.
+    Joined(&'a [f32]),
+    /// The members of a sweep, member k's `[W_k (D×C_k) | b_k]` in
+    /// `members[k]` (every C_k = C / K), and their biases side by side
+    /// (`bias`, C values): the tile step packs W's panels straight from
+    /// the members, with no side-by-side copy of W.
+    Members {
+        members: &'a [Vec<f32>],
+        bias: &'a [f32],
+    },
+}
+
+impl<'a> StepParams<'a> {
+    /// The bias of the C outputs.
+    pub fn bias(&self, d: usize, c: usize) -> &'a [f32] {
+        match *self {
+            StepParams::Joined(params) => &params[d * c..d * c + c],
+            StepParams::Members { bias, .. } => &bias[..c],
+        }
+    }
+
+    /// Values `columns` of W's row `row` (C columns in all), copied to
+    /// `out` (as long as the range): for members, from each member's own
+    /// row, block by block.
+    pub fn copy_row(&self, row: usize, c: usize, columns: std::ops::Range<usize>, out: &mut [f32]) {
+        match *self {
+            StepParams::Joined(params) => {
+                out.copy_from_slice(&params[row * c + columns.start..row * c + columns.end]);
+            }
+            StepParams::Members { members, .. } => {
+                let block = c / members.len();
+                let mut j = columns.start;
+                while j < columns.end {
+                    let (k, at) = (j / block, j % block);
+                    let n = (block - at).min(columns.end - j);
+                    let from = row * block + at;
+                    out[j - columns.start..j - columns.start + n]
+                        .copy_from_slice(&members[k][from..from + n]);
+                    j += n;
+                }
+            }
+        }
+    }
 }
 
 /// What dataset row `row` is compared against.

@@ -25,7 +25,7 @@ use super::product_tile::{self, MAX_TILE_ROWS, Operand, Panel, Panels, Start};
 use super::reference::{RowTarget, is_correct, loss_row};
 use super::simd::Isa;
 use super::spin_pool::{self, DisjointSlices};
-use super::step_input::{FusedStep, grown, row_target};
+use super::step_input::{FusedStep, StepParams, grown, row_target};
 use super::wide_loss;
 use crate::Result;
 use crate::loss::Loss;
@@ -111,7 +111,7 @@ pub(crate) fn run(
     }
     let hits = &scratch.hits[..members];
     hits.iter().for_each(|h| h.store(0, Ordering::Relaxed));
-    let (weights, bias) = step.params[..d * c + c].split_at(d * c);
+    let bias = step.params.bias(d, c);
     // `checks::linear_step` refused an empty step, so the first chunk
     // below writes every weight and bias gradient.
     let mut grads = grads.map(|g| g[..d * c + c].split_at_mut(d * c));
@@ -121,7 +121,7 @@ pub(crate) fn run(
         Panels::new(step.isa, c).count() * width * d,
         "the step's packed weights",
     )?;
-    pack_weights(weights, d, c, step.isa, packed);
+    pack_weights(step.params, d, c, step.isa, packed);
     let inv_n = 1.0 / rows as f32;
     for (index, first) in (0..rows).step_by(chunk).enumerate() {
         let indices = &step.indices[first..first + chunk.min(rows - first)];
@@ -363,7 +363,7 @@ impl Chunk<'_> {
 /// contiguous run instead of a `width`-wide strip in every 4·C-byte row: a
 /// strip touches a new page at every row, and the TLB misses slowed the
 /// scores by a third at C = 1000.
-fn pack_weights(weights: &[f32], d: usize, c: usize, isa: Isa, packed: &mut [f32]) {
+fn pack_weights(weights: StepParams<'_>, d: usize, c: usize, isa: Isa, packed: &mut [f32]) {
     let width = product_tile::panel_width(isa);
     let layout = Panels::new(isa, c);
     let panels = layout.count();
@@ -377,8 +377,7 @@ fn pack_weights(weights: &[f32], d: usize, c: usize, isa: Isa, packed: &mut [f32
         // SAFETY: each task owns its rows of its panel.
         let out = unsafe { out.range((panel * d + rows.start) * width, rows.len() * width) };
         for (out, row) in out.chunks_exact_mut(width).zip(rows) {
-            out[..columns.len()]
-                .copy_from_slice(&weights[row * c + columns.start..row * c + columns.end]);
+            weights.copy_row(row, c, columns.clone(), &mut out[..columns.len()]);
         }
     });
 }
