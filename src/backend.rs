@@ -385,14 +385,8 @@ pub fn unfused_members_step<B: Backend + ?Sized>(
     stats: &mut B::Buffer,
     slot: usize,
 ) -> Result<()> {
-    let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
-    let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);
-    // Saturated: a slot past any stats buffer is refused, not wrapped.
-    let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
-    checks::linear_step(backend, &step, &params[0], grads_of(0), stats, slot_of(0))?;
-    for (k, params) in params.iter().enumerate().skip(1) {
-        checks::step_buffers(backend, &step, params, grads_of(k), stats, slot_of(k))?;
-    }
+    let members = checks::members_step(backend, &step, params, grads.as_deref(), stats, slot)?;
+    let slot_of = |k: usize| checks::member_slot(slot, members, k);
     let (_, d) = backend.rows_shape(step.x);
     let (rows, c) = (step.rows, step.outputs);
     let mut batch_x = backend.zeros(rows * d)?;
@@ -472,9 +466,8 @@ pub fn step_each_member<B: Backend + ?Sized>(
     slot: usize,
 ) -> Result<()> {
     let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
-    // Saturated, so that a slot past any stats buffer is refused by the
-    // member's step rather than overflowing.
-    let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
+    // Each member's own step checks its slot.
+    let slot_of = |k: usize| checks::member_slot(slot, members, k);
     match grads {
         Some(grads) => {
             for (k, (params, grads)) in params.iter().zip(grads).enumerate() {

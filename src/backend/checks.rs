@@ -204,6 +204,35 @@ pub fn members(params: usize, grads: Option<usize>) -> Result<usize> {
     }
 }
 
+/// Member `k`'s stats slot in a members step at slot `slot` of `members`:
+/// `slot·K + k`, saturated, so that a slot past any stats buffer is
+/// refused as out of it rather than overflowing.
+pub fn member_slot(slot: usize, members: usize, k: usize) -> usize {
+    slot.saturating_mul(members).saturating_add(k)
+}
+
+/// The checks of [`Backend::linear_step_members`] before any work: the
+/// member count ([`members`]); the rows, indices and labels once, as member
+/// 0's [`linear_step`] checks them; then what differs per member, its
+/// buffers and stats slot ([`step_buffers`]). The member count.
+pub fn members_step<B: Backend + ?Sized>(
+    backend: &B,
+    step: &LinearStep<'_, B>,
+    params: &[B::Buffer],
+    grads: Option<&[B::Buffer]>,
+    stats: &B::Buffer,
+    slot: usize,
+) -> Result<usize> {
+    let members = members(params.len(), grads.map(|g| g.len()))?;
+    let grads_of = |k: usize| grads.map(|g| &g[k]);
+    let slot_of = |k: usize| member_slot(slot, members, k);
+    linear_step(backend, step, &params[0], grads_of(0), stats, slot_of(0))?;
+    for (k, params) in params.iter().enumerate().skip(1) {
+        step_buffers(backend, step, params, grads_of(k), stats, slot_of(k))?;
+    }
+    Ok(members)
+}
+
 /// One parameter, gradient and state buffer and one update step per member
 /// of [`Backend::update_members`]; the member count.
 pub fn member_updates(params: usize, grads: usize, states: usize, steps: usize) -> Result<usize> {

@@ -491,59 +491,45 @@ fn sweep_case(
             shape.rows, shape.features, shape.classes
         ));
         let table = sweep::table(shape);
+        let step_rate = |t: Timing| t.rate(shape.batch as f64);
         for members in sweep::MEMBERS {
             let label = shape.label(members);
             progress(&format!("sweep_step {label}"));
-            let rate = |t: Timing| t.rate(shape.batch as f64);
-            let cpu_rate = match cpu {
-                Some(c) => Some(rate(sweep::time(
-                    c,
-                    &table,
-                    shape,
-                    members,
-                    &plan.step_budget,
-                )?)),
-                None => None,
-            };
-            let gpu_rate = match gpu {
-                Some(g) => Some(rate(sweep::time(
-                    g,
-                    &table,
-                    shape,
-                    members,
-                    &plan.step_budget,
-                )?)),
-                None => None,
-            };
-            report.pair("sweep_step", &label, "samples/s", cpu_rate, gpu_rate);
+            let budget = &plan.step_budget;
+            report.pair(
+                "sweep_step",
+                &label,
+                "samples/s",
+                cpu.as_ref()
+                    .map(|c| sweep::time(c, &table, shape, members, budget).map(step_rate))
+                    .transpose()?,
+                gpu.as_ref()
+                    .map(|g| sweep::time(g, &table, shape, members, budget).map(step_rate))
+                    .transpose()?,
+            );
         }
         // Training rows per epoch: the table less its validation fifth.
         let train_rows = shape.rows - shape.rows / 5;
+        let epoch_rate = |t: Timing| t.rate(train_rows as f64);
         for members in sweep::MEMBERS {
             let label = shape.label(members);
             progress(&format!("sweep_train {label}, {} epochs", plan.epochs));
-            let rate = |t: Timing| t.rate(train_rows as f64);
-            let cpu_rate = match cpu {
-                Some(c) => Some(rate(sweep::time_training(
-                    c,
-                    &table,
-                    shape,
-                    members,
-                    plan.epochs,
-                )?)),
-                None => None,
-            };
-            let gpu_rate = match gpu {
-                Some(g) => Some(rate(sweep::time_training(
-                    g,
-                    &table,
-                    shape,
-                    members,
-                    plan.epochs,
-                )?)),
-                None => None,
-            };
-            report.pair("sweep_train", &label, "samples/s", cpu_rate, gpu_rate);
+            let epochs = plan.epochs;
+            report.pair(
+                "sweep_train",
+                &label,
+                "samples/s",
+                cpu.as_ref()
+                    .map(|c| {
+                        sweep::time_training(c, &table, shape, members, epochs).map(epoch_rate)
+                    })
+                    .transpose()?,
+                gpu.as_ref()
+                    .map(|g| {
+                        sweep::time_training(g, &table, shape, members, epochs).map(epoch_rate)
+                    })
+                    .transpose()?,
+            );
         }
     }
     Ok(())

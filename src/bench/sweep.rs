@@ -85,6 +85,17 @@ pub fn time<B: Backend>(
     let probe = backend.zeros(1)?;
     let loss = Loss::softmax();
     let mut taken = 0u64;
+    let mut updates: Vec<UpdateStep> = (0..members)
+        .map(|k| UpdateStep {
+            optimizer: shape.optimizer,
+            regularizer: Regularizer::L2 {
+                strength: strength(k),
+            },
+            learning_rate: 1e-3,
+            step: 0,
+            weight_len: d * c,
+        })
+        .collect();
     measure(budget, |repeats| {
         for _ in 0..repeats {
             let slot = taken as usize % steps;
@@ -114,17 +125,8 @@ pub fn time<B: Backend>(
                     slot,
                 )?,
             }
-            let updates: Vec<UpdateStep> = (0..members)
-                .map(|k| UpdateStep {
-                    optimizer: shape.optimizer,
-                    regularizer: Regularizer::L2 {
-                        strength: strength(k),
-                    },
-                    learning_rate: 1e-3,
-                    step: taken,
-                    weight_len: d * c,
-                })
-                .collect();
+            // The members' table, built once: each step moves its count.
+            updates.iter_mut().for_each(|u| u.step = taken);
             backend.update_members(&mut params, &grads, &mut state, &updates)?;
         }
         backend.read(&probe).map(|_| ())

@@ -563,16 +563,8 @@ impl Backend for CpuBackend {
         if self.step_kernels == StepKernels::Unfused {
             return unfused_members_step(self, step, params, grads, stats, slot);
         }
-        let members = checks::members(params.len(), grads.as_ref().map(|g| g.len()))?;
-        // The rows, indices and labels once (as member 0's step checks
-        // them), then what differs per member: its buffers and stats slot.
-        let grads_of = |k: usize| grads.as_ref().map(|g| &g[k]);
-        // Saturated: a slot past any stats buffer is refused, not wrapped.
-        let slot_of = |k: usize| slot.saturating_mul(members).saturating_add(k);
-        checks::linear_step(self, &step, &params[0], grads_of(0), stats, slot_of(0))?;
-        for (k, params) in params.iter().enumerate().skip(1) {
-            checks::step_buffers(self, &step, params, grads_of(k), stats, slot_of(k))?;
-        }
+        let members = checks::members_step(self, &step, params, grads.as_deref(), stats, slot)?;
+        let slot_of = |k: usize| checks::member_slot(slot, members, k);
         let (d, c) = (step.x.ncols(), step.outputs);
         let wide = members * c;
         let mut scratch = self.scratch.lock().unwrap_or_else(|e| e.into_inner());

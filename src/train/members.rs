@@ -177,9 +177,6 @@ fn fit_together<B: Backend>(
     let mut session = Session::with_members(backend, configs, prepared)?;
     let mut watches: Vec<MemberWatch> = configs.iter().map(MemberWatch::new).collect();
     let mut fits: Vec<Option<MemberFit>> = (0..configs.len()).map(|_| None).collect();
-    let mut last_finite: Vec<Model> = (0..configs.len())
-        .map(|k| session.member_model(k).clone())
-        .collect();
     let epochs = configs[0].epochs;
     for epoch in 1..=epochs {
         if session.active_members() == 0 {
@@ -188,7 +185,6 @@ fn fit_together<B: Backend>(
         for (k, report) in session.epoch_members(epoch)? {
             match report {
                 Ok(record) => {
-                    last_finite[k] = session.member_model(k).clone();
                     on_epoch(k, &record);
                     let verdict = watches[k].observe(record, session.member_params(k))?;
                     if verdict == Verdict::Stop {
@@ -197,9 +193,11 @@ fn fit_together<B: Backend>(
                 }
                 Err(error) => {
                     session.retire(k);
+                    // A diverged epoch leaves the member's latest model at
+                    // its last finite epoch.
                     fits[k] = Some(MemberFit {
                         result: Err(error),
-                        last_finite: Some(last_finite[k].clone()),
+                        last_finite: Some(session.member_model(k).clone()),
                         epochs_before_divergence: std::mem::take(&mut watches[k].records),
                     });
                 }
@@ -219,7 +217,7 @@ fn fit_together<B: Backend>(
             None => (checkpoint.model.clone(), None),
         };
         out.push(MemberFit {
-            last_finite: Some(last_finite[k].clone()),
+            last_finite: Some(session.member_model(k).clone()),
             epochs_before_divergence: Vec::new(),
             result: Ok(Outcome {
                 model,

@@ -351,9 +351,20 @@ impl<'c, B: Backend> Session<'c, B> {
         let members = self.active.ids.len();
         let order = self.plan.epoch_order(self.configs[0].seed, epoch);
         self.backend.write_indices(&mut self.train.order, &order)?;
-        let mut learning_rates = vec![0.0f32; members];
-        // The members' update table, filled anew every step.
-        let mut updates: Vec<UpdateStep> = Vec::with_capacity(members);
+        // The members' update table: each step sets its learning rates and
+        // step count.
+        let mut updates: Vec<UpdateStep> = self
+            .active
+            .ids
+            .iter()
+            .map(|&k| UpdateStep {
+                optimizer: self.configs[k].optimizer,
+                regularizer: self.configs[k].regularizer,
+                learning_rate: 0.0,
+                step: 0,
+                weight_len: self.shape.weight_len(),
+            })
+            .collect();
         let mut rows_per_step = Vec::with_capacity(self.plan.steps_per_epoch);
         let model = StepModel {
             loss: &self.configs[0].loss,
@@ -376,21 +387,14 @@ impl<'c, B: Backend> Session<'c, B> {
                 Some(&mut self.active.grads),
             )?;
             self.position.steps_taken += 1;
-            updates.clear();
-            for (i, &k) in self.active.ids.iter().enumerate() {
+            for (update, &k) in updates.iter_mut().zip(&self.active.ids) {
                 let config = &self.configs[k];
-                learning_rates[i] = config.schedule.learning_rate(
+                update.learning_rate = config.schedule.learning_rate(
                     config.learning_rate,
                     self.position.steps_taken - 1,
                     self.plan.total_steps,
                 );
-                updates.push(UpdateStep {
-                    optimizer: config.optimizer,
-                    regularizer: config.regularizer,
-                    learning_rate: learning_rates[i],
-                    step: self.position.steps_taken,
-                    weight_len: self.shape.weight_len(),
-                });
+                update.step = self.position.steps_taken;
             }
             self.backend.update_members(
                 &mut self.active.params,
@@ -423,7 +427,8 @@ impl<'c, B: Backend> Session<'c, B> {
                     train_accuracy: trained.accuracy,
                     val_loss: validation.map(|v| v.loss),
                     val_accuracy: validation.and_then(|v| v.accuracy),
-                    learning_rate: learning_rates[i],
+                    // The epoch's last step's.
+                    learning_rate: updates[i].learning_rate,
                     seconds,
                     samples_per_second: seen as f64 / seconds.max(1e-12),
                     gradient_max: None,
