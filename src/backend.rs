@@ -12,7 +12,7 @@
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
 use crate::{Error, Result};
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
 /// Which kind of device runs a backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,6 +168,29 @@ pub trait Backend {
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<Self::Rows>;
     /// (rows, columns) of a resident matrix.
     fn rows_shape(&self, rows: &Self::Rows) -> (usize, usize);
+
+    /// Overwrites the first `x.nrows()` rows of `dst` (which has as many
+    /// columns) with `x`: a ring slot of streamed rows takes its next
+    /// block. Work recorded before the write still reads the old rows.
+    fn write_rows(&self, dst: &mut Self::Rows, x: ArrayView2<'_, f32>) -> Result<()>;
+
+    /// [`Backend::write_rows`] of a block the caller owns, returning a
+    /// buffer of the same shape for the caller to fill next: the old rows
+    /// on the CPU, which swaps the two without copying, `x` itself where
+    /// the rows are copied to a device.
+    fn replace_rows(&self, dst: &mut Self::Rows, x: Array2<f32>) -> Result<Array2<f32>> {
+        self.write_rows(dst, x.view())?;
+        Ok(x)
+    }
+
+    /// Waits until at most `in_flight` submitted batches of work are still
+    /// running: a stream of uploads then holds a bounded amount of staging
+    /// memory however far the host runs ahead. A no-op where work runs when
+    /// it is recorded (the CPU).
+    fn settle(&self, in_flight: usize) -> Result<()> {
+        let _ = in_flight;
+        Ok(())
+    }
 
     /// Minibatch gather: `out[r] = src[indices[first + r]]` for r < `count`,
     /// and the same for `labels` when given (`(source, destination)`).
@@ -518,3 +541,18 @@ pub(crate) fn check_extent(
 
 /// Shape checks shared by both backends, so that they reject the same inputs.
 pub(crate) mod checks;
+
+/// Rows of `x` (rows, columns) fit a ring slot of `slot` (rows, columns):
+/// as many columns, no more rows.
+pub(crate) fn check_rows_fit(slot: (usize, usize), x: (usize, usize)) -> Result<()> {
+    if x.1 == slot.1 && x.0 <= slot.0 {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        op: "write_rows",
+        detail: format!(
+            "{}×{} rows do not fit a {}×{} slot",
+            x.0, x.1, slot.0, slot.1
+        ),
+    })
+}

@@ -113,6 +113,12 @@ pub struct TrainConfig {
     /// Epochs without an improvement of at least `tolerance` before
     /// stopping (default 5, scikit-learn's).
     pub n_iter_no_change: usize,
+    /// Bytes of device memory the training and validation rows may take
+    /// (as f32). Rows beyond it are not uploaded whole but pass through a
+    /// ring of two device buffers, block by block, every epoch; the steps
+    /// and their results are the same. `None` uploads them whole. Rows
+    /// streamed from disk always pass through the ring.
+    pub device_budget: Option<u64>,
 }
 
 impl Default for TrainConfig {
@@ -136,6 +142,7 @@ impl Default for TrainConfig {
             solver: Solver::default(),
             tolerance: None,
             n_iter_no_change: 5,
+            device_budget: None,
         }
     }
 }

@@ -72,9 +72,21 @@ pub fn available_memory() -> Option<u64> {
     parse_mem_available(&text)
 }
 
+/// The machine's physical memory (`MemTotal` in `/proc/meminfo`), in
+/// bytes; `None` where it cannot be read.
+pub fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    meminfo_bytes(&text, "MemTotal:")
+}
+
 /// `MemAvailable:  N kB` of a `/proc/meminfo` text, in bytes.
 fn parse_mem_available(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    meminfo_bytes(meminfo, "MemAvailable:")
+}
+
+/// `KEY  N kB` of a `/proc/meminfo` text, in bytes.
+fn meminfo_bytes(meminfo: &str, key: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with(key))?;
     let mut words = line.split_whitespace().skip(1);
     let kilobytes: u64 = words.next()?.parse().ok()?;
     match words.next() {
@@ -93,6 +105,7 @@ mod tests {
         assert_eq!(parse_mem_available(text), Some(20_000_000 * 1024));
         assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
         assert_eq!(parse_mem_available("MemAvailable: x kB\n"), None);
+        assert_eq!(meminfo_bytes(text, "MemTotal:"), Some(24576000 * 1024));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Command-line flags. Every flag's help shows its default; values out of
 //! range are rejected while parsing, naming the flag.
 
+use super::memory_args::MemoryArgs;
 use super::solver_args::SolverArgs;
 use super::strength_args::StrengthArgs;
 use super::value_parsers::{
@@ -234,9 +235,11 @@ pub struct TrainArgs {
     /// Labels file for --test (as --labels) [default: none].
     #[arg(long, value_name = "FILE")]
     pub test_labels: Option<PathBuf>,
-    /// Share of rows held out for validation, in [0, 1): seeded and stratified by class.
+    /// Share of rows held out for validation, in [0, 1): seeded and stratified by class (streamed data: chosen per row by a seeded hash of its index).
     #[arg(long, default_value_t = 0.0, value_parser = fraction_below_one, allow_negative_numbers = true)]
     pub val_fraction: f32,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     #[command(flatten)]
     pub objective: ObjectiveArgs,
     #[command(flatten)]
@@ -478,6 +481,7 @@ impl TrainArgs {
             },
             backend: self.backend.choice(),
             validation_fraction: self.val_fraction,
+            device_budget: self.memory.device_budget,
             early_stopping: self.early_stopping.map(|patience| EarlyStopping {
                 patience,
                 monitor: match self.early_stopping_metric {

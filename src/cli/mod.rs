@@ -11,6 +11,7 @@ pub mod info;
 pub mod inputs;
 pub mod json;
 pub mod log;
+pub mod memory_args;
 pub mod paths;
 pub mod plot;
 pub mod predict;

@@ -8,7 +8,8 @@ use super::tile_step::{self, TileScratch, WIDE_FROM};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets, check_extent, checks, unfused_linear_step, unfused_members_step, unfused_step_rows,
+    Targets, check_extent, check_rows_fit, checks, unfused_linear_step, unfused_members_step,
+    unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
@@ -211,6 +212,19 @@ impl Backend for CpuBackend {
     }
     fn rows_shape(&self, rows: &Array2<f32>) -> (usize, usize) {
         rows.dim()
+    }
+    fn write_rows(&self, dst: &mut Array2<f32>, x: ArrayView2<'_, f32>) -> Result<()> {
+        check_rows_fit(dst.dim(), x.dim())?;
+        dst.slice_mut(ndarray::s![..x.nrows(), ..]).assign(&x);
+        Ok(())
+    }
+    /// Swaps the block in: no copy.
+    fn replace_rows(&self, dst: &mut Array2<f32>, x: Array2<f32>) -> Result<Array2<f32>> {
+        if dst.dim() != x.dim() {
+            self.write_rows(dst, x.view())?;
+            return Ok(x);
+        }
+        Ok(std::mem::replace(dst, x))
     }
 
     fn gather(

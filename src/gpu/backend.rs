@@ -3,7 +3,8 @@
 //! one or more dispatches into the pending encoder; reads submit and wait.
 
 use super::device::{
-    Device, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuRows, StepVariant, lock, upload_rows,
+    Device, GpuBuffer, GpuContext, GpuCounters, GpuIndices, GpuRows, StepVariant, lock,
+    upload_rows, write_rows,
 };
 use super::ops::fused_step::{self, FusedScratch};
 use super::ops::matmul::{self, PackedScratch};
@@ -147,6 +148,12 @@ impl Backend for GpuBackend {
     }
     fn rows_shape(&self, rows: &GpuRows) -> (usize, usize) {
         (rows.rows, rows.cols)
+    }
+    fn write_rows(&self, dst: &mut GpuRows, x: ArrayView2<'_, f32>) -> Result<()> {
+        write_rows(&self.device, dst, x)
+    }
+    fn settle(&self, in_flight: usize) -> Result<()> {
+        self.device.settle(in_flight)
     }
 
     fn gather(

@@ -48,6 +48,14 @@ impl<B: Backend> Uploaded<B> {
         }
     }
 
+    /// The class indices or the real-valued targets, whichever the split has.
+    pub fn targets_parts(&self) -> (Option<&B::Indices>, Option<&B::Rows>) {
+        match &self.targets {
+            ResidentData::Classes(labels) => (Some(labels), None),
+            ResidentData::Values(values) => (None, Some(values)),
+        }
+    }
+
     pub fn has_classes(&self) -> bool {
         matches!(self.targets, ResidentData::Classes(_))
     }

@@ -8,10 +8,14 @@
 //! stats, the validation stats and the weights are read once per epoch.
 
 use super::Checkpoint;
-use super::prepare::{CheckedTargets, Prepared};
+use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
+use super::ring::{DeviceRing, block_rows_for};
+use super::split_rows::{
+    PassOrder, ResidentSplit, RingSplit, RowFeed, SplitRows, SplitSource, StepModel, record_step,
+};
 use super::step_plan::StepPlan;
-use crate::backend::{Backend, LinearStep};
+use crate::backend::Backend;
 use crate::config::{Init, TrainConfig};
 use crate::history::EpochRecord;
 use crate::loss::Loss;
@@ -55,70 +59,6 @@ struct RunPosition {
     epochs_done: usize,
 }
 
-/// A resident split and the buffers its steps reuse.
-struct ResidentSplit<B: Backend> {
-    data: Uploaded<B>,
-    /// The rows the steps read, in order: the epoch's order for training,
-    /// every row in turn for validation.
-    order: B::Indices,
-    /// Step `s` writes member `k`'s mean loss to `[2(s·K + k)]` and its
-    /// correct count to `[2(s·K + k) + 1]`, with K the members stepping.
-    stats: B::Buffer,
-}
-
-/// What every step reads besides its split and the members' weights.
-struct StepModel<'a, B: Backend> {
-    loss: &'a Loss,
-    outputs: usize,
-    class_weights: Option<&'a B::Buffer>,
-}
-
-/// Rows `order[first..first + rows]`, written to stats slot `slot`.
-#[derive(Clone, Copy, Debug)]
-struct StepRows {
-    first: usize,
-    rows: usize,
-    slot: usize,
-}
-
-impl<B: Backend> ResidentSplit<B> {
-    /// Records a fused step over `at` for every member in `params`, with
-    /// the gradient of the batch's mean data loss written to `grads` when
-    /// given (training steps). One member takes the single-model step, so
-    /// that a one-member session is exactly the single-model run.
-    fn record_step(
-        &mut self,
-        backend: &B,
-        model: &StepModel<'_, B>,
-        at: StepRows,
-        params: &[B::Buffer],
-        grads: Option<&mut [B::Buffer]>,
-    ) -> Result<()> {
-        let step = LinearStep {
-            loss: model.loss,
-            x: &self.data.x,
-            targets: self.data.targets(model.class_weights),
-            indices: &self.order,
-            first: at.first,
-            rows: at.rows,
-            outputs: model.outputs,
-        };
-        match (params, grads) {
-            ([params], Some([grads])) => {
-                backend.linear_step(step, params, Some(grads), &mut self.stats, at.slot)
-            }
-            ([params], None) => backend.linear_step(step, params, None, &mut self.stats, at.slot),
-            (params, grads) => {
-                backend.linear_step_members(step, params, grads, &mut self.stats, at.slot)
-            }
-        }
-    }
-
-    fn has_classes(&self) -> bool {
-        self.data.has_classes()
-    }
-}
-
 /// The members still training, on the backend: member `ids[i]`'s
 /// `[W (D×C) | b]`, gradient and [`STATE_SLOTS`] × parameters of optimizer
 /// state are `params[i]`, `grads[i]` and `states[i]` (side by side, as
@@ -153,8 +93,8 @@ pub(super) struct Session<'c, B: Backend> {
     shape: ModelShape,
     plan: StepPlan,
     position: RunPosition,
-    train: ResidentSplit<B>,
-    validation: Option<ResidentSplit<B>>,
+    train: SplitRows<'c, B>,
+    validation: Option<SplitRows<'c, B>>,
     active: ActiveMembers<B>,
     retired: Vec<Option<RetiredMember<B>>>,
     class_weights: Option<B::Buffer>,
@@ -169,7 +109,7 @@ impl<'c, B: Backend> Session<'c, B> {
     pub fn new(
         backend: &'c B,
         config: &'c TrainConfig,
-        prepared: &Prepared<'_>,
+        prepared: &'c Prepared<'_>,
         resume: Option<&Checkpoint>,
     ) -> Result<Self> {
         Self::build(backend, std::slice::from_ref(config), prepared, resume)
@@ -180,7 +120,7 @@ impl<'c, B: Backend> Session<'c, B> {
     pub fn with_members(
         backend: &'c B,
         configs: &'c [TrainConfig],
-        prepared: &Prepared<'_>,
+        prepared: &'c Prepared<'_>,
     ) -> Result<Self> {
         Self::build(backend, configs, prepared, None)
     }
@@ -188,7 +128,7 @@ impl<'c, B: Backend> Session<'c, B> {
     fn build(
         backend: &'c B,
         configs: &'c [TrainConfig],
-        prepared: &Prepared<'_>,
+        prepared: &'c Prepared<'_>,
         resume: Option<&Checkpoint>,
     ) -> Result<Self> {
         let config = &configs[0];
@@ -214,17 +154,46 @@ impl<'c, B: Backend> Session<'c, B> {
             }
             None => initial_params(config, features, outputs),
         };
-        // A fixed upload order: when two buffers are too large for the
-        // device, the error always names the same one.
-        let train_data = Uploaded::new(backend, train)?;
-        let validation = match &prepared.validation {
-            Some(examples) => {
-                let data = Uploaded::new(backend, examples)?;
-                let every_row: Vec<u32> = (0..data.rows as u32).collect();
-                let order = backend.upload_indices(&every_row)?;
-                let stats = backend.zeros(2 * members * data.rows.div_ceil(plan.batch))?;
-                Some(ResidentSplit { data, order, stats })
+        let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.x.nrows());
+        let validation_steps = validation_rows.div_ceil(plan.batch);
+        let on_ring = match config.device_budget {
+            Some(budget) => {
+                let values = (n + validation_rows) as u64 * features as u64;
+                values.saturating_mul(4) > budget
             }
+            None => false,
+        };
+        let (train_rows, validation) = if on_ring {
+            let block_rows = ring_block_rows(config, plan, features);
+            let train_rows = ring_split(backend, train, block_rows)?;
+            let validation = match &prepared.validation {
+                Some(examples) => Some(ring_split(backend, examples, block_rows)?),
+                None => None,
+            };
+            (train_rows, validation)
+        } else {
+            // A fixed upload order: when two buffers are too large for the
+            // device, the error always names the same one.
+            let data = Uploaded::new(backend, train)?;
+            let order = backend.upload_indices(&vec![0; plan.order_len()])?;
+            let train_rows = SplitSource::Resident(ResidentSplit { data, order });
+            let validation = match &prepared.validation {
+                Some(examples) => {
+                    let data = Uploaded::new(backend, examples)?;
+                    let every_row: Vec<u32> = (0..data.rows as u32).collect();
+                    let order = backend.upload_indices(&every_row)?;
+                    Some(SplitSource::Resident(ResidentSplit { data, order }))
+                }
+                None => None,
+            };
+            (train_rows, validation)
+        };
+        let validation = match validation {
+            Some(rows) => Some(SplitRows {
+                rows,
+                stats: backend.zeros(2 * members * validation_steps)?,
+                len: validation_rows,
+            }),
             None => None,
         };
         let mut active = ActiveMembers {
@@ -241,7 +210,6 @@ impl<'c, B: Backend> Session<'c, B> {
                 None => backend.zeros(STATE_SLOTS * shape.param_len())?,
             });
         }
-        let order = backend.upload_indices(&vec![0; plan.order_len()])?;
         let class_weights = config
             .class_weights
             .as_ref()
@@ -267,10 +235,10 @@ impl<'c, B: Backend> Session<'c, B> {
                 steps_taken: resume.map_or(0, |c| c.steps_taken),
                 epochs_done: resume.map_or(0, |c| c.epochs_done),
             },
-            train: ResidentSplit {
-                data: train_data,
-                order,
+            train: SplitRows {
+                rows: train_rows,
                 stats,
+                len: n,
             },
             validation,
             active,
@@ -349,8 +317,6 @@ impl<'c, B: Backend> Session<'c, B> {
     pub fn epoch_members(&mut self, epoch: usize) -> Result<Vec<MemberEpoch>> {
         let started = Instant::now();
         let members = self.active.ids.len();
-        let order = self.plan.epoch_order(self.configs[0].seed, epoch);
-        self.backend.write_indices(&mut self.train.order, &order)?;
         // The members' update table: each step sets its learning rates and
         // step count.
         let mut updates: Vec<UpdateStep> = self
@@ -365,43 +331,51 @@ impl<'c, B: Backend> Session<'c, B> {
                 weight_len: self.shape.weight_len(),
             })
             .collect();
-        let mut rows_per_step = Vec::with_capacity(self.plan.steps_per_epoch);
         let model = StepModel {
             loss: &self.configs[0].loss,
             outputs: self.shape.outputs,
             class_weights: self.class_weights.as_ref(),
         };
-        for step in 0..self.plan.steps_per_epoch {
-            let rows = self.plan.rows_of_step(step);
-            rows_per_step.push(rows);
-            let at = StepRows {
-                first: step * self.plan.batch,
-                rows,
-                slot: step,
-            };
-            self.train.record_step(
-                self.backend,
-                &model,
-                at,
-                &self.active.params,
-                Some(&mut self.active.grads),
-            )?;
-            self.position.steps_taken += 1;
-            for (update, &k) in updates.iter_mut().zip(&self.active.ids) {
-                let config = &self.configs[k];
-                update.learning_rate = config.schedule.learning_rate(
-                    config.learning_rate,
-                    self.position.steps_taken - 1,
-                    self.plan.total_steps,
-                );
-                update.step = self.position.steps_taken;
-            }
-            self.backend.update_members(
-                &mut self.active.params,
-                &self.active.grads,
-                &mut self.active.states,
-                &updates,
-            )?;
+        let order = self
+            .train
+            .epoch_order(self.plan, self.configs[0].seed, epoch);
+        let (backend, configs, plan) = (self.backend, self.configs, self.plan);
+        let (active, position) = (&mut self.active, &mut self.position);
+        let rows_per_step =
+            self.train
+                .pass(backend, order, plan.batch, &mut |data, stats, at| {
+                    record_step(
+                        backend,
+                        &model,
+                        data,
+                        stats,
+                        at,
+                        &active.params,
+                        Some(&mut active.grads),
+                    )?;
+                    position.steps_taken += 1;
+                    for (update, &k) in updates.iter_mut().zip(&active.ids) {
+                        let config = &configs[k];
+                        update.learning_rate = config.schedule.learning_rate(
+                            config.learning_rate,
+                            position.steps_taken - 1,
+                            plan.total_steps,
+                        );
+                        update.step = position.steps_taken;
+                    }
+                    backend.update_members(
+                        &mut active.params,
+                        &active.grads,
+                        &mut active.states,
+                        &updates,
+                    )
+                })?;
+        if rows_per_step.len() != plan.steps_per_epoch {
+            return Err(Error::InvalidConfig(format!(
+                "epoch {epoch} took {} steps, {} were planned (the data changed during the run?)",
+                rows_per_step.len(),
+                plan.steps_per_epoch
+            )));
         }
         let stats = self.backend.read(&self.train.stats)?;
         let seen: usize = rows_per_step.iter().sum();
@@ -499,33 +473,28 @@ impl<'c, B: Backend> Session<'c, B> {
             return Ok(None);
         };
         let members = self.active.ids.len();
-        let batch = self.plan.batch;
-        let rows = validation.data.rows;
-        let steps = rows.div_ceil(batch);
+        let rows = validation.len;
         let model = StepModel {
             loss: &self.configs[0].loss,
             outputs: self.shape.outputs,
             class_weights: self.class_weights.as_ref(),
         };
-        for step in 0..steps {
-            let first = step * batch;
-            let at = StepRows {
-                first,
-                rows: batch.min(rows - first),
-                slot: step,
-            };
-            validation.record_step(self.backend, &model, at, &self.active.params, None)?;
-        }
+        let (backend, params) = (self.backend, &self.active.params);
+        let rows_per_step = validation.pass(
+            backend,
+            PassOrder::Streamed { epoch: None },
+            self.plan.batch,
+            &mut |data, stats, at| record_step(backend, &model, data, stats, at, params, None),
+        )?;
         let stats = self.backend.read(&validation.stats)?;
         let has_classes = self.train.has_classes();
         let scores = (0..members)
             .map(|i| {
                 let mut loss_sum = 0.0f64;
                 let mut correct = 0.0f64;
-                for step in 0..steps {
-                    let first = step * batch;
+                for (step, &step_rows) in rows_per_step.iter().enumerate() {
                     let slot = 2 * (step * members + i);
-                    loss_sum += stats[slot] as f64 * batch.min(rows - first) as f64;
+                    loss_sum += stats[slot] as f64 * step_rows as f64;
                     correct += stats[slot + 1] as f64;
                 }
                 ValidationScore {
@@ -581,6 +550,41 @@ struct MemberTraining {
 struct ValidationScore {
     loss: f64,
     accuracy: Option<f64>,
+}
+
+/// Rows per ring block for a run of `config`: whole steps, about a
+/// quarter of the device budget per slot (the ring has two), and at most
+/// 32 MiB, so that a block uploads while the one before it trains.
+fn ring_block_rows(config: &TrainConfig, plan: StepPlan, features: usize) -> usize {
+    const MAX_BLOCK_BYTES: u64 = 32 << 20;
+    let target = config
+        .device_budget
+        .map_or(MAX_BLOCK_BYTES, |budget| (budget / 4).min(MAX_BLOCK_BYTES));
+    block_rows_for(plan.batch, features, target)
+}
+
+/// A host split that passes through a device ring of `block_rows`-row
+/// blocks; only class targets can (a ring slot holds class indices).
+fn ring_split<'c, B: Backend>(
+    backend: &B,
+    examples: &'c CheckedExamples<'_>,
+    block_rows: usize,
+) -> Result<SplitSource<'c, B>> {
+    let CheckedTargets::Classes { labels, .. } = &examples.targets else {
+        return Err(Error::InvalidConfig(
+            "real-valued targets are uploaded whole; a device budget below the data's size \
+             needs class labels"
+                .into(),
+        ));
+    };
+    let ring = DeviceRing::new(backend, block_rows, examples.x.ncols())?;
+    Ok(SplitSource::Ring(RingSplit {
+        ring,
+        feed: RowFeed::Host {
+            x: examples.x.view(),
+            labels: labels.view(),
+        },
+    }))
 }
 
 /// Whether `checkpoint` continues this run: the model's shape, an

@@ -61,12 +61,4 @@ impl StepPlan {
                 .collect(),
         }
     }
-
-    /// Rows read by training step `step` of an epoch.
-    pub(super) fn rows_of_step(&self, step: usize) -> usize {
-        match self.sampling {
-            Sampling::WithReplacement => self.batch,
-            _ => self.batch.min(self.rows - step * self.batch),
-        }
-    }
 }

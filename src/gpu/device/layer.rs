@@ -218,4 +218,10 @@ impl Device {
     pub(crate) fn flush(&self) -> Result<()> {
         self.recorder().flush(&self.context)
     }
+
+    /// Submits everything recorded so far and waits until at most
+    /// `in_flight` submissions are still running.
+    pub(crate) fn settle(&self, in_flight: usize) -> Result<()> {
+        self.recorder().settle(&self.context, in_flight)
+    }
 }

@@ -28,4 +28,4 @@ pub use driver_env::give_driver_a_runtime_dir;
 pub(crate) use layer::{Device, lock};
 pub(crate) use pipelines::{Access, EntryPoint, Kernel, Source};
 pub(crate) use recorder::params_entry;
-pub(crate) use rows::upload_rows;
+pub(crate) use rows::{upload_rows, write_rows};

@@ -24,7 +24,14 @@ pub(crate) struct Recorder {
     /// `MAX_CACHED_BIND_GROUPS`, since each entry keeps its buffers alive.
     bind_groups: BindGroupCache<(wgpu::BindGroupLayout, Vec<wgpu::Buffer>), MAX_CACHED_BIND_GROUPS>,
     pub(crate) counters: GpuCounters,
+    /// The latest submissions, oldest first (at most [`KEPT_SUBMISSIONS`]),
+    /// for [`Recorder::settle`].
+    submitted: std::collections::VecDeque<wgpu::SubmissionIndex>,
 }
+
+/// Submissions remembered for [`Recorder::settle`]: more than any caller
+/// keeps in flight.
+const KEPT_SUBMISSIONS: usize = 16;
 
 const MAX_CACHED_BIND_GROUPS: usize = 32;
 
@@ -54,6 +61,7 @@ impl Recorder {
             staging: None,
             bind_groups: BindGroupCache::default(),
             counters,
+            submitted: Default::default(),
         }
     }
 
@@ -234,8 +242,33 @@ impl Recorder {
                     .write_buffer(&self.arena_buffer, 0, &self.arena);
                 self.arena.clear();
             }
-            context.queue.submit([encoder.finish()]);
+            let index = context.queue.submit([encoder.finish()]);
             self.counters.submissions += 1;
+            if self.submitted.len() == KEPT_SUBMISSIONS {
+                self.submitted.pop_front();
+            }
+            self.submitted.push_back(index);
+        }
+        context.take_device_error()
+    }
+
+    /// Submits the recorded work, then waits until at most `in_flight` of
+    /// the latest submissions are still running. Submissions finish in
+    /// order, so waiting for the newest of the older ones is enough.
+    pub(crate) fn settle(&mut self, context: &GpuContext, in_flight: usize) -> Result<()> {
+        self.flush(context)?;
+        let mut wait_for = None;
+        while self.submitted.len() > in_flight {
+            wait_for = self.submitted.pop_front();
+        }
+        if let Some(index) = wait_for {
+            context
+                .device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(index),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
         }
         context.take_device_error()
     }

@@ -3,6 +3,7 @@
 //! texture limits allow.
 
 use super::buffers::{GpuRows, RowsTexture, u32_of};
+use super::context::GpuContext;
 use super::layer::Device;
 use crate::{Error, Result};
 use ndarray::ArrayView2;
@@ -75,8 +76,31 @@ fn rows_texture(device: &Device, data: &[f32], rows: usize, cols: usize) -> Opti
         usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     });
-    // Written in slabs of rows, each padded to whole texels.
+    write_texture_rows(context, &texture, layer_rows, data, rows, cols);
+    let view = texture.create_view(&wgpu::TextureViewDescriptor {
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..Default::default()
+    });
+    Some(RowsTexture {
+        texture,
+        view,
+        layer_rows,
+    })
+}
+
+/// Writes the `rows` rows of `data` (`cols` columns each) at the start of
+/// `texture` (`layer_rows` rows per layer), in slabs of rows, each padded
+/// to whole texels.
+fn write_texture_rows(
+    context: &GpuContext,
+    texture: &wgpu::Texture,
+    layer_rows: usize,
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+) {
     const SLAB_ROWS: usize = 1024;
+    let texels = cols.div_ceil(4);
     let mut padded = vec![0.0f32; SLAB_ROWS.min(rows) * texels * 4];
     let mut start = 0;
     while start < rows {
@@ -88,7 +112,7 @@ fn rows_texture(device: &Device, data: &[f32], rows: usize, cols: usize) -> Opti
         }
         context.queue.write_texture(
             wgpu::TexelCopyTextureInfo {
-                texture: &texture,
+                texture,
                 mip_level: 0,
                 origin: wgpu::Origin3d {
                     x: 0,
@@ -111,13 +135,39 @@ fn rows_texture(device: &Device, data: &[f32], rows: usize, cols: usize) -> Opti
         );
         start += count;
     }
-    let view = texture.create_view(&wgpu::TextureViewDescriptor {
-        dimension: Some(wgpu::TextureViewDimension::D2Array),
-        ..Default::default()
-    });
-    Some(RowsTexture {
-        texture,
-        view,
-        layer_rows,
-    })
+}
+
+/// Overwrites the first `x.nrows()` rows of `dst` (its chunks and its
+/// texture) with `x`. The recorded work is submitted first, so that it
+/// still reads the old rows.
+pub(crate) fn write_rows(device: &Device, dst: &mut GpuRows, x: ArrayView2<'_, f32>) -> Result<()> {
+    crate::backend::check_rows_fit((dst.rows, dst.cols), x.dim())?;
+    device.flush()?;
+    let x = x.as_standard_layout();
+    let data = x.as_slice().expect("standard layout");
+    let (rows, cols) = x.dim();
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let context = device.context();
+    for (chunk, buffer) in dst.chunks.iter().enumerate() {
+        let start = chunk * dst.chunk_rows;
+        if start >= rows {
+            break;
+        }
+        let end = (start + dst.chunk_rows).min(rows);
+        let bytes: &[u8] = bytemuck::cast_slice(&data[start * cols..end * cols]);
+        context.queue.write_buffer(buffer, 0, bytes);
+    }
+    if let Some(texture) = &dst.texture {
+        write_texture_rows(
+            context,
+            &texture.texture,
+            texture.layer_rows,
+            data,
+            rows,
+            cols,
+        );
+    }
+    Ok(())
 }
