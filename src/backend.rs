@@ -541,6 +541,7 @@ pub(crate) fn check_extent(
 
 /// Shape checks shared by both backends, so that they reject the same inputs.
 pub(crate) mod checks;
+pub(crate) mod ring;
 
 /// Rows of `x` (rows, columns) fit a ring slot of `slot` (rows, columns):
 /// as many columns, no more rows.

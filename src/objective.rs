@@ -41,6 +41,7 @@
 //! allocates nothing where the fused step runs (at most 16 outputs; the
 //! unfused composition allocates its scratch on every step).
 
+use crate::backend::ring::{BlockFeed, DeviceRing, FeedOrder, block_rows_for};
 use crate::backend::{Backend, LinearStep, ResidentTargets, checks};
 use crate::loss::Loss;
 use crate::solver::Objective;
@@ -55,6 +56,23 @@ pub struct FullBatch<'a, B: Backend + ?Sized> {
     pub x: &'a B::Rows,
     pub targets: ResidentTargets<'a, B>,
     pub outputs: usize,
+}
+
+/// The rows a pass reads.
+enum PassRows<'a, B: Backend> {
+    /// The resident dataset, read through `every_row = 0..N`.
+    Resident {
+        x: &'a B::Rows,
+        targets: ResidentTargets<'a, B>,
+        every_row: B::Indices,
+    },
+    /// Rows passed through a ring of device buffers, block by block, in
+    /// stored order; each block is a whole number of chunks.
+    Ring {
+        ring: DeviceRing<B>,
+        feed: Box<dyn BlockFeed + 'a>,
+        class_weights: Option<&'a B::Buffer>,
+    },
 }
 
 /// The objective at one point, as one evaluation found it.
@@ -75,13 +93,13 @@ pub struct ObjectiveValue {
 /// formula, one pass over the resident dataset per evaluation.
 pub struct FullBatchObjective<'a, B: Backend> {
     backend: &'a B,
-    data: FullBatch<'a, B>,
+    source: PassRows<'a, B>,
+    loss: Loss,
+    outputs: usize,
     l2: f64,
     rows: usize,
     features: usize,
     chunk_rows: usize,
-    /// `0..N`, the rows every pass reads.
-    every_row: B::Indices,
     /// θ in f32, written each evaluation.
     params: B::Buffer,
     /// The gradient of one chunk's mean loss.
@@ -134,19 +152,40 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
         let accumulator = backend.zeros(stats_offset(parameters) + 2 * chunks)?;
         let objective = Self {
             backend,
-            data,
+            source: PassRows::Resident {
+                x: data.x,
+                targets: data.targets,
+                every_row,
+            },
+            loss: data.loss,
+            outputs: data.outputs,
             l2,
             rows,
             features,
             chunk_rows,
-            every_row,
             params,
             chunk_gradient,
             accumulator,
             params_f32: vec![0.0; parameters],
             last: None,
         };
-        let whole = step_over(&objective.data, &objective.every_row, 0, rows);
+        let PassRows::Resident {
+            x,
+            targets,
+            every_row,
+        } = &objective.source
+        else {
+            unreachable!("built resident above");
+        };
+        let whole = LinearStep {
+            loss: &objective.loss,
+            x: *x,
+            targets: *targets,
+            indices: every_row,
+            first: 0,
+            rows,
+            outputs: objective.outputs,
+        };
         checks::linear_step(
             backend,
             &whole,
@@ -156,6 +195,62 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
             objective.stats_slot(chunks - 1),
         )?;
         Ok(objective)
+    }
+
+    /// The objective of the class-labelled rows of `feed`, passed through
+    /// a ring of device buffers in blocks of about `block_bytes` (rows
+    /// that are not resident on the backend: streamed from disk, or larger
+    /// than the device budget). Chunks are the backend's preferred step
+    /// size on a ring slot, and a block is a whole number of chunks, so
+    /// where a resident pass takes the same chunk size the two give the
+    /// same bits.
+    pub(crate) fn through_ring(
+        backend: &'a B,
+        loss: Loss,
+        outputs: usize,
+        class_weights: Option<&'a B::Buffer>,
+        feed: Box<dyn BlockFeed + 'a>,
+        l2: f64,
+        block_bytes: u64,
+    ) -> Result<Self> {
+        loss.validate()?;
+        check_l2(l2)?;
+        let (rows, features) = (feed.rows(), feed.features());
+        if rows == 0 {
+            return Err(Error::InvalidConfig(
+                "a full-batch objective needs rows, the data has none".into(),
+            ));
+        }
+        let target_rows = block_rows_for(1, features, block_bytes).min(rows);
+        let mut ring = DeviceRing::new(backend, target_rows, features)?;
+        let chunk_rows = backend
+            .preferred_step_rows(ring.slot_rows(), outputs)
+            .clamp(1, target_rows);
+        let block_rows = target_rows / chunk_rows * chunk_rows;
+        if block_rows != target_rows {
+            ring = DeviceRing::new(backend, block_rows, features)?;
+        }
+        let parameters = (features + 1) * outputs;
+        let chunks = rows.div_ceil(chunk_rows);
+        Ok(Self {
+            backend,
+            source: PassRows::Ring {
+                ring,
+                feed,
+                class_weights,
+            },
+            loss,
+            outputs,
+            l2,
+            rows,
+            features,
+            chunk_rows,
+            params: backend.zeros(parameters)?,
+            chunk_gradient: backend.zeros(parameters)?,
+            accumulator: backend.zeros(stats_offset(parameters) + 2 * chunks)?,
+            params_f32: vec![0.0; parameters],
+            last: None,
+        })
     }
 
     /// N, the rows of the dataset.
@@ -213,9 +308,7 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
         }
         self.backend.write(&mut self.params, &self.params_f32)?;
         let with_gradient = gradient.is_some();
-        for chunk in 0..self.chunks() {
-            self.record_chunk(chunk, with_gradient)?;
-        }
+        self.record_pass(with_gradient)?;
         let accumulated = self.backend.read(&self.accumulator)?;
         let value = self.combine(params, &accumulated, gradient);
         match &mut self.last {
@@ -228,37 +321,75 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
         Ok(value)
     }
 
-    /// Records chunk `chunk`'s step and, with the gradient, its share of
-    /// the accumulator.
-    fn record_chunk(&mut self, chunk: usize, with_gradient: bool) -> Result<()> {
-        let first = chunk * self.chunk_rows;
-        let rows = self.chunk_rows.min(self.rows - first);
-        let slot = self.stats_slot(chunk);
-        let step = step_over(&self.data, &self.every_row, first, rows);
-        let parameters = self.dimension();
-        if !with_gradient {
-            return self
-                .backend
-                .linear_step(step, &self.params, None, &mut self.accumulator, slot);
+    /// Records every chunk's step of one pass and, with the gradient, its
+    /// share of the accumulator.
+    fn record_pass(&mut self, with_gradient: bool) -> Result<()> {
+        let chunks = self.chunks();
+        let mut sink = ChunkSink {
+            backend: self.backend,
+            params: &self.params,
+            chunk_gradient: &mut self.chunk_gradient,
+            accumulator: &mut self.accumulator,
+            with_gradient: with_gradient.then_some(self.chunk_rows),
+            stats_base: stats_offset(self.params_f32.len()) / 2,
+            chunk: 0,
+        };
+        match &mut self.source {
+            PassRows::Resident {
+                x,
+                targets,
+                every_row,
+            } => {
+                for chunk in 0..chunks {
+                    let first = chunk * self.chunk_rows;
+                    let rows = self.chunk_rows.min(self.rows - first);
+                    sink.record(LinearStep {
+                        loss: &self.loss,
+                        x,
+                        targets: *targets,
+                        indices: every_row,
+                        first,
+                        rows,
+                        outputs: self.outputs,
+                    })?;
+                }
+            }
+            PassRows::Ring {
+                ring,
+                feed,
+                class_weights,
+            } => {
+                let (loss, outputs, chunk_rows) = (&self.loss, self.outputs, self.chunk_rows);
+                let mut source = feed.blocks(FeedOrder::Sequential, ring.block_rows())?;
+                ring.pass(self.backend, source.as_mut(), feed.labels(), &mut |block| {
+                    let mut first = 0;
+                    while first < block.rows {
+                        let rows = chunk_rows.min(block.rows - first);
+                        sink.record(LinearStep {
+                            loss,
+                            x: block.x,
+                            targets: ResidentTargets::Classes {
+                                labels: block.labels,
+                                class_weights: *class_weights,
+                            },
+                            indices: block.order,
+                            first,
+                            rows,
+                            outputs,
+                        })?;
+                        first += rows;
+                    }
+                    Ok(())
+                })?;
+            }
         }
-        self.backend.linear_step(
-            step,
-            &self.params,
-            Some(&mut self.chunk_gradient),
-            &mut self.accumulator,
-            slot,
-        )?;
-        // Chunk 0 starts the sum (β = 0: whatever the accumulator held is
-        // not read); full chunks add with factor 1.
-        let factor = (rows as f64 / self.chunk_rows as f64) as f32;
-        let keep = if chunk == 0 { 0.0 } else { 1.0 };
-        self.backend.axpby(
-            factor,
-            &self.chunk_gradient,
-            keep,
-            &mut self.accumulator,
-            parameters,
-        )
+        if sink.chunk != chunks {
+            return Err(Error::InvalidConfig(format!(
+                "a pass took {} chunks, {chunks} were planned (the data changed during the run?)",
+                sink.chunk
+            )));
+        }
+        Ok(())
     }
 
     /// The stats slot of chunk `chunk` in the accumulator.
@@ -284,7 +415,7 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
             data_loss += rows / n * stats[2 * chunk] as f64;
             correct += stats[2 * chunk + 1] as f64;
         }
-        let weights = &params[..self.features * self.data.outputs];
+        let weights = &params[..self.features * self.outputs];
         let penalty = self.l2 * weights.iter().map(|w| w * w).sum::<f64>();
         if let Some(gradient) = gradient {
             let scale = self.chunk_rows as f64 / n;
@@ -306,7 +437,7 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
 
 impl<B: Backend> Objective for FullBatchObjective<'_, B> {
     fn dimension(&self) -> usize {
-        (self.features + 1) * self.data.outputs
+        (self.features + 1) * self.outputs
     }
 
     fn value_and_gradient(&mut self, params: &[f64], gradient: &mut [f64]) -> Result<f64> {
@@ -314,21 +445,50 @@ impl<B: Backend> Objective for FullBatchObjective<'_, B> {
     }
 }
 
-/// The step of `data` over `every_row[first..first + rows]`.
-fn step_over<'s, B: Backend>(
-    data: &'s FullBatch<'_, B>,
-    every_row: &'s B::Indices,
-    first: usize,
-    rows: usize,
-) -> LinearStep<'s, B> {
-    LinearStep {
-        loss: &data.loss,
-        x: data.x,
-        targets: data.targets,
-        indices: every_row,
-        first,
-        rows,
-        outputs: data.outputs,
+/// Where a pass's chunk steps go: chunk k writes its stats to slot
+/// `stats_base + k` and, with the gradient, folds `(n_k / n_0)·g_k` into
+/// the accumulator (chunk 0 starts it).
+struct ChunkSink<'s, B: Backend> {
+    backend: &'s B,
+    params: &'s B::Buffer,
+    chunk_gradient: &'s mut B::Buffer,
+    accumulator: &'s mut B::Buffer,
+    /// `Some(n_0)`, the rows of a full chunk, when the gradient is wanted.
+    with_gradient: Option<usize>,
+    stats_base: usize,
+    chunk: usize,
+}
+
+impl<B: Backend> ChunkSink<'_, B> {
+    fn record(&mut self, step: LinearStep<'_, B>) -> Result<()> {
+        let slot = self.stats_base + self.chunk;
+        let chunk = self.chunk;
+        self.chunk += 1;
+        let Some(full_rows) = self.with_gradient else {
+            return self
+                .backend
+                .linear_step(step, self.params, None, self.accumulator, slot);
+        };
+        let rows = step.rows;
+        self.backend.linear_step(
+            step,
+            self.params,
+            Some(self.chunk_gradient),
+            self.accumulator,
+            slot,
+        )?;
+        // Chunk 0 starts the sum (β = 0: whatever the accumulator held is
+        // not read); full chunks add with factor 1.
+        let factor = (rows as f64 / full_rows as f64) as f32;
+        let keep = if chunk == 0 { 0.0 } else { 1.0 };
+        let parameters = self.backend.len(self.chunk_gradient);
+        self.backend.axpby(
+            factor,
+            self.chunk_gradient,
+            keep,
+            self.accumulator,
+            parameters,
+        )
     }
 }
 

@@ -11,11 +11,13 @@
 //! iteration's wall time; validation rows, when there are any, are scored
 //! at every iterate with the same objective.
 
-use super::prepare::{CheckedTargets, Prepared};
+use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
 use super::session::initial_params;
+use super::split_rows::{beyond_device_budget, ring_block_bytes};
 use super::{Checkpoint, Outcome};
 use crate::backend::Backend;
+use crate::backend::ring::HostFeed;
 use crate::config::TrainConfig;
 use crate::history::{EpochRecord, History};
 use crate::objective::{FullBatch, FullBatchObjective, ObjectiveValue};
@@ -41,6 +43,43 @@ fn objective_of<'a, B: Backend>(
         outputs,
     };
     FullBatchObjective::new(backend, batch, l2)
+}
+
+/// The full-batch objective of a split: over its rows uploaded as `data`,
+/// or, without an upload (rows beyond the device budget), passed through
+/// a device ring; the ring takes class targets only.
+fn split_objective<'a, B: Backend>(
+    backend: &'a B,
+    config: &TrainConfig,
+    examples: &'a CheckedExamples<'_>,
+    data: Option<&'a Uploaded<B>>,
+    outputs: usize,
+    class_weights: Option<&'a B::Buffer>,
+    l2: f64,
+) -> Result<FullBatchObjective<'a, B>> {
+    if let Some(data) = data {
+        return objective_of(data, backend, config, outputs, class_weights, l2);
+    }
+    let CheckedTargets::Classes { labels, .. } = &examples.targets else {
+        return Err(Error::InvalidConfig(
+            "real-valued targets are uploaded whole; a device budget below the data's size \
+             needs class labels"
+                .into(),
+        ));
+    };
+    let feed = HostFeed {
+        x: examples.x.view(),
+        labels: labels.view(),
+    };
+    FullBatchObjective::through_ring(
+        backend,
+        config.loss,
+        outputs,
+        class_weights,
+        Box::new(feed),
+        l2,
+        ring_block_bytes(config),
+    )
 }
 
 /// The training objective as the solver sees it, shared through a
@@ -119,29 +158,42 @@ pub(super) fn run<B: Backend>(
     let penalty = (l1 > 0.0).then(|| L1Penalty::on_weights(l1, features, outputs));
     let l1_value = |params: &[f64]| penalty.as_ref().map_or(0.0, |p| p.value(params));
 
-    let train_data = Uploaded::new(backend, train)?;
-    let validation_data = prepared
-        .validation
-        .as_ref()
-        .map(|examples| Uploaded::new(backend, examples))
-        .transpose()?;
     let class_weights = config
         .class_weights
         .as_ref()
         .map(|w| backend.upload(w))
         .transpose()?;
-    let objective = RefCell::new(objective_of(
-        &train_data,
+    let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.x.nrows());
+    let on_ring = beyond_device_budget(config, n + validation_rows, features);
+    let uploaded = |examples| -> Result<Option<Uploaded<B>>> {
+        (!on_ring)
+            .then(|| Uploaded::new(backend, examples))
+            .transpose()
+    };
+    let train_data = uploaded(train)?;
+    let validation_data = prepared.validation.as_ref().map(uploaded).transpose()?;
+    let weights = class_weights.as_ref();
+    let objective = RefCell::new(split_objective(
         backend,
         config,
+        train,
+        train_data.as_ref(),
         outputs,
-        class_weights.as_ref(),
+        weights,
         l2,
     )?);
-    let mut validation = validation_data
-        .as_ref()
-        .map(|data| objective_of(data, backend, config, outputs, class_weights.as_ref(), l2))
-        .transpose()?;
+    let mut validation = match &prepared.validation {
+        Some(examples) => Some(split_objective(
+            backend,
+            config,
+            examples,
+            validation_data.as_ref().and_then(Option::as_ref),
+            outputs,
+            weights,
+            l2,
+        )?),
+        None => None,
+    };
     let has_classes = classes > 0;
 
     let x0: Vec<f64> = initial.iter().map(|&p| p as f64).collect();
@@ -160,15 +212,15 @@ pub(super) fn run<B: Backend>(
             }
             let scored = (|| -> Result<EpochRecord> {
                 let value = value_at(&mut objective.borrow_mut(), params)?;
-                let (val_loss, val_accuracy) = match (&mut validation, &validation_data) {
-                    (Some(objective), Some(data)) => {
+                let (val_loss, val_accuracy) = match &mut validation {
+                    Some(objective) => {
                         let value = objective.evaluate(params, None)?;
                         (
                             Some(value.objective + l1_value(params)),
-                            has_classes.then(|| value.correct as f64 / data.rows as f64),
+                            has_classes.then(|| value.correct as f64 / objective.rows() as f64),
                         )
                     }
-                    _ => (None, None),
+                    None => (None, None),
                 };
                 let seconds = started.elapsed().as_secs_f64();
                 let evaluations = record.function_evaluations - evaluations_before;

@@ -15,7 +15,6 @@ mod members;
 mod open_backend;
 mod prepare;
 mod resident;
-mod ring;
 mod session;
 mod split_rows;
 mod step_plan;

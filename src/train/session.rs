@@ -10,12 +10,13 @@
 use super::Checkpoint;
 use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
-use super::ring::{DeviceRing, block_rows_for};
 use super::split_rows::{
-    PassOrder, ResidentSplit, RingSplit, RowFeed, SplitRows, SplitSource, StepModel, record_step,
+    PassOrder, ResidentSplit, RingSplit, SplitRows, SplitSource, StepModel, beyond_device_budget,
+    record_step, ring_block_bytes,
 };
 use super::step_plan::StepPlan;
 use crate::backend::Backend;
+use crate::backend::ring::{DeviceRing, HostFeed, block_rows_for};
 use crate::config::{Init, TrainConfig};
 use crate::history::EpochRecord;
 use crate::loss::Loss;
@@ -156,13 +157,7 @@ impl<'c, B: Backend> Session<'c, B> {
         };
         let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.x.nrows());
         let validation_steps = validation_rows.div_ceil(plan.batch);
-        let on_ring = match config.device_budget {
-            Some(budget) => {
-                let values = (n + validation_rows) as u64 * features as u64;
-                values.saturating_mul(4) > budget
-            }
-            None => false,
-        };
+        let on_ring = beyond_device_budget(config, n + validation_rows, features);
         let (train_rows, validation) = if on_ring {
             let block_rows = ring_block_rows(config, plan, features);
             let train_rows = ring_split(backend, train, block_rows)?;
@@ -552,15 +547,10 @@ struct ValidationScore {
     accuracy: Option<f64>,
 }
 
-/// Rows per ring block for a run of `config`: whole steps, about a
-/// quarter of the device budget per slot (the ring has two), and at most
-/// 32 MiB, so that a block uploads while the one before it trains.
+/// Rows per ring block for a run of `config`: whole steps of about
+/// [`ring_block_bytes`].
 fn ring_block_rows(config: &TrainConfig, plan: StepPlan, features: usize) -> usize {
-    const MAX_BLOCK_BYTES: u64 = 32 << 20;
-    let target = config
-        .device_budget
-        .map_or(MAX_BLOCK_BYTES, |budget| (budget / 4).min(MAX_BLOCK_BYTES));
-    block_rows_for(plan.batch, features, target)
+    block_rows_for(plan.batch, features, ring_block_bytes(config))
 }
 
 /// A host split that passes through a device ring of `block_rows`-row
@@ -580,10 +570,10 @@ fn ring_split<'c, B: Backend>(
     let ring = DeviceRing::new(backend, block_rows, examples.x.ncols())?;
     Ok(SplitSource::Ring(RingSplit {
         ring,
-        feed: RowFeed::Host {
+        feed: Box::new(HostFeed {
             x: examples.x.view(),
             labels: labels.view(),
-        },
+        }),
     }))
 }
 

@@ -8,12 +8,34 @@
 //! its stats to slot `s`: the same steps, rows and slots, so the same bits.
 
 use super::resident::Uploaded;
-use super::ring::{DeviceRing, GatherBlocks};
 use super::step_plan::StepPlan;
 use crate::Result;
+use crate::backend::ring::{BlockFeed, DeviceRing, FeedOrder};
 use crate::backend::{Backend, LinearStep, ResidentTargets};
+use crate::config::TrainConfig;
 use crate::loss::Loss;
-use ndarray::{ArrayView1, ArrayView2};
+
+/// Whether `rows` rows of `features` f32 features take more than the
+/// run's device budget, and so pass through a device ring.
+pub(super) fn beyond_device_budget(config: &TrainConfig, rows: usize, features: usize) -> bool {
+    config.device_budget.is_some_and(|budget| {
+        (rows as u64)
+            .saturating_mul(features as u64)
+            .saturating_mul(4)
+            > budget
+    })
+}
+
+/// Bytes of one ring block for a run of `config`: a quarter of the device
+/// budget (the ring has two slots, and a block is uploaded beside the one
+/// that trains), at most 32 MiB, which keeps uploads large and the ring
+/// small.
+pub(super) fn ring_block_bytes(config: &TrainConfig) -> u64 {
+    const MAX_BLOCK_BYTES: u64 = 32 << 20;
+    config
+        .device_budget
+        .map_or(MAX_BLOCK_BYTES, |budget| (budget / 4).min(MAX_BLOCK_BYTES))
+}
 
 /// What every step reads besides its rows and the members' weights.
 pub(super) struct StepModel<'a, B: Backend> {
@@ -83,19 +105,11 @@ pub(super) struct ResidentSplit<B: Backend> {
     pub order: B::Indices,
 }
 
-/// Where a ring's blocks come from.
-pub(super) enum RowFeed<'c> {
-    /// A split held on the host, gathered in each pass's order.
-    Host {
-        x: ArrayView2<'c, f32>,
-        labels: ArrayView1<'c, u32>,
-    },
-}
-
-/// A split passed through a ring of device buffers.
+/// A split passed through a ring of device buffers: rows held on the host
+/// ([`crate::backend::ring::HostFeed`]) or streamed from disk.
 pub(super) struct RingSplit<'c, B: Backend> {
     pub ring: DeviceRing<B>,
-    pub feed: RowFeed<'c>,
+    pub feed: Box<dyn BlockFeed + 'c>,
 }
 
 /// A split's rows on a backend, and the stats its steps write: step `s`
@@ -129,6 +143,9 @@ impl<B: Backend> SplitRows<'_, B> {
     /// streamed split's own.
     pub fn epoch_order(&self, plan: StepPlan, seed: u64, epoch: usize) -> PassOrder {
         match &self.rows {
+            SplitSource::Ring(ring) if ring.feed.orders_epochs() => {
+                PassOrder::Streamed { epoch: Some(epoch) }
+            }
             _ => PassOrder::Given(Some(plan.epoch_order(seed, epoch))),
         }
     }
@@ -182,7 +199,7 @@ impl<B: Backend> SplitRows<'_, B> {
                 }
             }
             SplitSource::Ring(RingSplit { ring, feed }) => {
-                let mut visit = |block: super::ring::DeviceBlock<'_, B>| {
+                let mut visit = |block: crate::backend::ring::DeviceBlock<'_, B>| {
                     let data = StepData {
                         x: block.x,
                         labels: Some(block.labels),
@@ -203,16 +220,15 @@ impl<B: Backend> SplitRows<'_, B> {
                     }
                     Ok(())
                 };
-                match feed {
-                    RowFeed::Host { x, labels } => {
-                        let order = match order {
-                            PassOrder::Given(Some(order)) => order,
-                            _ => (0..x.nrows() as u32).collect(),
-                        };
-                        let mut source = GatherBlocks::new(*x, order, ring.block_rows());
-                        ring.pass(backend, &mut source, *labels, &mut visit)?;
+                let order = match order {
+                    PassOrder::Given(Some(order)) => FeedOrder::Rows(order),
+                    PassOrder::Streamed { epoch: Some(epoch) } => FeedOrder::Epoch(epoch),
+                    PassOrder::Given(None) | PassOrder::Streamed { epoch: None } => {
+                        FeedOrder::Sequential
                     }
-                }
+                };
+                let mut source = feed.blocks(order, ring.block_rows())?;
+                ring.pass(backend, source.as_mut(), feed.labels(), &mut visit)?;
             }
         }
         Ok(rows_per_step)

@@ -38,6 +38,67 @@ pub(crate) trait BlockSource {
     fn recycle(&mut self, block: HostBlock);
 }
 
+/// How a pass over a [`BlockFeed`] orders its rows.
+#[derive(Clone, Debug)]
+pub(crate) enum FeedOrder {
+    /// Every row once, in stored order.
+    Sequential,
+    /// These rows (indices into the feed's rows), in this order.
+    Rows(Vec<u32>),
+    /// Training epoch `epoch`'s own order (1-based), for a feed that
+    /// shuffles its rows itself ([`BlockFeed::orders_epochs`]).
+    Epoch(usize),
+}
+
+/// Where the blocks of each pass come from.
+pub(crate) trait BlockFeed {
+    /// Rows in a sequential pass.
+    fn rows(&self) -> usize;
+    /// Features per row.
+    fn features(&self) -> usize;
+    /// The class of each row, by row id.
+    fn labels(&self) -> ArrayView1<'_, u32>;
+    /// Whether a training epoch takes the feed's own order
+    /// ([`FeedOrder::Epoch`]) rather than the step plan's
+    /// ([`FeedOrder::Rows`]).
+    fn orders_epochs(&self) -> bool;
+    /// The blocks of one pass, of `block_rows` rows each.
+    fn blocks(&self, order: FeedOrder, block_rows: usize) -> Result<Box<dyn BlockSource + '_>>;
+}
+
+/// Rows held on the host, gathered into blocks in a pass's order.
+pub(crate) struct HostFeed<'a> {
+    pub x: ArrayView2<'a, f32>,
+    pub labels: ArrayView1<'a, u32>,
+}
+
+impl BlockFeed for HostFeed<'_> {
+    fn rows(&self) -> usize {
+        self.x.nrows()
+    }
+    fn features(&self) -> usize {
+        self.x.ncols()
+    }
+    fn labels(&self) -> ArrayView1<'_, u32> {
+        self.labels
+    }
+    fn orders_epochs(&self) -> bool {
+        false
+    }
+    fn blocks(&self, order: FeedOrder, block_rows: usize) -> Result<Box<dyn BlockSource + '_>> {
+        let order = match order {
+            FeedOrder::Rows(order) => order,
+            FeedOrder::Sequential => (0..self.x.nrows() as u32).collect(),
+            FeedOrder::Epoch(_) => {
+                return Err(Error::InvalidConfig(
+                    "rows held on the host take the step plan's order".into(),
+                ));
+            }
+        };
+        Ok(Box::new(GatherBlocks::new(self.x, order, block_rows)))
+    }
+}
+
 /// The rows `order[..]` of a host-resident matrix, gathered into blocks.
 pub(crate) struct GatherBlocks<'a> {
     x: ArrayView2<'a, f32>,
@@ -143,6 +204,12 @@ impl<B: Backend> DeviceRing<B> {
     /// Rows per block.
     pub fn block_rows(&self) -> usize {
         self.block_rows
+    }
+
+    /// A slot's rows (what a step over a block reads, for
+    /// [`Backend::preferred_step_rows`]).
+    pub fn slot_rows(&self) -> &B::Rows {
+        &self.slots[0].x
     }
 
     /// One pass: each block of `source` goes into the next slot with its
