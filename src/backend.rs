@@ -13,6 +13,7 @@ use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
 use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2};
+use std::sync::Arc;
 
 /// Which kind of device runs a backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,6 +167,12 @@ pub trait Backend {
     fn indices_max(&self, indices: &Self::Indices) -> Option<u32>;
 
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<Self::Rows>;
+    /// The caller's matrix as resident rows: [`Backend::upload_rows`] of
+    /// it by default, shared without a copy where the backend reads host
+    /// memory (the CPU).
+    fn share_rows(&self, x: &Arc<Array2<f32>>) -> Result<Self::Rows> {
+        self.upload_rows(x.view())
+    }
     /// (rows, columns) of a resident matrix.
     fn rows_shape(&self, rows: &Self::Rows) -> (usize, usize);
 

@@ -129,9 +129,33 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
         l2: f64,
         chunk_rows: usize,
     ) -> Result<Self> {
+        Self::build(backend, data, l2, chunk_rows, None)
+    }
+
+    /// The objective of the rows `rows` of `data` alone (indices into its
+    /// matrix, in the order a pass reads them): a split of a matrix read
+    /// in place. The chunks are [`FullBatchObjective::new`]'s.
+    pub fn over_rows(
+        backend: &'a B,
+        data: FullBatch<'a, B>,
+        l2: f64,
+        rows: Vec<u32>,
+    ) -> Result<Self> {
+        let chunk_rows = backend.preferred_step_rows(data.x, data.outputs);
+        Self::build(backend, data, l2, chunk_rows, Some(rows))
+    }
+
+    fn build(
+        backend: &'a B,
+        data: FullBatch<'a, B>,
+        l2: f64,
+        chunk_rows: usize,
+        subset: Option<Vec<u32>>,
+    ) -> Result<Self> {
         data.loss.validate()?;
         check_l2(l2)?;
         let (rows, features) = backend.rows_shape(data.x);
+        let rows = subset.as_ref().map_or(rows, Vec::len);
         if rows == 0 || chunk_rows == 0 {
             return Err(Error::InvalidConfig(format!(
                 "a full-batch objective needs rows and chunks of at least one row, \
@@ -146,7 +170,10 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
         })?;
         let parameters = (features + 1) * data.outputs;
         let chunks = rows.div_ceil(chunk_rows);
-        let every_row = backend.upload_indices(&(0..rows_u32).collect::<Vec<_>>())?;
+        let every_row = match subset {
+            Some(subset) => backend.upload_indices(&subset)?,
+            None => backend.upload_indices(&(0..rows_u32).collect::<Vec<_>>())?,
+        };
         let params = backend.zeros(parameters)?;
         let chunk_gradient = backend.zeros(parameters)?;
         let accumulator = backend.zeros(stats_offset(parameters) + 2 * chunks)?;

@@ -15,7 +15,7 @@ use common::cpu_step::{
 };
 use common::{assert_close_f64, random_vec, rng};
 use lintrain::backend::{LinearStep, ResidentTargets};
-use lintrain::cpu::{Isa, StepKernels};
+use lintrain::cpu::{CpuRows, Isa, StepKernels};
 use lintrain::{Backend, CpuBackend, Error, Loss, Optimizer, Regularizer, UpdateStep};
 use ndarray::Array2;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -292,7 +292,7 @@ fn assert_rejects_bad_input(backend: &CpuBackend) {
     );
 
     let mse = Loss::MeanSquaredError;
-    let narrow_values = Array2::<f32>::zeros((case.x.nrows(), 2));
+    let narrow_values = CpuRows::Owned(Array2::<f32>::zeros((case.x.nrows(), 2)));
     let step = LinearStep {
         loss: &mse,
         targets: ResidentTargets::Values(&narrow_values),

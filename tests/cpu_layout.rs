@@ -3,6 +3,7 @@
 //! give the same results as the row-major one, not a panic.
 
 use lintrain::backend::{Backend, LinearStep, ResidentTargets};
+use lintrain::cpu::CpuRows;
 use lintrain::{CpuBackend, Loss};
 use ndarray::{Array2, ShapeBuilder};
 
@@ -15,12 +16,14 @@ fn value(row: usize, column: usize) -> f32 {
 }
 
 /// The same matrix in row-major and in column-major memory order.
-fn both_layouts(rows: usize, columns: usize) -> (Array2<f32>, Array2<f32>) {
+/// The same matrix in C and Fortran order, as the CPU backend's rows (a
+/// caller may hand its own matrix in, in either order).
+fn both_layouts(rows: usize, columns: usize) -> (CpuRows, CpuRows) {
     let row_major = Array2::from_shape_fn((rows, columns), |(i, j)| value(i, j));
     let column_major = Array2::from_shape_fn((rows, columns).f(), |(i, j)| value(i, j));
     assert!(!column_major.is_standard_layout());
     assert_eq!(row_major, column_major);
-    (row_major, column_major)
+    (CpuRows::Owned(row_major), CpuRows::Owned(column_major))
 }
 
 #[test]
@@ -28,7 +31,7 @@ fn gather_reads_a_fortran_order_matrix_by_rows() {
     let backend = CpuBackend::new();
     let (row_major, column_major) = both_layouts(ROWS, FEATURES);
     let indices = backend.upload_indices(&[4, 0, 2]).unwrap();
-    let gathered = |rows: &Array2<f32>| {
+    let gathered = |rows: &CpuRows| {
         let mut out = backend.zeros(3 * FEATURES).unwrap();
         backend
             .gather(rows, None, &indices, 0, 3, &mut out)
@@ -59,7 +62,7 @@ fn linear_step_takes_fortran_order_rows_and_targets() {
         .unwrap();
     let softmax = Loss::softmax();
     let mse = Loss::MeanSquaredError;
-    let run = |x: &Array2<f32>, targets: ResidentTargets<'_, CpuBackend>, loss: &Loss| {
+    let run = |x: &CpuRows, targets: ResidentTargets<'_, CpuBackend>, loss: &Loss| {
         let step = LinearStep {
             loss,
             x,

@@ -117,6 +117,7 @@ fn validation_rows_given_train_exactly_as_the_fraction_that_holds_them_out() {
             validation_x.view(),
             validation_values.view(),
         )),
+        split: None,
     };
     let explicit = Trainer::new(regression(&given)).fit_data(data).unwrap();
     assert_same_history("values", &by_fraction.history, &explicit.history);
@@ -375,4 +376,43 @@ fn a_fraction_that_holds_out_a_whole_class_is_refused() {
         ..config
     };
     Trainer::new(config).fit(x.view(), labels.view()).unwrap();
+}
+
+/// A split given by row index trains exactly as the same rows copied
+/// apart, and a shared matrix trains in place on the CPU.
+#[test]
+fn a_split_by_index_of_a_shared_matrix_trains_as_its_rows_copied_apart() {
+    use lintrain::{CpuBackend, RowSplit};
+    use std::sync::Arc;
+    let mut rng = rng(3);
+    let x = Array2::from_shape_fn((301, 9), |_| rng.random_range(-1.0f32..1.0));
+    let labels: Array1<u32> = (0..301).map(|i| (i % 4) as u32).collect();
+    let split = RowSplit::stratified(labels.as_slice().unwrap(), 0.3, 9);
+    let config = TrainConfig {
+        epochs: 3,
+        batch_size: lintrain::BatchSize::Rows(17),
+        ..TrainConfig::default()
+    };
+    let copied = {
+        let part = |rows: &[usize]| (x.select(Axis(0), rows), labels.select(Axis(0), rows));
+        let ((tx, ty), (vx, vy)) = (part(&split.train), part(&split.validation));
+        Trainer::new(config.clone())
+            .fit_data_on(
+                &CpuBackend::new(),
+                TrainData::new(Examples::classes(tx.view(), ty.view()))
+                    .with_validation(Examples::classes(vx.view(), vy.view())),
+            )
+            .unwrap()
+    };
+    let shared = Arc::new(x.clone());
+    let in_place = Trainer::new(config)
+        .fit_data_on(
+            &CpuBackend::new(),
+            TrainData::split(Examples::shared_classes(&shared, labels.view()), &split),
+        )
+        .unwrap();
+    assert_eq!(in_place.model.params(), copied.model.params());
+    assert_same_history("split by index", &in_place.history, &copied.history);
+    // Nothing kept a handle on the shared matrix after training.
+    assert_eq!(Arc::strong_count(&shared), 1);
 }

@@ -66,15 +66,17 @@ pub(crate) trait BlockFeed {
     fn blocks(&self, order: FeedOrder, block_rows: usize) -> Result<Box<dyn BlockSource + '_>>;
 }
 
-/// Rows held on the host, gathered into blocks in a pass's order.
+/// Rows held on the host, gathered into blocks in a pass's order: the
+/// rows `subset` of `x` (all when `None`).
 pub(crate) struct HostFeed<'a> {
     pub x: ArrayView2<'a, f32>,
     pub labels: ArrayView1<'a, u32>,
+    pub subset: Option<Vec<u32>>,
 }
 
 impl BlockFeed for HostFeed<'_> {
     fn rows(&self) -> usize {
-        self.x.nrows()
+        self.subset.as_ref().map_or(self.x.nrows(), Vec::len)
     }
     fn features(&self) -> usize {
         self.x.ncols()
@@ -86,10 +88,14 @@ impl BlockFeed for HostFeed<'_> {
         false
     }
     fn blocks(&self, order: FeedOrder, block_rows: usize) -> Result<Box<dyn BlockSource + '_>> {
-        let order = match order {
-            FeedOrder::Rows(order) => order,
-            FeedOrder::Sequential => (0..self.x.nrows() as u32).collect(),
-            FeedOrder::Epoch(_) => {
+        let order = match (order, &self.subset) {
+            (FeedOrder::Rows(order), None) => order,
+            (FeedOrder::Rows(order), Some(subset)) => {
+                order.iter().map(|&i| subset[i as usize]).collect()
+            }
+            (FeedOrder::Sequential, None) => (0..self.x.nrows() as u32).collect(),
+            (FeedOrder::Sequential, Some(subset)) => subset.clone(),
+            (FeedOrder::Epoch(_), _) => {
                 return Err(Error::InvalidConfig(
                     "rows held on the host take the step plan's order".into(),
                 ));

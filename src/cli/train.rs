@@ -15,17 +15,30 @@ use lintrain::model_file::{SavedModel, format_loss};
 use lintrain::solver::{SolverReport, StopReason};
 use lintrain::train::TargetKind;
 use lintrain::{
-    Checkpoint, Error, Examples, Model, Outcome, RowSplit, Solver, TrainConfig, TrainData, Trainer,
+    Checkpoint, Error, Examples, Model, Outcome, Solver, TrainConfig, TrainData, Trainer,
 };
 use ndarray::{Array1, Array2, Axis};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Standardized split data: rows, class ids.
+/// Standardized data and its class ids, of which the rows `rows` (all
+/// when `None`) form the part.
 struct Part {
-    x: Array2<f32>,
+    x: Arc<Array2<f32>>,
     labels: Array1<u32>,
+    rows: Option<Vec<usize>>,
+}
+
+impl Part {
+    /// The part's class ids.
+    fn part_labels(&self) -> Vec<u32> {
+        match &self.rows {
+            Some(rows) => rows.iter().map(|&r| self.labels[r]).collect(),
+            None => self.labels.to_vec(),
+        }
+    }
 }
 
 pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
@@ -51,17 +64,15 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 
     let n = data.x.nrows();
     let split = validation_split(args, &data)?;
-    let RowSplit {
-        train: train_rows,
-        validation: val_rows,
-    } = split;
+    let (train_rows, val_rows) = (&split.train, &split.validation);
     // A resumed run keeps the standardizer its weights were trained under.
-    // The data is standardized in place and split only when there is a
-    // validation set: one copy of the table at most, not three.
+    // The table is standardized in place, shared with the trainer and
+    // split by row index: it is never copied (the CPU trains on it in
+    // place).
     let standardizer = match &resume {
         Some(resume) => resume.saved.standardizer.clone(),
         None if args.no_standardize => None,
-        None => Some(Standardizer::fit_rows(data.x.view(), &train_rows)?),
+        None => Some(Standardizer::fit_rows(data.x.view(), train_rows)?),
     };
     let mut all = std::mem::take(&mut data.x);
     let (mut test_x, test_labels) = test.unzip();
@@ -72,18 +83,22 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         }
     }
     let labels = Array1::from(std::mem::take(&mut data.labels));
-    let (train, val) = if val_rows.is_empty() {
-        (Part { x: all, labels }, None)
-    } else {
-        let part = |rows: &[usize]| Part {
-            x: all.select(Axis(0), rows),
-            labels: labels.select(Axis(0), rows),
-        };
-        (part(&train_rows), Some(part(&val_rows)))
+    let all = Arc::new(all);
+    let whole = |rows: &[usize]| (rows.len() < n).then(|| rows.to_vec());
+    let train = Part {
+        x: Arc::clone(&all),
+        labels: labels.clone(),
+        rows: whole(train_rows),
     };
+    let val = (!val_rows.is_empty()).then(|| Part {
+        x: Arc::clone(&all),
+        labels: labels.clone(),
+        rows: Some(val_rows.clone()),
+    });
     let test = test_x.zip(test_labels).map(|(x, labels)| Part {
-        x,
+        x: Arc::new(x),
         labels: Array1::from(labels),
+        rows: None,
     });
 
     // --C scales with the training rows, known only now.
@@ -129,7 +144,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         Some(source) => Some(class_weights(
             source,
             &data.classes,
-            train.labels.as_slice(),
+            Some(&train.part_labels()),
         )?),
         None => None,
     };
@@ -149,12 +164,10 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     }
     // The split is made here, to standardize on the training rows only;
     // the library trains on it as given.
-    let result = trainer.fit_data(TrainData {
-        train: Examples::classes(train.x.view(), train.labels.view()),
-        validation: val
-            .as_ref()
-            .map(|v| Examples::classes(v.x.view(), v.labels.view())),
-    });
+    let result = trainer.fit_data(TrainData::split(
+        Examples::shared_classes(&all, labels.view()),
+        &split,
+    ));
     progress.finish();
     let saved_model = |model: Model| {
         SavedModel::new(
@@ -579,7 +592,21 @@ fn class_weight_file(args: &TrainArgs) -> Option<&PathBuf> {
     }
 }
 
-/// Mean data loss and accuracy of `model` on `part`.
+/// Mean data loss and accuracy of `model` on `part`: its rows in place, or
+/// copied out a bounded chunk at a time.
 fn score(model: &Model, part: &Part) -> CliResult<(f64, f64)> {
-    training_data::score(model, part.x.view(), part.labels.view())
+    let Some(rows) = &part.rows else {
+        return training_data::score(model, part.x.view(), part.labels.view());
+    };
+    const CHUNK_ROWS: usize = 1 << 14;
+    let (mut loss_sum, mut hits) = (0.0f64, 0.0f64);
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let x = part.x.select(Axis(0), chunk);
+        let labels = part.labels.select(Axis(0), chunk);
+        let (loss, accuracy) = training_data::score(model, x.view(), labels.view())?;
+        loss_sum += loss * chunk.len() as f64;
+        hits += (accuracy * chunk.len() as f64).round();
+    }
+    let n = rows.len().max(1) as f64;
+    Ok((loss_sum / n, hits / n))
 }

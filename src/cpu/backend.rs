@@ -2,6 +2,7 @@ use super::dot_step::{self, DotScratch};
 use super::lane_tree_sum;
 use super::members_step;
 use super::reference::{RowTarget, argmax, is_correct, loss_row};
+use super::rows::CpuRows;
 use super::simd::Isa;
 use super::step_input::{FusedStep, StepParams, StepTargets, grown};
 use super::tile_step::{self, TileScratch, WIDE_FROM};
@@ -18,7 +19,7 @@ use ndarray::{
     Array2, ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix2, linalg::general_mat_mul,
 };
 use rayon::prelude::*;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Rows per task of a parallel loss.
 const LOSS_CHUNK: usize = 2048;
@@ -159,7 +160,7 @@ impl CpuIndices {
 impl Backend for CpuBackend {
     type Buffer = Vec<f32>;
     type Indices = CpuIndices;
-    type Rows = Array2<f32>;
+    type Rows = CpuRows;
 
     fn info(&self) -> BackendInfo {
         BackendInfo {
@@ -207,29 +208,40 @@ impl Backend for CpuBackend {
         labels.max
     }
 
-    fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
-        Ok(x.as_standard_layout().into_owned())
+    fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<CpuRows> {
+        Ok(CpuRows::Owned(x.as_standard_layout().into_owned()))
     }
-    fn rows_shape(&self, rows: &Array2<f32>) -> (usize, usize) {
+    /// Shares the caller's matrix: no copy.
+    fn share_rows(&self, x: &Arc<Array2<f32>>) -> Result<CpuRows> {
+        if !x.is_standard_layout() {
+            return self.upload_rows(x.view());
+        }
+        Ok(CpuRows::Shared(Arc::clone(x)))
+    }
+    fn rows_shape(&self, rows: &CpuRows) -> (usize, usize) {
         rows.dim()
     }
-    fn write_rows(&self, dst: &mut Array2<f32>, x: ArrayView2<'_, f32>) -> Result<()> {
+    fn write_rows(&self, dst: &mut CpuRows, x: ArrayView2<'_, f32>) -> Result<()> {
         check_rows_fit(dst.dim(), x.dim())?;
-        dst.slice_mut(ndarray::s![..x.nrows(), ..]).assign(&x);
+        dst.to_mut()
+            .slice_mut(ndarray::s![..x.nrows(), ..])
+            .assign(&x);
         Ok(())
     }
     /// Swaps the block in: no copy.
-    fn replace_rows(&self, dst: &mut Array2<f32>, x: Array2<f32>) -> Result<Array2<f32>> {
-        if dst.dim() != x.dim() {
-            self.write_rows(dst, x.view())?;
-            return Ok(x);
+    fn replace_rows(&self, dst: &mut CpuRows, x: Array2<f32>) -> Result<Array2<f32>> {
+        match dst {
+            CpuRows::Owned(owned) if owned.dim() == x.dim() => Ok(std::mem::replace(owned, x)),
+            _ => {
+                self.write_rows(dst, x.view())?;
+                Ok(x)
+            }
         }
-        Ok(std::mem::replace(dst, x))
     }
 
     fn gather(
         &self,
-        src: &Array2<f32>,
+        src: &CpuRows,
         labels: Option<(&CpuIndices, &mut CpuIndices)>,
         indices: &CpuIndices,
         first: usize,
@@ -516,7 +528,7 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn preferred_step_rows(&self, x: &Array2<f32>, outputs: usize) -> usize {
+    fn preferred_step_rows(&self, x: &CpuRows, outputs: usize) -> usize {
         let (rows, features) = x.dim();
         let preferred = match self.step_kernels {
             StepKernels::Fused | StepKernels::FusedDots | StepKernels::FusedTiles => {
@@ -665,7 +677,7 @@ fn with_fused_step<R>(
 }
 
 /// The row-major values of a matrix that went through
-/// `as_standard_layout`. `Rows` is a public `Array2`, so a caller can hand in
+/// `as_standard_layout`. `Rows` is a public enum around an `Array2`, so a caller can hand in
 /// any layout (Fortran order, a transposed or strided view made owned):
 /// `as_standard_layout` borrows a row-major one as it is and copies any
 /// other, so every layout is accepted. The error is for an invariant break

@@ -8,6 +8,7 @@ mod members_step;
 mod members_update;
 mod product_tile;
 pub mod reference;
+mod rows;
 mod simd;
 mod spin_pool;
 mod step_input;
@@ -16,6 +17,7 @@ mod update;
 mod wide_loss;
 
 pub use backend::{CpuBackend, CpuIndices, StepKernels};
+pub use rows::CpuRows;
 pub use simd::Isa;
 
 /// Threads per workgroup of the GPU's single-workgroup reductions; the CPU

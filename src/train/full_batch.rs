@@ -27,9 +27,11 @@ use crate::{Error, Model, Result};
 use std::cell::RefCell;
 use std::time::Instant;
 
-/// The full-batch objective over an uploaded split.
+/// The full-batch objective over the rows `rows` (all when `None`) of an
+/// uploaded matrix.
 fn objective_of<'a, B: Backend>(
     data: &'a Uploaded<B>,
+    rows: Option<&[u32]>,
     backend: &'a B,
     config: &TrainConfig,
     outputs: usize,
@@ -42,7 +44,10 @@ fn objective_of<'a, B: Backend>(
         targets: data.targets(class_weights),
         outputs,
     };
-    FullBatchObjective::new(backend, batch, l2)
+    match rows {
+        Some(rows) => FullBatchObjective::over_rows(backend, batch, l2, rows.to_vec()),
+        None => FullBatchObjective::new(backend, batch, l2),
+    }
 }
 
 /// The full-batch objective of a split: over its rows uploaded as `data`,
@@ -58,7 +63,8 @@ fn split_objective<'a, B: Backend>(
     l2: f64,
 ) -> Result<FullBatchObjective<'a, B>> {
     if let Some(data) = data {
-        return objective_of(data, backend, config, outputs, class_weights, l2);
+        let rows = examples.rows.as_deref();
+        return objective_of(data, rows, backend, config, outputs, class_weights, l2);
     }
     let CheckedTargets::Classes { labels, .. } = &examples.targets else {
         return Err(Error::InvalidConfig(
@@ -70,6 +76,7 @@ fn split_objective<'a, B: Backend>(
     let feed = HostFeed {
         x: examples.x.view(),
         labels: labels.view(),
+        subset: examples.rows.clone(),
     };
     FullBatchObjective::through_ring(
         backend,
@@ -125,7 +132,7 @@ pub(super) fn run<B: Backend>(
     on_model: &mut dyn FnMut(Model),
 ) -> Result<Outcome> {
     let train = &prepared.train;
-    let (n, features) = train.x.dim();
+    let (n, features) = (train.len(), train.x.ncols());
     let (classes, outputs) = match &train.targets {
         CheckedTargets::Classes { classes, .. } => {
             (*classes, config.loss.outputs_for_classes(*classes))
@@ -163,15 +170,17 @@ pub(super) fn run<B: Backend>(
         .as_ref()
         .map(|w| backend.upload(w))
         .transpose()?;
-    let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.x.nrows());
-    let on_ring = beyond_device_budget(config, n + validation_rows, features);
-    let uploaded = |examples| -> Result<Option<Uploaded<B>>> {
-        (!on_ring)
-            .then(|| Uploaded::new(backend, examples))
-            .transpose()
+    let on_ring = beyond_device_budget(config, prepared.uploaded_rows(), features);
+    let train_data = (!on_ring)
+        .then(|| Uploaded::new(backend, train))
+        .transpose()?;
+    // The other part of one split reads the same upload.
+    let validation_data = match &prepared.validation {
+        Some(examples) if !on_ring && !examples.same_data(train) => {
+            Some(Uploaded::new(backend, examples)?)
+        }
+        _ => None,
     };
-    let train_data = uploaded(train)?;
-    let validation_data = prepared.validation.as_ref().map(uploaded).transpose()?;
     let weights = class_weights.as_ref();
     let objective = RefCell::new(split_objective(
         backend,
@@ -187,7 +196,7 @@ pub(super) fn run<B: Backend>(
             backend,
             config,
             examples,
-            validation_data.as_ref().and_then(Option::as_ref),
+            validation_data.as_ref().or(train_data.as_ref()),
             outputs,
             weights,
             l2,

@@ -167,6 +167,7 @@ impl Trainer {
         let data = TrainData {
             train: Examples::classes(x, labels),
             validation: validation.map(|(vx, vy)| Examples::classes(vx, vy)),
+            split: None,
         };
         self.fit_data(data)
     }

@@ -3,11 +3,11 @@
 
 use crate::config::{BatchSize, TrainConfig};
 use crate::dataset::{
-    check_features, check_label_range, check_labels, random_split, select_labels, select_rows,
-    stratified_split,
+    check_features, check_label_range, check_labels, random_split, stratified_split,
 };
 use crate::{Error, Result};
-use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
+use ndarray::{Array2, ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
+use std::sync::Arc;
 
 /// Largest model trained: (D + 1)·C parameters.
 const MAX_PARAMETERS: usize = crate::limits::MAX_PARAMETERS as usize;
@@ -42,6 +42,10 @@ impl TrainTargets<'_> {
 pub struct Examples<'a> {
     pub x: ArrayView2<'a, f32>,
     pub targets: TrainTargets<'a>,
+    /// `x`'s matrix, shared: a backend that reads host memory (the CPU)
+    /// trains on it in place instead of copying it
+    /// ([`crate::Backend::share_rows`]). `None` for a borrowed view.
+    pub shared: Option<&'a Arc<Array2<f32>>>,
 }
 
 impl<'a> Examples<'a> {
@@ -50,6 +54,7 @@ impl<'a> Examples<'a> {
         Self {
             x,
             targets: TrainTargets::Classes(labels),
+            shared: None,
         }
     }
 
@@ -58,6 +63,17 @@ impl<'a> Examples<'a> {
         Self {
             x,
             targets: TrainTargets::Values(targets),
+            shared: None,
+        }
+    }
+
+    /// Shared rows with a class index each: trained in place on the CPU,
+    /// without a copy of the matrix.
+    pub fn shared_classes(x: &'a Arc<Array2<f32>>, labels: ArrayView1<'a, u32>) -> Self {
+        Self {
+            x: x.view(),
+            targets: TrainTargets::Classes(labels),
+            shared: Some(x),
         }
     }
 }
@@ -71,6 +87,10 @@ pub struct TrainData<'a> {
     pub train: Examples<'a>,
     /// Targets of the training targets' kind.
     pub validation: Option<Examples<'a>>,
+    /// Which rows of `train` train and which validate, when the caller
+    /// chose them (instead of `validation` or a validation fraction): the
+    /// rows are read in place, never copied apart.
+    pub split: Option<&'a RowSplit>,
 }
 
 impl<'a> TrainData<'a> {
@@ -79,6 +99,18 @@ impl<'a> TrainData<'a> {
         Self {
             train,
             validation: None,
+            split: None,
+        }
+    }
+
+    /// `examples`, of which the rows `split.train` train and the rows
+    /// `split.validation` are scored after every epoch (none when empty),
+    /// read in place.
+    pub fn split(examples: Examples<'a>, split: &'a RowSplit) -> Self {
+        Self {
+            train: examples,
+            validation: None,
+            split: Some(split),
         }
     }
 
@@ -86,6 +118,7 @@ impl<'a> TrainData<'a> {
     pub fn with_validation(self, validation: Examples<'a>) -> Self {
         Self {
             validation: Some(validation),
+            split: None,
             ..self
         }
     }
@@ -165,10 +198,47 @@ pub(super) enum CheckedTargets<'a> {
     Values(CowArray<'a, f32, Ix2>),
 }
 
-/// Checked rows and their targets.
+/// Checked rows and their targets: the rows `rows` of `x` (all of them
+/// when `None`), read in place.
 pub(super) struct CheckedExamples<'a> {
     pub x: CowArray<'a, f32, Ix2>,
     pub targets: CheckedTargets<'a>,
+    /// Ascending indices into `x` and the targets.
+    pub rows: Option<Vec<u32>>,
+    /// `x`'s matrix, shared, when the caller shared it.
+    pub shared: Option<&'a Arc<Array2<f32>>>,
+}
+
+impl CheckedExamples<'_> {
+    /// Rows in the split.
+    pub fn len(&self) -> usize {
+        self.rows.as_ref().map_or(self.x.nrows(), Vec::len)
+    }
+
+    /// The split's rows as indices into `x`.
+    pub fn row_indices(&self) -> Vec<u32> {
+        match &self.rows {
+            Some(rows) => rows.clone(),
+            None => (0..self.x.nrows() as u32).collect(),
+        }
+    }
+
+    /// Whether `other` reads the same matrix and targets (the other part
+    /// of one split), so that one upload serves both.
+    pub fn same_data(&self, other: &CheckedExamples<'_>) -> bool {
+        let same_x = self.x.as_ptr() == other.x.as_ptr() && self.x.dim() == other.x.dim();
+        let same_targets = match (&self.targets, &other.targets) {
+            (
+                CheckedTargets::Classes { labels: a, .. },
+                CheckedTargets::Classes { labels: b, .. },
+            ) => a.as_ptr() == b.as_ptr() && a.len() == b.len(),
+            (CheckedTargets::Values(a), CheckedTargets::Values(b)) => {
+                a.as_ptr() == b.as_ptr() && a.dim() == b.dim()
+            }
+            _ => false,
+        };
+        same_x && same_targets
+    }
 }
 
 /// A run's checked training and validation rows.
@@ -178,6 +248,16 @@ pub(super) struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
+    /// Rows uploaded when both parts are resident: the training matrix,
+    /// and the validation matrix unless it is the same one.
+    pub fn uploaded_rows(&self) -> usize {
+        let validation = match &self.validation {
+            Some(v) if !v.same_data(&self.train) => v.x.nrows(),
+            _ => 0,
+        };
+        self.train.x.nrows() + validation
+    }
+
     /// (features, score columns) of the model `config` trains on this data.
     pub fn shape(&self, config: &TrainConfig) -> (usize, usize) {
         let outputs = match &self.train.targets {
@@ -192,19 +272,61 @@ impl Prepared<'_> {
 /// when `config.validation_fraction` asks for them, and checks that the run
 /// fits the limits. The first problem is the error.
 pub(super) fn prepare<'a>(config: &TrainConfig, data: TrainData<'a>) -> Result<Prepared<'a>> {
-    let TrainData { train, validation } = data;
-    match train.targets {
-        TrainTargets::Classes(labels) => prepare_classes(config, train.x, labels, validation),
-        TrainTargets::Values(targets) => prepare_values(config, train.x, targets, validation),
+    let TrainData {
+        train,
+        validation,
+        split,
+    } = data;
+    if split.is_some() && validation.is_some() {
+        return Err(Error::InvalidConfig(
+            "give validation rows or a split of the training rows, not both".into(),
+        ));
     }
+    let given = split
+        .map(|split| check_split(split, train.x.nrows()))
+        .transpose()?;
+    match train.targets {
+        TrainTargets::Classes(labels) => prepare_classes(config, train, labels, validation, given),
+        TrainTargets::Values(targets) => prepare_values(config, train, targets, validation, given),
+    }
+}
+
+/// A caller's split as row subsets, its indices checked against `rows`;
+/// an empty validation part means no validation rows.
+fn check_split(split: &RowSplit, rows: usize) -> Result<(Vec<u32>, Option<Vec<u32>>)> {
+    for part in [&split.train, &split.validation] {
+        if let Some((position, &index)) = part.iter().enumerate().find(|(_, r)| **r >= rows) {
+            return Err(Error::IndexOutOfRange {
+                position,
+                index,
+                rows,
+            });
+        }
+    }
+    if split.train.is_empty() {
+        return Err(Error::EmptyData("the split leaves no training rows".into()));
+    }
+    let to_u32 = |part: &[usize]| part.iter().map(|&r| r as u32).collect::<Vec<_>>();
+    let validation = (!split.validation.is_empty()).then(|| to_u32(&split.validation));
+    Ok((to_u32(&split.train), validation))
+}
+
+/// A split's rows as subsets: (train, validation).
+type Subsets = (Vec<u32>, Option<Vec<u32>>);
+
+fn subsets_of(split: RowSplit) -> Subsets {
+    let to_u32 = |part: Vec<usize>| part.into_iter().map(|r| r as u32).collect::<Vec<_>>();
+    (to_u32(split.train), Some(to_u32(split.validation)))
 }
 
 fn prepare_classes<'a>(
     config: &TrainConfig,
-    x: ArrayView2<'a, f32>,
+    train: Examples<'a>,
     labels: ArrayView1<'a, u32>,
     validation: Option<Examples<'a>>,
+    given: Option<Subsets>,
 ) -> Result<Prepared<'a>> {
+    let x = train.x;
     config.validate()?;
     check_features(&x, "features")?;
     let classes = check_labels(&labels, x.nrows(), config.classes)?;
@@ -222,15 +344,27 @@ fn prepare_classes<'a>(
             weights.len()
         )));
     }
-    let examples = |x: CowArray<'a, f32, Ix2>, labels: CowArray<'a, u32, Ix1>| CheckedExamples {
-        x,
-        targets: CheckedTargets::Classes { labels, classes },
+    let examples = |x: ArrayView2<'a, f32>,
+                    labels: ArrayView1<'a, u32>,
+                    rows: Option<Vec<u32>>,
+                    shared: Option<&'a Arc<Array2<f32>>>| CheckedExamples {
+        x: x.into(),
+        targets: CheckedTargets::Classes {
+            labels: labels.into(),
+            classes,
+        },
+        rows,
+        shared,
     };
-    let prepared = match validation {
-        Some(Examples {
-            x: vx,
-            targets: validation_targets,
-        }) => {
+    let prepared = match (validation, given) {
+        (
+            Some(Examples {
+                x: vx,
+                targets: validation_targets,
+                shared: validation_shared,
+            }),
+            _,
+        ) => {
             let TrainTargets::Classes(vy) = validation_targets else {
                 return Err(mixed_kinds(TargetKind::Classes));
             };
@@ -238,11 +372,32 @@ fn prepare_classes<'a>(
             check_same_width(&vx, &x)?;
             check_label_range(&vy, vx.nrows(), Some(classes))?;
             Prepared {
-                train: examples(x.into(), labels.into()),
-                validation: Some(examples(vx.into(), vy.into())),
+                train: examples(x, labels, None, train.shared),
+                validation: Some(examples(vx, vy, None, validation_shared)),
             }
         }
-        None if config.validation_fraction > 0.0 => {
+        (None, Some((train_rows, validation_rows))) => {
+            // A class with rows of which none trains cannot be learned.
+            let mut trained = vec![false; classes];
+            for &row in &train_rows {
+                trained[labels[row as usize] as usize] = true;
+            }
+            if let Some(class) =
+                (0..classes).find(|&c| !trained[c] && labels.iter().any(|&l| l as usize == c))
+            {
+                let rows = labels.iter().filter(|&&l| l as usize == class).count();
+                return Err(Error::EmptyData(format!(
+                    "the split holds out every row of class {class} ({rows} row{}), leaving none to train it",
+                    if rows == 1 { "" } else { "s" }
+                )));
+            }
+            Prepared {
+                train: examples(x, labels, Some(train_rows), train.shared),
+                validation: validation_rows
+                    .map(|rows| examples(x, labels, Some(rows), train.shared)),
+            }
+        }
+        (None, None) if config.validation_fraction > 0.0 => {
             let split =
                 RowSplit::stratified(&labels.to_vec(), config.validation_fraction, config.seed);
             if split.has_empty_part() {
@@ -265,19 +420,15 @@ fn prepare_classes<'a>(
                     if rows == 1 { "" } else { "s" }
                 )));
             }
-            let part = |rows: &[usize]| {
-                examples(
-                    select_rows(&x, rows).into(),
-                    select_labels(&labels, rows).into(),
-                )
-            };
+            let (train_rows, validation_rows) = subsets_of(split);
             Prepared {
-                train: part(&split.train),
-                validation: Some(part(&split.validation)),
+                train: examples(x, labels, Some(train_rows), train.shared),
+                validation: validation_rows
+                    .map(|rows| examples(x, labels, Some(rows), train.shared)),
             }
         }
-        None => Prepared {
-            train: examples(x.into(), labels.into()),
+        (None, None) => Prepared {
+            train: examples(x, labels, None, train.shared),
             validation: None,
         },
     };
@@ -287,10 +438,12 @@ fn prepare_classes<'a>(
 
 fn prepare_values<'a>(
     config: &TrainConfig,
-    x: ArrayView2<'a, f32>,
+    train: Examples<'a>,
     targets: ArrayView2<'a, f32>,
     validation: Option<Examples<'a>>,
+    given: Option<Subsets>,
 ) -> Result<Prepared<'a>> {
+    let x = train.x;
     config.validate()?;
     if !config.loss.takes_real_targets() {
         return Err(Error::InvalidConfig(format!(
@@ -301,15 +454,24 @@ fn prepare_values<'a>(
     check_features(&x, "features")?;
     check_features(&targets, "targets")?;
     check_same_rows(&x, &targets, "target")?;
-    let examples = |x: CowArray<'a, f32, Ix2>, targets: CowArray<'a, f32, Ix2>| CheckedExamples {
-        x,
-        targets: CheckedTargets::Values(targets),
+    let examples = |x: ArrayView2<'a, f32>,
+                    targets: ArrayView2<'a, f32>,
+                    rows: Option<Vec<u32>>,
+                    shared: Option<&'a Arc<Array2<f32>>>| CheckedExamples {
+        x: x.into(),
+        targets: CheckedTargets::Values(targets.into()),
+        rows,
+        shared,
     };
-    let prepared = match validation {
-        Some(Examples {
-            x: vx,
-            targets: validation_targets,
-        }) => {
+    let prepared = match (validation, given) {
+        (
+            Some(Examples {
+                x: vx,
+                targets: validation_targets,
+                shared: validation_shared,
+            }),
+            _,
+        ) => {
             let TrainTargets::Values(vy) = validation_targets else {
                 return Err(mixed_kinds(TargetKind::Values));
             };
@@ -328,30 +490,30 @@ fn prepare_values<'a>(
                 });
             }
             Prepared {
-                train: examples(x.into(), targets.into()),
-                validation: Some(examples(vx.into(), vy.into())),
+                train: examples(x, targets, None, train.shared),
+                validation: Some(examples(vx, vy, None, validation_shared)),
             }
         }
-        None if config.validation_fraction > 0.0 => {
+        (None, Some((train_rows, validation_rows))) => Prepared {
+            train: examples(x, targets, Some(train_rows), train.shared),
+            validation: validation_rows.map(|rows| examples(x, targets, Some(rows), train.shared)),
+        },
+        (None, None) if config.validation_fraction > 0.0 => {
             let split = RowSplit::random(x.nrows(), config.validation_fraction, config.seed);
             if split.has_empty_part() {
                 return Err(Error::EmptyData(
                     "the validation split leaves an empty part".into(),
                 ));
             }
-            let part = |rows: &[usize]| {
-                examples(
-                    select_rows(&x, rows).into(),
-                    select_rows(&targets, rows).into(),
-                )
-            };
+            let (train_rows, validation_rows) = subsets_of(split);
             Prepared {
-                train: part(&split.train),
-                validation: Some(part(&split.validation)),
+                train: examples(x, targets, Some(train_rows), train.shared),
+                validation: validation_rows
+                    .map(|rows| examples(x, targets, Some(rows), train.shared)),
             }
         }
-        None => Prepared {
-            train: examples(x.into(), targets.into()),
+        (None, None) => Prepared {
+            train: examples(x, targets, None, train.shared),
             validation: None,
         },
     };
@@ -412,7 +574,7 @@ fn check_run(
     outputs: usize,
     prepared: &Prepared<'_>,
 ) -> Result<()> {
-    let rows = prepared.train.x.nrows();
+    let rows = prepared.train.len();
     // A step keeps the batch's scores and their gradient: refused here
     // rather than by the allocator in the middle of the first step.
     let batch = match config.batch_size {

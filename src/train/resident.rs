@@ -15,12 +15,21 @@ pub(super) enum ResidentData<B: Backend> {
 pub(super) struct Uploaded<B: Backend> {
     pub x: B::Rows,
     pub targets: ResidentData<B>,
-    pub rows: usize,
 }
 
 impl<B: Backend> Uploaded<B> {
+    /// Uploads the whole matrix and targets the split reads (its rows
+    /// are chosen by index); a matrix the caller shared is shared with the
+    /// backend, without a copy where the backend reads host memory.
     pub fn new(backend: &B, examples: &CheckedExamples<'_>) -> Result<Self> {
-        let x = backend.upload_rows(examples.x.view())?;
+        let x = match examples.shared {
+            Some(shared)
+                if shared.as_ptr() == examples.x.as_ptr() && shared.dim() == examples.x.dim() =>
+            {
+                backend.share_rows(shared)?
+            }
+            _ => backend.upload_rows(examples.x.view())?,
+        };
         let targets = match &examples.targets {
             CheckedTargets::Classes { labels, .. } => {
                 ResidentData::Classes(backend.upload_indices(&labels.to_vec())?)
@@ -29,11 +38,7 @@ impl<B: Backend> Uploaded<B> {
                 ResidentData::Values(backend.upload_rows(values.view())?)
             }
         };
-        Ok(Self {
-            x,
-            targets,
-            rows: examples.x.nrows(),
-        })
+        Ok(Self { x, targets })
     }
 
     /// The targets as a step or an objective reads them, with the class

@@ -25,6 +25,7 @@ use crate::{Error, Model, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// The model's dimensions.
@@ -135,7 +136,7 @@ impl<'c, B: Backend> Session<'c, B> {
         let config = &configs[0];
         let members = configs.len();
         let train = &prepared.train;
-        let (n, features) = train.x.dim();
+        let (n, features) = (train.len(), train.x.ncols());
         let (classes, outputs) = match &train.targets {
             CheckedTargets::Classes { classes, .. } => {
                 (*classes, config.loss.outputs_for_classes(*classes))
@@ -155,9 +156,9 @@ impl<'c, B: Backend> Session<'c, B> {
             }
             None => initial_params(config, features, outputs),
         };
-        let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.x.nrows());
+        let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.len());
         let validation_steps = validation_rows.div_ceil(plan.batch);
-        let on_ring = beyond_device_budget(config, n + validation_rows, features);
+        let on_ring = beyond_device_budget(config, prepared.uploaded_rows(), features);
         let (train_rows, validation) = if on_ring {
             let block_rows = ring_block_rows(config, plan, features);
             let train_rows = ring_split(backend, train, block_rows)?;
@@ -169,18 +170,30 @@ impl<'c, B: Backend> Session<'c, B> {
         } else {
             // A fixed upload order: when two buffers are too large for the
             // device, the error always names the same one.
-            let data = Uploaded::new(backend, train)?;
+            let data = Rc::new(Uploaded::new(backend, train)?);
             let order = backend.upload_indices(&vec![0; plan.order_len()])?;
-            let train_rows = SplitSource::Resident(ResidentSplit { data, order });
             let validation = match &prepared.validation {
                 Some(examples) => {
-                    let data = Uploaded::new(backend, examples)?;
-                    let every_row: Vec<u32> = (0..data.rows as u32).collect();
-                    let order = backend.upload_indices(&every_row)?;
-                    Some(SplitSource::Resident(ResidentSplit { data, order }))
+                    // The other part of one split reads the same upload.
+                    let data = if examples.same_data(train) {
+                        Rc::clone(&data)
+                    } else {
+                        Rc::new(Uploaded::new(backend, examples)?)
+                    };
+                    let order = backend.upload_indices(&examples.row_indices())?;
+                    Some(SplitSource::Resident(ResidentSplit {
+                        data,
+                        subset: None,
+                        order,
+                    }))
                 }
                 None => None,
             };
+            let train_rows = SplitSource::Resident(ResidentSplit {
+                data,
+                subset: train.rows.clone(),
+                order,
+            });
             (train_rows, validation)
         };
         let validation = match validation {
@@ -573,6 +586,7 @@ fn ring_split<'c, B: Backend>(
         feed: Box::new(HostFeed {
             x: examples.x.view(),
             labels: labels.view(),
+            subset: examples.rows.clone(),
         }),
     }))
 }

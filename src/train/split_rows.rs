@@ -14,6 +14,7 @@ use crate::backend::ring::{BlockFeed, DeviceRing, FeedOrder};
 use crate::backend::{Backend, LinearStep, ResidentTargets};
 use crate::config::TrainConfig;
 use crate::loss::Loss;
+use std::rc::Rc;
 
 /// Whether `rows` rows of `features` f32 features take more than the
 /// run's device budget, and so pass through a device ring.
@@ -97,11 +98,14 @@ pub(super) fn record_step<B: Backend>(
     }
 }
 
-/// A split resident on the backend.
+/// A split resident on the backend: its rows `subset` (all when `None`)
+/// of the uploaded matrix, which the other split may read too.
 pub(super) struct ResidentSplit<B: Backend> {
-    pub data: Uploaded<B>,
-    /// The rows the steps read, in order: the epoch's order for training,
-    /// every row in turn for validation.
+    pub data: Rc<Uploaded<B>>,
+    pub subset: Option<Vec<u32>>,
+    /// The rows the steps read, in order, as indices into the uploaded
+    /// matrix: the epoch's order for training, every row of the split in
+    /// turn for validation.
     pub order: B::Indices,
 }
 
@@ -172,7 +176,12 @@ impl<B: Backend> SplitRows<'_, B> {
         match &mut self.rows {
             SplitSource::Resident(split) => {
                 let len = match order {
-                    PassOrder::Given(Some(order)) => {
+                    PassOrder::Given(Some(mut order)) => {
+                        if let Some(subset) = &split.subset {
+                            for row in &mut order {
+                                *row = subset[*row as usize];
+                            }
+                        }
                         backend.write_indices(&mut split.order, &order)?;
                         order.len()
                     }

@@ -7,7 +7,7 @@
 use super::{assert_close, assert_close_f64, nan_vec, random_labels, random_vec, rng};
 use lintrain::backend::{LinearStep, ResidentTargets, unfused_linear_step};
 use lintrain::cpu::reference::{RowTargets, loss_rows};
-use lintrain::cpu::{CpuIndices, Isa, StepKernels};
+use lintrain::cpu::{CpuIndices, CpuRows, Isa, StepKernels};
 use lintrain::{Backend, CpuBackend, Loss};
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -88,9 +88,9 @@ impl Case {
 
 /// The case uploaded to one backend.
 pub struct Resident {
-    pub x: Array2<f32>,
+    pub x: CpuRows,
     pub labels: CpuIndices,
-    pub values: Array2<f32>,
+    pub values: CpuRows,
     pub weights: Vec<f32>,
     pub indices: CpuIndices,
 }
