@@ -39,6 +39,7 @@ mod npy;
 mod npz;
 mod source;
 mod standardizer;
+pub mod stream;
 
 pub use csv::{Delimiter, HeaderMode};
 pub use format::Format;

@@ -157,7 +157,7 @@ fn split_by_shape(a: &[usize], b: &[usize]) -> Option<bool> {
 }
 
 /// How errors name an array of the archive.
-fn member_path(archive: &Path, key: &str) -> PathBuf {
+pub(crate) fn member_path(archive: &Path, key: &str) -> PathBuf {
     PathBuf::from(format!("{} (array {key:?})", archive.display()))
 }
 

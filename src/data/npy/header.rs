@@ -3,10 +3,10 @@
 
 /// The three entries of a `.npy` header.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Header {
-    pub(super) descr: String,
-    pub(super) fortran_order: bool,
-    pub(super) shape: Vec<usize>,
+pub(crate) struct Header {
+    pub(crate) descr: String,
+    pub(crate) fortran_order: bool,
+    pub(crate) shape: Vec<usize>,
 }
 
 /// The header, a Python dict literal as NumPy writes it (`{'descr': '<f4',
@@ -14,7 +14,7 @@ pub(super) struct Header {
 /// newline), read strictly as NumPy reads it: exactly these three keys,
 /// each once, the dict closed, nothing but padding after it. A header cut
 /// short or with a key twice is a damaged file, not one to guess at.
-pub(super) fn parse_header(text: &str) -> std::result::Result<Header, String> {
+pub(crate) fn parse_header(text: &str) -> std::result::Result<Header, String> {
     let mut cursor = Cursor {
         bytes: text.as_bytes(),
         at: 0,

@@ -10,7 +10,7 @@
 //! against [`MAX_TABLE_VALUES`] before anything is allocated, and the data
 //! is converted in one pass over a borrowed slice.
 
-mod header;
+pub(crate) mod header;
 
 use super::format::NPY_MAGIC;
 use super::labels::{IntegerLabels, LabelsError, RawLabels, TextLabels, too_many};
@@ -23,7 +23,7 @@ use ndarray::Array2;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Float,
     Signed,
     Unsigned,
@@ -211,7 +211,7 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<NpyArray<'a>> {
 }
 
 /// A shape as Python writes the tuple: `(3,)`, `(0, 5)`.
-fn tuple(shape: &[usize]) -> String {
+pub(crate) fn tuple(shape: &[usize]) -> String {
     match shape {
         [size] => format!("({size},)"),
         _ => format!(
@@ -226,7 +226,7 @@ fn tuple(shape: &[usize]) -> String {
 }
 
 /// Kind, item size in bytes and whether the items are big-endian.
-fn parse_descr(path: &Path, descr: &str) -> Result<(Kind, usize, bool)> {
+pub(crate) fn parse_descr(path: &Path, descr: &str) -> Result<(Kind, usize, bool)> {
     let unsupported = || {
         format_error(
             path,
