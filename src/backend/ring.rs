@@ -22,13 +22,9 @@ use ndarray::{Array2, ArrayView1, ArrayView2};
 pub(crate) const RING_SLOTS: usize = 2;
 
 /// A block of rows on the host: `x` has room for a full block, its first
-/// `rows` rows are filled, and `row_ids[i]` names row `i` in the source's
-/// label table.
-pub(crate) struct HostBlock {
-    pub x: Array2<f32>,
-    pub rows: usize,
-    pub row_ids: Vec<u32>,
-}
+/// `rows` rows are filled, and `row_ids[i]` names row `i` in the feed's
+/// label table (a stream's blocks as they come).
+pub(crate) use crate::data::stream::Block as HostBlock;
 
 /// The blocks of one pass, in order.
 pub(crate) trait BlockSource {

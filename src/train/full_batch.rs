@@ -15,6 +15,7 @@ use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
 use super::session::initial_params;
 use super::split_rows::{beyond_device_budget, ring_block_bytes};
+use super::streamed::{DiskFeed, StreamedData, StreamedSplit};
 use super::{Checkpoint, Outcome};
 use crate::backend::Backend;
 use crate::backend::ring::HostFeed;
@@ -119,9 +120,9 @@ fn to_f32(params: &[f64]) -> Vec<f32> {
     params.iter().map(|&p| p as f32).collect()
 }
 
-/// Runs L-BFGS from the checkpoint's model (a warm start) or the
-/// configured initial weights, calling `on_iteration` with each record and
-/// `on_model` with each iterate's model.
+/// Runs L-BFGS on resident data from the checkpoint's model (a warm
+/// start) or the configured initial weights, calling `on_iteration` with
+/// each record and `on_model` with each iterate's model.
 pub(super) fn run<B: Backend>(
     backend: &B,
     config: &TrainConfig,
@@ -139,32 +140,7 @@ pub(super) fn run<B: Backend>(
         }
         CheckedTargets::Values(values) => (0, values.ncols()),
     };
-    let model_of =
-        |params: &[f32]| Model::from_params(params, features, outputs, config.loss, classes);
-    let initial = match resume {
-        Some(checkpoint) => {
-            let model = &checkpoint.model;
-            if model.features() != features || model.outputs() != outputs {
-                return Err(Error::ShapeMismatch {
-                    op: "resume",
-                    detail: format!(
-                        "the starting model is {}×{}, the data needs {features}×{outputs}",
-                        model.features(),
-                        model.outputs()
-                    ),
-                });
-            }
-            model.params()
-        }
-        None => initial_params(config, features, outputs),
-    };
-    on_model(model_of(&initial));
-
-    let (l1, l2) = config.regularizer.coefficients();
-    let (l1, l2) = (l1 as f64, l2 as f64);
-    let penalty = (l1 > 0.0).then(|| L1Penalty::on_weights(l1, features, outputs));
-    let l1_value = |params: &[f64]| penalty.as_ref().map_or(0.0, |p| p.value(params));
-
+    let l2 = config.regularizer.coefficients().1 as f64;
     let class_weights = config
         .class_weights
         .as_ref()
@@ -191,7 +167,7 @@ pub(super) fn run<B: Backend>(
         weights,
         l2,
     )?);
-    let mut validation = match &prepared.validation {
+    let validation = match &prepared.validation {
         Some(examples) => Some(split_objective(
             backend,
             config,
@@ -203,6 +179,151 @@ pub(super) fn run<B: Backend>(
         )?),
         None => None,
     };
+    let shape = Shape {
+        rows: n,
+        features,
+        classes,
+        outputs,
+    };
+    solve(
+        backend,
+        config,
+        options,
+        shape,
+        objective,
+        validation,
+        resume,
+        on_iteration,
+        on_model,
+    )
+}
+
+/// Runs L-BFGS on data streamed from disk: each evaluation of the
+/// training objective (and of the validation rows' at each iterate) is one
+/// streamed pass through a device ring.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_streamed<B: Backend>(
+    backend: &B,
+    config: &TrainConfig,
+    options: &LbfgsOptions,
+    data: &StreamedData,
+    classes: usize,
+    split: StreamedSplit,
+    resume: Option<&Checkpoint>,
+    on_iteration: &mut dyn FnMut(&EpochRecord),
+    on_model: &mut dyn FnMut(Model),
+) -> Result<Outcome> {
+    let outputs = config.loss.outputs_for_classes(classes);
+    let class_weights = config
+        .class_weights
+        .as_ref()
+        .map(|w| backend.upload(w))
+        .transpose()?;
+    let weights = class_weights.as_ref();
+    let objective = RefCell::new(streamed_objective(
+        backend,
+        config,
+        DiskFeed::train(data, config, split),
+        outputs,
+        weights,
+    )?);
+    let validation = match DiskFeed::validation(data, config, split) {
+        Some(feed) => Some(streamed_objective(backend, config, feed, outputs, weights)?),
+        None => None,
+    };
+    let shape = Shape {
+        rows: split.train,
+        features: data.shards.features(),
+        classes,
+        outputs,
+    };
+    solve(
+        backend,
+        config,
+        options,
+        shape,
+        objective,
+        validation,
+        resume,
+        on_iteration,
+        on_model,
+    )
+}
+
+/// The full-batch objective of one part of streamed data.
+fn streamed_objective<'a, B: Backend>(
+    backend: &'a B,
+    config: &TrainConfig,
+    feed: DiskFeed<'a>,
+    outputs: usize,
+    class_weights: Option<&'a B::Buffer>,
+) -> Result<FullBatchObjective<'a, B>> {
+    FullBatchObjective::through_ring(
+        backend,
+        config.loss,
+        outputs,
+        class_weights,
+        Box::new(feed),
+        config.regularizer.coefficients().1 as f64,
+        ring_block_bytes(config),
+    )
+}
+
+/// A full-batch run's training rows and model shape.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    rows: usize,
+    features: usize,
+    /// 0 for real-valued targets.
+    classes: usize,
+    outputs: usize,
+}
+
+/// The solver's loop over the training objective, scoring the validation
+/// objective at each iterate.
+#[allow(clippy::too_many_arguments)]
+fn solve<B: Backend>(
+    backend: &B,
+    config: &TrainConfig,
+    options: &LbfgsOptions,
+    shape: Shape,
+    objective: RefCell<FullBatchObjective<'_, B>>,
+    mut validation: Option<FullBatchObjective<'_, B>>,
+    resume: Option<&Checkpoint>,
+    on_iteration: &mut dyn FnMut(&EpochRecord),
+    on_model: &mut dyn FnMut(Model),
+) -> Result<Outcome> {
+    let Shape {
+        rows: n,
+        features,
+        classes,
+        outputs,
+    } = shape;
+    let model_of =
+        |params: &[f32]| Model::from_params(params, features, outputs, config.loss, classes);
+    let initial = match resume {
+        Some(checkpoint) => {
+            let model = &checkpoint.model;
+            if model.features() != features || model.outputs() != outputs {
+                return Err(Error::ShapeMismatch {
+                    op: "resume",
+                    detail: format!(
+                        "the starting model is {}×{}, the data needs {features}×{outputs}",
+                        model.features(),
+                        model.outputs()
+                    ),
+                });
+            }
+            model.params()
+        }
+        None => initial_params(config, features, outputs),
+    };
+    on_model(model_of(&initial));
+
+    let l1 = config.regularizer.coefficients().0 as f64;
+    let penalty = (l1 > 0.0).then(|| L1Penalty::on_weights(l1, features, outputs));
+    let l1_value = |params: &[f64]| penalty.as_ref().map_or(0.0, |p| p.value(params));
+
     let has_classes = classes > 0;
 
     let x0: Vec<f64> = initial.iter().map(|&p| p as f64).collect();

@@ -19,12 +19,16 @@ mod session;
 mod split_rows;
 mod step_plan;
 mod stopping;
+mod streamed;
 
 pub use member_memory::{BYTES_PER_MEMBER_PARAMETER, members_fit};
 pub use members::{MemberFit, fit_members_on};
 pub use open_backend::OpenedBackend;
 pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, UntrainedClass};
 pub(crate) use session::initial_model;
+pub use streamed::{
+    DEFAULT_CHUNK_BYTES, StreamedData, StreamedSplit, chunk_rows_for, fit_streamed_standardizer,
+};
 
 use crate::backend::Backend;
 use crate::history::{EpochRecord, History};
@@ -232,6 +236,68 @@ impl Trainer {
         )
     }
 
+    /// Trains on data streamed from disk ([`StreamedData`]) with the
+    /// backend `config.backend` names: the same run as on the rows held in
+    /// memory, each epoch (each L-BFGS evaluation) one streamed pass; the
+    /// validation rows are `config.validation_fraction` of the rows,
+    /// chosen per row by a seeded hash of its index.
+    pub fn fit_streamed(&mut self, data: &StreamedData) -> Result<Outcome> {
+        let checked = streamed::check_streamed(&self.config, data)?;
+        match self.config.backend.open()? {
+            OpenedBackend::Cpu(cpu) => self.run_streamed(&cpu, data, checked),
+            OpenedBackend::Gpu(gpu) => self.run_streamed(&*gpu, data, checked),
+        }
+    }
+
+    /// [`Trainer::fit_streamed`] on a backend the caller opened.
+    pub fn fit_streamed_on<B: Backend>(
+        &mut self,
+        backend: &B,
+        data: &StreamedData,
+    ) -> Result<Outcome> {
+        let checked = streamed::check_streamed(&self.config, data)?;
+        self.run_streamed(backend, data, checked)
+    }
+
+    fn run_streamed<B: Backend>(
+        &mut self,
+        backend: &B,
+        data: &StreamedData,
+        (classes, split): (usize, StreamedSplit),
+    ) -> Result<Outcome> {
+        if let crate::Solver::Lbfgs(options) = self.config.solver {
+            let mut on_epoch = self.on_epoch.take();
+            let last_finite = &mut self.last_finite;
+            let outcome = full_batch::run_streamed(
+                backend,
+                &self.config,
+                &options,
+                data,
+                classes,
+                split,
+                self.resume.as_ref(),
+                &mut |record| {
+                    if let Some(callback) = on_epoch.as_mut() {
+                        callback(record);
+                    }
+                },
+                &mut |model| *last_finite = Some(model),
+            );
+            self.on_epoch = on_epoch;
+            return outcome;
+        }
+        let config = self.config.clone();
+        let session = Session::streamed(
+            backend,
+            std::slice::from_ref(&config),
+            data,
+            classes,
+            split,
+            self.resume.as_ref(),
+        )?;
+        self.run_session(backend, session)
+    }
+
     /// The epochs, from the checkpoint's (or the first) to the last or the
     /// epoch limit, unless early stopping or the tolerance rule ends them
     /// sooner.
@@ -239,7 +305,17 @@ impl Trainer {
         if let crate::Solver::Lbfgs(_) = self.config.solver {
             return self.run_full_batch(backend, prepared);
         }
-        let mut session = Session::new(backend, &self.config, prepared, self.resume.as_ref())?;
+        let config = self.config.clone();
+        let session = Session::new(backend, &config, prepared, self.resume.as_ref())?;
+        self.run_session(backend, session)
+    }
+
+    /// Runs `session`'s epochs (see [`Trainer::run_on`]).
+    fn run_session<B: Backend>(
+        &mut self,
+        backend: &B,
+        mut session: Session<'_, B>,
+    ) -> Result<Outcome> {
         self.last_finite = Some(session.latest_model().clone());
         let total_epochs = self.config.epochs;
         let last_epoch = self

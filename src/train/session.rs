@@ -15,6 +15,7 @@ use super::split_rows::{
     record_step, ring_block_bytes,
 };
 use super::step_plan::StepPlan;
+use super::streamed::{DiskFeed, StreamedData, StreamedSplit};
 use crate::backend::Backend;
 use crate::backend::ring::{DeviceRing, HostFeed, block_rows_for};
 use crate::config::{Init, TrainConfig};
@@ -103,6 +104,16 @@ pub(super) struct Session<'c, B: Backend> {
     latest: Vec<HostWeights>,
 }
 
+/// What a session is built from: the model's shape, the step plan, the
+/// initial weights, and each part's rows with their number.
+struct SessionParts<'c, B: Backend> {
+    shape: ModelShape,
+    plan: StepPlan,
+    initial: Vec<f32>,
+    train: (SplitSource<'c, B>, usize),
+    validation: Option<(SplitSource<'c, B>, usize)>,
+}
+
 /// One member's epoch: its record, or the [`Error::Diverged`] that ends it.
 pub(super) type MemberEpoch = (usize, Result<EpochRecord>);
 
@@ -134,7 +145,6 @@ impl<'c, B: Backend> Session<'c, B> {
         resume: Option<&Checkpoint>,
     ) -> Result<Self> {
         let config = &configs[0];
-        let members = configs.len();
         let train = &prepared.train;
         let (n, features) = (train.len(), train.x.ncols());
         let (classes, outputs) = match &train.targets {
@@ -157,7 +167,6 @@ impl<'c, B: Backend> Session<'c, B> {
             None => initial_params(config, features, outputs),
         };
         let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.len());
-        let validation_steps = validation_rows.div_ceil(plan.batch);
         let on_ring = beyond_device_budget(config, prepared.uploaded_rows(), features);
         let (train_rows, validation) = if on_ring {
             let block_rows = ring_block_rows(config, plan, features);
@@ -196,11 +205,85 @@ impl<'c, B: Backend> Session<'c, B> {
             });
             (train_rows, validation)
         };
+        let parts = SessionParts {
+            shape,
+            plan,
+            initial,
+            train: (train_rows, n),
+            validation: validation.map(|rows| (rows, validation_rows)),
+        };
+        Self::assemble(backend, configs, parts, resume)
+    }
+
+    /// A session over data streamed from disk ([`super::streamed`]): both
+    /// parts of the split pass through device rings every epoch.
+    pub fn streamed(
+        backend: &'c B,
+        configs: &'c [TrainConfig],
+        data: &'c StreamedData,
+        classes: usize,
+        split: StreamedSplit,
+        resume: Option<&Checkpoint>,
+    ) -> Result<Self> {
+        let config = &configs[0];
+        let features = data.shards.features();
+        let shape = ModelShape {
+            features,
+            outputs: config.loss.outputs_for_classes(classes),
+            classes,
+        };
+        let plan = StepPlan::new(config, split.train);
+        let initial = match resume {
+            Some(checkpoint) => {
+                check_resume(checkpoint, config, shape, plan)?;
+                checkpoint.model.params()
+            }
+            None => initial_params(config, features, shape.outputs),
+        };
+        let block_rows = ring_block_rows(config, plan, features);
+        let ring = |feed: DiskFeed<'c>| -> Result<SplitSource<'c, B>> {
+            Ok(SplitSource::Ring(RingSplit {
+                ring: DeviceRing::new(backend, block_rows, features)?,
+                feed: Box::new(feed),
+            }))
+        };
+        let train = ring(DiskFeed::train(data, config, split))?;
+        let validation = match DiskFeed::validation(data, config, split) {
+            Some(feed) => Some((ring(feed)?, split.validation)),
+            None => None,
+        };
+        let parts = SessionParts {
+            shape,
+            plan,
+            initial,
+            train: (train, split.train),
+            validation,
+        };
+        Self::assemble(backend, configs, parts, resume)
+    }
+
+    /// The session over its parts: each member's buffers, the stats, and
+    /// the position (the checkpoint's when resuming).
+    fn assemble(
+        backend: &'c B,
+        configs: &'c [TrainConfig],
+        parts: SessionParts<'c, B>,
+        resume: Option<&Checkpoint>,
+    ) -> Result<Self> {
+        let SessionParts {
+            shape,
+            plan,
+            initial,
+            train: (train_rows, n),
+            validation,
+        } = parts;
+        let config = &configs[0];
+        let members = configs.len();
         let validation = match validation {
-            Some(rows) => Some(SplitRows {
+            Some((rows, len)) => Some(SplitRows {
                 rows,
-                stats: backend.zeros(2 * members * validation_steps)?,
-                len: validation_rows,
+                stats: backend.zeros(2 * members * len.div_ceil(plan.batch))?,
+                len,
             }),
             None => None,
         };
