@@ -9,7 +9,7 @@ use super::progress::Progress;
 use super::sweep_args::SweepArgs;
 use super::sweep_report::{best_line, json_report, table};
 use super::train::{check_before_loading, describe_regularizer, method_name, name_list};
-use super::training_data::{load_test, load_training_data, score, validation_split};
+use super::training_data::{load_resident_training_data, load_test, score, validation_split};
 use super::{CliError, CliResult, sweep_plot};
 use lintrain::model_file::SavedModel;
 use lintrain::sweep::{Grid, Selection, SweepConfig, SweepOutcome, Sweeper, SweptParameter};
@@ -22,8 +22,8 @@ pub fn run(args: &SweepArgs, quiet: bool) -> CliResult {
     let train = &args.train;
     let grid = args.grid();
     let selection = check_sweep(args, &grid)?;
-    let data = load_training_data(train)?;
-    let test = load_test(train, &data)?;
+    let data = load_resident_training_data(train, &log)?;
+    let test = load_test(train, &data.classes, data.x.ncols())?;
     let class_count = data.classes.len();
     let n = data.labels.len();
     // With a validation split, the rows that train (as `train` counts them

@@ -7,10 +7,12 @@ use super::json::{FinalMetrics, backend_name, train_report};
 use super::log::Log;
 use super::paths::{Named, check_outputs};
 use super::progress::Progress;
-use super::training_data::{self, Labelled, load_test, load_training_data, validation_split};
+use super::training_data::{
+    self, Labelled, TrainingData, load_test, load_training_data, validation_split,
+};
 use super::{CliError, CliResult, plot};
 use lintrain::checkpoint_file::SavedCheckpoint;
-use lintrain::data::Standardizer;
+use lintrain::data::{ClassMap, Standardizer};
 use lintrain::model_file::{SavedModel, format_loss};
 use lintrain::solver::{SolverReport, StopReason};
 use lintrain::train::TargetKind;
@@ -54,13 +56,18 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
                 .map_err(|e| CliError::new(format!("--resume: {e}")))
         })
         .transpose()?;
-    let mut data = load_training_data(args)?;
+    let mut data = match load_training_data(args, &log)? {
+        TrainingData::Resident(data) => data,
+        TrainingData::Streamed(input) => {
+            return super::train_streamed::run(args, &log, started, config, resume, input);
+        }
+    };
     let features = data.x.ncols();
     if let (Some(resume), Some(path)) = (&resume, &args.resume) {
         check_resume(resume, &config, &data, args.no_standardize)
             .map_err(|reason| CliError::new(format!("--resume {}: {reason}", path.display())))?;
     }
-    let test = load_test(args, &data)?;
+    let test = load_test(args, &data.classes, data.x.ncols())?;
 
     let n = data.x.nrows();
     let split = validation_split(args, &data)?;
@@ -169,6 +176,73 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         &split,
     ));
     progress.finish();
+    let last_finite = trainer.last_finite_model().cloned();
+    // A model whose scores overflow f32 on a split has no metrics there.
+    let score_final = |model: &Model| -> CliResult<FinalMetrics> {
+        let scored = |split: &str, part: &Part| {
+            score(model, part).map_err(|e| {
+                CliError::new(format!(
+                    "scoring the trained model on the {split} rows: {e}"
+                ))
+            })
+        };
+        Ok(FinalMetrics {
+            train: Some(scored("training", &train)?),
+            val: val.as_ref().map(|v| scored("validation", v)).transpose()?,
+            test: test.as_ref().map(|t| scored("--test", t)).transpose()?,
+        })
+    };
+    conclude(
+        args,
+        &log,
+        started,
+        Trained {
+            config,
+            class_count,
+            result,
+            last_finite,
+            standardizer,
+            classes: &data.classes,
+            feature_names: &data.feature_names,
+            source: &data.source,
+        },
+        &score_final,
+    )
+}
+
+/// A finished training run and what its model file records.
+pub(super) struct Trained<'a> {
+    pub config: TrainConfig,
+    pub class_count: usize,
+    pub result: lintrain::Result<Outcome>,
+    /// The model of the last epoch whose losses were finite.
+    pub last_finite: Option<Model>,
+    pub standardizer: Option<Standardizer>,
+    pub classes: &'a ClassMap,
+    pub feature_names: &'a [String],
+    pub source: &'a str,
+}
+
+/// Reports a finished run: its errors, the final metrics `score_final`
+/// finds, the model, checkpoint and plot files, and the summary (or the
+/// JSON report).
+pub(super) fn conclude(
+    args: &TrainArgs,
+    log: &Log,
+    started: Instant,
+    trained: Trained<'_>,
+    score_final: &dyn Fn(&Model) -> CliResult<FinalMetrics>,
+) -> CliResult {
+    let Trained {
+        config,
+        class_count,
+        result,
+        last_finite,
+        standardizer,
+        classes,
+        feature_names,
+        source,
+    } = trained;
     let saved_model = |model: Model| {
         SavedModel::new(
             Model {
@@ -176,8 +250,8 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
                 ..model
             },
             standardizer.clone(),
-            data.classes.names().to_vec(),
-            data.feature_names.clone(),
+            classes.names().to_vec(),
+            feature_names.to_vec(),
         )
         .with_regularizer(config.regularizer)
     };
@@ -197,7 +271,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
             )));
         }
         Err(error @ Error::Diverged { .. }) => {
-            let last = trainer.last_finite_model().cloned().map(saved_model);
+            let last = last_finite.map(saved_model);
             let mut error = diverged(error, args.save.as_deref(), last);
             if let Some(path) = &args.resume {
                 error = CliError::new(format!(
@@ -232,19 +306,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         let _ = writeln!(std::io::stderr(), "{}", convergence_warning(report));
     }
 
-    // A model whose scores overflow f32 on a split has no metrics there.
-    let scored = |split: &str, part: &Part| {
-        score(&model, part).map_err(|e| {
-            CliError::new(format!(
-                "scoring the trained model on the {split} rows: {e}"
-            ))
-        })
-    };
-    let metrics = FinalMetrics {
-        train: Some(scored("training", &train)?),
-        val: val.as_ref().map(|v| scored("validation", v)).transpose()?,
-        test: test.as_ref().map(|t| scored("--test", t)).transpose()?,
-    };
+    let metrics = score_final(&model)?;
     if let Some(path) = &args.save {
         saved_model(model.clone()).save(path)?;
     }
@@ -260,8 +322,8 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
             checkpoint,
             config.optimizer,
             standardizer.clone(),
-            data.classes.names().to_vec(),
-            data.feature_names.clone(),
+            classes.names().to_vec(),
+            feature_names.to_vec(),
         )
         .save(path)?;
     }
@@ -270,7 +332,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
             "{} with {} on {}",
             config.loss.name(),
             method_name(&config),
-            data.source
+            source
         );
         plot::write(path, &history.epochs, &title)?;
     }

@@ -3,7 +3,11 @@
 //! the training classes, the validation split, and the scores of a model.
 
 use super::args::TrainArgs;
+use super::log::Log;
+use super::memory_args::format_bytes;
 use super::{CliError, CliResult, inputs};
+use lintrain::data::stream::{ShardSet, read_label_shards};
+use std::sync::Arc;
 use lintrain::data::{ClassMap, RawLabels};
 use lintrain::dataset::iris;
 use lintrain::train::UntrainedClass;
@@ -20,9 +24,111 @@ pub struct Labelled {
     pub source: String,
 }
 
+/// Training rows on disk, too large for the memory budget: read in
+/// chunks every epoch.
+pub struct StreamedInput {
+    pub shards: Arc<ShardSet>,
+    /// The class id of every row.
+    pub labels: Vec<u32>,
+    pub classes: ClassMap,
+    pub feature_names: Vec<String>,
+    pub source: String,
+}
+
+/// The training data as a run reads it.
+pub enum TrainingData {
+    Resident(Labelled),
+    Streamed(StreamedInput),
+}
+
 /// `--data` (with `--label` or `--labels`), or the bundled Iris data
-/// without it; the classes are those of the labels, in sorted order.
-pub fn load_training_data(args: &TrainArgs) -> CliResult<Labelled> {
+/// without it, held in memory or, for `.npy` shards larger than the
+/// memory budget, streamed; the log says which and why. The classes are
+/// those of the labels, in sorted order.
+pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData> {
+    let Some(path) = &args.data.data else {
+        return Ok(TrainingData::Resident(load_resident_data(args)?));
+    };
+    let Some(shards) = open_shards(path, args)? else {
+        return Ok(TrainingData::Resident(load_resident_data(args)?));
+    };
+    let budget = args.memory.budget();
+    // The table as f32, its labels and their codes.
+    let resident_bytes = shards
+        .f32_bytes()
+        .saturating_add(8 * shards.rows() as u64);
+    let raw = read_label_shards(args.data.labels.as_deref(), args.data.read.y_key.as_deref(), &shards)?;
+    let classes = ClassMap::fit(&raw);
+    let labels = classes.encode(&raw)?;
+    drop(raw);
+    let feature_names = (0..shards.features()).map(|j| format!("x{j}")).collect();
+    let source = display_name(path);
+    let size = format_bytes(shards.f32_bytes());
+    if resident_bytes <= budget {
+        log.line(format_args!(
+            "data: {} ({size} as f32) held in memory, within {}",
+            shards.describe(),
+            args.memory.describe_budget()
+        ));
+        let x = shards.load_resident()?;
+        return Ok(TrainingData::Resident(Labelled {
+            x,
+            labels,
+            classes,
+            feature_names,
+            source,
+        }));
+    }
+    log.line(format_args!(
+        "data: {} ({size} as f32) streamed from disk in chunks, larger than {}",
+        shards.describe(),
+        args.memory.describe_budget()
+    ));
+    Ok(TrainingData::Streamed(StreamedInput {
+        shards: Arc::new(shards),
+        labels,
+        classes,
+        feature_names,
+        source,
+    }))
+}
+
+/// `--data` as `.npy` shards when it names them: a glob, a directory, a
+/// `.npy` file, or a stored `.npz` (a compressed `.npz`, a gzip-compressed
+/// `.npy` and the other formats are loaded whole).
+fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let pattern = name.contains(['*', '?', '[']);
+    if pattern || path.is_dir() {
+        return Ok(Some(ShardSet::open(path, args.data.read.x_key.as_deref())?));
+    }
+    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    if !matches!(extension.as_deref(), Some("npy" | "npz")) || args.data.label.is_some() {
+        return Ok(None);
+    }
+    // A single file the shard reader refuses (compressed, or damaged) goes
+    // to the whole-file loader, which reads every variant and names what
+    // is wrong.
+    Ok(ShardSet::open(path, args.data.read.x_key.as_deref()).ok())
+}
+
+/// [`load_training_data`] for a command that needs the rows in memory
+/// (`sweep`): data beyond the memory budget is an error saying so.
+pub fn load_resident_training_data(args: &TrainArgs, log: &Log) -> CliResult<Labelled> {
+    match load_training_data(args, log)? {
+        TrainingData::Resident(data) => Ok(data),
+        TrainingData::Streamed(input) => Err(CliError::new(format!(
+            "{}: {} is larger than {}; this command holds the data in memory, so raise \
+             --memory-budget (or train with `lintrain train`, which streams it)",
+            input.source,
+            format_bytes(input.shards.f32_bytes()),
+            args.memory.describe_budget()
+        ))),
+    }
+}
+
+/// The whole-file loader's reading of `--data`.
+fn load_resident_data(args: &TrainArgs) -> CliResult<Labelled> {
     let Some(path) = &args.data.data else {
         let (x, labels, names) = iris();
         return Ok(Labelled {
@@ -58,7 +164,11 @@ pub fn load_training_data(args: &TrainArgs) -> CliResult<Labelled> {
 
 /// The `--test` rows (raw features) with their labels in the training
 /// classes; `None` without `--test`.
-pub fn load_test(args: &TrainArgs, data: &Labelled) -> CliResult<Option<(Array2<f32>, Vec<u32>)>> {
+pub fn load_test(
+    args: &TrainArgs,
+    classes: &ClassMap,
+    features: usize,
+) -> CliResult<Option<(Array2<f32>, Vec<u32>)>> {
     let Some(path) = &args.test else {
         return Ok(None);
     };
@@ -66,14 +176,13 @@ pub fn load_test(args: &TrainArgs, data: &Labelled) -> CliResult<Option<(Array2<
         path,
         args.data.label.as_ref(),
         args.test_labels.as_ref(),
-        Some(data.x.ncols()),
+        Some(features),
         &args.data.read,
     )?;
     let raw = table.labels.ok_or_else(|| {
         CliError::new(format!("--test {}: the file has no labels", path.display()))
     })?;
-    let labels = data
-        .classes
+    let labels = classes
         .encode(&raw)
         .map_err(|e| CliError::new(format!("--test {}: {e}", path.display())))?;
     Ok(Some((table.features, labels)))

@@ -1,0 +1,251 @@
+//! `lintrain train` on `.npy` shards larger than the memory budget: the
+//! rows are streamed from disk every epoch ([`lintrain::train::StreamedData`]),
+//! standardized on the fly with moments from one streamed pass, and the
+//! validation rows are chosen per row by a seeded hash of the row's index.
+//! The final metrics come from one more streamed pass over each part.
+
+use super::args::TrainArgs;
+use super::class_weights::class_weights;
+use super::json::FinalMetrics;
+use super::log::Log;
+use super::memory_args::format_bytes;
+use super::progress::Progress;
+use super::train::{Trained, conclude, describe_regularizer, method_name, name_list};
+use super::training_data::{self, StreamedInput, load_test};
+use super::{CliError, CliResult};
+use lintrain::checkpoint_file::SavedCheckpoint;
+use lintrain::data::Standardizer;
+use lintrain::data::stream::{
+    BlockStream, RowFilter, StreamOptions, is_validation_row,
+};
+use lintrain::train::{StreamedData, chunk_rows_for, fit_streamed_standardizer, DEFAULT_CHUNK_BYTES};
+use lintrain::{Model, Solver, TrainConfig, Trainer};
+use ndarray::{Array1, s};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Host memory a streamed run holds besides its shuffle window: the
+/// stream's blocks in flight and the ring's slots (blocks of at most
+/// 32 MiB), the model, and slack.
+const STREAM_OVERHEAD_BYTES: u64 = 224 << 20;
+
+/// Trains on `input`, streamed; `config` is the command line's.
+pub fn run(
+    args: &TrainArgs,
+    log: &Log,
+    started: Instant,
+    config: TrainConfig,
+    resume: Option<SavedCheckpoint>,
+    input: StreamedInput,
+) -> CliResult {
+    if resume.is_some() {
+        return Err(CliError::new(
+            "--resume: a run on streamed data cannot resume yet; raise --memory-budget to hold the data in memory",
+        ));
+    }
+    for (flag, path) in [
+        ("--save", args.save.as_ref()),
+        ("--save-checkpoint", args.save_checkpoint.as_ref()),
+        ("--plot", args.plot.as_ref()),
+    ] {
+        if let Some(path) = path
+            && input.shards.shards().iter().any(|shard| &shard.path == path)
+        {
+            return Err(CliError::new(format!(
+                "{flag} {} is one of the data shards; write the output elsewhere",
+                path.display()
+            )));
+        }
+    }
+    let StreamedInput {
+        shards,
+        labels,
+        classes,
+        feature_names,
+        source,
+    } = input;
+    let (rows, features) = (shards.rows(), shards.features());
+    let test = load_test(args, &classes, features)?;
+    let fraction = config.validation_fraction;
+    let held = |row: usize| fraction > 0.0 && is_validation_row(config.seed, fraction, row as u64);
+    let train_labels: Vec<u32> = (0..rows).filter(|&r| !held(r)).map(|r| labels[r]).collect();
+    let train_rows = train_labels.len();
+    let class_count = classes.len();
+    let regularizer = args.regularizer(train_rows, class_count).map_err(|e| {
+        let flag = if args.strength.c.is_some() { "--C" } else { "--alpha" };
+        CliError::new(format!("{flag}: {e}"))
+    })?;
+    let config = TrainConfig {
+        regularizer,
+        ..config
+    };
+    let budget = args.memory.budget();
+    let row_bytes = (features * shards.item_size()) as u64;
+    let chunk_rows = chunk_rows_for(&shards, DEFAULT_CHUNK_BYTES);
+    let shuffle_buffer = match args.memory.shuffle_buffer {
+        Some(rows) => rows as usize,
+        None => {
+            let window = budget.saturating_sub(STREAM_OVERHEAD_BYTES) / 2;
+            ((window / (row_bytes + 12).max(1)) as usize).max(chunk_rows)
+        }
+    };
+    let mut data = StreamedData::new(Arc::clone(&shards), labels, shuffle_buffer);
+    data.chunk_rows = chunk_rows;
+    let window_bytes = data.pass_memory(1);
+    if window_bytes.saturating_add(STREAM_OVERHEAD_BYTES) > budget {
+        return Err(CliError::new(format!(
+            "--shuffle-buffer {shuffle_buffer}: a window of that many rows takes {} and the stream's blocks about {}, more than {}; lower --shuffle-buffer or raise --memory-budget",
+            format_bytes(window_bytes),
+            format_bytes(STREAM_OVERHEAD_BYTES),
+            args.memory.describe_budget()
+        )));
+    }
+    log.line(format_args!(
+        "training {} with {} on {source} ({rows} rows: {train_rows} train, {} validation by a seeded hash of each row; {features} features; {class_count} classes: {})",
+        config.loss.name(),
+        method_name(&config),
+        rows - train_rows,
+        name_list(classes.names())
+    ));
+    log.line(format_args!(
+        "streaming: chunks of {chunk_rows} rows ({}), a shuffle buffer of {} rows ({})",
+        format_bytes(chunk_rows as u64 * row_bytes),
+        shuffle_buffer.min(rows),
+        format_bytes(shuffle_buffer.min(rows) as u64 * row_bytes),
+    ));
+    if let Some(given) = args.strength.describe(train_rows) {
+        log.line(format_args!(
+            "regularizer {}, from {given}",
+            describe_regularizer(&config.regularizer)
+        ));
+    }
+    let standardizer = if args.no_standardize {
+        None
+    } else {
+        let fitted = fit_streamed_standardizer(&data, fraction, config.seed)?;
+        log.line(format_args!(
+            "standardizing with the moments of one streamed pass over the {train_rows} training rows"
+        ));
+        Some(fitted)
+    };
+    data.standardizer = standardizer.clone().map(Arc::new);
+    let (test_x, test_labels) = test.unzip();
+    let test = match (test_x, &standardizer) {
+        (Some(mut x), Some(s)) => {
+            s.apply_in_place(&mut x)?;
+            Some(x)
+        }
+        (x, _) => x,
+    }
+    .zip(test_labels);
+
+    let class_weights = match &args.class_weight {
+        Some(source) => Some(class_weights(source, &classes, Some(&train_labels))?),
+        None => None,
+    };
+    drop(train_labels);
+    let progress = match config.solver {
+        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", log.quiet),
+        _ => Progress::new(config.epochs, "epoch", log.quiet),
+    };
+    let reporter = progress.clone();
+    let mut trainer = Trainer::new(TrainConfig {
+        classes: Some(class_count),
+        class_weights,
+        ..config.clone()
+    })
+    .on_epoch(move |record| reporter.epoch(record));
+    let result = trainer.fit_streamed(&data);
+    progress.finish();
+    let last_finite = trainer.last_finite_model().cloned();
+    let score_final = |model: &Model| -> CliResult<FinalMetrics> {
+        let part = |filter: RowFilter, split: &str| {
+            score_streamed(model, &data, filter).map_err(|e| {
+                CliError::new(format!(
+                    "scoring the trained model on the {split} rows: {e}"
+                ))
+            })
+        };
+        let train_filter = if fraction > 0.0 {
+            RowFilter::Train {
+                seed: config.seed,
+                fraction,
+            }
+        } else {
+            RowFilter::All
+        };
+        let validation = (fraction > 0.0).then_some(RowFilter::Validation {
+            seed: config.seed,
+            fraction,
+        });
+        Ok(FinalMetrics {
+            train: Some(part(train_filter, "training")?),
+            val: validation.map(|f| part(f, "validation")).transpose()?,
+            test: test
+                .as_ref()
+                .map(|(x, labels)| {
+                    training_data::score(model, x.view(), Array1::from(labels.clone()).view())
+                        .map_err(|e| {
+                            CliError::new(format!("scoring the trained model on the --test rows: {e}"))
+                        })
+                })
+                .transpose()?,
+        })
+    };
+    conclude(
+        args,
+        log,
+        started,
+        Trained {
+            config,
+            class_count,
+            result,
+            last_finite,
+            standardizer: standardizer.clone(),
+            classes: &classes,
+            feature_names: &feature_names,
+            source: &source,
+        },
+        &score_final,
+    )
+}
+
+/// The mean data loss and the accuracy of `model` on the rows `filter`
+/// selects, in one streamed pass in file order (standardized as trained).
+fn score_streamed(
+    model: &Model,
+    data: &StreamedData,
+    filter: RowFilter,
+) -> CliResult<(f64, f64)> {
+    let mut stream = BlockStream::start(
+        Arc::clone(&data.shards),
+        StreamOptions {
+            chunk_rows: data.chunk_rows,
+            shuffle: None,
+            block_rows: data.chunk_rows,
+            filter,
+            standardizer: data.standardizer.clone(),
+        },
+    )?;
+    let (mut loss_sum, mut hits, mut rows) = (0.0f64, 0.0f64, 0usize);
+    while let Some(block) = stream.next_block() {
+        let block = block?;
+        let labels: Array1<u32> = block.row_ids[..block.rows]
+            .iter()
+            .map(|&r| data.labels[r as usize])
+            .collect();
+        let x = block.x.slice(s![..block.rows, ..]);
+        let (loss, accuracy) = training_data::score(model, x, labels.view())?;
+        loss_sum += loss * block.rows as f64;
+        hits += (accuracy * block.rows as f64).round();
+        rows += block.rows;
+        stream.recycle(block);
+    }
+    let n = rows.max(1) as f64;
+    Ok((loss_sum / n, hits / n))
+}
+
+#[allow(dead_code)]
+fn _standardizer_type_check(s: Standardizer) -> Standardizer {
+    s
+}
