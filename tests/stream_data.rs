@@ -167,7 +167,8 @@ fn check_blocks(
 #[test]
 fn passes_emit_the_reference_order_for_odd_chunks_blocks_buffers_and_filters() {
     let features = 3;
-    for sizes in [&[5usize, 1, 11][..], &[77, 1, 122]] {
+    // Shard boundaries at odd rows, and an empty shard between two.
+    for sizes in [&[5usize, 1, 11][..], &[77, 1, 122], &[4, 0, 9]] {
         let dir = TempDir::new().unwrap();
         let spec = write_shards(&dir, sizes, features, "<f4");
         let set = Arc::new(ShardSet::open(&spec, None).unwrap());
@@ -556,7 +557,7 @@ fn dropping_a_stream_mid_pass_does_not_hang() {
                 let mut stream =
                     BlockStream::start(Arc::clone(&set), options(64, shuffle, 2)).unwrap();
                 for _ in 0..taken {
-                    // Held, not recycled: the reader allocates anew.
+                    // Dropped, not recycled: the reader allocates anew.
                     let _block = stream.next_block().unwrap().unwrap();
                 }
                 // The reader is blocked on a full channel by now, or reading.

@@ -25,9 +25,11 @@ const BLOCKS_IN_FLIGHT: usize = QUEUED_BLOCKS + 2;
 /// The thread reads a window of chunks into one buffer of raw file bytes
 /// (large sequential reads), then gathers its rows in order into blocks,
 /// converting them to f32 and standardizing them, and sends each block
-/// through a channel of [`QUEUED_BLOCKS`] places; so the consumer only
-/// receives ready f32 blocks, and the reading and converting overlap its
-/// work on the blocks before.
+/// through a channel of two places; so the consumer only receives ready
+/// f32 blocks. Gathering and converting overlap the consumer's work;
+/// reading the next window overlaps its work on the blocks already made
+/// (the two queued and the one it holds), since there is one window
+/// buffer and it is free only once its last row is gathered.
 pub struct BlockStream {
     blocks: Option<Receiver<Message>>,
     recycled: Sender<Block>,
@@ -151,7 +153,7 @@ impl BlockStream {
     /// with `W` a bound on the window's rows (`R` unshuffled,
     /// `max(R, buffer_rows)` shuffled: the window holds `w · R` rows, see
     /// [`Shuffle`](super::Shuffle)), 12 bytes of indices per window row,
-    /// [`BLOCKS_IN_FLIGHT`] blocks of f32 rows and their `u32` ids, and a
+    /// four blocks of f32 rows and their `u32` ids, and a
     /// row of half-precision scratch. A pass over N rows never has a
     /// window of more than N rows, so callers with a shuffle buffer beyond
     /// N should cap `buffer_rows` at N before asking.

@@ -82,9 +82,14 @@ fn matched_shards(spec: &Path, paths: &[PathBuf], data: &ShardSet) -> Result<Raw
         return Err(format_error(
             spec,
             format!(
-                "{} labels files match, but the data has {} shards (the first {}); give one \
+                "{} labels {}, but the data has {} shards (the first {}); give one \
                  labels shard per data shard, or one labels file",
                 paths.len(),
+                if paths.len() == 1 {
+                    "file matches"
+                } else {
+                    "files match"
+                },
                 shards.len(),
                 shards[0].path.display()
             ),

@@ -20,7 +20,7 @@ impl ShardSet {
     /// The whole table as one C-order f32 array, read without any
     /// intermediate copy of the file: f32 little-endian data is read
     /// straight into the array's memory, other dtypes are converted
-    /// through a bounded scratch buffer ([`PIECE_BYTES`]). Reserved
+    /// through a bounded scratch buffer (4 MiB). Reserved
     /// fallibly: memory the machine refuses is an error naming the file
     /// and the size. Non-finite values are an error naming the shard, the
     /// row (global and in the shard) and the column. Peak memory: the

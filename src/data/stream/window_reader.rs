@@ -121,8 +121,6 @@ impl<'a> WindowReader<'a> {
         )?;
         window.resize(window_bytes, 0);
         let mut row_rng = self.options.shuffle.map(|s| s.row_rng());
-        let filter = self.options.filter;
-        let mut sorted: Vec<u32> = Vec::with_capacity(plan.window_chunks);
         // L: the selected rows of the window in ascending order, and where
         // each lies in the window buffer.
         let mut rows: Vec<u32> = Vec::new();
@@ -130,40 +128,7 @@ impl<'a> WindowReader<'a> {
         let mut permutation: Vec<u32> = Vec::new();
         for chunks in plan.windows() {
             self.stopped()?;
-            sorted.clear();
-            sorted.extend_from_slice(chunks);
-            sorted.sort_unstable();
-            rows.clear();
-            slots.clear();
-            // Chunks without a selected row are not read; adjacent ones
-            // are read together.
-            let mut filled = 0usize;
-            let mut run: Option<(usize, usize, usize)> = None;
-            for &chunk in &sorted {
-                let range = plan.chunk_range(chunk);
-                let before = rows.len();
-                for row in range.clone() {
-                    if filter.selects(row as u64) {
-                        rows.push(row as u32);
-                        slots.push((filled + row - range.start) as u32);
-                    }
-                }
-                if rows.len() == before {
-                    continue;
-                }
-                run = match run {
-                    Some((start, end, at)) if end == range.start => Some((start, range.end, at)),
-                    Some(previous) => {
-                        self.read_run(previous, &mut window)?;
-                        Some((range.start, range.end, filled))
-                    }
-                    None => Some((range.start, range.end, filled)),
-                };
-                filled += range.len();
-            }
-            if let Some(last) = run {
-                self.read_run(last, &mut window)?;
-            }
+            self.load_window(&plan, chunks, &mut window, &mut rows, &mut slots)?;
             match &mut row_rng {
                 None => {
                     for (&row, &slot) in rows.iter().zip(&slots) {
@@ -186,6 +151,54 @@ impl<'a> WindowReader<'a> {
             self.send(block)?;
         }
         Ok(())
+    }
+
+    /// Reads the chunks `chunks` of a window into the buffer `window`, in
+    /// ascending order, and lists their selected rows in ascending order
+    /// (`rows`) with the window row each is in (`slots`). Chunks without a
+    /// selected row are not read; adjacent ones are read together.
+    fn load_window(
+        &mut self,
+        plan: &PassPlan,
+        chunks: &[u32],
+        window: &mut [u8],
+        rows: &mut Vec<u32>,
+        slots: &mut Vec<u32>,
+    ) -> Result<(), Halt> {
+        let filter = self.options.filter;
+        let mut sorted = chunks.to_vec();
+        sorted.sort_unstable();
+        rows.clear();
+        slots.clear();
+        let mut filled = 0usize;
+        // The pending read: global rows start..end, to window row `at`.
+        let mut run: Option<(usize, usize, usize)> = None;
+        for chunk in sorted {
+            let range = plan.chunk_range(chunk);
+            let before = rows.len();
+            for row in range.clone() {
+                if filter.selects(row as u64) {
+                    rows.push(row as u32);
+                    slots.push((filled + row - range.start) as u32);
+                }
+            }
+            if rows.len() == before {
+                continue;
+            }
+            run = match run {
+                Some((start, end, at)) if end == range.start => Some((start, range.end, at)),
+                Some(previous) => {
+                    self.read_run(previous, window)?;
+                    Some((range.start, range.end, filled))
+                }
+                None => Some((range.start, range.end, filled)),
+            };
+            filled += range.len();
+        }
+        match run {
+            Some(last) => self.read_run(last, window),
+            None => Ok(()),
+        }
     }
 
     /// Reads the global rows `start..end` into the window buffer from its
