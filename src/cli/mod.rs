@@ -25,6 +25,7 @@ pub mod sweep_argv;
 pub mod sweep_plot;
 pub mod sweep_report;
 pub mod train;
+pub mod train_streamed;
 pub mod training_data;
 pub mod value_parsers;
 

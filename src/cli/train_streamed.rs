@@ -14,20 +14,19 @@ use super::train::{Trained, conclude, describe_regularizer, method_name, name_li
 use super::training_data::{self, StreamedInput, load_test};
 use super::{CliError, CliResult};
 use lintrain::checkpoint_file::SavedCheckpoint;
-use lintrain::data::Standardizer;
-use lintrain::data::stream::{
-    BlockStream, RowFilter, StreamOptions, is_validation_row,
+use lintrain::data::stream::{BlockStream, RowFilter, StreamOptions, is_validation_row};
+use lintrain::train::{
+    BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, chunk_rows_for,
+    fit_streamed_standardizer,
 };
-use lintrain::train::{StreamedData, chunk_rows_for, fit_streamed_standardizer, DEFAULT_CHUNK_BYTES};
 use lintrain::{Model, Solver, TrainConfig, Trainer};
 use ndarray::{Array1, s};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Host memory a streamed run holds besides its shuffle window: the
-/// stream's blocks in flight and the ring's slots (blocks of at most
-/// 32 MiB), the model, and slack.
-const STREAM_OVERHEAD_BYTES: u64 = 224 << 20;
+/// Host memory a streamed run holds besides its shuffle window and its
+/// blocks: the reader's scratch, the model, and slack.
+const SLACK_BYTES: u64 = 256 << 10;
 
 /// Trains on `input`, streamed; `config` is the command line's.
 pub fn run(
@@ -49,7 +48,11 @@ pub fn run(
         ("--plot", args.plot.as_ref()),
     ] {
         if let Some(path) = path
-            && input.shards.shards().iter().any(|shard| &shard.path == path)
+            && input
+                .shards
+                .shards()
+                .iter()
+                .any(|shard| &shard.path == path)
         {
             return Err(CliError::new(format!(
                 "{flag} {} is one of the data shards; write the output elsewhere",
@@ -72,7 +75,11 @@ pub fn run(
     let train_rows = train_labels.len();
     let class_count = classes.len();
     let regularizer = args.regularizer(train_rows, class_count).map_err(|e| {
-        let flag = if args.strength.c.is_some() { "--C" } else { "--alpha" };
+        let flag = if args.strength.c.is_some() {
+            "--C"
+        } else {
+            "--alpha"
+        };
         CliError::new(format!("{flag}: {e}"))
     })?;
     let config = TrainConfig {
@@ -81,22 +88,30 @@ pub fn run(
     };
     let budget = args.memory.budget();
     let row_bytes = (features * shards.item_size()) as u64;
-    let chunk_rows = chunk_rows_for(&shards, DEFAULT_CHUNK_BYTES);
+    // A sixteenth of the budget per block (at most 32 MiB, at least a
+    // few rows): the blocks held take three eighths of it.
+    let block_bytes = (budget / 16).clamp(16 << 10, DEFAULT_BLOCK_BYTES);
+    // Labels, their codes and the training rows' labels while counting.
+    let fixed = BLOCKS_HELD * block_bytes + 12 * rows as u64 + SLACK_BYTES;
+    let chunk_rows = chunk_rows_for(&shards, DEFAULT_CHUNK_BYTES.min(budget / 16));
     let shuffle_buffer = match args.memory.shuffle_buffer {
         Some(rows) => rows as usize,
         None => {
-            let window = budget.saturating_sub(STREAM_OVERHEAD_BYTES) / 2;
+            let window = budget.saturating_sub(fixed) / 2;
             ((window / (row_bytes + 12).max(1)) as usize).max(chunk_rows)
         }
     };
     let mut data = StreamedData::new(Arc::clone(&shards), labels, shuffle_buffer);
     data.chunk_rows = chunk_rows;
+    data.block_bytes = block_bytes;
+    // The stream's own count includes its blocks; one-row blocks leave
+    // the window alone.
     let window_bytes = data.pass_memory(1);
-    if window_bytes.saturating_add(STREAM_OVERHEAD_BYTES) > budget {
+    if window_bytes.saturating_add(fixed) > budget {
         return Err(CliError::new(format!(
-            "--shuffle-buffer {shuffle_buffer}: a window of that many rows takes {} and the stream's blocks about {}, more than {}; lower --shuffle-buffer or raise --memory-budget",
+            "--shuffle-buffer {shuffle_buffer}: a window of that many rows takes {} and the blocks, labels and reader about {}, more than {}; lower --shuffle-buffer or raise --memory-budget",
             format_bytes(window_bytes),
-            format_bytes(STREAM_OVERHEAD_BYTES),
+            format_bytes(fixed),
             args.memory.describe_budget()
         )));
     }
@@ -158,6 +173,7 @@ pub fn run(
     let result = trainer.fit_streamed(&data);
     progress.finish();
     let last_finite = trainer.last_finite_model().cloned();
+    let seed = config.seed;
     let score_final = |model: &Model| -> CliResult<FinalMetrics> {
         let part = |filter: RowFilter, split: &str| {
             score_streamed(model, &data, filter).map_err(|e| {
@@ -167,17 +183,11 @@ pub fn run(
             })
         };
         let train_filter = if fraction > 0.0 {
-            RowFilter::Train {
-                seed: config.seed,
-                fraction,
-            }
+            RowFilter::Train { seed, fraction }
         } else {
             RowFilter::All
         };
-        let validation = (fraction > 0.0).then_some(RowFilter::Validation {
-            seed: config.seed,
-            fraction,
-        });
+        let validation = (fraction > 0.0).then_some(RowFilter::Validation { seed, fraction });
         Ok(FinalMetrics {
             train: Some(part(train_filter, "training")?),
             val: validation.map(|f| part(f, "validation")).transpose()?,
@@ -186,7 +196,9 @@ pub fn run(
                 .map(|(x, labels)| {
                     training_data::score(model, x.view(), Array1::from(labels.clone()).view())
                         .map_err(|e| {
-                            CliError::new(format!("scoring the trained model on the --test rows: {e}"))
+                            CliError::new(format!(
+                                "scoring the trained model on the --test rows: {e}"
+                            ))
                         })
                 })
                 .transpose()?,
@@ -212,11 +224,7 @@ pub fn run(
 
 /// The mean data loss and the accuracy of `model` on the rows `filter`
 /// selects, in one streamed pass in file order (standardized as trained).
-fn score_streamed(
-    model: &Model,
-    data: &StreamedData,
-    filter: RowFilter,
-) -> CliResult<(f64, f64)> {
+fn score_streamed(model: &Model, data: &StreamedData, filter: RowFilter) -> CliResult<(f64, f64)> {
     let mut stream = BlockStream::start(
         Arc::clone(&data.shards),
         StreamOptions {
@@ -243,9 +251,4 @@ fn score_streamed(
     }
     let n = rows.max(1) as f64;
     Ok((loss_sum / n, hits / n))
-}
-
-#[allow(dead_code)]
-fn _standardizer_type_check(s: Standardizer) -> Standardizer {
-    s
 }

@@ -7,13 +7,13 @@ use super::log::Log;
 use super::memory_args::format_bytes;
 use super::{CliError, CliResult, inputs};
 use lintrain::data::stream::{ShardSet, read_label_shards};
-use std::sync::Arc;
 use lintrain::data::{ClassMap, RawLabels};
 use lintrain::dataset::iris;
 use lintrain::train::UntrainedClass;
 use lintrain::{Model, RowSplit};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Features with class ids, and what names them.
 pub struct Labelled {
@@ -54,10 +54,12 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     };
     let budget = args.memory.budget();
     // The table as f32, its labels and their codes.
-    let resident_bytes = shards
-        .f32_bytes()
-        .saturating_add(8 * shards.rows() as u64);
-    let raw = read_label_shards(args.data.labels.as_deref(), args.data.read.y_key.as_deref(), &shards)?;
+    let resident_bytes = shards.f32_bytes().saturating_add(8 * shards.rows() as u64);
+    let raw = read_label_shards(
+        args.data.labels.as_deref(),
+        args.data.read.y_key.as_deref(),
+        &shards,
+    )?;
     let classes = ClassMap::fit(&raw);
     let labels = classes.encode(&raw)?;
     drop(raw);
@@ -97,12 +99,18 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
 /// `.npy` file, or a stored `.npz` (a compressed `.npz`, a gzip-compressed
 /// `.npy` and the other formats are loaded whole).
 fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let pattern = name.contains(['*', '?', '[']);
     if pattern || path.is_dir() {
         return Ok(Some(ShardSet::open(path, args.data.read.x_key.as_deref())?));
     }
-    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     if !matches!(extension.as_deref(), Some("npy" | "npz")) || args.data.label.is_some() {
         return Ok(None);
     }

@@ -224,11 +224,19 @@ pub(super) fn run_streamed<B: Backend>(
         backend,
         config,
         DiskFeed::train(data, config, split),
+        data.block_bytes,
         outputs,
         weights,
     )?);
     let validation = match DiskFeed::validation(data, config, split) {
-        Some(feed) => Some(streamed_objective(backend, config, feed, outputs, weights)?),
+        Some(feed) => Some(streamed_objective(
+            backend,
+            config,
+            feed,
+            data.block_bytes,
+            outputs,
+            weights,
+        )?),
         None => None,
     };
     let shape = Shape {
@@ -255,6 +263,7 @@ fn streamed_objective<'a, B: Backend>(
     backend: &'a B,
     config: &TrainConfig,
     feed: DiskFeed<'a>,
+    block_bytes: u64,
     outputs: usize,
     class_weights: Option<&'a B::Buffer>,
 ) -> Result<FullBatchObjective<'a, B>> {
@@ -265,7 +274,7 @@ fn streamed_objective<'a, B: Backend>(
         class_weights,
         Box::new(feed),
         config.regularizer.coefficients().1 as f64,
-        ring_block_bytes(config),
+        ring_block_bytes(config).min(block_bytes),
     )
 }
 

@@ -27,7 +27,8 @@ pub use open_backend::OpenedBackend;
 pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, UntrainedClass};
 pub(crate) use session::initial_model;
 pub use streamed::{
-    DEFAULT_CHUNK_BYTES, StreamedData, StreamedSplit, chunk_rows_for, fit_streamed_standardizer,
+    BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, StreamedSplit,
+    chunk_rows_for, fit_streamed_standardizer,
 };
 
 use crate::backend::Backend;

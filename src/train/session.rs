@@ -240,7 +240,11 @@ impl<'c, B: Backend> Session<'c, B> {
             }
             None => initial_params(config, features, shape.outputs),
         };
-        let block_rows = ring_block_rows(config, plan, features);
+        let block_rows = block_rows_for(
+            plan.batch,
+            features,
+            ring_block_bytes(config).min(data.block_bytes),
+        );
         let ring = |feed: DiskFeed<'c>| -> Result<SplitSource<'c, B>> {
             Ok(SplitSource::Ring(RingSplit {
                 ring: DeviceRing::new(backend, block_rows, features)?,

@@ -32,6 +32,13 @@ use std::sync::Arc;
 /// otherwise: about 4 MiB of rows, large enough for full-speed reads.
 pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
 
+/// [`StreamedData::block_bytes`] by default.
+pub const DEFAULT_BLOCK_BYTES: u64 = 32 << 20;
+
+/// Blocks of [`StreamedData::block_bytes`] a streamed run holds at most:
+/// those in the stream's channel and being filled, and the ring's slots.
+pub const BLOCKS_HELD: u64 = 6;
+
 /// A dataset on disk to train on without loading it: the shards, a class
 /// index for every row, and how to read them.
 #[derive(Clone, Debug)]
@@ -48,6 +55,11 @@ pub struct StreamedData {
     /// Rows shuffled together within an epoch, after the chunks' order is
     /// shuffled; a buffer of N rows or more is a full shuffle.
     pub shuffle_buffer: usize,
+    /// Bytes of f32 rows in one block handed to the device ring (at most;
+    /// a block is at least one step): the stream holds a few blocks in
+    /// flight and the ring two more, so this bounds the memory beyond the
+    /// shuffle window.
+    pub block_bytes: u64,
 }
 
 impl StreamedData {
@@ -61,6 +73,7 @@ impl StreamedData {
             standardizer: None,
             chunk_rows,
             shuffle_buffer,
+            block_bytes: DEFAULT_BLOCK_BYTES,
         }
     }
 
