@@ -506,7 +506,9 @@ fn a_table_too_big_for_the_memory_is_an_error_not_an_abort() {
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.set_len((header.len() + rows * cols) as u64).unwrap();
     drop(file);
-    let y = write(&dir, "y.txt", "0\n1\n");
+    // One label per row: the labels are read (and checked) before the
+    // table is allocated.
+    let y = write(&dir, "y.txt", "0\n1\n".repeat(rows / 2));
     let script = "ulimit -v 524288 && exec \"$0\" \"$@\"";
     let output = Command::new("sh")
         .args(["-c", script, env!("CARGO_BIN_EXE_lintrain")])
