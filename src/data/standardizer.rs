@@ -1,6 +1,7 @@
 //! Per-feature standardization `(x − mean) / std`, fitted on training data
 //! and stored with the model so that prediction applies the same transform.
 
+use crate::data::stream::Moments;
 use crate::dataset::{feature_moments, feature_moments_of_rows, standardize};
 use crate::{Error, Result};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -20,7 +21,10 @@ impl Standardizer {
         Standardizer { mean, std }
     }
 
-    /// Moments of the rows `rows` of `x` (a training split), read in place.
+    /// Moments of the rows `rows` of `x` (a training split), read in place
+    /// and accumulated row by row in the given order as a streamed pass
+    /// does ([`Moments`]), so that data held in memory and the same rows
+    /// streamed from disk standardize to the same bits.
     pub fn fit_rows(x: ArrayView2<'_, f32>, rows: &[usize]) -> Result<Standardizer> {
         if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
             return Err(Error::IndexOutOfRange {
@@ -29,8 +33,19 @@ impl Standardizer {
                 rows: x.nrows(),
             });
         }
-        let (mean, std) = feature_moments_of_rows(&x, rows.iter().copied());
-        Ok(Standardizer { mean, std })
+        let mut moments = Moments::new(x.ncols());
+        for &row in rows {
+            let values = x.row(row);
+            match values.as_slice() {
+                Some(values) => moments.add_row(values),
+                None => moments.add_row(&values.to_vec()),
+            }
+        }
+        if rows.is_empty() {
+            let (mean, std) = feature_moments_of_rows(&x, std::iter::empty());
+            return Ok(Standardizer { mean, std });
+        }
+        Ok(moments.standardizer())
     }
 
     /// Number of features it was fitted on.

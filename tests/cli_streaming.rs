@@ -1,0 +1,231 @@
+//! `lintrain train` on `.npy` shards: held in memory within
+//! `--memory-budget`, streamed from disk beyond it, with the same model
+//! when shuffling is off (CPU and lavapipe); `--device-budget` passes
+//! resident rows through the device ring with the same model; bad shards
+//! and budgets are one-line errors; `sweep` refuses data beyond the budget.
+
+mod common;
+
+use common::cli::{fail_with, s, succeed};
+use common::files::{npy, write};
+use rand::Rng;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// 3 shards (7000, 1, 12999 rows) of 24 features and their label shards,
+/// a noisy linear teacher's 5 classes.
+fn shards(dir: &TempDir) -> (PathBuf, PathBuf) {
+    let mut rng = common::rng(8);
+    let (features, classes) = (24, 5);
+    let teacher: Vec<f32> = (0..features * classes)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    for (k, rows) in [7000usize, 1, 12999].into_iter().enumerate() {
+        let x: Vec<f32> = (0..rows * features)
+            .map(|i| rng.random_range(-1.0f32..1.0) * (1.0 + (i % features) as f32) + 2.0)
+            .collect();
+        let labels: Vec<i64> = x
+            .chunks(features)
+            .map(|row| {
+                (0..classes)
+                    .map(|c| {
+                        let s: f32 = row
+                            .iter()
+                            .enumerate()
+                            .map(|(j, v)| v * teacher[j * classes + c])
+                            .sum();
+                        (c, s + rng.random_range(-0.5f32..0.5))
+                    })
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .unwrap()
+                    .0 as i64
+            })
+            .collect();
+        let x_bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let y_bytes: Vec<u8> = labels.iter().flat_map(|v| v.to_le_bytes()).collect();
+        write(
+            dir,
+            &format!("x_{k}.npy"),
+            npy("<f4", &[rows, features], &x_bytes),
+        );
+        write(dir, &format!("y_{k}.npy"), npy("<i8", &[rows], &y_bytes));
+    }
+    (dir.path().join("x_*.npy"), dir.path().join("y_*.npy"))
+}
+
+fn train(data: &Path, labels: &Path, extra: &[&str], save: &Path) -> String {
+    let mut args = vec![
+        "train",
+        "--data",
+        s(data),
+        "--labels",
+        s(labels),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--save",
+        s(save),
+    ];
+    args.extend_from_slice(extra);
+    succeed(&args).stderr
+}
+
+#[test]
+fn streamed_and_resident_runs_save_the_same_model_when_shuffling_is_off() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    let backends: &[&str] = if common::gpu().is_some() {
+        &["cpu", "gpu"]
+    } else {
+        &["cpu"]
+    };
+    for &backend in backends {
+        let (streamed, resident) = (
+            dir.path().join(format!("streamed_{backend}.safetensors")),
+            dir.path().join(format!("resident_{backend}.safetensors")),
+        );
+        let common = ["--no-shuffle", "--backend", backend];
+        let log = train(
+            &x,
+            &y,
+            &[&common[..], &["--memory-budget", "1MiB"]].concat(),
+            &streamed,
+        );
+        assert!(log.contains("streamed from disk"), "{log}");
+        assert!(log.contains("one streamed pass"), "{log}");
+        let log = train(&x, &y, &common, &resident);
+        assert!(log.contains("held in memory"), "{log}");
+        assert_eq!(
+            std::fs::read(&streamed).unwrap(),
+            std::fs::read(&resident).unwrap(),
+            "{backend}: the streamed run's model differs"
+        );
+    }
+}
+
+#[test]
+fn a_streamed_run_validates_on_hashed_rows_and_learns() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    let run = succeed(&[
+        "train",
+        "--data",
+        s(&x),
+        "--labels",
+        s(&y),
+        "--memory-budget",
+        "1MiB",
+        "--val-fraction",
+        "0.2",
+        "--epochs",
+        "3",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(run.stderr.contains("by a seeded hash"), "{}", run.stderr);
+    let report = common::cli::json(&run);
+    let val = common::cli::number(&report["final"]["val_acc"], "val_acc");
+    let train = common::cli::number(&report["final"]["train_acc"], "train_acc");
+    assert!(val > 0.8 && train > 0.8, "val {val}, train {train}");
+}
+
+#[test]
+fn a_device_budget_below_the_data_trains_the_same_model() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    let (ring, whole) = (
+        dir.path().join("ring.safetensors"),
+        dir.path().join("whole.safetensors"),
+    );
+    let common = ["--backend", "gpu", "--val-fraction", "0.1"];
+    train(
+        &x,
+        &y,
+        &[&common[..], &["--device-budget", "64KiB"]].concat(),
+        &ring,
+    );
+    train(&x, &y, &common, &whole);
+    assert_eq!(
+        std::fs::read(&ring).unwrap(),
+        std::fs::read(&whole).unwrap()
+    );
+}
+
+#[test]
+fn bad_shards_and_budgets_are_one_line_errors() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["train", "--data", s(&x), "--memory-budget", "1MiB"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let run = |args: Vec<String>, fragments: &[&str]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fail_with(&args, fragments);
+    };
+    // A labels shard missing.
+    let one_label = dir.path().join("y_0.npy");
+    run(base(&["--labels", s(&one_label)]), &["y_0.npy"]);
+    // A shuffle window larger than the budget.
+    run(
+        base(&["--labels", s(&y), "--shuffle-buffer", "20000"]),
+        &["--shuffle-buffer 20000", "--memory-budget"],
+    );
+    // A shard of another width.
+    write(&dir, "x_3.npy", npy("<f4", &[2, 3], &[0u8; 24]));
+    write(&dir, "y_3.npy", npy("<i8", &[2], &[0u8; 16]));
+    run(base(&["--labels", s(&y)]), &["x_3.npy", "3 features"]);
+    std::fs::remove_file(dir.path().join("x_3.npy")).unwrap();
+    std::fs::remove_file(dir.path().join("y_3.npy")).unwrap();
+    // A truncated shard.
+    let shard = dir.path().join("x_1.npy");
+    let bytes = std::fs::read(&shard).unwrap();
+    std::fs::write(&shard, &bytes[..bytes.len() - 4]).unwrap();
+    run(base(&["--labels", s(&y)]), &["x_1.npy"]);
+    // An output onto a shard.
+    std::fs::write(&shard, &bytes).unwrap();
+    run(
+        base(&["--labels", s(&y), "--save", s(&shard)]),
+        &["--save", "x_1.npy"],
+    );
+    // No file matches.
+    run(
+        vec![
+            "train".into(),
+            "--data".into(),
+            s(&dir.path().join("none_*.npy")).into(),
+        ],
+        &["none_*.npy"],
+    );
+}
+
+#[test]
+fn sweep_refuses_data_beyond_the_memory_budget() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    fail_with(
+        &[
+            "sweep",
+            "--data",
+            s(&x),
+            "--labels",
+            s(&y),
+            "--memory-budget",
+            "1MiB",
+            "--lr",
+            "0.1,0.01",
+            "--val-fraction",
+            "0.2",
+        ],
+        &["--memory-budget", "lintrain train"],
+    );
+}
