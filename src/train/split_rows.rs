@@ -61,6 +61,11 @@ pub(super) struct StepData<'a, B: Backend> {
     pub order: &'a B::Indices,
 }
 
+/// Records one step of a pass: its rows, the stats buffer, where it reads
+/// and writes.
+pub(super) type OnStep<'f, B> =
+    dyn FnMut(&StepData<'_, B>, &mut <B as Backend>::Buffer, StepRows) -> Result<()> + 'f;
+
 /// Records a fused step over `at` of `data` for every member in `params`,
 /// with the gradient of the batch's mean data loss written to `grads` when
 /// given (training steps). One member takes the single-model step, so that
@@ -169,7 +174,7 @@ impl<B: Backend> SplitRows<'_, B> {
         backend: &B,
         order: PassOrder,
         batch: usize,
-        on_step: &mut dyn FnMut(&StepData<'_, B>, &mut B::Buffer, StepRows) -> Result<()>,
+        on_step: &mut OnStep<'_, B>,
     ) -> Result<Vec<usize>> {
         let stats = &mut self.stats;
         let mut rows_per_step = Vec::new();

@@ -256,7 +256,7 @@ impl<'a> DiskFeed<'a> {
         config: &TrainConfig,
         split: StreamedSplit,
     ) -> Option<Self> {
-        (split.validation > 0).then(|| Self {
+        (split.validation > 0).then_some(Self {
             data,
             filter: RowFilter::Validation {
                 seed: config.seed,

@@ -65,7 +65,8 @@ pub struct StreamOptions {
 pub struct Shuffle {
     /// The run's seed.
     pub seed: u64,
-    /// The epoch (0-based), so each epoch has its own order.
+    /// The epoch, as the trainer numbers it (from 1), so each epoch has its
+    /// own order: the same number resident training seeds its shuffle with.
     pub epoch: usize,
     /// Rows of the shuffle buffer; the window holds ⌊buffer_rows / R⌋
     /// chunks, at least one.
