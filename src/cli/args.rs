@@ -99,13 +99,13 @@ impl BackendArg {
 /// Where the features and labels come from.
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
-    /// Data file: CSV/TSV/whitespace-separated text (header optional), .npy (with --labels), .npz, MNIST IDX, or CIFAR-10 .bin; each may be gzip-compressed (.gz).
+    /// Data file: CSV/TSV/whitespace-separated text (header optional), .npy (with --labels), .npz, MNIST IDX, or CIFAR-10 .bin; each may be gzip-compressed (.gz). For train, also a glob ('emb/x_*.npy') or a directory of .npy shards; .npy data larger than --memory-budget is streamed from disk.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// CSV label column: a 0-based index or a header name (one the header holds once) [default: the last column].
     #[arg(long, value_name = "NAME|INDEX", value_parser = parse_label_column)]
     pub label: Option<LabelColumn>,
-    /// Labels in a separate file (.npy integers, IDX labels, or one label per line; a first line that is not a number above integer labels is a header, as pandas' to_csv writes it, and skipped); required with .npy features [default: none].
+    /// Labels in a separate file (.npy integers, IDX labels, or one label per line; a first line that is not a number above integer labels is a header, as pandas' to_csv writes it, and skipped); required with .npy features; with .npy shards also a glob or directory of label shards, one per data shard in sorted order [default: none].
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
     #[command(flatten)]
