@@ -229,3 +229,41 @@ fn sweep_refuses_data_beyond_the_memory_budget() {
         &["--memory-budget", "lintrain train"],
     );
 }
+
+/// An output is never written onto a data or labels shard, however its
+/// path is spelled and whether the shards are streamed or held in memory:
+/// a glob names its files only once resolved.
+#[test]
+fn outputs_never_replace_a_data_or_labels_shard() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    // `dir/./x_0.npy` is the shard `dir/x_0.npy` spelled another way.
+    let data_shard = dir.path().join(".").join("x_0.npy");
+    let label_shard = dir.path().join("y_2.npy");
+    let read = || [&data_shard, &label_shard].map(|p| std::fs::read(p).unwrap());
+    let before = read();
+    for budget in ["1MiB", "1GiB"] {
+        for (flag, shard, input) in [
+            ("--save", &data_shard, "--data"),
+            ("--save-checkpoint", &label_shard, "--labels"),
+        ] {
+            fail_with(
+                &[
+                    "train",
+                    "--data",
+                    s(&x),
+                    "--labels",
+                    s(&y),
+                    "--memory-budget",
+                    budget,
+                    "--epochs",
+                    "1",
+                    flag,
+                    s(shard),
+                ],
+                &[flag, input, "an output never replaces an input"],
+            );
+        }
+    }
+    assert!(read() == before, "a shard was overwritten");
+}

@@ -42,24 +42,6 @@ pub fn run(
             "--resume: a run on streamed data cannot resume yet; raise --memory-budget to hold the data in memory",
         ));
     }
-    for (flag, path) in [
-        ("--save", args.save.as_ref()),
-        ("--save-checkpoint", args.save_checkpoint.as_ref()),
-        ("--plot", args.plot.as_ref()),
-    ] {
-        if let Some(path) = path
-            && input
-                .shards
-                .shards()
-                .iter()
-                .any(|shard| &shard.path == path)
-        {
-            return Err(CliError::new(format!(
-                "{flag} {} is one of the data shards; write the output elsewhere",
-                path.display()
-            )));
-        }
-    }
     let StreamedInput {
         shards,
         labels,

@@ -5,8 +5,9 @@
 use super::args::TrainArgs;
 use super::log::Log;
 use super::memory_args::format_bytes;
+use super::paths::{Named, check_outputs};
 use super::{CliError, CliResult, inputs};
-use lintrain::data::stream::{ShardSet, read_label_shards};
+use lintrain::data::stream::{ShardSet, read_label_shards, spec_files};
 use lintrain::data::{ClassMap, RawLabels};
 use lintrain::dataset::iris;
 use lintrain::train::UntrainedClass;
@@ -52,6 +53,7 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     let Some(shards) = open_shards(path, args)? else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
+    check_outputs_spare_shards(args, &shards)?;
     let budget = args.memory.budget();
     // The table as f32, its labels and their codes.
     let resident_bytes = shards.f32_bytes().saturating_add(8 * shards.rows() as u64);
@@ -118,6 +120,34 @@ fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
     // to the whole-file loader, which reads every variant and names what
     // is wrong.
     Ok(ShardSet::open(path, args.data.read.x_key.as_deref()).ok())
+}
+
+/// Refuses an output (`--save`, `--save-checkpoint`, `--plot`) that is one
+/// of the data or labels shards: a glob or a directory names its files only
+/// once it is resolved, after the checks made before loading. A labels spec
+/// that cannot be resolved is left for the labels reader to report.
+fn check_outputs_spare_shards(args: &TrainArgs, shards: &ShardSet) -> CliResult {
+    let label_files = args
+        .data
+        .labels
+        .as_deref()
+        .and_then(|spec| spec_files(spec).ok())
+        .unwrap_or_default();
+    let inputs: Vec<Named<'_>> = shards
+        .shards()
+        .iter()
+        .map(|shard| Named::new("--data", &shard.path))
+        .chain(label_files.iter().map(|path| Named::new("--labels", path)))
+        .collect();
+    let outputs: Vec<Named<'_>> = [
+        Named::given("--save", args.save.as_ref()),
+        Named::given("--save-checkpoint", args.save_checkpoint.as_ref()),
+        Named::given("--plot", args.plot.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    check_outputs(&inputs, &outputs)
 }
 
 /// [`load_training_data`] for a command that needs the rows in memory

@@ -49,3 +49,4 @@ pub use moments::Moments;
 pub use pass_order::{Shuffle, StreamOptions};
 pub use row_split::{RowFilter, is_validation_row};
 pub use shard_set::{ShardInfo, ShardSet};
+pub use shard_spec::spec_files;
