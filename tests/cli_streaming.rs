@@ -180,6 +180,25 @@ fn bad_shards_and_budgets_are_one_line_errors() {
         base(&["--labels", s(&y), "--shuffle-buffer", "20000"]),
         &["--shuffle-buffer 20000", "--memory-budget"],
     );
+    // A budget too small to stream at all names the budget, not a
+    // shuffle buffer the command line did not give.
+    let small = fail_with(
+        &[
+            "train",
+            "--data",
+            s(&x),
+            "--labels",
+            s(&y),
+            "--memory-budget",
+            "64KiB",
+        ],
+        &["--memory-budget 64 KiB", "raise --memory-budget"],
+    );
+    assert!(
+        !small.stderr.contains("--shuffle-buffer"),
+        "{}",
+        small.stderr
+    );
     // A shard of another width.
     write(&dir, "x_3.npy", npy("<f4", &[2, 3], &[0u8; 24]));
     write(&dir, "y_3.npy", npy("<i8", &[2], &[0u8; 16]));

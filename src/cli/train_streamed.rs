@@ -89,6 +89,20 @@ pub fn run(
     // The stream's own count includes its blocks; one-row blocks leave
     // the window alone.
     let window_bytes = data.pass_memory(1);
+    // The least a pass holds: a window of one chunk, and the rest.
+    let least = StreamedData {
+        shuffle_buffer: 1,
+        ..data.clone()
+    }
+    .pass_memory(1)
+    .saturating_add(fixed);
+    if least > budget {
+        return Err(CliError::new(format!(
+            "{} is too small to stream {source}: a window of one chunk ({chunk_rows} rows) and the blocks, labels and reader take about {}; raise --memory-budget",
+            args.memory.describe_budget(),
+            format_bytes(least)
+        )));
+    }
     if window_bytes.saturating_add(fixed) > budget {
         return Err(CliError::new(format!(
             "--shuffle-buffer {shuffle_buffer}: a window of that many rows takes {} and the blocks, labels and reader about {}, more than {}; lower --shuffle-buffer or raise --memory-budget",
