@@ -199,6 +199,16 @@ fn bad_shards_and_budgets_are_one_line_errors() {
         "{}",
         small.stderr
     );
+    // A block holds at least one step: steps larger than the budget allows
+    // for the blocks are refused, not loaded several times over.
+    run(
+        base(&["--labels", s(&y), "--batch-size", "full"]),
+        &["--batch-size full", "--memory-budget", "--solver lbfgs"],
+    );
+    run(
+        base(&["--labels", s(&y), "--batch-size", "5000"]),
+        &["--batch-size 5000", "--memory-budget"],
+    );
     // A shard of another width.
     write(&dir, "x_3.npy", npy("<f4", &[2, 3], &[0u8; 24]));
     write(&dir, "y_3.npy", npy("<i8", &[2], &[0u8; 16]));

@@ -19,7 +19,7 @@ use lintrain::train::{
     BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, chunk_rows_for,
     fit_streamed_standardizer,
 };
-use lintrain::{Model, Solver, TrainConfig, Trainer};
+use lintrain::{BatchSize, Model, Solver, TrainConfig, Trainer};
 use ndarray::{Array1, s};
 use std::sync::Arc;
 use std::time::Instant;
@@ -73,8 +73,32 @@ pub fn run(
     // A sixteenth of the budget per block (at most 32 MiB, at least a
     // few rows): the blocks held take three eighths of it.
     let block_bytes = (budget / 16).clamp(16 << 10, DEFAULT_BLOCK_BYTES);
+    // A block holds whole steps, at least one however large (an L-BFGS
+    // pass steps through any number of rows, at least one).
+    let step_rows = match (config.solver, config.batch_size) {
+        (Solver::Lbfgs(_), _) => 1,
+        (_, BatchSize::Rows(batch)) => batch.min(train_rows),
+        (_, BatchSize::Full) => train_rows,
+    };
+    let step_bytes = step_rows as u64 * 4 * features as u64;
     // Labels, their codes and the training rows' labels while counting.
-    let fixed = BLOCKS_HELD * block_bytes + 12 * rows as u64 + SLACK_BYTES;
+    let labels_bytes = 12 * rows as u64 + SLACK_BYTES;
+    if step_bytes > block_bytes && BLOCKS_HELD * step_bytes + labels_bytes > budget {
+        let batch = match config.batch_size {
+            BatchSize::Full => {
+                format!("--batch-size full: one step reads all {train_rows} training rows")
+            }
+            BatchSize::Rows(batch) => {
+                format!("--batch-size {batch}: one step reads {step_rows} rows")
+            }
+        };
+        return Err(CliError::new(format!(
+            "{batch}, {}, and a streamed run holds {BLOCKS_HELD} blocks of at least one step, more than {}; lower --batch-size, raise --memory-budget, or fit all rows at once with --solver lbfgs",
+            format_bytes(step_bytes),
+            args.memory.describe_budget()
+        )));
+    }
+    let fixed = BLOCKS_HELD * block_bytes.max(step_bytes) + labels_bytes;
     let chunk_rows = chunk_rows_for(&shards, DEFAULT_CHUNK_BYTES.min(budget / 16));
     let shuffle_buffer = match args.memory.shuffle_buffer {
         Some(rows) => rows as usize,
