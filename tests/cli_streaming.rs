@@ -8,6 +8,7 @@ mod common;
 
 use common::cli::{fail_with, s, succeed};
 use common::files::{npy, write};
+use lintrain::data::stream::is_validation_row;
 use rand::Rng;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -295,4 +296,35 @@ fn outputs_never_replace_a_data_or_labels_shard() {
         }
     }
     assert!(read() == before, "a shard was overwritten");
+}
+
+/// The hashed split is checked before the streamed moments pass, and a
+/// class it leaves without training rows is named as the labels name it,
+/// with the flag to change.
+#[test]
+fn a_hashed_split_that_leaves_a_class_untrained_names_the_class_and_the_flag() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = shards(&dir);
+    // One more row, of its own class 7, as global row 20000.
+    write(&dir, "x_3.npy", npy("<f4", &[1, 24], &[0u8; 96]));
+    write(&dir, "y_3.npy", npy("<i8", &[1], &7i64.to_le_bytes()));
+    let fraction = ["0.2", "0.3", "0.4", "0.5", "0.6"]
+        .into_iter()
+        .find(|f| is_validation_row(0, f.parse().unwrap(), 20_000))
+        .expect("a fraction that holds row 20000 out");
+    let run = fail_with(
+        &[
+            "train",
+            "--data",
+            s(&x),
+            "--labels",
+            s(&y),
+            "--memory-budget",
+            "1MiB",
+            "--val-fraction",
+            fraction,
+        ],
+        &[&format!("--val-fraction {fraction}"), "class \"7\""],
+    );
+    assert!(!run.stderr.contains("class 5"), "{}", run.stderr);
 }

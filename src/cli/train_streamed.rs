@@ -56,6 +56,29 @@ pub fn run(
     let train_labels: Vec<u32> = (0..rows).filter(|&r| !held(r)).map(|r| labels[r]).collect();
     let train_rows = train_labels.len();
     let class_count = classes.len();
+    // Checked here, before the streamed moments pass, and in the words of
+    // the resident split: the class by its name, the flag to change.
+    if fraction > 0.0 {
+        let validation_rows = rows - train_rows;
+        if train_rows == 0 || validation_rows == 0 {
+            return Err(CliError::new(format!(
+                "--val-fraction {}: leaves {train_rows} training and {validation_rows} validation rows of {rows} (each row held out by a seeded hash of its index)",
+                args.val_fraction
+            )));
+        }
+        let mut trained = vec![false; class_count];
+        for &label in &train_labels {
+            trained[label as usize] = true;
+        }
+        if let Some(class) = trained.iter().position(|&t| !t) {
+            let class_rows = labels.iter().filter(|&&l| l as usize == class).count();
+            return Err(training_data::untrained_class(
+                args,
+                &classes.names()[class],
+                class_rows,
+            ));
+        }
+    }
     let regularizer = args.regularizer(train_rows, class_count).map_err(|e| {
         let flag = if args.strength.c.is_some() {
             "--C"

@@ -245,15 +245,20 @@ pub fn validation_split(args: &TrainArgs, data: &Labelled) -> CliResult<RowSplit
         if let Some(UntrainedClass { class, rows }) =
             split.untrained_class(&data.labels, data.classes.len())
         {
-            return Err(CliError::new(format!(
-                "--val-fraction {}: class {:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
-                args.val_fraction,
-                data.classes.names()[class],
-                if rows == 1 { "" } else { "s" }
-            )));
+            return Err(untrained_class(args, &data.classes.names()[class], rows));
         }
     }
     Ok(split)
+}
+
+/// The error for a `--val-fraction` that holds out every one of the `rows`
+/// rows of the class `name`.
+pub fn untrained_class(args: &TrainArgs, name: &str, rows: usize) -> CliError {
+    CliError::new(format!(
+        "--val-fraction {}: class {name:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
+        args.val_fraction,
+        if rows == 1 { "" } else { "s" }
+    ))
 }
 
 fn display_name(path: &Path) -> String {
