@@ -152,7 +152,8 @@ fn train_filter(fraction: f32, seed: u64) -> RowFilter {
 
 /// Checks a streamed run of `config` on `data` before anything is read:
 /// the sampling, the labels against the rows and classes, that both parts
-/// of the hashed split have rows and every class trains. Returns the
+/// of the hashed split have rows and every class trains, and what a
+/// resident run checks of its sizes and early stopping. Returns the
 /// classes and the split's sizes.
 pub(super) fn check_streamed(
     config: &TrainConfig,
@@ -225,6 +226,14 @@ pub(super) fn check_streamed(
             if total[class] == 1 { "" } else { "s" }
         )));
     }
+    let validation = (split.validation > 0).then_some(super::prepare::TargetKind::Classes);
+    super::prepare::check_run_of(
+        config,
+        data.shards.features(),
+        classes,
+        split.train,
+        validation,
+    )?;
     Ok((classes, split))
 }
 
