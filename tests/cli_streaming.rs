@@ -116,7 +116,7 @@ fn a_streamed_run_validates_on_hashed_rows_and_learns() {
         "--labels",
         s(&y),
         "--memory-budget",
-        "1MiB",
+        "1.5MiB",
         "--val-fraction",
         "0.2",
         "--epochs",
@@ -180,6 +180,27 @@ fn bad_shards_and_budgets_are_one_line_errors() {
     run(
         base(&["--labels", s(&y), "--shuffle-buffer", "20000"]),
         &["--shuffle-buffer 20000", "--memory-budget"],
+    );
+    // The validation rows pass through a ring of their own, two more
+    // blocks: a window that fits beside the training ring's blocks alone
+    // does not fit beside both.
+    let window = |extra: &[&str]| {
+        let mut args = base(&[
+            "--labels",
+            s(&y),
+            "--shuffle-buffer",
+            "1000",
+            "--epochs",
+            "1",
+        ]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let args = window(&[]);
+    succeed(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    run(
+        window(&["--val-fraction", "0.2"]),
+        &["--memory-budget 1 MiB"],
     );
     // A budget too small to stream at all names the budget, not a
     // shuffle buffer the command line did not give.

@@ -16,8 +16,8 @@ use super::{CliError, CliResult};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::stream::{BlockStream, RowFilter, StreamOptions, is_validation_row};
 use lintrain::train::{
-    BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, chunk_rows_for,
-    fit_streamed_standardizer,
+    BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, VALIDATION_BLOCKS_HELD,
+    chunk_rows_for, fit_streamed_standardizer,
 };
 use lintrain::{BatchSize, Model, Solver, TrainConfig, Trainer};
 use ndarray::{Array1, s};
@@ -94,7 +94,8 @@ pub fn run(
     let budget = args.memory.budget();
     let row_bytes = (features * shards.item_size()) as u64;
     // A sixteenth of the budget per block (at most 32 MiB, at least a
-    // few rows): the blocks held take three eighths of it.
+    // few rows): the blocks held take three eighths of it, half with
+    // validation rows.
     let block_bytes = (budget / 16).clamp(16 << 10, DEFAULT_BLOCK_BYTES);
     // A block holds whole steps, at least one however large (an L-BFGS
     // pass steps through any number of rows, at least one).
@@ -106,7 +107,12 @@ pub fn run(
     let step_bytes = step_rows as u64 * 4 * features as u64;
     // Labels, their codes and the training rows' labels while counting.
     let labels_bytes = 12 * rows as u64 + SLACK_BYTES;
-    if step_bytes > block_bytes && BLOCKS_HELD * step_bytes + labels_bytes > budget {
+    let blocks_held = if fraction > 0.0 {
+        BLOCKS_HELD + VALIDATION_BLOCKS_HELD
+    } else {
+        BLOCKS_HELD
+    };
+    if step_bytes > block_bytes && blocks_held * step_bytes + labels_bytes > budget {
         let batch = match config.batch_size {
             BatchSize::Full => {
                 format!("--batch-size full: one step reads all {train_rows} training rows")
@@ -116,12 +122,12 @@ pub fn run(
             }
         };
         return Err(CliError::new(format!(
-            "{batch}, {}, and a streamed run holds {BLOCKS_HELD} blocks of at least one step, more than {}; lower --batch-size, raise --memory-budget, or fit all rows at once with --solver lbfgs",
+            "{batch}, {}, and a streamed run holds {blocks_held} blocks of at least one step, more than {}; lower --batch-size, raise --memory-budget, or fit all rows at once with --solver lbfgs",
             format_bytes(step_bytes),
             args.memory.describe_budget()
         )));
     }
-    let fixed = BLOCKS_HELD * block_bytes.max(step_bytes) + labels_bytes;
+    let fixed = blocks_held * block_bytes.max(step_bytes) + labels_bytes;
     let chunk_rows = chunk_rows_for(&shards, DEFAULT_CHUNK_BYTES.min(budget / 16));
     let shuffle_buffer = match args.memory.shuffle_buffer {
         Some(rows) => rows as usize,

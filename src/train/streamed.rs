@@ -35,9 +35,15 @@ pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
 /// [`StreamedData::block_bytes`] by default.
 pub const DEFAULT_BLOCK_BYTES: u64 = 32 << 20;
 
-/// Blocks of [`StreamedData::block_bytes`] a streamed run holds at most:
-/// those in the stream's channel and being filled, and the ring's slots.
+/// Blocks of [`StreamedData::block_bytes`] a streamed run without
+/// validation rows holds at most: those in the stream's channel and being
+/// filled, and the training ring's slots.
 pub const BLOCKS_HELD: u64 = 6;
+
+/// Blocks a streamed run with validation rows holds besides
+/// [`BLOCKS_HELD`]: the slots of the validation rows' own ring (on the
+/// CPU, host memory; each is filled by the first validation pass).
+pub const VALIDATION_BLOCKS_HELD: u64 = crate::backend::ring::RING_SLOTS as u64;
 
 /// A dataset on disk to train on without loading it: the shards, a class
 /// index for every row, and how to read them.
