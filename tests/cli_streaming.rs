@@ -349,3 +349,40 @@ fn a_hashed_split_that_leaves_a_class_untrained_names_the_class_and_the_flag() {
     );
     assert!(!run.stderr.contains("class 5"), "{}", run.stderr);
 }
+
+/// Data within the memory budget but with more values than a table held in
+/// memory may have (2³² as f32) is streamed, not refused: a 16 GiB file
+/// under a 20 GiB budget. The file is sparse (a header and a length), and
+/// the run stops at its first check after choosing, the size of a step.
+#[cfg(unix)]
+#[test]
+fn data_beyond_the_in_memory_table_limit_is_streamed() {
+    let dir = TempDir::new().unwrap();
+    let (rows, features) = (1usize << 16, (1usize << 16) + 1);
+    let header = npy("<f2", &[rows, features], &[]);
+    let x = write(&dir, "x.npy", &header);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&x)
+        .unwrap()
+        .set_len((header.len() + rows * features * 2) as u64)
+        .unwrap();
+    let labels: Vec<u8> = (0..rows)
+        .flat_map(|r| i64::from(r == 0).to_le_bytes())
+        .collect();
+    let y = write(&dir, "y.npy", npy("<i8", &[rows], &labels));
+    fail_with(
+        &[
+            "train",
+            "--data",
+            s(&x),
+            "--labels",
+            s(&y),
+            "--memory-budget",
+            "20GiB",
+            "--batch-size",
+            "full",
+        ],
+        &["--batch-size full"],
+    );
+}

@@ -54,9 +54,6 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
     check_outputs_spare_shards(args, &shards)?;
-    let budget = args.memory.budget();
-    // The table as f32, its labels and their codes.
-    let resident_bytes = shards.f32_bytes().saturating_add(8 * shards.rows() as u64);
     let raw = read_label_shards(
         args.data.labels.as_deref(),
         args.data.read.y_key.as_deref(),
@@ -68,7 +65,7 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     let feature_names = (0..shards.features()).map(|j| format!("x{j}")).collect();
     let source = display_name(path);
     let size = format_bytes(shards.f32_bytes());
-    if resident_bytes <= budget {
+    let Some(why) = streaming_reason(&shards, args) else {
         log.line(format_args!(
             "data: {} ({size} as f32) held in memory, within {}",
             shards.describe(),
@@ -82,11 +79,10 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
             feature_names,
             source,
         }));
-    }
+    };
     log.line(format_args!(
-        "data: {} ({size} as f32) streamed from disk in chunks, larger than {}",
+        "data: {} ({size} as f32) streamed from disk in chunks, {why}",
         shards.describe(),
-        args.memory.describe_budget()
     ));
     Ok(TrainingData::Streamed(StreamedInput {
         shards: Arc::new(shards),
@@ -95,6 +91,25 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
         feature_names,
         source,
     }))
+}
+
+/// Why `shards` are streamed rather than held in memory, `None` when they
+/// are held: the table as f32, its labels and their codes are larger than
+/// the budget, or it has more values than a table held in memory may have
+/// ([`lintrain::limits::MAX_TABLE_VALUES`], however large the budget).
+fn streaming_reason(shards: &ShardSet, args: &TrainArgs) -> Option<String> {
+    let resident_bytes = shards.f32_bytes().saturating_add(8 * shards.rows() as u64);
+    let values = (shards.rows() as u64).saturating_mul(shards.features() as u64);
+    let table_limit = lintrain::limits::MAX_TABLE_VALUES;
+    if resident_bytes > args.memory.budget() {
+        Some(format!("larger than {}", args.memory.describe_budget()))
+    } else if values > table_limit {
+        Some(format!(
+            "more than the {table_limit} values (rows × features) a table held in memory may have"
+        ))
+    } else {
+        None
+    }
 }
 
 /// `--data` as `.npy` shards when it names them: a glob, a directory, a
@@ -156,11 +171,11 @@ pub fn load_resident_training_data(args: &TrainArgs, log: &Log) -> CliResult<Lab
     match load_training_data(args, log)? {
         TrainingData::Resident(data) => Ok(data),
         TrainingData::Streamed(input) => Err(CliError::new(format!(
-            "{}: {} is larger than {}; this command holds the data in memory, so raise \
-             --memory-budget (or train with `lintrain train`, which streams it)",
+            "{}: {} as f32, {}; this command holds the data in memory (raise --memory-budget \
+             if it fits), and `lintrain train` streams it",
             input.source,
             format_bytes(input.shards.f32_bytes()),
-            args.memory.describe_budget()
+            streaming_reason(&input.shards, args).unwrap_or_default()
         ))),
     }
 }
