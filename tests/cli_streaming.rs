@@ -7,11 +7,12 @@
 mod common;
 
 use common::cli::{fail_with, s, succeed};
-use common::files::{npy, write};
+use common::files::{npy, npz, write};
 use lintrain::data::stream::is_validation_row;
 use rand::Rng;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
+use zip::CompressionMethod;
 
 /// 3 shards (7000, 1, 12999 rows) of 24 features and their label shards,
 /// a noisy linear teacher's 5 classes.
@@ -384,5 +385,44 @@ fn data_beyond_the_in_memory_table_limit_is_streamed() {
             "full",
         ],
         &["--batch-size full"],
+    );
+}
+
+/// A `.npy` or `.npz` that cannot be streamed (here deflated by
+/// `numpy.savez_compressed`) is loaded whole, and the run says so and why
+/// instead of passing over --memory-budget in silence.
+#[test]
+fn data_that_cannot_stream_says_it_is_loaded_whole() {
+    let dir = TempDir::new().unwrap();
+    let x: Vec<u8> = (0..40)
+        .flat_map(|i| (i as f32 * 0.1 - 2.0).to_le_bytes())
+        .collect();
+    let y: Vec<u8> = (0..20)
+        .flat_map(|i| i64::from(i >= 10).to_le_bytes())
+        .collect();
+    let archive = write(
+        &dir,
+        "data.npz",
+        npz(
+            &[
+                ("x", npy("<f4", &[20, 2], &x)),
+                ("y", npy("<i8", &[20], &y)),
+            ],
+            CompressionMethod::Deflated,
+        ),
+    );
+    let run = succeed(&[
+        "train",
+        "--data",
+        s(&archive),
+        "--memory-budget",
+        "64",
+        "--epochs",
+        "1",
+    ]);
+    assert!(
+        run.stderr.contains("loaded whole") && run.stderr.contains("compressed"),
+        "{}",
+        run.stderr
     );
 }

@@ -50,7 +50,7 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     let Some(path) = &args.data.data else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
-    let Some(shards) = open_shards(path, args)? else {
+    let Some(shards) = open_shards(path, args, log)? else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
     check_outputs_spare_shards(args, &shards)?;
@@ -115,7 +115,7 @@ fn streaming_reason(shards: &ShardSet, args: &TrainArgs) -> Option<String> {
 /// `--data` as `.npy` shards when it names them: a glob, a directory, a
 /// `.npy` file, or a stored `.npz` (a compressed `.npz`, a gzip-compressed
 /// `.npy` and the other formats are loaded whole).
-fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
+fn open_shards(path: &Path, args: &TrainArgs, log: &Log) -> CliResult<Option<ShardSet>> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -133,8 +133,16 @@ fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
     }
     // A single file the shard reader refuses (compressed, or damaged) goes
     // to the whole-file loader, which reads every variant and names what
-    // is wrong.
-    Ok(ShardSet::open(path, args.data.read.x_key.as_deref()).ok())
+    // is wrong; the run says why the budget does not apply.
+    match ShardSet::open(path, args.data.read.x_key.as_deref()) {
+        Ok(shards) => Ok(Some(shards)),
+        Err(reason) => {
+            log.line(format_args!(
+                "data: {reason}; it is loaded whole, whatever the memory budget"
+            ));
+            Ok(None)
+        }
+    }
 }
 
 /// Refuses an output (`--save`, `--save-checkpoint`, `--plot`) that is one
