@@ -145,7 +145,7 @@ pub fn fit_streamed_standardizer(
             data.shards.describe()
         )));
     }
-    Ok(moments.standardizer())
+    Ok(Standardizer::from_moments(&moments))
 }
 
 fn train_filter(fraction: f32, seed: u64) -> RowFilter {
