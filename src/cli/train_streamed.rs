@@ -6,11 +6,12 @@
 
 use super::args::TrainArgs;
 use super::class_weights::class_weights;
+use super::conclude::{Trained, conclude};
 use super::json::FinalMetrics;
 use super::log::Log;
 use super::memory_args::format_bytes;
 use super::progress::Progress;
-use super::train::{Trained, conclude, describe_regularizer, method_name, name_list};
+use super::run_description::{describe_regularizer, method_name, name_list};
 use super::training_data::{self, StreamedInput, load_test};
 use super::{CliError, CliResult};
 use lintrain::checkpoint_file::SavedCheckpoint;
