@@ -425,7 +425,7 @@ fn streamed_moments_match_two_passes_in_f64() {
         }
     }
     let fitted = Standardizer::fit_rows(x.view(), &chosen).unwrap();
-    let streamed = moments.standardizer();
+    let streamed = Standardizer::from_moments(&moments);
     for j in 0..features {
         assert!(
             (fitted.mean[j] - streamed.mean[j]).abs() <= 1e-3,

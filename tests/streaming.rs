@@ -10,7 +10,7 @@
 mod common;
 
 use common::files::{npy, write};
-use lintrain::config::Sampling;
+use lintrain::config::{EarlyStopping, Monitor, Sampling};
 use lintrain::data::stream::{ShardSet, is_validation_row};
 use lintrain::train::{StreamedData, fit_streamed_standardizer};
 use lintrain::{
@@ -21,6 +21,7 @@ use ndarray::{Array1, Array2, s};
 use rand::Rng;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 
 /// A learnable problem with an offset and uneven scales (so that
@@ -308,4 +309,24 @@ fn streamed_runs_refuse_what_needs_the_rows_in_memory_or_does_not_match() {
     );
     let error = fit(config(Optimizer::Sgd, Sampling::Shuffle, 0.999), &data);
     assert!(error.contains("leaves"), "{error}");
+    // Early stopping without validation rows is refused before the first
+    // epoch, as for rows held in memory, not after a pass over the data.
+    let epochs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&epochs);
+    let error = Trainer::new(TrainConfig {
+        early_stopping: Some(EarlyStopping {
+            patience: 2,
+            monitor: Monitor::ValidationLoss,
+        }),
+        ..config(Optimizer::Sgd, Sampling::Shuffle, 0.0)
+    })
+    .on_epoch(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    })
+    .fit_streamed_on(&cpu, &data)
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("validation"), "{error}");
+    assert_eq!(epochs.load(Ordering::SeqCst), 0, "an epoch ran first");
 }

@@ -60,7 +60,8 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 /// `bytes` in the largest binary unit that keeps it ≥ 1, to 3 significant
-/// digits: `512 MiB`, `5.59 GiB`.
+/// digits, a whole number of units without decimals (as budgets are
+/// given): `512 MiB`, `5.59 GiB`, `30.5 GiB`, `1 MiB`.
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
@@ -99,6 +100,9 @@ mod tests {
         assert_eq!(format_bytes(512 << 20), "512 MiB");
         assert_eq!(format_bytes(6_000_000_000), "5.59 GiB");
         assert_eq!(format_bytes(1000), "1000 B");
-        assert_eq!(format_bytes(30 << 30), "30.0 GiB");
+        assert_eq!(format_bytes(61 << 29), "30.5 GiB");
+        // Whole units, as a budget is usually given, print without decimals.
+        assert_eq!(format_bytes(30 << 30), "30 GiB");
+        assert_eq!(format_bytes(1 << 20), "1 MiB");
     }
 }

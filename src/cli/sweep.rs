@@ -6,9 +6,10 @@
 use super::class_weights::class_weights;
 use super::log::Log;
 use super::progress::Progress;
+use super::run_description::{describe_regularizer, method_name, name_list};
 use super::sweep_args::SweepArgs;
 use super::sweep_report::{best_line, json_report, table};
-use super::train::{check_before_loading, describe_regularizer, method_name, name_list};
+use super::train::check_before_loading;
 use super::training_data::{load_resident_training_data, load_test, score, validation_split};
 use super::{CliError, CliResult, sweep_plot};
 use lintrain::model_file::SavedModel;

@@ -6,20 +6,21 @@
 
 use super::args::TrainArgs;
 use super::class_weights::class_weights;
+use super::conclude::{Trained, conclude};
 use super::json::FinalMetrics;
 use super::log::Log;
 use super::memory_args::format_bytes;
 use super::progress::Progress;
-use super::train::{Trained, conclude, describe_regularizer, method_name, name_list};
+use super::run_description::{describe_regularizer, method_name, name_list};
 use super::training_data::{self, StreamedInput, load_test};
 use super::{CliError, CliResult};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::stream::{BlockStream, RowFilter, StreamOptions, is_validation_row};
 use lintrain::train::{
-    BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, chunk_rows_for,
-    fit_streamed_standardizer,
+    BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, VALIDATION_BLOCKS_HELD,
+    chunk_rows_for, fit_streamed_standardizer,
 };
-use lintrain::{Model, Solver, TrainConfig, Trainer};
+use lintrain::{BatchSize, Model, Solver, TrainConfig, Trainer};
 use ndarray::{Array1, s};
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,24 +43,6 @@ pub fn run(
             "--resume: a run on streamed data cannot resume yet; raise --memory-budget to hold the data in memory",
         ));
     }
-    for (flag, path) in [
-        ("--save", args.save.as_ref()),
-        ("--save-checkpoint", args.save_checkpoint.as_ref()),
-        ("--plot", args.plot.as_ref()),
-    ] {
-        if let Some(path) = path
-            && input
-                .shards
-                .shards()
-                .iter()
-                .any(|shard| &shard.path == path)
-        {
-            return Err(CliError::new(format!(
-                "{flag} {} is one of the data shards; write the output elsewhere",
-                path.display()
-            )));
-        }
-    }
     let StreamedInput {
         shards,
         labels,
@@ -74,6 +57,29 @@ pub fn run(
     let train_labels: Vec<u32> = (0..rows).filter(|&r| !held(r)).map(|r| labels[r]).collect();
     let train_rows = train_labels.len();
     let class_count = classes.len();
+    // Checked here, before the streamed moments pass, and in the words of
+    // the resident split: the class by its name, the flag to change.
+    if fraction > 0.0 {
+        let validation_rows = rows - train_rows;
+        if train_rows == 0 || validation_rows == 0 {
+            return Err(CliError::new(format!(
+                "--val-fraction {}: leaves {train_rows} training and {validation_rows} validation rows of {rows} (each row held out by a seeded hash of its index)",
+                args.val_fraction
+            )));
+        }
+        let mut trained = vec![false; class_count];
+        for &label in &train_labels {
+            trained[label as usize] = true;
+        }
+        if let Some(class) = trained.iter().position(|&t| !t) {
+            let class_rows = labels.iter().filter(|&&l| l as usize == class).count();
+            return Err(training_data::untrained_class(
+                args,
+                &classes.names()[class],
+                class_rows,
+            ));
+        }
+    }
     let regularizer = args.regularizer(train_rows, class_count).map_err(|e| {
         let flag = if args.strength.c.is_some() {
             "--C"
@@ -89,10 +95,40 @@ pub fn run(
     let budget = args.memory.budget();
     let row_bytes = (features * shards.item_size()) as u64;
     // A sixteenth of the budget per block (at most 32 MiB, at least a
-    // few rows): the blocks held take three eighths of it.
+    // few rows): the blocks held take three eighths of it, half with
+    // validation rows.
     let block_bytes = (budget / 16).clamp(16 << 10, DEFAULT_BLOCK_BYTES);
+    // A block holds whole steps, at least one however large (an L-BFGS
+    // pass steps through any number of rows, at least one).
+    let step_rows = match (config.solver, config.batch_size) {
+        (Solver::Lbfgs(_), _) => 1,
+        (_, BatchSize::Rows(batch)) => batch.min(train_rows),
+        (_, BatchSize::Full) => train_rows,
+    };
+    let step_bytes = step_rows as u64 * 4 * features as u64;
     // Labels, their codes and the training rows' labels while counting.
-    let fixed = BLOCKS_HELD * block_bytes + 12 * rows as u64 + SLACK_BYTES;
+    let labels_bytes = 12 * rows as u64 + SLACK_BYTES;
+    let blocks_held = if fraction > 0.0 {
+        BLOCKS_HELD + VALIDATION_BLOCKS_HELD
+    } else {
+        BLOCKS_HELD
+    };
+    if step_bytes > block_bytes && blocks_held * step_bytes + labels_bytes > budget {
+        let batch = match config.batch_size {
+            BatchSize::Full => {
+                format!("--batch-size full: one step reads all {train_rows} training rows")
+            }
+            BatchSize::Rows(batch) => {
+                format!("--batch-size {batch}: one step reads {step_rows} rows")
+            }
+        };
+        return Err(CliError::new(format!(
+            "{batch}, {}, and a streamed run holds {blocks_held} blocks of at least one step, more than {}; lower --batch-size, raise --memory-budget, or fit all rows at once with --solver lbfgs",
+            format_bytes(step_bytes),
+            args.memory.describe_budget()
+        )));
+    }
+    let fixed = blocks_held * block_bytes.max(step_bytes) + labels_bytes;
     let chunk_rows = chunk_rows_for(&shards, DEFAULT_CHUNK_BYTES.min(budget / 16));
     let shuffle_buffer = match args.memory.shuffle_buffer {
         Some(rows) => rows as usize,
@@ -107,6 +143,20 @@ pub fn run(
     // The stream's own count includes its blocks; one-row blocks leave
     // the window alone.
     let window_bytes = data.pass_memory(1);
+    // The least a pass holds: a window of one chunk, and the rest.
+    let least = StreamedData {
+        shuffle_buffer: 1,
+        ..data.clone()
+    }
+    .pass_memory(1)
+    .saturating_add(fixed);
+    if least > budget {
+        return Err(CliError::new(format!(
+            "{} is too small to stream {source}: a window of one chunk ({chunk_rows} rows) and the blocks, labels and reader take about {}; raise --memory-budget",
+            args.memory.describe_budget(),
+            format_bytes(least)
+        )));
+    }
     if window_bytes.saturating_add(fixed) > budget {
         return Err(CliError::new(format!(
             "--shuffle-buffer {shuffle_buffer}: a window of that many rows takes {} and the blocks, labels and reader about {}, more than {}; lower --shuffle-buffer or raise --memory-budget",

@@ -5,8 +5,9 @@
 use super::args::TrainArgs;
 use super::log::Log;
 use super::memory_args::format_bytes;
+use super::paths::{Named, check_outputs};
 use super::{CliError, CliResult, inputs};
-use lintrain::data::stream::{ShardSet, read_label_shards};
+use lintrain::data::stream::{ShardSet, read_label_shards, spec_files};
 use lintrain::data::{ClassMap, RawLabels};
 use lintrain::dataset::iris;
 use lintrain::train::UntrainedClass;
@@ -49,12 +50,10 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     let Some(path) = &args.data.data else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
-    let Some(shards) = open_shards(path, args)? else {
+    let Some(shards) = open_shards(path, args, log)? else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
-    let budget = args.memory.budget();
-    // The table as f32, its labels and their codes.
-    let resident_bytes = shards.f32_bytes().saturating_add(8 * shards.rows() as u64);
+    check_outputs_spare_shards(args, &shards)?;
     let raw = read_label_shards(
         args.data.labels.as_deref(),
         args.data.read.y_key.as_deref(),
@@ -66,7 +65,7 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     let feature_names = (0..shards.features()).map(|j| format!("x{j}")).collect();
     let source = display_name(path);
     let size = format_bytes(shards.f32_bytes());
-    if resident_bytes <= budget {
+    let Some(why) = streaming_reason(&shards, args) else {
         log.line(format_args!(
             "data: {} ({size} as f32) held in memory, within {}",
             shards.describe(),
@@ -80,11 +79,10 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
             feature_names,
             source,
         }));
-    }
+    };
     log.line(format_args!(
-        "data: {} ({size} as f32) streamed from disk in chunks, larger than {}",
+        "data: {} ({size} as f32) streamed from disk in chunks, {why}",
         shards.describe(),
-        args.memory.describe_budget()
     ));
     Ok(TrainingData::Streamed(StreamedInput {
         shards: Arc::new(shards),
@@ -95,10 +93,29 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     }))
 }
 
+/// Why `shards` are streamed rather than held in memory, `None` when they
+/// are held: the table as f32, its labels and their codes are larger than
+/// the budget, or it has more values than a table held in memory may have
+/// ([`lintrain::limits::MAX_TABLE_VALUES`], however large the budget).
+fn streaming_reason(shards: &ShardSet, args: &TrainArgs) -> Option<String> {
+    let resident_bytes = shards.f32_bytes().saturating_add(8 * shards.rows() as u64);
+    let values = (shards.rows() as u64).saturating_mul(shards.features() as u64);
+    let table_limit = lintrain::limits::MAX_TABLE_VALUES;
+    if resident_bytes > args.memory.budget() {
+        Some(format!("larger than {}", args.memory.describe_budget()))
+    } else if values > table_limit {
+        Some(format!(
+            "more than the {table_limit} values (rows × features) a table held in memory may have"
+        ))
+    } else {
+        None
+    }
+}
+
 /// `--data` as `.npy` shards when it names them: a glob, a directory, a
 /// `.npy` file, or a stored `.npz` (a compressed `.npz`, a gzip-compressed
 /// `.npy` and the other formats are loaded whole).
-fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
+fn open_shards(path: &Path, args: &TrainArgs, log: &Log) -> CliResult<Option<ShardSet>> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -116,8 +133,44 @@ fn open_shards(path: &Path, args: &TrainArgs) -> CliResult<Option<ShardSet>> {
     }
     // A single file the shard reader refuses (compressed, or damaged) goes
     // to the whole-file loader, which reads every variant and names what
-    // is wrong.
-    Ok(ShardSet::open(path, args.data.read.x_key.as_deref()).ok())
+    // is wrong; the run says why the budget does not apply.
+    match ShardSet::open(path, args.data.read.x_key.as_deref()) {
+        Ok(shards) => Ok(Some(shards)),
+        Err(reason) => {
+            log.line(format_args!(
+                "data: {reason}; it is loaded whole, whatever the memory budget"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// Refuses an output (`--save`, `--save-checkpoint`, `--plot`) that is one
+/// of the data or labels shards: a glob or a directory names its files only
+/// once it is resolved, after the checks made before loading. A labels spec
+/// that cannot be resolved is left for the labels reader to report.
+fn check_outputs_spare_shards(args: &TrainArgs, shards: &ShardSet) -> CliResult {
+    let label_files = args
+        .data
+        .labels
+        .as_deref()
+        .and_then(|spec| spec_files(spec).ok())
+        .unwrap_or_default();
+    let inputs: Vec<Named<'_>> = shards
+        .shards()
+        .iter()
+        .map(|shard| Named::new("--data", &shard.path))
+        .chain(label_files.iter().map(|path| Named::new("--labels", path)))
+        .collect();
+    let outputs: Vec<Named<'_>> = [
+        Named::given("--save", args.save.as_ref()),
+        Named::given("--save-checkpoint", args.save_checkpoint.as_ref()),
+        Named::given("--plot", args.plot.as_ref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    check_outputs(&inputs, &outputs)
 }
 
 /// [`load_training_data`] for a command that needs the rows in memory
@@ -126,11 +179,11 @@ pub fn load_resident_training_data(args: &TrainArgs, log: &Log) -> CliResult<Lab
     match load_training_data(args, log)? {
         TrainingData::Resident(data) => Ok(data),
         TrainingData::Streamed(input) => Err(CliError::new(format!(
-            "{}: {} is larger than {}; this command holds the data in memory, so raise \
-             --memory-budget (or train with `lintrain train`, which streams it)",
+            "{}: {} as f32, {}; this command holds the data in memory (raise --memory-budget \
+             if it fits), and `lintrain train` streams it",
             input.source,
             format_bytes(input.shards.f32_bytes()),
-            args.memory.describe_budget()
+            streaming_reason(&input.shards, args).unwrap_or_default()
         ))),
     }
 }
@@ -215,15 +268,20 @@ pub fn validation_split(args: &TrainArgs, data: &Labelled) -> CliResult<RowSplit
         if let Some(UntrainedClass { class, rows }) =
             split.untrained_class(&data.labels, data.classes.len())
         {
-            return Err(CliError::new(format!(
-                "--val-fraction {}: class {:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
-                args.val_fraction,
-                data.classes.names()[class],
-                if rows == 1 { "" } else { "s" }
-            )));
+            return Err(untrained_class(args, &data.classes.names()[class], rows));
         }
     }
     Ok(split)
+}
+
+/// The error for a `--val-fraction` that holds out every one of the `rows`
+/// rows of the class `name`.
+pub fn untrained_class(args: &TrainArgs, name: &str, rows: usize) -> CliError {
+    CliError::new(format!(
+        "--val-fraction {}: class {name:?} has {rows} row{} and none is left for training; lower --val-fraction or add rows of that class",
+        args.val_fraction,
+        if rows == 1 { "" } else { "s" }
+    ))
 }
 
 fn display_name(path: &Path) -> String {

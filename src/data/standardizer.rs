@@ -45,7 +45,25 @@ impl Standardizer {
             let (mean, std) = feature_moments_of_rows(&x, std::iter::empty());
             return Ok(Standardizer { mean, std });
         }
-        Ok(moments.standardizer())
+        Ok(Standardizer::from_moments(&moments))
+    }
+
+    /// The mean and std of `moments` as f32, with std 1 where std ≤ 1e-12
+    /// (the same rule as [`crate::dataset::feature_moments_of_rows`]):
+    /// `std = √(M2 / n)`. Before any row: means 0, stds 1.
+    pub fn from_moments(moments: &Moments) -> Standardizer {
+        let std: Array1<f32> = moments
+            .variance()
+            .iter()
+            .map(|&variance| {
+                let std = variance.sqrt();
+                if std > 1e-12 { std as f32 } else { 1.0 }
+            })
+            .collect();
+        Standardizer {
+            mean: moments.mean().iter().map(|&m| m as f32).collect(),
+            std,
+        }
     }
 
     /// Number of features it was fitted on.

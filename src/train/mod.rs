@@ -28,7 +28,7 @@ pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, Untra
 pub(crate) use session::initial_model;
 pub use streamed::{
     BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, StreamedSplit,
-    chunk_rows_for, fit_streamed_standardizer,
+    VALIDATION_BLOCKS_HELD, chunk_rows_for, fit_streamed_standardizer,
 };
 
 use crate::backend::Backend;

@@ -574,7 +574,24 @@ fn check_run(
     outputs: usize,
     prepared: &Prepared<'_>,
 ) -> Result<()> {
-    let rows = prepared.train.len();
+    let kind = match prepared.train.targets {
+        CheckedTargets::Classes { .. } => TargetKind::Classes,
+        CheckedTargets::Values(_) => TargetKind::Values,
+    };
+    let validation = prepared.validation.as_ref().map(|_| kind);
+    check_run_of(config, features, outputs, prepared.train.len(), validation)
+}
+
+/// [`check_run`] of a run on `rows` training rows whose validation rows
+/// have targets of `validation` kind (`None`: no validation rows); also
+/// what a streamed run checks before reading anything.
+pub(super) fn check_run_of(
+    config: &TrainConfig,
+    features: usize,
+    outputs: usize,
+    rows: usize,
+    validation: Option<TargetKind>,
+) -> Result<()> {
     // A step keeps the batch's scores and their gradient: refused here
     // rather than by the allocator in the middle of the first step.
     let batch = match config.batch_size {
@@ -588,11 +605,7 @@ fn check_run(
         crate::limits::MAX_BATCH_SCORES,
     )?;
     if let Some(stopping) = config.early_stopping {
-        let kind = match prepared.train.targets {
-            CheckedTargets::Classes { .. } => TargetKind::Classes,
-            CheckedTargets::Values(_) => TargetKind::Values,
-        };
-        stopping.check_watchable(prepared.validation.as_ref().map(|_| kind))?;
+        stopping.check_watchable(validation)?;
     }
     let params = features
         .checked_add(1)

@@ -35,9 +35,15 @@ pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
 /// [`StreamedData::block_bytes`] by default.
 pub const DEFAULT_BLOCK_BYTES: u64 = 32 << 20;
 
-/// Blocks of [`StreamedData::block_bytes`] a streamed run holds at most:
-/// those in the stream's channel and being filled, and the ring's slots.
+/// Blocks of [`StreamedData::block_bytes`] a streamed run without
+/// validation rows holds at most: those in the stream's channel and being
+/// filled, and the training ring's slots.
 pub const BLOCKS_HELD: u64 = 6;
+
+/// Blocks a streamed run with validation rows holds besides
+/// [`BLOCKS_HELD`]: the slots of the validation rows' own ring (on the
+/// CPU, host memory; each is filled by the first validation pass).
+pub const VALIDATION_BLOCKS_HELD: u64 = crate::backend::ring::RING_SLOTS as u64;
 
 /// A dataset on disk to train on without loading it: the shards, a class
 /// index for every row, and how to read them.
@@ -139,7 +145,7 @@ pub fn fit_streamed_standardizer(
             data.shards.describe()
         )));
     }
-    Ok(moments.standardizer())
+    Ok(Standardizer::from_moments(&moments))
 }
 
 fn train_filter(fraction: f32, seed: u64) -> RowFilter {
@@ -152,7 +158,8 @@ fn train_filter(fraction: f32, seed: u64) -> RowFilter {
 
 /// Checks a streamed run of `config` on `data` before anything is read:
 /// the sampling, the labels against the rows and classes, that both parts
-/// of the hashed split have rows and every class trains. Returns the
+/// of the hashed split have rows and every class trains, and what a
+/// resident run checks of its sizes and early stopping. Returns the
 /// classes and the split's sizes.
 pub(super) fn check_streamed(
     config: &TrainConfig,
@@ -225,6 +232,14 @@ pub(super) fn check_streamed(
             if total[class] == 1 { "" } else { "s" }
         )));
     }
+    let validation = (split.validation > 0).then_some(super::prepare::TargetKind::Classes);
+    super::prepare::check_run_of(
+        config,
+        data.shards.features(),
+        classes,
+        split.train,
+        validation,
+    )?;
     Ok((classes, split))
 }
 

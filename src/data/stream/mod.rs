@@ -13,7 +13,8 @@
 //!   ([`Shuffle`]), converted to f32 and standardized on the fly, handed
 //!   over in [`Block`]s of a fixed number of rows.
 //! - [`Moments`]: per-feature mean and variance accumulated in f64 over a
-//!   streamed pass (Welford, Chan's merge), giving the [`Standardizer`].
+//!   streamed pass (Welford, Chan's merge), giving the [`Standardizer`]
+//!   (`Standardizer::from_moments`).
 //! - [`is_validation_row`] and [`RowFilter`]: the validation split, chosen
 //!   per row by a seeded hash of its global index, so the same whatever
 //!   the chunking.
@@ -49,3 +50,4 @@ pub use moments::Moments;
 pub use pass_order::{Shuffle, StreamOptions};
 pub use row_split::{RowFilter, is_validation_row};
 pub use shard_set::{ShardInfo, ShardSet};
+pub use shard_spec::spec_files;

@@ -2,8 +2,7 @@
 //! standardizing data that is never held whole: f64 accumulators of O(D)
 //! memory, updated row by row and mergeable across parts of the data.
 
-use super::super::Standardizer;
-use ndarray::{Array1, ArrayView2};
+use ndarray::ArrayView2;
 use std::sync::OnceLock;
 
 /// Per-feature running moments in f64: Welford's update row by row, in
@@ -149,28 +148,11 @@ impl Moments {
         let n = self.count.max(1) as f64;
         self.m2.iter().map(|m2| m2 / n).collect()
     }
-
-    /// Mean and std as f32, with std 1 where std ≤ 1e-12 (the same rule as
-    /// [`crate::dataset::feature_moments_of_rows`]), as a
-    /// [`Standardizer`]: `std = √(M2 / n)`. Before any row: means 0, stds 1.
-    pub fn standardizer(&self) -> Standardizer {
-        let std: Array1<f32> = self
-            .variance()
-            .iter()
-            .map(|&variance| {
-                let std = variance.sqrt();
-                if std > 1e-12 { std as f32 } else { 1.0 }
-            })
-            .collect();
-        Standardizer {
-            mean: self.mean().iter().map(|&m| m as f32).collect(),
-            std,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::Standardizer;
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};
@@ -240,11 +222,11 @@ mod tests {
         let mut empty = Moments::new(2);
         empty.merge(&before);
         assert_eq!(empty, before);
-        let standardizer = moments.standardizer();
+        let standardizer = Standardizer::from_moments(&moments);
         assert_eq!(standardizer.mean.to_vec(), [2.0, 5.0]);
         assert_eq!(standardizer.std.to_vec(), [1.0, 1.0]);
         assert_eq!(Standardizer::fit(x.view()), standardizer);
-        let nothing = Moments::new(3).standardizer();
+        let nothing = Standardizer::from_moments(&Moments::new(3));
         assert_eq!(nothing.mean.to_vec(), [0.0; 3]);
         assert_eq!(nothing.std.to_vec(), [1.0; 3]);
     }

@@ -62,6 +62,15 @@ pub(super) fn resolve(spec: &Path) -> Result<SpecFiles> {
     Ok(SpecFiles::One(spec.to_path_buf()))
 }
 
+/// The files `spec` names, as [`resolve`] finds them: the one path, or
+/// the sorted matches of a glob or the `.npy` files of a directory.
+pub fn spec_files(spec: &Path) -> Result<Vec<PathBuf>> {
+    Ok(match resolve(spec)? {
+        SpecFiles::One(path) => vec![path],
+        SpecFiles::Set(paths) => paths,
+    })
+}
+
 fn has_wildcard(text: &str) -> bool {
     text.contains(['*', '?'])
 }
