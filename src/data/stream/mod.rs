@@ -35,6 +35,7 @@ mod npy_layout;
 mod npz_archive;
 mod pass_order;
 mod resident;
+mod row_kernels;
 mod row_split;
 mod shard_reader;
 mod shard_set;
