@@ -4,32 +4,36 @@
 use super::block::Block;
 use super::pass_order::{StreamOptions, window_rows_bound};
 use super::shard_set::ShardSet;
-use super::window_reader::{Message, ReaderChannels, run_pass};
+use super::window_reader::{Message, ReaderChannels, SCATTER_QUEUED_BLOCKS, run_pass, scatters};
 use crate::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::thread::JoinHandle;
 
-/// Full blocks the reader may have sent that the consumer has not taken.
+/// Full blocks the reader may have sent that the consumer has not taken,
+/// when it gathers rows (when it scatters them, one: see
+/// [`BlockStream::memory_bytes`]).
 const QUEUED_BLOCKS: usize = 2;
 
-/// Blocks that exist at once when the consumer holds at most one and
-/// hands each back with [`BlockStream::recycle`]: the queued ones, the one
-/// the reader fills and the consumer's.
+/// Blocks that exist at once, besides the window, when the consumer holds
+/// at most one and hands each back with [`BlockStream::recycle`]: the
+/// queued ones, the one the reader fills and the consumer's.
 const BLOCKS_IN_FLIGHT: usize = QUEUED_BLOCKS + 2;
 
 /// One pass over the selected rows, read by ONE reader thread, in the
 /// order [`StreamOptions`] and [`Shuffle`](super::Shuffle) define.
 ///
-/// The thread reads a window of chunks into one buffer of raw file bytes
-/// (large sequential reads), then gathers its rows in order into blocks,
-/// converting them to f32 and standardizing them, and sends each block
-/// through a channel of two places; so the consumer only receives ready
-/// f32 blocks. Gathering and converting overlap the consumer's work;
-/// reading the next window overlaps its work on the blocks already made
-/// (the two queued and the one it holds), since there is one window
-/// buffer and it is free only once its last row is gathered.
+/// The thread reads a window of chunks (large sequential reads) and puts
+/// its rows, in order, into blocks, converting them to f32 and
+/// standardizing them, and sends each block through a channel; so the
+/// consumer only receives ready f32 blocks. Rows stored in 4 bytes or more
+/// are scattered: read through a small staging buffer straight into their
+/// places in the window's blocks, which are sent once the window is read.
+/// Smaller ones are gathered: read into one window buffer of stored bytes,
+/// then copied in order into blocks as the channel takes them. Either way
+/// the reader works on the next window while the consumer works on the
+/// blocks already made (those queued and the one it holds).
 pub struct BlockStream {
     blocks: Option<Receiver<Message>>,
     recycled: Sender<Block>,
@@ -67,7 +71,12 @@ impl BlockStream {
                 ),
             });
         }
-        let (block_sender, blocks) = sync_channel(QUEUED_BLOCKS);
+        let queued = if scatters(&shards, &options) {
+            SCATTER_QUEUED_BLOCKS
+        } else {
+            QUEUED_BLOCKS
+        };
+        let (block_sender, blocks) = sync_channel(queued);
         let (recycled, recycled_receiver) = channel();
         let stop = Arc::new(AtomicBool::new(false));
         let channels = ReaderChannels {
@@ -144,19 +153,27 @@ impl BlockStream {
         }
     }
 
-    /// Bytes this stream holds at most (window buffer + blocks in flight),
-    /// for the memory budget, when the consumer holds at most one block at
-    /// a time and recycles it:
+    /// Bytes this stream holds at most (window + blocks in flight), for
+    /// the memory budget, when the consumer holds at most one block at a
+    /// time and recycles it:
     ///
     /// `W · (D · item_size + 12) + 4 · block_rows · (4·D + 4) + 2·D`
     ///
     /// with `W` a bound on the window's rows (`R` unshuffled,
     /// `max(R, buffer_rows)` shuffled: the window holds `w · R` rows, see
-    /// [`Shuffle`](super::Shuffle)), 12 bytes of indices per window row,
-    /// four blocks of f32 rows and their `u32` ids, and a
-    /// row of half-precision scratch. A pass over N rows never has a
-    /// window of more than N rows, so callers with a shuffle buffer beyond
-    /// N should cap `buffer_rows` at N before asking.
+    /// [`Shuffle`](super::Shuffle)). Gathering (values of 1 or 2 bytes):
+    /// the window buffer of stored rows, 12 bytes of indices per window
+    /// row, four blocks of f32 rows and their `u32` ids (two queued, the
+    /// reader's and the consumer's), and a row of half-precision scratch.
+    /// Scattering (4 bytes or more): the window's rows in their blocks,
+    /// with their ids, at most `⌈(W + B − 1)/B⌉` blocks, one queued and the
+    /// consumer's, 4 bytes of indices per window row and a staging buffer
+    /// in the rest, which the bound leaves `W·(D·(item_size − 4) + 4) + 6·D`
+    /// bytes for. Either way, besides these, a row of f32 scratch for a row
+    /// whose results are not all finite, and a few bytes per chunk of the
+    /// window. A pass over N rows never has a window of more than N rows,
+    /// so callers with a shuffle buffer beyond N should cap `buffer_rows`
+    /// at N before asking.
     pub fn memory_bytes(options: &StreamOptions, features: usize, item_size: usize) -> u64 {
         let features = features as u64;
         let window_rows = window_rows_bound(options) as u64;

@@ -37,6 +37,7 @@ mod pass_order;
 mod resident;
 mod row_kernels;
 mod row_split;
+mod row_writer;
 mod shard_reader;
 mod shard_set;
 mod shard_spec;
