@@ -300,6 +300,7 @@ impl<'a> WindowReader<'a> {
     }
 
     fn send(&self, block: Block) -> Result<(), Halt> {
+        self.writer.finish_stores();
         self.channels
             .blocks
             .send(Message::Block(block))
