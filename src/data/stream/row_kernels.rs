@@ -5,9 +5,12 @@
 //!
 //! Each kernel is plain Rust, written once and compiled three times: for
 //! AVX-512, for AVX2 and for the x86-64 baseline (SSE2) or any other CPU,
-//! the best one chosen at run time ([`Isa::detect`]). The arithmetic is the
-//! same IEEE single-precision subtract and divide whatever the vector width
-//! (Rust never fuses or reorders them), so every width gives the bits of
+//! the best one chosen at run time ([`Isa::detect`]); on AVX-512 and AVX2
+//! the kernels of native f32 rows are written with intrinsics instead, to
+//! store the rows with streaming stores (see `streaming`). The arithmetic
+//! is the same IEEE single-precision subtract and divide whatever the
+//! vector width (Rust never fuses or reorders them), so every kernel gives
+//! the bits of
 //! [`Standardizer::apply_in_place`](crate::data::Standardizer::apply_in_place).
 //!
 //! The finiteness test is on the results: a value is finite when its
@@ -19,6 +22,9 @@
 //! why the caller looks at the inputs again when a kernel says no.
 
 use crate::cpu::Isa;
+
+#[cfg(target_arch = "x86_64")]
+mod streaming;
 
 /// The exponent bits of an f32: all ones for ±∞ and NaN, and only then.
 const EXPONENT: u32 = 0x7F80_0000;
@@ -37,16 +43,17 @@ impl RowKernels {
 
     /// `out[j]` = the f32 whose bytes, in this machine's order, are
     /// `raw[4j..4j + 4]`; returns whether every value is finite.
-    /// `raw.len() == 4 · out.len()`.
+    /// `raw.len() == 4 · out.len()`. Call [`RowKernels::finish_stores`]
+    /// before another thread reads `out`.
     pub(super) fn copy_native_f32(self, raw: &[u8], out: &mut [f32]) -> bool {
         assert_eq!(raw.len(), 4 * out.len(), "4 bytes per value");
         match self.isa {
             // SAFETY: `Isa::detect` chose the instruction set on this CPU.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { avx512::copy_native_f32(raw, out) },
+            Isa::Avx512 => unsafe { streaming::write_row_avx512::<false>(raw, &[], &[], out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { avx2::copy_native_f32(raw, out) },
+            Isa::Avx2Fma => unsafe { streaming::write_row_avx2::<false>(raw, &[], &[], out) },
             _ => copy_native_f32(raw, out),
         }
     }
@@ -54,7 +61,8 @@ impl RowKernels {
     /// `out[j] = (x_j − mean[j]) / std[j]` in f32, with `x_j` the f32 whose
     /// bytes, in this machine's order, are `raw[4j..4j + 4]`; returns
     /// whether every result is finite. `raw.len() == 4 · out.len()`, and
-    /// `mean` and `std` have `out.len()` values.
+    /// `mean` and `std` have `out.len()` values. Call
+    /// [`RowKernels::finish_stores`] before another thread reads `out`.
     pub(super) fn standardize_native_f32(
         self,
         raw: &[u8],
@@ -66,10 +74,10 @@ impl RowKernels {
         match self.isa {
             // SAFETY: `Isa::detect` chose the instruction set on this CPU.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { avx512::standardize_native_f32(raw, mean, std, out) },
+            Isa::Avx512 => unsafe { streaming::write_row_avx512::<true>(raw, mean, std, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { avx2::standardize_native_f32(raw, mean, std, out) },
+            Isa::Avx2Fma => unsafe { streaming::write_row_avx2::<true>(raw, mean, std, out) },
             _ => standardize_native_f32(raw, mean, std, out),
         }
     }
@@ -91,6 +99,16 @@ impl RowKernels {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => unsafe { avx2::standardize_in_place(values, mean, std) },
             _ => standardize_in_place(values, mean, std),
+        }
+    }
+
+    /// Makes the rows written so far by [`RowKernels::copy_native_f32`] and
+    /// [`RowKernels::standardize_native_f32`] visible to other threads in
+    /// order: their streaming stores are weakly ordered.
+    pub(super) fn finish_stores(self) {
+        #[cfg(target_arch = "x86_64")]
+        if self.isa != Isa::Portable {
+            streaming::store_fence();
         }
     }
 
@@ -167,21 +185,6 @@ macro_rules! kernels_for {
         #[cfg(target_arch = "x86_64")]
         mod $module {
             #[target_feature(enable = $features)]
-            pub(super) fn copy_native_f32(raw: &[u8], out: &mut [f32]) -> bool {
-                super::copy_native_f32(raw, out)
-            }
-
-            #[target_feature(enable = $features)]
-            pub(super) fn standardize_native_f32(
-                raw: &[u8],
-                mean: &[f32],
-                std: &[f32],
-                out: &mut [f32],
-            ) -> bool {
-                super::standardize_native_f32(raw, mean, std, out)
-            }
-
-            #[target_feature(enable = $features)]
             pub(super) fn standardize_in_place(
                 values: &mut [f32],
                 mean: &[f32],
@@ -240,9 +243,19 @@ mod tests {
                 .collect();
             let raw: Vec<u8> = x.iter().flat_map(|v| v.to_ne_bytes()).collect();
             for kernels in every_supported() {
-                let mut out = vec![f32::NAN; len];
-                assert!(kernels.standardize_native_f32(&raw, (&mean, &std), &mut out));
-                assert_eq!(bits(&out), bits(&expected), "{kernels:?}, {len} values");
+                // Every offset from a cache line, so the streaming kernels
+                // run their edges and their vectors in every proportion.
+                let mut lines = vec![f32::NAN; len + 16];
+                for offset in 0..16 {
+                    let out = &mut lines[offset..offset + len];
+                    let case = format!("{kernels:?}, {len} values from {offset}");
+                    assert!(kernels.standardize_native_f32(&raw, (&mean, &std), out));
+                    kernels.finish_stores();
+                    assert_eq!(bits(out), bits(&expected), "{case}");
+                    assert!(kernels.copy_native_f32(&raw, out));
+                    kernels.finish_stores();
+                    assert_eq!(bits(out), bits(&x), "{case}");
+                }
                 let mut in_place = x.clone();
                 assert!(kernels.standardize_in_place(&mut in_place, (&mean, &std)));
                 assert_eq!(
@@ -250,9 +263,6 @@ mod tests {
                     bits(&expected),
                     "{kernels:?}, {len} values"
                 );
-                let mut copy = vec![f32::NAN; len];
-                assert!(kernels.copy_native_f32(&raw, &mut copy));
-                assert_eq!(bits(&copy), bits(&x), "{kernels:?}, {len} values");
                 assert!(kernels.all_finite(&x));
             }
         }
@@ -268,11 +278,13 @@ mod tests {
                     let mut x = x.clone();
                     x[at] = bad;
                     let raw: Vec<u8> = x.iter().flat_map(|v| v.to_ne_bytes()).collect();
-                    let mut out = vec![0.0; len];
-                    assert!(!kernels.copy_native_f32(&raw, &mut out), "{kernels:?} {at}");
+                    // Within the edges and the vectors of a streaming kernel.
+                    let mut lines = vec![0.0; len + 16];
+                    let out = &mut lines[at % 16..at % 16 + len];
+                    assert!(!kernels.copy_native_f32(&raw, out), "{kernels:?} {at}");
                     assert!(!kernels.all_finite(&x), "{kernels:?} {at}");
                     assert!(
-                        !kernels.standardize_native_f32(&raw, (&mean, &std), &mut out),
+                        !kernels.standardize_native_f32(&raw, (&mean, &std), out),
                         "{kernels:?} {at}"
                     );
                     assert!(!kernels.standardize_in_place(&mut x, (&mean, &std)));

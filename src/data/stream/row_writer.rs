@@ -72,6 +72,12 @@ impl RowWriter {
         }
     }
 
+    /// Makes the rows written so far visible to another thread: call before
+    /// handing their block over.
+    pub(super) fn finish_stores(&self) {
+        self.kernels.finish_stores();
+    }
+
     /// The error for the first non-finite stored value of the row `raw`
     /// (global row `row`), as converted to f32; `Ok` when every one is
     /// finite.

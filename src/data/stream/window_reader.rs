@@ -244,7 +244,7 @@ impl<'a> WindowReader<'a> {
     }
 
     /// The gathering path: emits the window's rows, read into `buffer`, in
-    /// order (the `i`-th is L[`order[i]`], or L[i] without an order), into
+    /// order (the `i`-th is `L[order[i]]`, or `L[i]` without an order), into
     /// blocks, sending each full one.
     fn gather_window(
         &mut self,
@@ -300,6 +300,7 @@ impl<'a> WindowReader<'a> {
     }
 
     fn send(&self, block: Block) -> Result<(), Halt> {
+        self.writer.finish_stores();
         self.channels
             .blocks
             .send(Message::Block(block))

@@ -15,7 +15,9 @@
 //! row crosses main memory three times (written to the window buffer, read
 //! back, written to the block) after its read from the page cache. Here
 //! the staging buffer stays in the cache and each row is written to main
-//! memory once.
+//! memory once; on the 2,000,000 × 768 f32 benchmark file, with the
+//! streaming stores of the row kernels, the reader takes about half the
+//! CPU time.
 //!
 //! Memory, within the bound of
 //! [`BlockStream::memory_bytes`](super::super::BlockStream::memory_bytes)
