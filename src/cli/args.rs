@@ -378,6 +378,23 @@ impl TrainArgs {
     /// two classes, so with the softmax loss and two classes their penalty
     /// is the one for two columns
     /// ([`Regularizer::for_two_class_softmax`]).
+    /// [`TrainArgs::regularizer`], its error naming the flag that gave the
+    /// strength (`--C` or `--alpha`).
+    pub fn flagged_regularizer(
+        &self,
+        train_rows: usize,
+        classes: usize,
+    ) -> Result<Regularizer, super::CliError> {
+        self.regularizer(train_rows, classes).map_err(|e| {
+            let flag = if self.strength.c.is_some() {
+                "--C"
+            } else {
+                "--alpha"
+            };
+            super::CliError::new(format!("{flag}: {e}"))
+        })
+    }
+
     pub fn regularizer(&self, train_rows: usize, classes: usize) -> lintrain::Result<Regularizer> {
         let Some(converted) = self
             .strength

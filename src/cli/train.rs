@@ -108,16 +108,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 
     // --C scales with the training rows, known only now.
     let class_count = data.classes.len();
-    let regularizer = args
-        .regularizer(train_rows.len(), class_count)
-        .map_err(|e| {
-            let flag = if args.strength.c.is_some() {
-                "--C"
-            } else {
-                "--alpha"
-            };
-            CliError::new(format!("{flag}: {e}"))
-        })?;
+    let regularizer = args.flagged_regularizer(train_rows.len(), class_count)?;
     let config = TrainConfig {
         regularizer,
         ..config

@@ -80,14 +80,7 @@ pub fn run(
             ));
         }
     }
-    let regularizer = args.regularizer(train_rows, class_count).map_err(|e| {
-        let flag = if args.strength.c.is_some() {
-            "--C"
-        } else {
-            "--alpha"
-        };
-        CliError::new(format!("{flag}: {e}"))
-    })?;
+    let regularizer = args.flagged_regularizer(train_rows, class_count)?;
     let config = TrainConfig {
         regularizer,
         ..config

@@ -319,17 +319,15 @@ fn subsets_of(split: RowSplit) -> Subsets {
     (to_u32(split.train), Some(to_u32(split.validation)))
 }
 
-fn prepare_classes<'a>(
+/// The labels of `rows` rows checked ([`check_labels`]) and their number
+/// of classes within the limit and matching the class weights; returns
+/// the number of classes.
+pub(super) fn check_classes(
     config: &TrainConfig,
-    train: Examples<'a>,
-    labels: ArrayView1<'a, u32>,
-    validation: Option<Examples<'a>>,
-    given: Option<Subsets>,
-) -> Result<Prepared<'a>> {
-    let x = train.x;
-    config.validate()?;
-    check_features(&x, "features")?;
-    let classes = check_labels(&labels, x.nrows(), config.classes)?;
+    labels: &ArrayView1<'_, u32>,
+    rows: usize,
+) -> Result<usize> {
+    let classes = check_labels(labels, rows, config.classes)?;
     // Refused before training, not when the trained model is saved.
     crate::limits::check(
         "the number of classes",
@@ -344,6 +342,20 @@ fn prepare_classes<'a>(
             weights.len()
         )));
     }
+    Ok(classes)
+}
+
+fn prepare_classes<'a>(
+    config: &TrainConfig,
+    train: Examples<'a>,
+    labels: ArrayView1<'a, u32>,
+    validation: Option<Examples<'a>>,
+    given: Option<Subsets>,
+) -> Result<Prepared<'a>> {
+    let x = train.x;
+    config.validate()?;
+    check_features(&x, "features")?;
+    let classes = check_classes(config, &labels, x.nrows())?;
     let examples = |x: ArrayView2<'a, f32>,
                     labels: ArrayView1<'a, u32>,
                     rows: Option<Vec<u32>>,

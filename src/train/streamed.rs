@@ -190,20 +190,7 @@ pub(super) fn check_streamed(
         ));
     }
     let labels = ArrayView1::from(data.labels.as_slice());
-    let classes = crate::dataset::check_labels(&labels, rows, config.classes)?;
-    crate::limits::check(
-        "the number of classes",
-        classes as u64,
-        crate::limits::MAX_CLASSES,
-    )?;
-    if let Some(weights) = &config.class_weights
-        && weights.len() != classes
-    {
-        return Err(Error::InvalidConfig(format!(
-            "{} class weights for {classes} classes",
-            weights.len()
-        )));
-    }
+    let classes = super::prepare::check_classes(config, &labels, rows)?;
     let fraction = config.validation_fraction;
     let (mut trained, mut total) = (vec![0usize; classes], vec![0usize; classes]);
     let mut validation = 0;
