@@ -178,6 +178,27 @@ pub fn check_class_weights(weights: &[f32]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// scikit-learn's `class_weight="balanced"`: `w_c = n / (k·n_c)` for `n`
+/// training labels of `k` classes, `n_c` of class `c`, in class-id order.
+/// The class without training rows when there is one (its weight would be
+/// infinite).
+pub fn balanced_class_weights(
+    train_labels: &[u32],
+    classes: usize,
+) -> std::result::Result<Vec<f32>, usize> {
+    let mut counts = vec![0usize; classes];
+    for &label in train_labels {
+        if let Some(count) = counts.get_mut(label as usize) {
+            *count += 1;
+        }
+    }
+    if let Some(empty) = counts.iter().position(|&c| c == 0) {
+        return Err(empty);
+    }
+    let (n, k) = (train_labels.len() as f64, classes as f64);
+    Ok(counts.iter().map(|&c| (n / (k * c as f64)) as f32).collect())
+}
+
 impl TrainConfig {
     /// Checks every hyperparameter; the first problem is the error.
     pub fn validate(&self) -> Result<()> {
@@ -236,5 +257,22 @@ impl TrainConfig {
         self.regularizer.validate()?;
         self.optimizer.validate()?;
         self.schedule.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_class_weights;
+
+    #[test]
+    fn balanced_weights_are_n_over_k_times_the_class_count() {
+        // 6 labels of 3 classes, counted 3, 2 and 1.
+        let weights = balanced_class_weights(&[0, 0, 0, 1, 1, 2], 3).unwrap();
+        assert_eq!(weights, vec![6.0 / 9.0, 6.0 / 6.0, 6.0 / 3.0]);
+    }
+
+    #[test]
+    fn a_class_without_training_rows_is_named() {
+        assert_eq!(balanced_class_weights(&[0, 2, 2], 3), Err(1));
     }
 }

@@ -17,22 +17,12 @@ pub fn class_weights(
     match source {
         ClassWeightArg::Balanced => {
             let labels = train_labels.unwrap_or_default();
-            let mut counts = vec![0usize; names.len()];
-            for &label in labels {
-                counts[label as usize] += 1;
-            }
-            if let Some(empty) = counts.iter().position(|&c| c == 0) {
-                return Err(CliError::new(format!(
+            lintrain::config::balanced_class_weights(labels, names.len()).map_err(|empty| {
+                CliError::new(format!(
                     "--class-weight balanced: class {:?} has no training rows",
                     names[empty]
-                )));
-            }
-            let n = labels.len() as f64;
-            let k = names.len() as f64;
-            Ok(counts
-                .iter()
-                .map(|&c| (n / (k * c as f64)) as f32)
-                .collect())
+                ))
+            })
         }
         ClassWeightArg::File(path) => {
             let fail = |line: usize, reason: String| {
