@@ -13,7 +13,8 @@ use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
 use crate::{Error, Result};
 use ndarray::{Array2, ArrayView2};
-use std::sync::Arc;
+
+pub use shared_rows::SharedRows;
 
 /// Which kind of device runs a backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,9 +169,10 @@ pub trait Backend {
 
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<Self::Rows>;
     /// The caller's matrix as resident rows: [`Backend::upload_rows`] of
-    /// it by default, shared without a copy where the backend reads host
-    /// memory (the CPU).
-    fn share_rows(&self, x: &Arc<Array2<f32>>) -> Result<Self::Rows> {
+    /// it by default, read in place without a copy where the backend reads
+    /// host memory (the CPU), which then holds a clone of `x` (keeping its
+    /// owner alive) for as long as the rows live.
+    fn share_rows(&self, x: &SharedRows) -> Result<Self::Rows> {
         self.upload_rows(x.view())
     }
     /// (rows, columns) of a resident matrix.
@@ -549,6 +551,7 @@ pub(crate) fn check_extent(
 /// Shape checks shared by both backends, so that they reject the same inputs.
 pub(crate) mod checks;
 pub(crate) mod ring;
+mod shared_rows;
 
 /// Rows of `x` (rows, columns) fit a ring slot of `slot` (rows, columns):
 /// as many columns, no more rows.

@@ -30,7 +30,7 @@ pub mod train;
 
 pub use backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets,
+    SharedRows, Targets,
 };
 pub use config::{BackendChoice, BatchSize, EarlyStopping, Init, Monitor, Sampling, TrainConfig};
 pub use cpu::CpuBackend;

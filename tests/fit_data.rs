@@ -382,7 +382,7 @@ fn a_fraction_that_holds_out_a_whole_class_is_refused() {
 /// apart, and a shared matrix trains in place on the CPU.
 #[test]
 fn a_split_by_index_of_a_shared_matrix_trains_as_its_rows_copied_apart() {
-    use lintrain::{CpuBackend, RowSplit};
+    use lintrain::{CpuBackend, RowSplit, SharedRows};
     use std::sync::Arc;
     let mut rng = rng(3);
     let x = Array2::from_shape_fn((301, 9), |_| rng.random_range(-1.0f32..1.0));
@@ -404,15 +404,17 @@ fn a_split_by_index_of_a_shared_matrix_trains_as_its_rows_copied_apart() {
             )
             .unwrap()
     };
-    let shared = Arc::new(x.clone());
+    let owner = Arc::new(x.clone());
+    let shared = SharedRows::from(Arc::clone(&owner));
     let in_place = Trainer::new(config)
         .fit_data_on(
             &CpuBackend::new(),
             TrainData::split(Examples::shared_classes(&shared, labels.view()), &split),
         )
         .unwrap();
+    drop(shared);
     assert_eq!(in_place.model.params(), copied.model.params());
     assert_same_history("split by index", &in_place.history, &copied.history);
     // Nothing kept a handle on the shared matrix after training.
-    assert_eq!(Arc::strong_count(&shared), 1);
+    assert_eq!(Arc::strong_count(&owner), 1);
 }

@@ -17,7 +17,7 @@ use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::Standardizer;
 use lintrain::model_file::format_loss;
 use lintrain::train::TargetKind;
-use lintrain::{Examples, Model, Solver, TrainConfig, TrainData, Trainer};
+use lintrain::{Examples, Model, SharedRows, Solver, TrainConfig, TrainData, Trainer};
 use ndarray::{Array1, Array2, Axis};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -160,8 +160,9 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     }
     // The split is made here, to standardize on the training rows only;
     // the library trains on it as given.
+    let shared = SharedRows::from(Arc::clone(&all));
     let result = trainer.fit_data(TrainData::split(
-        Examples::shared_classes(&all, labels.view()),
+        Examples::shared_classes(&shared, labels.view()),
         &split,
     ));
     progress.finish();

@@ -9,8 +9,8 @@ use super::tile_step::{self, TileScratch, WIDE_FROM};
 use crate::backend::checks::LabelBound;
 use crate::backend::{
     Backend, BackendInfo, BackendKind, LinearStep, LossOutputs, MatmulSpec, ResidentTargets,
-    Targets, check_extent, check_rows_fit, checks, unfused_linear_step, unfused_members_step,
-    unfused_step_rows,
+    SharedRows, Targets, check_extent, check_rows_fit, checks, unfused_linear_step,
+    unfused_members_step, unfused_step_rows,
 };
 use crate::loss::Loss;
 use crate::optimizer::UpdateStep;
@@ -19,7 +19,7 @@ use ndarray::{
     Array2, ArrayView1, ArrayView2, ArrayViewMut2, CowArray, Ix2, linalg::general_mat_mul,
 };
 use rayon::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Rows per task of a parallel loss.
 const LOSS_CHUNK: usize = 2048;
@@ -211,12 +211,9 @@ impl Backend for CpuBackend {
     fn upload_rows(&self, x: ArrayView2<'_, f32>) -> Result<CpuRows> {
         Ok(CpuRows::Owned(x.as_standard_layout().into_owned()))
     }
-    /// Shares the caller's matrix: no copy.
-    fn share_rows(&self, x: &Arc<Array2<f32>>) -> Result<CpuRows> {
-        if !x.is_standard_layout() {
-            return self.upload_rows(x.view());
-        }
-        Ok(CpuRows::Shared(Arc::clone(x)))
+    /// Shares the caller's matrix (row-major by construction): no copy.
+    fn share_rows(&self, x: &SharedRows) -> Result<CpuRows> {
+        Ok(CpuRows::Shared(x.clone()))
     }
     fn rows_shape(&self, rows: &CpuRows) -> (usize, usize) {
         rows.dim()

@@ -1,13 +1,13 @@
 //! What a run trains on, checked before anything reaches a backend, and the
 //! seeded split that holds rows out for validation.
 
+use crate::backend::SharedRows;
 use crate::config::{BatchSize, TrainConfig};
 use crate::dataset::{
     check_features, check_label_range, check_labels, random_split, stratified_split,
 };
 use crate::{Error, Result};
-use ndarray::{Array2, ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
-use std::sync::Arc;
+use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 
 /// Largest model trained: (D + 1)·C parameters.
 const MAX_PARAMETERS: usize = crate::limits::MAX_PARAMETERS as usize;
@@ -45,7 +45,7 @@ pub struct Examples<'a> {
     /// `x`'s matrix, shared: a backend that reads host memory (the CPU)
     /// trains on it in place instead of copying it
     /// ([`crate::Backend::share_rows`]). `None` for a borrowed view.
-    pub shared: Option<&'a Arc<Array2<f32>>>,
+    pub shared: Option<&'a SharedRows>,
 }
 
 impl<'a> Examples<'a> {
@@ -68,11 +68,22 @@ impl<'a> Examples<'a> {
     }
 
     /// Shared rows with a class index each: trained in place on the CPU,
-    /// without a copy of the matrix.
-    pub fn shared_classes(x: &'a Arc<Array2<f32>>, labels: ArrayView1<'a, u32>) -> Self {
+    /// without a copy of the matrix (a validation split of them too, as
+    /// row subsets). The backend holds a clone of `x` while it trains.
+    pub fn shared_classes(x: &'a SharedRows, labels: ArrayView1<'a, u32>) -> Self {
         Self {
             x: x.view(),
             targets: TrainTargets::Classes(labels),
+            shared: Some(x),
+        }
+    }
+
+    /// Shared rows with a row of real-valued targets each, trained in
+    /// place as [`Examples::shared_classes`] are.
+    pub fn shared_values(x: &'a SharedRows, targets: ArrayView2<'a, f32>) -> Self {
+        Self {
+            x: x.view(),
+            targets: TrainTargets::Values(targets),
             shared: Some(x),
         }
     }
@@ -206,7 +217,7 @@ pub(super) struct CheckedExamples<'a> {
     /// Ascending indices into `x` and the targets.
     pub rows: Option<Vec<u32>>,
     /// `x`'s matrix, shared, when the caller shared it.
-    pub shared: Option<&'a Arc<Array2<f32>>>,
+    pub shared: Option<&'a SharedRows>,
 }
 
 impl CheckedExamples<'_> {
@@ -359,7 +370,7 @@ fn prepare_classes<'a>(
     let examples = |x: ArrayView2<'a, f32>,
                     labels: ArrayView1<'a, u32>,
                     rows: Option<Vec<u32>>,
-                    shared: Option<&'a Arc<Array2<f32>>>| CheckedExamples {
+                    shared: Option<&'a SharedRows>| CheckedExamples {
         x: x.into(),
         targets: CheckedTargets::Classes {
             labels: labels.into(),
@@ -469,7 +480,7 @@ fn prepare_values<'a>(
     let examples = |x: ArrayView2<'a, f32>,
                     targets: ArrayView2<'a, f32>,
                     rows: Option<Vec<u32>>,
-                    shared: Option<&'a Arc<Array2<f32>>>| CheckedExamples {
+                    shared: Option<&'a SharedRows>| CheckedExamples {
         x: x.into(),
         targets: CheckedTargets::Values(targets.into()),
         rows,

@@ -23,8 +23,12 @@ impl<B: Backend> Uploaded<B> {
     /// backend, without a copy where the backend reads host memory.
     pub fn new(backend: &B, examples: &CheckedExamples<'_>) -> Result<Self> {
         let x = match examples.shared {
+            // `Examples`' fields are public: the shared matrix is used only
+            // where it is the very matrix `x` views, in the same layout.
             Some(shared)
-                if shared.as_ptr() == examples.x.as_ptr() && shared.dim() == examples.x.dim() =>
+                if shared.as_ptr() == examples.x.as_ptr()
+                    && shared.dim() == examples.x.dim()
+                    && examples.x.is_standard_layout() =>
             {
                 backend.share_rows(shared)?
             }
