@@ -80,6 +80,14 @@ pub enum Error {
         loss: f32,
     },
 
+    /// The run's [`Interrupt`](crate::train::Interrupt) was set: it ended
+    /// before its next optimizer step or objective evaluation. The model
+    /// after the last finished epoch (or L-BFGS iteration; the initial
+    /// weights before the first) is
+    /// [`Trainer::last_finite_model`](crate::Trainer::last_finite_model).
+    #[error("training was interrupted")]
+    Interrupted,
+
     /// A file that could not be read or written. `source` is the operating
     /// system's error where there is one, so callers can match its kind
     /// ([`Error::io_kind`]); `reason` says it in words.

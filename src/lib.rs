@@ -46,7 +46,8 @@ pub use regularizer::Regularizer;
 pub use schedule::{LrSchedule, Schedule};
 pub use solver::{LbfgsOptions, Objective, Solver, SolverReport, StopReason};
 pub use train::{
-    Checkpoint, Examples, OpenedBackend, Outcome, RowSplit, TrainData, TrainTargets, Trainer, fit,
+    Checkpoint, Examples, Interrupt, OpenedBackend, Outcome, RowSplit, TrainData, TrainTargets,
+    Trainer, fit,
 };
 
 /// The README's code, compiled by `cargo test --doc` so that its library

@@ -11,10 +11,11 @@
 //! iteration's wall time; validation rows, when there are any, are scored
 //! at every iterate with the same objective.
 
+use super::interrupt::{self, Interrupt};
 use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
-use super::session::initial_params;
 use super::split_rows::{beyond_device_budget, ring_block_bytes};
+use super::start::initial_params;
 use super::streamed::{DiskFeed, StreamedData, StreamedSplit};
 use super::{Checkpoint, Outcome};
 use crate::backend::Backend;
@@ -92,15 +93,23 @@ fn split_objective<'a, B: Backend>(
 
 /// The training objective as the solver sees it, shared through a
 /// `RefCell` with the per-iteration callback, which reads the correct
-/// count at the accepted point (usually the last point evaluated).
-struct Shared<'o, 'a, B: Backend>(&'o RefCell<FullBatchObjective<'a, B>>);
+/// count at the accepted point (usually the last point evaluated). Each
+/// evaluation first reads the run's interrupt, if it has one: the solver
+/// passes the error on, so the run ends before the pass.
+struct Shared<'o, 'a, B: Backend> {
+    objective: &'o RefCell<FullBatchObjective<'a, B>>,
+    interrupt: Option<&'o Interrupt>,
+}
 
 impl<B: Backend> Objective for Shared<'_, '_, B> {
     fn dimension(&self) -> usize {
-        self.0.borrow().dimension()
+        self.objective.borrow().dimension()
     }
     fn value_and_gradient(&mut self, params: &[f64], gradient: &mut [f64]) -> Result<f64> {
-        self.0.borrow_mut().value_and_gradient(params, gradient)
+        interrupt::check(self.interrupt)?;
+        self.objective
+            .borrow_mut()
+            .value_and_gradient(params, gradient)
     }
 }
 
@@ -122,13 +131,16 @@ fn to_f32(params: &[f64]) -> Vec<f32> {
 
 /// Runs L-BFGS on resident data from the checkpoint's model (a warm
 /// start) or the configured initial weights, calling `on_iteration` with
-/// each record and `on_model` with each iterate's model.
+/// each record and `on_model` with each iterate's model; ends with
+/// [`Error::Interrupted`] at the first evaluation after `interrupt` is set.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run<B: Backend>(
     backend: &B,
     config: &TrainConfig,
     options: &LbfgsOptions,
     prepared: &Prepared<'_>,
     resume: Option<&Checkpoint>,
+    interrupt: Option<&Interrupt>,
     on_iteration: &mut dyn FnMut(&EpochRecord),
     on_model: &mut dyn FnMut(Model),
 ) -> Result<Outcome> {
@@ -193,6 +205,7 @@ pub(super) fn run<B: Backend>(
         objective,
         validation,
         resume,
+        interrupt,
         on_iteration,
         on_model,
     )
@@ -210,6 +223,7 @@ pub(super) fn run_streamed<B: Backend>(
     classes: usize,
     split: StreamedSplit,
     resume: Option<&Checkpoint>,
+    interrupt: Option<&Interrupt>,
     on_iteration: &mut dyn FnMut(&EpochRecord),
     on_model: &mut dyn FnMut(Model),
 ) -> Result<Outcome> {
@@ -253,6 +267,7 @@ pub(super) fn run_streamed<B: Backend>(
         objective,
         validation,
         resume,
+        interrupt,
         on_iteration,
         on_model,
     )
@@ -299,6 +314,7 @@ fn solve<B: Backend>(
     objective: RefCell<FullBatchObjective<'_, B>>,
     mut validation: Option<FullBatchObjective<'_, B>>,
     resume: Option<&Checkpoint>,
+    interrupt: Option<&Interrupt>,
     on_iteration: &mut dyn FnMut(&EpochRecord),
     on_model: &mut dyn FnMut(Model),
 ) -> Result<Outcome> {
@@ -341,7 +357,10 @@ fn solve<B: Backend>(
     let mut started = Instant::now();
     let mut evaluations_before = 0;
     let solution = minimize(
-        &mut Shared(&objective),
+        &mut Shared {
+            objective: &objective,
+            interrupt,
+        },
         &x0,
         penalty.as_ref(),
         options,

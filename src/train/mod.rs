@@ -5,11 +5,15 @@
 //!   ([`BackendChoice::open`]);
 //! - `session`: one run on one backend, epoch by epoch;
 //! - `stopping`: early stopping and the tolerance rule;
+//! - `start`: the weights and position a run starts from (fresh, a resumed
+//!   or a continued [`Checkpoint`]);
+//! - `interrupt`: the [`Interrupt`] that ends a run from another thread;
 //! - `members`: many models trained together on the same data (a sweep).
 //!
 //! [`Trainer`] ties them together: prepare, open, then run the epochs.
 
 mod full_batch;
+mod interrupt;
 mod member_memory;
 mod members;
 mod open_backend;
@@ -17,15 +21,17 @@ mod prepare;
 mod resident;
 mod session;
 mod split_rows;
+mod start;
 mod step_plan;
 mod stopping;
 mod streamed;
 
+pub use interrupt::Interrupt;
 pub use member_memory::{BYTES_PER_MEMBER_PARAMETER, members_fit};
 pub use members::{MemberFit, fit_members_on};
 pub use open_backend::OpenedBackend;
 pub use prepare::{Examples, RowSplit, TargetKind, TrainData, TrainTargets, UntrainedClass};
-pub(crate) use session::initial_model;
+pub(crate) use start::initial_model;
 pub use streamed::{
     BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, StreamedSplit,
     VALIDATION_BLOCKS_HELD, chunk_rows_for, fit_streamed_standardizer,
@@ -39,17 +45,24 @@ use crate::{Model, Result, TrainConfig};
 use ndarray::{ArrayView1, ArrayView2};
 use prepare::Prepared;
 use session::Session;
+use start::Start;
 use stopping::{EarlyStopper, ToleranceWatch, Verdict};
 
 /// Everything needed to continue a run exactly where it stopped: the
 /// weights, the optimizer's state (Adam's moments, momentum buffers, …),
-/// and the schedule's position.
+/// and the schedule's position. [`Trainer::resume_from`] finishes the run
+/// that wrote it, on the same data; [`Trainer::continue_from`] trains more
+/// epochs from it, on any data; [`Checkpoint::from_model`] makes one from
+/// weights alone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
     pub model: Model,
     /// [`crate::optimizer::STATE_SLOTS`] × (D·C + C) values.
     pub optimizer_state: Vec<f32>,
+    /// Optimizer steps taken, over every run it continues: the schedule's
+    /// position and Adam's `t`.
     pub steps_taken: u64,
+    /// Epochs finished, over every run it continues.
     pub epochs_done: usize,
 }
 
@@ -73,10 +86,11 @@ type EpochCallback = Box<dyn FnMut(&EpochRecord) + Send>;
 /// Trains a model; keeps the last finite model when training diverges.
 pub struct Trainer {
     config: TrainConfig,
-    resume: Option<Checkpoint>,
+    start: Option<Start>,
     epoch_limit: Option<usize>,
     last_finite: Option<Model>,
     on_epoch: Option<EpochCallback>,
+    interrupt: Option<Interrupt>,
 }
 
 // Training moves to a worker thread (a service's, or one that holds no
@@ -102,22 +116,78 @@ impl Trainer {
     pub fn new(config: TrainConfig) -> Self {
         Self {
             config,
-            resume: None,
+            start: None,
             epoch_limit: None,
             last_finite: None,
             on_epoch: None,
+            interrupt: None,
         }
     }
 
     /// Continues from a checkpoint: its weights, optimizer state and schedule
-    /// position. `config.epochs` stays the total length of the run.
+    /// position. `config.epochs` stays the total length of the run, and the
+    /// data must be the run's: its step count must be the checkpoint's
+    /// epochs times this data's steps per epoch (else
+    /// [`Error::InvalidConfig`]). To train on other data, see
+    /// [`Trainer::continue_from`]. With [`crate::Solver::Lbfgs`], a warm
+    /// start from the checkpoint's model.
     pub fn resume_from(mut self, checkpoint: Checkpoint) -> Self {
-        self.resume = Some(checkpoint);
+        self.start = Some(Start::Resume(checkpoint));
         self
     }
 
-    /// Stops after this epoch (1-based, of `config.epochs`), e.g. to
-    /// checkpoint a run part-way with its schedule unchanged.
+    /// Trains `config.epochs` more epochs from a checkpoint, on this data
+    /// or any other with the model's features and outputs: the weights,
+    /// the optimizer state and the step count carry on.
+    ///
+    /// - The epochs are numbered on from the checkpoint's:
+    ///   `epochs_done + 1 ..= epochs_done + config.epochs`, in the
+    ///   history's records too; each epoch's order is seeded by its number,
+    ///   so consecutive calls shuffle differently.
+    /// - Step `k` (from 1) of this run is global step
+    ///   `t = steps_taken + k`: Adam's bias corrections use `t`, and the
+    ///   schedule sees step `t − 1` of a run of `steps_taken` + this run's
+    ///   steps.
+    /// - Early stopping and the tolerance rule watch this run's epochs only.
+    /// - The returned [`Outcome::checkpoint`] has the new totals, for the
+    ///   next call.
+    /// - The model's shape and the optimizer state's length must match, as
+    ///   for [`Trainer::resume_from`] ([`Error::ShapeMismatch`]); the step
+    ///   count need not match the data.
+    ///
+    /// Continued one epoch at a time (`config.epochs = 1`), this is
+    /// scikit-learn's `partial_fit`: one more epoch over the given rows,
+    /// continuing the weights and `t_`. Two calls of one epoch on the same
+    /// data are one two-epoch run bit for bit (the epochs' orders too, since
+    /// they are seeded by the epoch's number) when the schedule depends on
+    /// the step alone (constant, step, exponential, inverse square root;
+    /// cosine and linear decay over the run's length, which each call
+    /// extends). From [`Checkpoint::from_model`] it is `warm_start=True`: a
+    /// fresh run from the given weights.
+    ///
+    /// With [`crate::Solver::Lbfgs`] it is a warm start from the
+    /// checkpoint's model, as [`Trainer::resume_from`] is: L-BFGS keeps no
+    /// state between runs, so the optimizer state and the counts are not
+    /// used.
+    pub fn continue_from(mut self, checkpoint: Checkpoint) -> Self {
+        self.start = Some(Start::Continue(checkpoint));
+        self
+    }
+
+    /// Ends the run with [`Error::Interrupted`] once `handle` is set (from
+    /// any thread): before the next optimizer step of a minibatch run, or
+    /// the next objective evaluation of L-BFGS, resident or streamed.
+    /// [`Trainer::last_finite_model`] then holds the model after the last
+    /// finished epoch (iteration).
+    pub fn interrupt_on(mut self, handle: Interrupt) -> Self {
+        self.interrupt = Some(handle);
+        self
+    }
+
+    /// Stops after this epoch (1-based, numbered as the history numbers
+    /// them: of `config.epochs`, or on from the checkpoint's after
+    /// [`Trainer::continue_from`]), e.g. to checkpoint a run part-way with
+    /// its schedule unchanged.
     pub fn stop_after_epoch(mut self, epoch: usize) -> Self {
         self.epoch_limit = Some(epoch);
         self
@@ -130,7 +200,8 @@ impl Trainer {
     }
 
     /// The model at the end of the last epoch whose losses were all finite
-    /// (after a [`Error::Diverged`], the model to keep).
+    /// (after a [`Error::Diverged`] or an [`Error::Interrupted`], the model
+    /// to keep).
     pub fn last_finite_model(&self) -> Option<&Model> {
         self.last_finite.as_ref()
     }
@@ -231,7 +302,8 @@ impl Trainer {
             &self.config,
             &options,
             prepared,
-            self.resume.as_ref(),
+            self.start.as_ref().map(Start::checkpoint),
+            self.interrupt.as_ref(),
             on_epoch,
             &mut |model| *last_finite = Some(model),
         )
@@ -276,7 +348,8 @@ impl Trainer {
                 data,
                 classes,
                 split,
-                self.resume.as_ref(),
+                self.start.as_ref().map(Start::checkpoint),
+                self.interrupt.as_ref(),
                 &mut |record| {
                     if let Some(callback) = on_epoch.as_mut() {
                         callback(record);
@@ -294,7 +367,7 @@ impl Trainer {
             data,
             classes,
             split,
-            self.resume.as_ref(),
+            self.start.as_ref(),
         )?;
         self.run_session(backend, session)
     }
@@ -307,7 +380,7 @@ impl Trainer {
             return self.run_full_batch(backend, prepared);
         }
         let config = self.config.clone();
-        let session = Session::new(backend, &config, prepared, self.resume.as_ref())?;
+        let session = Session::new(backend, &config, prepared, self.start.as_ref())?;
         self.run_session(backend, session)
     }
 
@@ -317,8 +390,9 @@ impl Trainer {
         backend: &B,
         mut session: Session<'_, B>,
     ) -> Result<Outcome> {
+        session.interrupt_on(self.interrupt.clone());
         self.last_finite = Some(session.latest_model().clone());
-        let total_epochs = self.config.epochs;
+        let total_epochs = start::final_epoch(self.start.as_ref(), &self.config);
         let last_epoch = self
             .epoch_limit
             .map_or(total_epochs, |l| l.min(total_epochs));

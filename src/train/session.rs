@@ -8,24 +8,23 @@
 //! stats, the validation stats and the weights are read once per epoch.
 
 use super::Checkpoint;
+use super::interrupt::{self, Interrupt};
 use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
 use super::split_rows::{
     PassOrder, ResidentSplit, RingSplit, SplitRows, SplitSource, StepModel, beyond_device_budget,
     record_step, ring_block_bytes,
 };
+use super::start::{Start, start_params};
 use super::step_plan::StepPlan;
 use super::streamed::{DiskFeed, StreamedData, StreamedSplit};
 use crate::backend::Backend;
 use crate::backend::ring::{DeviceRing, HostFeed, block_rows_for};
-use crate::config::{Init, TrainConfig};
+use crate::config::TrainConfig;
 use crate::history::EpochRecord;
 use crate::loss::Loss;
 use crate::optimizer::{STATE_SLOTS, UpdateStep};
 use crate::{Error, Model, Result};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -102,6 +101,8 @@ pub(super) struct Session<'c, B: Backend> {
     retired: Vec<Option<RetiredMember<B>>>,
     class_weights: Option<B::Buffer>,
     latest: Vec<HostWeights>,
+    /// Read before every training step; `None` for a sweep's members.
+    interrupt: Option<Interrupt>,
 }
 
 /// What a session is built from: the model's shape, the step plan, the
@@ -123,9 +124,9 @@ impl<'c, B: Backend> Session<'c, B> {
         backend: &'c B,
         config: &'c TrainConfig,
         prepared: &'c Prepared<'_>,
-        resume: Option<&Checkpoint>,
+        start: Option<&Start>,
     ) -> Result<Self> {
-        Self::build(backend, std::slice::from_ref(config), prepared, resume)
+        Self::build(backend, std::slice::from_ref(config), prepared, start)
     }
 
     /// Uploads the data and one copy of the initial model per member
@@ -142,7 +143,7 @@ impl<'c, B: Backend> Session<'c, B> {
         backend: &'c B,
         configs: &'c [TrainConfig],
         prepared: &'c Prepared<'_>,
-        resume: Option<&Checkpoint>,
+        start: Option<&Start>,
     ) -> Result<Self> {
         let config = &configs[0];
         let train = &prepared.train;
@@ -158,14 +159,8 @@ impl<'c, B: Backend> Session<'c, B> {
             outputs,
             classes,
         };
-        let plan = StepPlan::new(config, n);
-        let initial = match resume {
-            Some(checkpoint) => {
-                check_resume(checkpoint, config, shape, plan)?;
-                checkpoint.model.params()
-            }
-            None => initial_params(config, features, outputs),
-        };
+        let mut plan = StepPlan::new(config, n);
+        let initial = start_params(start, config, features, outputs, &mut plan)?;
         let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.len());
         let on_ring = beyond_device_budget(config, prepared.uploaded_rows(), features);
         let (train_rows, validation) = if on_ring {
@@ -212,7 +207,7 @@ impl<'c, B: Backend> Session<'c, B> {
             train: (train_rows, n),
             validation: validation.map(|rows| (rows, validation_rows)),
         };
-        Self::assemble(backend, configs, parts, resume)
+        Self::assemble(backend, configs, parts, start)
     }
 
     /// A session over data streamed from disk ([`super::streamed`]): both
@@ -223,7 +218,7 @@ impl<'c, B: Backend> Session<'c, B> {
         data: &'c StreamedData,
         classes: usize,
         split: StreamedSplit,
-        resume: Option<&Checkpoint>,
+        start: Option<&Start>,
     ) -> Result<Self> {
         let config = &configs[0];
         let features = data.shards.features();
@@ -232,14 +227,8 @@ impl<'c, B: Backend> Session<'c, B> {
             outputs: config.loss.outputs_for_classes(classes),
             classes,
         };
-        let plan = StepPlan::new(config, split.train);
-        let initial = match resume {
-            Some(checkpoint) => {
-                check_resume(checkpoint, config, shape, plan)?;
-                checkpoint.model.params()
-            }
-            None => initial_params(config, features, shape.outputs),
-        };
+        let mut plan = StepPlan::new(config, split.train);
+        let initial = start_params(start, config, features, shape.outputs, &mut plan)?;
         let block_rows = block_rows_for(
             plan.batch,
             features,
@@ -263,7 +252,7 @@ impl<'c, B: Backend> Session<'c, B> {
             train: (train, split.train),
             validation,
         };
-        Self::assemble(backend, configs, parts, resume)
+        Self::assemble(backend, configs, parts, start)
     }
 
     /// The session over its parts: each member's buffers, the stats, and
@@ -272,8 +261,9 @@ impl<'c, B: Backend> Session<'c, B> {
         backend: &'c B,
         configs: &'c [TrainConfig],
         parts: SessionParts<'c, B>,
-        resume: Option<&Checkpoint>,
+        start: Option<&Start>,
     ) -> Result<Self> {
+        let resume = start.map(Start::checkpoint);
         let SessionParts {
             shape,
             plan,
@@ -340,7 +330,14 @@ impl<'c, B: Backend> Session<'c, B> {
             retired: (0..members).map(|_| None).collect(),
             class_weights,
             latest,
+            interrupt: None,
         })
+    }
+
+    /// Ends the run with [`Error::Interrupted`] before the first training
+    /// step after `handle` is set.
+    pub fn interrupt_on(&mut self, handle: Option<Interrupt>) {
+        self.interrupt = handle;
     }
 
     /// Epochs finished, resumed ones included.
@@ -436,9 +433,11 @@ impl<'c, B: Backend> Session<'c, B> {
             .epoch_order(self.plan, self.configs[0].seed, epoch);
         let (backend, configs, plan) = (self.backend, self.configs, self.plan);
         let (active, position) = (&mut self.active, &mut self.position);
+        let interrupt = self.interrupt.as_ref();
         let rows_per_step =
             self.train
                 .pass(backend, order, plan.batch, &mut |data, stats, at| {
+                    interrupt::check(interrupt)?;
                     record_step(
                         backend,
                         &model,
@@ -676,80 +675,4 @@ fn ring_split<'c, B: Backend>(
             subset: examples.rows.clone(),
         }),
     }))
-}
-
-/// Whether `checkpoint` continues this run: the model's shape, an
-/// optimizer state of the configured optimizer and the model's size, and
-/// the step count this data and batch size give after its epochs.
-fn check_resume(
-    checkpoint: &Checkpoint,
-    config: &TrainConfig,
-    shape: ModelShape,
-    plan: StepPlan,
-) -> Result<()> {
-    let model = &checkpoint.model;
-    let ModelShape {
-        features, outputs, ..
-    } = shape;
-    if model.features() != features || model.outputs() != outputs {
-        return Err(Error::ShapeMismatch {
-            op: "resume",
-            detail: format!(
-                "checkpoint is {}×{}, the data needs {features}×{outputs}",
-                model.features(),
-                model.outputs()
-            ),
-        });
-    }
-    if checkpoint.optimizer_state.len() != STATE_SLOTS * shape.param_len() {
-        return Err(Error::ShapeMismatch {
-            op: "resume",
-            detail: "optimizer state does not match the model".into(),
-        });
-    }
-    config
-        .optimizer
-        .check_state(&checkpoint.optimizer_state)
-        .map_err(|reason| Error::InvalidConfig(format!("the checkpoint's {reason}")))?;
-    // The schedule and the bias corrections continue from the step count,
-    // which must be the one this data and batch size give after the
-    // checkpoint's epochs.
-    let steps_per_epoch = plan.steps_per_epoch;
-    let expected = (checkpoint.epochs_done as u64)
-        .checked_mul(steps_per_epoch as u64)
-        .filter(|&steps| steps == checkpoint.steps_taken);
-    if expected.is_none() {
-        return Err(Error::InvalidConfig(format!(
-            "the checkpoint has taken {} steps in {} epochs, but {} epochs of {steps_per_epoch} steps (this data and batch size) are {}",
-            checkpoint.steps_taken,
-            checkpoint.epochs_done,
-            checkpoint.epochs_done,
-            (checkpoint.epochs_done as u128) * steps_per_epoch as u128
-        )));
-    }
-    Ok(())
-}
-
-/// Zeros, or `scale·N(0, 1)` from the seed; the bias starts at 0.
-pub(super) fn initial_params(config: &TrainConfig, features: usize, outputs: usize) -> Vec<f32> {
-    let mut params = vec![0.0f32; features * outputs + outputs];
-    if let Init::Random { scale } = config.init {
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        for w in &mut params[..features * outputs] {
-            let z: f32 = rng.sample(StandardNormal);
-            *w = scale * z;
-        }
-    }
-    params
-}
-
-/// A model with the weights `fit` would start from (for the sanity check).
-pub(crate) fn initial_model(
-    config: &TrainConfig,
-    features: usize,
-    outputs: usize,
-    classes: usize,
-) -> Model {
-    let params = initial_params(config, features, outputs);
-    Model::from_params(&params, features, outputs, config.loss, classes)
 }
