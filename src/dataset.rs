@@ -29,16 +29,20 @@ pub fn check_features(x: &ArrayView2<'_, f32>, what: &'static str) -> Result<()>
 }
 
 /// Checks training labels against the rows and returns the number of
-/// classes: [`check_label_range`], and at least two classes present (a
-/// classifier cannot learn from one).
+/// classes: [`check_label_range`], and, when the number of classes comes
+/// from the labels (`classes` is `None`), at least two classes present (a
+/// classifier cannot learn from one). A caller that states the classes may
+/// train on rows of fewer of them: a batch of scikit-learn's
+/// `partial_fit`, continuing a model of every class, may hold one class.
 pub fn check_labels(
     labels: &ArrayView1<'_, u32>,
     rows: usize,
     classes: Option<usize>,
 ) -> Result<usize> {
+    let stated = classes.is_some();
     let classes = check_label_range(labels, rows, classes)?;
     let first = labels[0];
-    if labels.iter().all(|&l| l == first) {
+    if !stated && labels.iter().all(|&l| l == first) {
         return Err(Error::InvalidConfig(format!(
             "a classification loss needs at least 2 classes present, every label is {first}"
         )));

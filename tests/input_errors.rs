@@ -1116,6 +1116,27 @@ fn huge_class_counts_are_a_typed_error_not_an_overflow_panic() {
 }
 
 #[test]
+fn one_class_present_trains_when_the_classes_are_stated() {
+    // A partial_fit batch continuing a three-class model may hold rows of
+    // one class only: with the classes stated, it trains.
+    let (x, _) = data();
+    let ones = Array1::from_elem(9, 1u32);
+    let config = TrainConfig {
+        classes: Some(3),
+        ..cpu_config()
+    };
+    let outcome = Trainer::new(config)
+        .fit(x.view(), ones.view())
+        .expect("one class present of three stated");
+    assert_eq!(outcome.model.outputs(), 3);
+    let predicted = outcome.model.predict(x.view()).unwrap();
+    assert!(
+        predicted.iter().all(|&c| c == 1),
+        "trained on class 1 only, predicted {predicted:?}"
+    );
+}
+
+#[test]
 fn only_one_class_present_is_rejected_even_when_it_is_not_class_0() {
     let (x, _) = data();
     let ones = Array1::from_elem(9, 1u32);
