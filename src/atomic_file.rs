@@ -40,12 +40,24 @@ pub fn write_atomically_with<E: From<Error>>(
     let name = path
         .file_name()
         .ok_or_else(|| Error::file(path, "not a file path"))?;
+    // A device, a FIFO or a socket at `path` would be replaced by a
+    // regular file by the rename below: `/dev/null` for one.
+    if let Ok(existing) = std::fs::metadata(path)
+        && !existing.is_file()
+    {
+        let what = if existing.is_dir() {
+            "is a directory, expected a file path"
+        } else {
+            "exists and is not a regular file; it is not replaced"
+        };
+        return Err(Error::file(path, what).into());
+    }
     let directory = parent_dir(path);
     let file = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(".tmp")
         .tempfile_in(directory)
-        .map_err(|e| io_error(path, e))?;
+        .map_err(|e| io_error(path, without_temporary_name(e)))?;
     let mut out = BufWriter::new(file);
     // On any failure below the temporary file is dropped, which deletes it.
     write(&mut out)?;
@@ -60,6 +72,17 @@ pub fn write_atomically_with<E: From<Error>>(
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// The OS error of creating the temporary file, without the temporary
+/// file's name that `tempfile` appends (`… at path "/d/.m.x1y2.tmp"`): the
+/// error names the file the user asked for.
+fn without_temporary_name(error: std::io::Error) -> std::io::Error {
+    let text = error.to_string();
+    match text.split_once(" at path ") {
+        Some((reason, _)) => std::io::Error::new(error.kind(), reason.to_string()),
+        None => error,
+    }
 }
 
 /// A failure to write `path`, as an [`Error::File`] naming it.
@@ -87,5 +110,40 @@ pub fn publish_permissions(
             #[cfg(not(unix))]
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_is_not_a_regular_file_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        // A socket node stands for a device or a FIFO: not a regular file.
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let e = write_atomically(&socket, b"model").unwrap_err();
+        assert!(
+            e.to_string().contains("exists and is not a regular file"),
+            "{e}"
+        );
+        assert!(!std::fs::metadata(&socket).unwrap().is_file(), "replaced");
+        let e = write_atomically(dir.path(), b"model").unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_without_the_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("model.safetensors");
+        let e = write_atomically(&path, b"model").unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with(&path.display().to_string()), "{text}");
+        assert!(
+            !text.contains(" at path "),
+            "names the temporary file: {text}"
+        );
+        assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
     }
 }
