@@ -10,7 +10,7 @@ use super::{CliError, CliResult, plot};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::{ClassMap, Standardizer};
 use lintrain::model_file::SavedModel;
-use lintrain::solver::{SolverReport, StopReason};
+use lintrain::solver::SolverReport;
 use lintrain::{Checkpoint, Error, Model, Outcome, Solver, TrainConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -234,13 +234,7 @@ pub(super) fn conclude(
 /// The stderr line for an L-BFGS run that stopped before converging, as
 /// scikit-learn's ConvergenceWarning.
 fn convergence_warning(report: &SolverReport) -> String {
-    let reason = match report.reason {
-        StopReason::IterationLimit => "the iteration limit".to_string(),
-        StopReason::LineSearchFailed => {
-            "the line search found no step that lowers the objective enough".to_string()
-        }
-        other => format!("{other:?}"),
-    };
+    let reason = report.reason.description();
     format!(
         "lintrain: warning: L-BFGS did not converge in {} iterations ({reason}; ‖g‖∞ = {:.3e}, objective {:.6e}); raise --max-iter or --tol",
         report.iterations, report.gradient_max, report.objective

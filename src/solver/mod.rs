@@ -154,6 +154,18 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// The reason in words, for logs and warnings.
+    pub fn description(self) -> &'static str {
+        match self {
+            StopReason::GradientTolerance => "the gradient tolerance was met",
+            StopReason::ObjectiveTolerance => "the objective stopped decreasing",
+            StopReason::IterationLimit => "the iteration limit",
+            StopReason::LineSearchFailed => {
+                "the line search found no step that lowers the objective enough"
+            }
+        }
+    }
+
     /// Whether stopping for this reason means the optimum was reached.
     pub fn converged(self) -> bool {
         matches!(
