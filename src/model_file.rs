@@ -4,7 +4,10 @@
 //! [`format_loss`]), `classes` and `feature_names` (JSON arrays of strings),
 //! `num_classes` and `lintrain_version`; with [`SavedModel::with_regularizer`]
 //! also `regularizer` (`none`, `l2`, `l1`, `elastic`), `reg_strength` (λ) and
-//! `l1_ratio` (elastic: lintrain's r). Older files without them load.
+//! `l1_ratio` (elastic: lintrain's r); with
+//! [`SavedModel::with_class_label_type`] also `class_label_type` (the type
+//! the class names were written from: `bool`, `int`, `float` or `str`).
+//! Older files without them load.
 //!
 //! Saving is atomic: the bytes go to a temporary file in the target's
 //! directory, which is flushed to disk and then renamed over the target, so
@@ -62,7 +65,17 @@ pub struct SavedModel {
     /// after any conversion from scikit-learn's C or alpha); `None` when
     /// unrecorded.
     pub regularizer: Option<Regularizer>,
+    /// The type of the labels the class names were written from, so that
+    /// a reader can give them back as they were (the Python package's
+    /// `classes_`): one of [`CLASS_LABEL_TYPES`], metadata
+    /// `class_label_type`. `None` when unrecorded (the command line's
+    /// files): the names are text.
+    pub class_label_type: Option<String>,
 }
+
+/// The values of [`SavedModel::class_label_type`]: Python's `bool`, an
+/// integer, a float, or text.
+pub const CLASS_LABEL_TYPES: [&str; 4] = ["bool", "int", "float", "str"];
 
 impl SavedModel {
     /// A model to save, stamped with this lintrain version.
@@ -79,6 +92,17 @@ impl SavedModel {
             feature_names,
             version: env!("CARGO_PKG_VERSION").to_string(),
             regularizer: None,
+            class_label_type: None,
+        }
+    }
+
+    /// This model, recording the type of its labels (one of
+    /// [`CLASS_LABEL_TYPES`]) in the file's metadata; another type is an
+    /// error when the file is written.
+    pub fn with_class_label_type(self, label_type: impl Into<String>) -> SavedModel {
+        SavedModel {
+            class_label_type: Some(label_type.into()),
+            ..self
         }
     }
 
@@ -234,6 +258,10 @@ impl SavedModel {
         if let Some(regularizer) = &self.regularizer {
             metadata.extend(regularizer_metadata(regularizer));
         }
+        if let Some(label_type) = &self.class_label_type {
+            check_class_label_type(label_type)?;
+            metadata.insert("class_label_type", label_type.clone());
+        }
         metadata.extend(extra_metadata);
         // A BTreeMap serializes in key order; the tensor entries follow in
         // data order, each as safetensors writes it (dtype, shape, offsets).
@@ -320,6 +348,14 @@ impl SavedModel {
         )? as usize;
         let version = meta("lintrain_version")?.clone();
         let regularizer = parse_regularizer(metadata)?;
+        let class_label_type = metadata
+            .get("class_label_type")
+            .map(|label_type| {
+                check_class_label_type(label_type)
+                    .map(|()| label_type.clone())
+                    .map_err(|reason| format!("metadata {reason}"))
+            })
+            .transpose()?;
 
         // Shapes from the header, checked before any array is allocated.
         let weight = tensor_info(&header, "weight")?;
@@ -386,6 +422,7 @@ impl SavedModel {
             feature_names,
             version,
             regularizer,
+            class_label_type,
         };
         saved.check()?;
         let metadata = metadata.clone();
@@ -606,6 +643,17 @@ fn parse_regularizer(
         .validate()
         .map_err(|e| format!("metadata `regularizer`: {e}"))?;
     Ok(Some(regularizer))
+}
+
+fn check_class_label_type(label_type: &str) -> std::result::Result<(), String> {
+    if CLASS_LABEL_TYPES.contains(&label_type) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`class_label_type` is {label_type:?}; known: {}",
+            CLASS_LABEL_TYPES.join(", ")
+        ))
+    }
 }
 
 /// The loss as stored in the model file, parameters included:

@@ -90,6 +90,28 @@ fn round_trip_keeps_everything() {
 }
 
 #[test]
+fn the_class_label_type_round_trips_and_an_unknown_one_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("typed.safetensors");
+    for label_type in ["bool", "int", "float", "str"] {
+        let typed = saved(3, 2, Loss::softmax(), false).with_class_label_type(label_type);
+        typed.save(&path).unwrap();
+        let loaded = SavedModel::load(&path).unwrap();
+        assert_eq!(loaded.class_label_type.as_deref(), Some(label_type));
+        assert_eq!(loaded, typed);
+    }
+    // Unrecorded (the command line's files): none comes back.
+    saved(3, 2, Loss::softmax(), false).save(&path).unwrap();
+    assert_eq!(SavedModel::load(&path).unwrap().class_label_type, None);
+    let e = saved(3, 2, Loss::softmax(), false)
+        .with_class_label_type("complex")
+        .save(dir.path().join("bad.safetensors"))
+        .unwrap_err();
+    assert!(e.to_string().contains("class_label_type"), "{e}");
+    assert!(!dir.path().join("bad.safetensors").exists());
+}
+
+#[test]
 fn loss_text_round_trips_with_parameters() {
     for loss in [
         Loss::SoftmaxCrossEntropy {
