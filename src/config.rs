@@ -196,7 +196,10 @@ pub fn balanced_class_weights(
         return Err(empty);
     }
     let (n, k) = (train_labels.len() as f64, classes as f64);
-    Ok(counts.iter().map(|&c| (n / (k * c as f64)) as f32).collect())
+    Ok(counts
+        .iter()
+        .map(|&c| (n / (k * c as f64)) as f32)
+        .collect())
 }
 
 impl TrainConfig {

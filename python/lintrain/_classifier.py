@@ -6,12 +6,13 @@ clones and compares like any scikit-learn estimator; the engine is called
 per ``fit``, ``partial_fit`` and prediction.
 """
 
-import contextlib
 import numbers
 import os
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -60,8 +61,10 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
     l1_ratio : float, default=0.15
         The elastic-net mixing ``r`` in [0, 1].
     solver : {"sgd", "lbfgs"}, default="sgd"
-        Minibatch training with ``optimizer``, or full-batch L-BFGS (OWL-QN
-        with an L1 part) until converged.
+        Minibatch training with ``optimizer`` from small random weights, or
+        full-batch L-BFGS (OWL-QN with an L1 part) from zeros, as
+        scikit-learn's solvers start, until converged (a
+        ``ConvergenceWarning`` when ``max_iter`` ends it first).
     optimizer : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}, default="adam"
         The minibatch update, with PyTorch's formulas and defaults. Adam
         (``MLPClassifier``'s default) is the default because its steps do
@@ -78,11 +81,14 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
     max_iter : int or None, default=None
         Epochs at most (sgd, default 1000) or iterations at most (lbfgs,
         default 100).
-    tol : float or None, default=1e-3
+    tol : float or None, default=1e-4
         sgd: stop when the training loss (the validation loss with
         ``early_stopping``) has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs; None runs every epoch. lbfgs: stop
-        when ``‖gradient‖∞ ≤ tol·max(1, |objective|)`` (None: 1e-4).
+        ``n_iter_no_change`` epochs; None runs every epoch
+        (``SGDClassifier``'s default is 1e-3). lbfgs: stop when
+        ``‖gradient‖∞ ≤ tol·max(1, |objective|)`` (``LogisticRegression``'s
+        1e-4; None is 1e-4 too). One default for both solvers, the
+        tighter one.
     n_iter_no_change : int, default=5
         Epochs without improvement before stopping.
     early_stopping : bool, default=False
@@ -144,7 +150,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         warmup_steps=0,
         batch_size=32,
         max_iter=None,
-        tol=1e-3,
+        tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -197,26 +203,16 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         A float32 C-contiguous ``X`` is trained on in place; any other is
         converted to one first. The interpreter lock is released while the
         engine trains, and Ctrl-C stops it within one step
-        (``KeyboardInterrupt``), leaving the estimator as it was.
+        (``KeyboardInterrupt``). A fit that fails or is interrupted leaves
+        the estimator as it was: the fitted attributes are set together,
+        once the engine has returned. As with scikit-learn's estimators,
+        one estimator is not fitted from two threads at once.
         """
-        with _restored_on_failure(self):
-            return self._fit(X, y)
-
-    def _fit(self, X, y):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=True,
-            dtype=np.float32,
-            order="C",
-            accept_sparse=False,
-            ensure_all_finite=False,
-        )
+        X, y, checked = _checked_for_fit(self, X, y)
         check_classification_targets(y)
         classes, y_ids = np.unique(y, return_inverse=True)
         _check_two_classes(classes)
-        start = None
+        start, standardizer = None, None
         if self.warm_start and self._continues(classes, X.shape[1]):
             start = dict(
                 weights=self._weights(),
@@ -225,9 +221,10 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                 steps_taken=0,
                 epochs_done=0,
             )
+            standardizer = self._standardizer
         params = self._engine_params(classes)
         result = _lintrain.fit(
-            X,
+            _standardized(X, standardizer),
             y_ids.astype(np.uint32, copy=False),
             [str(c) for c in classes],
             params,
@@ -235,8 +232,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             None,
             self._progress(),
         )
-        self.classes_ = classes
-        self._take(result)
+        self._take(result, classes, checked, standardizer)
         return self
 
     def _minibatch(self):
@@ -244,18 +240,16 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
 
     @available_if(_minibatch)
     def partial_fit(self, X, y, classes=None):
-        """One epoch on ``X``, ``y``, continuing from the previous call:
-        the weights, the optimizer's state and its step count carry on.
+        """One epoch on ``X``, ``y``, continuing from the previous call
+        (or ``fit``): the weights, the optimizer's state and its step count
+        carry on, and each call's shuffle differs.
 
         ``classes`` (every label there will be) is required on the first
-        call, as in scikit-learn. ``early_stopping`` and ``tol`` do not
-        apply. Only with ``solver="sgd"`` (L-BFGS fits the whole training
-        set at once): with "lbfgs" the estimator has no ``partial_fit``.
+        call, as in scikit-learn; a batch may hold any of them, even one.
+        ``early_stopping`` and ``tol`` do not apply. Only with
+        ``solver="sgd"`` (L-BFGS fits the whole training set at once): with
+        "lbfgs" the estimator has no ``partial_fit``.
         """
-        with _restored_on_failure(self):
-            return self._partial_fit(X, y, classes)
-
-    def _partial_fit(self, X, y, classes=None):
         first = not hasattr(self, "classes_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -264,18 +258,25 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                 'class_weight="balanced" is not supported for partial_fit: '
                 "the class counts of the whole data are unknown; pass a dict of weights"
             )
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first,
-            dtype=np.float32,
-            order="C",
-            accept_sparse=False,
-            ensure_all_finite=False,
-        )
+        if first:
+            X, y, checked = _checked_for_fit(self, X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=False,
+                dtype=np.float32,
+                order="C",
+                accept_sparse=False,
+                ensure_all_finite=False,
+            )
+            X = _aligned(X)
+            checked = None
         check_classification_targets(y)
         if first:
+            classes = np.asarray(classes)
+            check_classification_targets(classes)
             all_classes = np.unique(classes)
             _check_two_classes(all_classes)
         else:
@@ -285,13 +286,19 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                     f"`classes={np.unique(classes)!r}` is not the same as on the first "
                     f"call to partial_fit, which was {all_classes!r}"
                 )
+            if self._fitted_loss() != self.loss:
+                raise ValueError(
+                    f"loss={self.loss!r} differs from the loss the model was fitted "
+                    f"with, {self._fitted_loss()!r}: partial_fit continues that model; "
+                    "fit a new one"
+                )
         unknown = np.setdiff1d(np.unique(y), all_classes)
         if unknown.size:
             raise ValueError(
                 f"y has labels {unknown!r} that are not in classes {all_classes!r}"
             )
         y_ids = np.searchsorted(all_classes, y).astype(np.uint32)
-        start = None
+        start, standardizer = None, None
         if not first:
             start = dict(
                 weights=self._weights(),
@@ -300,10 +307,11 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                 steps_taken=self.t_,
                 epochs_done=self._epochs_done,
             )
+            standardizer = self._standardizer
         params = self._engine_params(all_classes)
         params.update(early_stopping=False, tol=None)
         result = _lintrain.fit(
-            X,
+            _standardized(X, standardizer),
             y_ids,
             [str(c) for c in all_classes],
             params,
@@ -313,8 +321,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         )
         curve = [] if first else list(self.loss_curve_)
         n_iter = 0 if first else self.n_iter_
-        self.classes_ = all_classes
-        self._take(result)
+        self._take(result, all_classes, checked, standardizer)
         self.loss_curve_ = curve + self.loss_curve_
         self.n_iter_ = n_iter + self.n_iter_
         return self
@@ -322,6 +329,10 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
     def _engine_params(self, classes):
         """The parameters as the engine reads them (it checks each value)."""
         class_weight = self.class_weight
+        if not (class_weight is None or isinstance(class_weight, (str, dict))):
+            raise ValueError(
+                f'class_weight must be None, "balanced" or a dict, got {class_weight!r}'
+            )
         if isinstance(class_weight, dict):
             unknown = [k for k in class_weight if k not in set(classes.tolist())]
             if unknown:
@@ -381,27 +392,53 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         return report
 
     def _continues(self, classes, n_features):
-        """Whether the previous fit's weights can start this one."""
+        """Whether the previous fit's model can start this one: the same
+        classes, features and loss (so the same outputs)."""
         return (
             hasattr(self, "coef_")
             and np.array_equal(getattr(self, "classes_", None), classes)
             and self.coef_.shape[1] == n_features
+            and self._fitted_loss() == self.loss
         )
 
-    def _take(self, result):
-        """Sets the fitted attributes from the engine's result."""
-        self.coef_ = np.ascontiguousarray(result["weights"].T)
-        self.intercept_ = result["bias"]
-        self.n_iter_ = int(result["n_iter"])
-        self.loss_curve_ = list(result["loss_curve"])
-        self.validation_loss_curve_ = list(result["validation_loss_curve"])
-        self.device_ = result["backend"]
-        self.t_ = int(result["steps_taken"])
-        self._epochs_done = int(result["epochs_done"])
-        self._optimizer_state = result["optimizer_state"]
-        self._regularizer = tuple(result["regularizer"])
-        self._loss_text = _FILE_LOSS_NAMES.get(self.loss, self.loss)
-        self._standardizer = None
+    def _fitted_loss(self):
+        """The loss the fitted model was trained with, as the parameter
+        names it."""
+        name = self._loss_text.split("(")[0]
+        return _PARAMETER_LOSS_NAMES.get(name, name)
+
+    def _take(self, result, classes, checked, standardizer):
+        """Sets every fitted attribute from the engine's result at once
+        (one dict update), so that no reader sees half of a fit."""
+        converged = result["converged"]
+        fitted = dict(
+            classes_=classes,
+            coef_=np.ascontiguousarray(result["weights"].T),
+            intercept_=result["bias"],
+            n_iter_=int(result["n_iter"]),
+            loss_curve_=list(result["loss_curve"]),
+            validation_loss_curve_=list(result["validation_loss_curve"]),
+            device_=result["backend"],
+            t_=int(result["steps_taken"]),
+            _epochs_done=int(result["epochs_done"]),
+            _optimizer_state=result["optimizer_state"],
+            _regularizer=tuple(result["regularizer"]),
+            _loss_text=_FILE_LOSS_NAMES.get(self.loss, self.loss),
+            _standardizer=standardizer,
+        )
+        if checked is not None:
+            fitted.update(checked)
+            if "feature_names_in_" not in checked:
+                vars(self).pop("feature_names_in_", None)
+        vars(self).update(fitted)
+        if converged is False:
+            # The command line's warning, with the parameters' names.
+            warnings.warn(
+                f"L-BFGS did not converge in {fitted['n_iter_']} iterations "
+                f"({result['stop_reason']}; ‖g‖∞ = {result['gradient_max']:.3e}, "
+                f"objective {result['objective']:.6e}); raise max_iter or tol",
+                ConvergenceWarning,
+            )
 
     def _weights(self):
         """W as the engine stores it: n_features × n_outputs."""
@@ -425,8 +462,10 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _checked(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self, X, reset=False, dtype=np.float32, order="C", accept_sparse=False
+        return _aligned(
+            validate_data(
+                self, X, reset=False, dtype=np.float32, order="C", accept_sparse=False
+            )
         )
 
     def decision_function(self, X):
@@ -442,7 +481,10 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[ids.astype(np.intp)]
 
     def _has_probabilities(self):
-        return self.loss in _PROBABILISTIC_LOSSES
+        # Once fitted, what the model was trained with decides, not a loss
+        # set since.
+        loss = self._fitted_loss() if hasattr(self, "_loss_text") else self.loss
+        return loss in _PROBABILISTIC_LOSSES
 
     @available_if(_has_probabilities)
     def predict_proba(self, X):
@@ -468,11 +510,12 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         if names is None:
             names = [f"x{j}" for j in range(self.n_features_in_)]
         _lintrain.save(
-            os.fspath(path),
+            os.fsdecode(path),
             self._parts(),
             [str(c) for c in self.classes_.tolist()],
             [str(n) for n in names],
             getattr(self, "_regularizer", None),
+            _label_type(self.classes_),
         )
 
 
@@ -480,17 +523,24 @@ def load(path):
     """A fitted ``LinearClassifier`` from a model file written by
     ``LinearClassifier.save`` or ``lintrain train --save``.
 
-    Class names that are all integers become integer labels. A model the
+    The labels come back of the type they were fitted with (recorded in
+    the file); in a file the command line wrote, class names that are all
+    integers become integer labels, others stay text. A model the
     command line trained on standardized data keeps its standardizer, and
     predictions standardize ``X`` first as ``lintrain predict`` does.
     """
-    saved = _lintrain.load(os.fspath(path))
+    path = os.fsdecode(path)
+    saved = _lintrain.load(path)
+    if saved["classes"] == 0:
+        raise ValueError(
+            f"{path}: the model was trained on real-valued targets "
+            "(a regression), not classes; LinearClassifier cannot load it"
+        )
     loss = _PARAMETER_LOSS_NAMES.get(saved["loss_name"], saved["loss_name"])
     clf = LinearClassifier(loss=loss)
     clf.coef_ = np.ascontiguousarray(saved["weights"].T)
     clf.intercept_ = saved["bias"]
-    names = saved["class_names"]
-    clf.classes_ = _labels(names)
+    clf.classes_ = _labels(saved["class_names"], saved["class_label_type"])
     clf.n_features_in_ = clf.coef_.shape[1]
     features = saved["feature_names"]
     if features != [f"x{j}" for j in range(clf.n_features_in_)]:
@@ -501,11 +551,35 @@ def load(path):
         clf._standardizer = (saved["mean"], saved["std"])
     else:
         clf._standardizer = None
+    # A loaded model continues (partial_fit, warm_start) from its weights
+    # with a fresh optimizer: the file holds no optimizer state.
+    clf.n_iter_ = 0
+    clf.loss_curve_ = []
+    clf.validation_loss_curve_ = []
+    clf.t_ = 0
+    clf._epochs_done = 0
+    clf._optimizer_state = None
     return clf
 
 
-def _labels(names):
-    """Class names as labels: integers when every name is one."""
+def _label_type(classes):
+    """The model file's `class_label_type` of labels like `classes`."""
+    kind = np.asarray(classes).dtype.kind
+    return {"b": "bool", "i": "int", "u": "int", "f": "float"}.get(kind, "str")
+
+
+def _labels(names, label_type):
+    """Class names as the labels they were written from (`label_type`, as
+    this package records it); a file without one (the command line's)
+    gives integers when every name is one, else the names."""
+    if label_type == "bool":
+        return np.asarray([n == "True" for n in names])
+    if label_type == "int":
+        return np.asarray([int(n) for n in names])
+    if label_type == "float":
+        return np.asarray([float(n) for n in names])
+    if label_type == "str":
+        return np.asarray(names)
     try:
         as_integers = [int(n) for n in names]
     except ValueError:
@@ -515,18 +589,39 @@ def _labels(names):
     return np.asarray(names)
 
 
-@contextlib.contextmanager
-def _restored_on_failure(estimator):
-    """Puts back the attributes a failed (or interrupted) fit changed, so
-    that the estimator keeps what it had: checking X sets
-    `n_features_in_` and `feature_names_in_` before the engine trains."""
-    saved = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(saved)
-        raise
+def _checked_for_fit(estimator, X, y):
+    """X and y checked as ``validate_data(reset=True)`` checks them, and the
+    attributes it would set (``n_features_in_``, ``feature_names_in_``),
+    returned rather than set: the fit sets them with the model, so that a
+    failed or interrupted fit changes nothing."""
+    shadow = object.__new__(type(estimator))
+    X, y = validate_data(
+        shadow,
+        X,
+        y,
+        reset=True,
+        dtype=np.float32,
+        order="C",
+        accept_sparse=False,
+        ensure_all_finite=False,
+    )
+    return _aligned(X), y, dict(vars(shadow))
+
+
+def _aligned(X):
+    """X itself when its data is aligned for float32 (numpy's own arrays
+    always are), else an aligned copy: a view at an odd byte offset, or a
+    memmap at one, cannot be read in place."""
+    return X if X.flags.aligned else np.require(X, requirements=["C", "A"])
+
+
+def _standardized(X, standardizer):
+    """X as a model with a standardizer (one the command line trained)
+    sees it; X itself without one."""
+    if standardizer is None:
+        return X
+    mean, std = standardizer
+    return _lintrain.standardize(X, mean, std)
 
 
 def _check_two_classes(classes):

@@ -5,13 +5,15 @@
 //! |---|---|
 //! | bad input, configuration, shapes, values, a diverged run | `ValueError` |
 //! | no adapter, the device failing | `RuntimeError` |
-//! | a file the system could not read or write | `OSError` (`FileNotFoundError`, `PermissionError`, … by its kind) |
+//! | a file that could not be read or written | `OSError` (`FileNotFoundError`, `PermissionError`, … by the system's error) |
 //! | an interrupted run | `KeyboardInterrupt` |
 //! | memory the allocator refused | `MemoryError` |
 
 use lintrain::Error;
 use pyo3::PyErr;
-use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyKeyboardInterrupt, PyMemoryError, PyOSError, PyRuntimeError, PyValueError,
+};
 
 /// The Python exception for a lintrain error.
 pub fn to_py(error: Error) -> PyErr {
@@ -33,6 +35,9 @@ pub fn to_py(error: Error) -> PyErr {
             let kind = source.kind();
             PyErr::from(std::io::Error::new(kind, message))
         }
+        // A file lintrain would not read or write (not a regular file, a
+        // name too long): an OSError too, without an errno.
+        Error::File { source: None, .. } => PyOSError::new_err(message),
         _ => PyValueError::new_err(message),
     }
 }

@@ -25,6 +25,7 @@ fn _lintrain(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_function(wrap_pyfunction!(training::fit, module)?)?;
     module.add_function(wrap_pyfunction!(scoring::scores, module)?)?;
+    module.add_function(wrap_pyfunction!(scoring::standardize, module)?)?;
     module.add_function(wrap_pyfunction!(model_file::save, module)?)?;
     module.add_function(wrap_pyfunction!(model_file::load, module)?)?;
     Ok(())

@@ -34,7 +34,7 @@ fn regularizer_of((name, strength, l1_ratio): RegularizerParts) -> PyResult<Regu
 
 /// Writes the model atomically to `path` (as `lintrain train --save`).
 #[pyfunction]
-#[pyo3(signature = (path, parts, class_names, feature_names, regularizer=None))]
+#[pyo3(signature = (path, parts, class_names, feature_names, regularizer=None, class_label_type=None))]
 pub fn save(
     py: Python<'_>,
     path: std::path::PathBuf,
@@ -42,6 +42,7 @@ pub fn save(
     class_names: Vec<String>,
     feature_names: Vec<String>,
     regularizer: Option<RegularizerParts>,
+    class_label_type: Option<String>,
 ) -> PyResult<()> {
     let mut saved = SavedModel::new(
         parts.model()?,
@@ -52,12 +53,16 @@ pub fn save(
     if let Some(regularizer) = regularizer {
         saved = saved.with_regularizer(regularizer_of(regularizer)?);
     }
+    if let Some(label_type) = class_label_type {
+        saved = saved.with_class_label_type(label_type);
+    }
     py.detach(|| saved.save(&path)).map_err(to_py)
 }
 
 /// Reads a model file: a dict of its parts (`weights` D × outputs,
 /// `bias`, `loss` in the file's form, `classes`, `mean`/`std` or None),
-/// `class_names`, `feature_names`, `version` and `regularizer`.
+/// `class_names`, `feature_names`, `version`, `regularizer` and
+/// `class_label_type`.
 #[pyfunction]
 pub fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Bound<'_, PyDict>> {
     let saved = py.detach(|| SavedModel::load(&path)).map_err(to_py)?;
@@ -76,6 +81,7 @@ pub fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Bound<'_, PyDi
     result.set_item("class_names", saved.class_names)?;
     result.set_item("feature_names", saved.feature_names)?;
     result.set_item("version", saved.version)?;
+    result.set_item("class_label_type", saved.class_label_type)?;
     result.set_item(
         "regularizer",
         saved.regularizer.as_ref().map(regularizer_parts),

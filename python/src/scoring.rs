@@ -64,6 +64,7 @@ pub fn scores<'py>(
     parts: Parts<'py>,
     kind: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
+    crate::arrays::check_aligned(&x)?;
     let model = parts.model()?;
     let standardizer = parts.standardizer()?;
     let view = x.as_array();
@@ -109,4 +110,24 @@ pub fn scores<'py>(
         }
         other => return Err(invalid(format!("unknown kind of scores {other:?}"))),
     })
+}
+
+/// `x` standardized by a model file's standardizer (`(x − mean) / std`,
+/// as the command line applies it), for continuing to train a model that
+/// carries one.
+#[pyfunction]
+pub fn standardize<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    mean: PyReadonlyArray1<'py, f32>,
+    std: PyReadonlyArray1<'py, f32>,
+) -> PyResult<Bound<'py, numpy::PyArray2<f32>>> {
+    crate::arrays::check_aligned(&x)?;
+    let standardizer = Standardizer {
+        mean: mean.as_array().to_owned(),
+        std: std.as_array().to_owned(),
+    };
+    let view = x.as_array();
+    let standardized = py.detach(|| standardizer.apply(view)).map_err(to_py)?;
+    Ok(standardized.into_pyarray(py))
 }

@@ -8,11 +8,11 @@
 use crate::errors::invalid;
 use lintrain::regularizer::SklearnPenalty;
 use lintrain::{
-    BackendChoice, BatchSize, EarlyStopping, LbfgsOptions, Loss, LrSchedule, Monitor, Optimizer,
-    Regularizer, Sampling, Schedule, Solver, TrainConfig,
+    BackendChoice, BatchSize, EarlyStopping, Init, LbfgsOptions, Loss, LrSchedule, Monitor,
+    Optimizer, Regularizer, Sampling, Schedule, Solver, TrainConfig,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBool, PyDict};
 
 /// How the regularization strength was given: scikit-learn's
 /// `SGDClassifier(alpha=…)` or `LogisticRegression(C=…)`.
@@ -100,6 +100,16 @@ fn optional<'py, T: FromPyObjectOwned<'py>>(
     }
 }
 
+/// An integer parameter; `True` and `False` are refused, though Python
+/// counts them as integers.
+fn integer(params: &Bound<'_, PyDict>, name: &str, expected: &str) -> PyResult<i64> {
+    if item(params, name)?.is_instance_of::<PyBool>() {
+        let value = item(params, name)?;
+        return Err(invalid(format!("{name} must be {expected}, got {value}")));
+    }
+    extract(params, name, expected)
+}
+
 /// A string parameter that must be one of `choices`.
 fn choice<'py>(params: &Bound<'py, PyDict>, name: &str, choices: &[&str]) -> PyResult<String> {
     let expected = format!("one of {}", quoted(choices));
@@ -173,7 +183,11 @@ impl Settings {
                 None => SklearnPenalty::None,
                 Some("l2") => SklearnPenalty::L2,
                 Some("l1") => SklearnPenalty::L1,
-                Some("elasticnet") => SklearnPenalty::ElasticNet { l1_ratio },
+                // Rounded to f32 first, as the command line's `--l1-ratio` is,
+                // so that the same value gives the same λ.
+                Some("elasticnet") => SklearnPenalty::ElasticNet {
+                    l1_ratio: l1_ratio as f32 as f64,
+                },
                 Some(other) => {
                     return Err(invalid(format!(
                         "penalty must be \"l2\", \"l1\", \"elasticnet\" or None, got {other:?}"
@@ -214,7 +228,8 @@ impl Settings {
             extract(params, "learning_rate", "a number > 0")?,
             true,
         )? as f32;
-        let warmup_steps: u64 = extract(params, "warmup_steps", "an integer ≥ 0")?;
+        let warmup_steps = u64::try_from(integer(params, "warmup_steps", "an integer ≥ 0")?)
+            .map_err(|_| invalid("warmup_steps must be an integer ≥ 0"))?;
         let schedule = LrSchedule {
             schedule: match choice(
                 params,
@@ -254,12 +269,15 @@ impl Settings {
             } else {
                 BatchSize::Rows(count(
                     "batch_size",
-                    extract(params, "batch_size", "an integer ≥ 1 or \"full\"")?,
+                    integer(params, "batch_size", "an integer ≥ 1 or \"full\"")?,
                 )?)
             }
         };
         let max_iter = match optional::<i64>(params, "max_iter", "an integer ≥ 1 or None")? {
-            Some(v) => count("max_iter", v)?,
+            Some(_) => count(
+                "max_iter",
+                integer(params, "max_iter", "an integer ≥ 1 or None")?,
+            )?,
             None => match solver {
                 SolverName::Sgd => SGD_MAX_ITER,
                 SolverName::Lbfgs => LbfgsOptions::default().max_iterations,
@@ -270,7 +288,7 @@ impl Settings {
             .transpose()?;
         let n_iter_no_change = count(
             "n_iter_no_change",
-            extract(params, "n_iter_no_change", "an integer ≥ 1")?,
+            integer(params, "n_iter_no_change", "an integer ≥ 1")?,
         )?;
         let early_stopping: bool = extract(params, "early_stopping", "True or False")?;
         let validation_fraction: f64 =
@@ -279,6 +297,11 @@ impl Settings {
             return Err(invalid(format!(
                 "validation_fraction must be in (0, 1) with early_stopping=True, got {validation_fraction}"
             )));
+        }
+        if solver == SolverName::Lbfgs && loss == Loss::hinge() {
+            return Err(invalid(
+                "loss=\"svm\" (the hinge) has no gradient at its kink, so L-BFGS cannot fit it; use loss=\"squared_hinge\" or solver=\"sgd\"",
+            ));
         }
         if early_stopping && solver == SolverName::Lbfgs {
             return Err(invalid(
@@ -379,7 +402,12 @@ impl Settings {
             optimizer: self.optimizer,
             learning_rate: self.learning_rate,
             schedule: self.schedule,
-            epochs: epochs.unwrap_or(self.max_iter),
+            // L-BFGS counts iterations (`max_iter` above), not epochs.
+            epochs: if minibatch {
+                epochs.unwrap_or(self.max_iter)
+            } else {
+                1
+            },
             batch_size: self.batch_size,
             sampling: if self.shuffle {
                 Sampling::Shuffle
@@ -387,7 +415,14 @@ impl Settings {
                 Sampling::Sequential
             },
             seed: self.seed,
-            init: Default::default(),
+            // L-BFGS starts from zeros, as scikit-learn's solvers do: its
+            // result is then the same whatever the seed. Minibatch
+            // training starts from CS231n's small random weights.
+            init: if minibatch {
+                Init::default()
+            } else {
+                Init::Zeros
+            },
             backend: self.backend,
             // The split is made by the binding (as by the command line), so
             // that "balanced" weights and C count the training rows.

@@ -66,7 +66,6 @@ pub fn fit<'py>(
     let settings = Settings::from_dict(params)?;
     let classes = class_names.len();
     let labels = y.as_slice().map_err(|_| invalid("y must be contiguous"))?;
-    let n = labels.len();
     let split = if settings.early_stopping {
         Some(validation_split(&settings, labels, &class_names)?)
     } else {
@@ -77,7 +76,7 @@ pub fn fit<'py>(
         None => labels.to_vec(),
     };
     let regularizer = settings
-        .regularizer(train_labels.len().max(usize::from(n == 0)), classes)
+        .regularizer(train_labels.len(), classes)
         .map_err(|e| invalid(format!("{}: {e}", strength_name(&settings))))?;
     let class_weights = match &settings.class_weight {
         None => None,
@@ -112,7 +111,9 @@ pub fn fit<'py>(
     let outcome = std::thread::scope(|scope| -> PyResult<Outcome> {
         let worker = std::thread::Builder::new()
             .name("lintrain-fit".into())
-            .spawn_scoped(scope, || {
+            // `move`: should training panic, unwinding drops the trainer
+            // and both senders, which the waiting loop sees as done.
+            .spawn_scoped(scope, move || {
                 let examples = Examples::shared_classes(&rows, y_view);
                 let data = match &split {
                     Some(split) => TrainData::split(examples, split),
@@ -296,8 +297,13 @@ fn outcome_dict<'py>(
     result.set_item("converged", solver_report.as_ref().map(|r| r.converged))?;
     result.set_item(
         "stop_reason",
-        solver_report.as_ref().map(|r| format!("{:?}", r.reason)),
+        solver_report.as_ref().map(|r| r.reason.description()),
     )?;
+    result.set_item(
+        "gradient_max",
+        solver_report.as_ref().map(|r| r.gradient_max),
+    )?;
+    result.set_item("objective", solver_report.as_ref().map(|r| r.objective))?;
     result.set_item("stopped_by_tolerance", history.stopped_by_tolerance)?;
     result.set_item("backend", history.backend.adapter.clone())?;
     result.set_item(
