@@ -208,7 +208,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         once the engine has returned. As with scikit-learn's estimators,
         one estimator is not fitted from two threads at once.
         """
-        X, y, checked = _checked_for_fit(self, X, y)
+        X, y, checked = _checked_for_fit(self, X, y, reset=True)
         check_classification_targets(y)
         classes, y_ids = np.unique(y, return_inverse=True)
         _check_two_classes(classes)
@@ -258,21 +258,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                 'class_weight="balanced" is not supported for partial_fit: '
                 "the class counts of the whole data are unknown; pass a dict of weights"
             )
-        if first:
-            X, y, checked = _checked_for_fit(self, X, y)
-        else:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=False,
-                dtype=np.float32,
-                order="C",
-                accept_sparse=False,
-                ensure_all_finite=False,
-            )
-            X = _aligned(X)
-            checked = None
+        X, y, checked = _checked_for_fit(self, X, y, reset=first)
         check_classification_targets(y)
         if first:
             classes = np.asarray(classes)
@@ -589,23 +575,24 @@ def _labels(names, label_type):
     return np.asarray(names)
 
 
-def _checked_for_fit(estimator, X, y):
-    """X and y checked as ``validate_data(reset=True)`` checks them, and the
-    attributes it would set (``n_features_in_``, ``feature_names_in_``),
-    returned rather than set: the fit sets them with the model, so that a
-    failed or interrupted fit changes nothing."""
-    shadow = object.__new__(type(estimator))
+def _checked_for_fit(estimator, X, y, reset):
+    """X and y checked as ``validate_data`` checks them. With ``reset``, the
+    attributes it would set (``n_features_in_``, ``feature_names_in_``)
+    are returned rather than set: the fit sets them with the model, so
+    that a failed or interrupted fit changes nothing. Without, X is
+    checked against them (None is returned for them)."""
+    target = object.__new__(type(estimator)) if reset else estimator
     X, y = validate_data(
-        shadow,
+        target,
         X,
         y,
-        reset=True,
+        reset=reset,
         dtype=np.float32,
         order="C",
         accept_sparse=False,
         ensure_all_finite=False,
     )
-    return _aligned(X), y, dict(vars(shadow))
+    return _aligned(X), y, (dict(vars(target)) if reset else None)
 
 
 def _aligned(X):

@@ -15,7 +15,7 @@ use super::interrupt::{self, Interrupt};
 use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
 use super::split_rows::{beyond_device_budget, ring_block_bytes};
-use super::start::initial_params;
+use super::start::{check_model_shape, initial_params};
 use super::streamed::{DiskFeed, StreamedData, StreamedSplit};
 use super::{Checkpoint, Outcome};
 use crate::backend::Backend;
@@ -328,18 +328,8 @@ fn solve<B: Backend>(
         |params: &[f32]| Model::from_params(params, features, outputs, config.loss, classes);
     let initial = match resume {
         Some(checkpoint) => {
-            let model = &checkpoint.model;
-            if model.features() != features || model.outputs() != outputs {
-                return Err(Error::ShapeMismatch {
-                    op: "resume",
-                    detail: format!(
-                        "the starting model is {}×{}, the data needs {features}×{outputs}",
-                        model.features(),
-                        model.outputs()
-                    ),
-                });
-            }
-            model.params()
+            check_model_shape(&checkpoint.model, "the starting model", features, outputs)?;
+            checkpoint.model.params()
         }
         None => initial_params(config, features, outputs),
     };

@@ -68,6 +68,27 @@ pub(super) fn start_params(
     Ok(checkpoint.model.params())
 }
 
+/// Whether `model` (`what` it is, in the error) has the shape the data
+/// needs: `features × outputs`.
+pub(super) fn check_model_shape(
+    model: &Model,
+    what: &str,
+    features: usize,
+    outputs: usize,
+) -> Result<()> {
+    if model.features() != features || model.outputs() != outputs {
+        return Err(Error::ShapeMismatch {
+            op: "resume",
+            detail: format!(
+                "{what} is {}×{}, the data needs {features}×{outputs}",
+                model.features(),
+                model.outputs()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `checkpoint` can start a run of this model: its shape, and an
 /// optimizer state of the configured optimizer and the model's size.
 fn check_state(
@@ -76,17 +97,7 @@ fn check_state(
     features: usize,
     outputs: usize,
 ) -> Result<()> {
-    let model = &checkpoint.model;
-    if model.features() != features || model.outputs() != outputs {
-        return Err(Error::ShapeMismatch {
-            op: "resume",
-            detail: format!(
-                "checkpoint is {}×{}, the data needs {features}×{outputs}",
-                model.features(),
-                model.outputs()
-            ),
-        });
-    }
+    check_model_shape(&checkpoint.model, "checkpoint", features, outputs)?;
     if checkpoint.optimizer_state.len() != STATE_SLOTS * (features * outputs + outputs) {
         return Err(Error::ShapeMismatch {
             op: "resume",
