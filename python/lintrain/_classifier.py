@@ -72,10 +72,23 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         estimator takes as given.
     learning_rate : float, default=0.001
         The base learning rate (``MLPClassifier``'s ``learning_rate_init``).
+    momentum : float or None, default=None
+        μ of "momentum" and "nesterov" (None: 0.9) and "rmsprop" (None: 0).
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's and AdamW's decay rates (``MLPClassifier``'s names).
+    epsilon : float or None, default=None
+        The optimizer's ε (None: 1e-10 for AdaGrad, 1e-8 otherwise).
+    weight_decay : float, default=0.01
+        AdamW's decoupled weight decay.
     schedule : {"constant", "step", "exponential", "cosine", "linear", "invsqrt"}, default="constant"
-        How the learning rate changes per step (see the README).
+        How the learning rate changes per step: ``lr₀·γ^⌊s/step_size⌋``,
+        ``lr₀·γ^s``, cosine or linear to ``min_lr`` over the run, or
+        ``lr₀/√(1 + s)`` (the README states each).
     warmup_steps : int, default=0
         Steps of linear warmup from 0.
+    step_size, gamma, min_lr : int, float, float, default=100, 0.5, 0.0
+        The schedules' parameters, as the command line's ``--step-size``,
+        ``--gamma`` and ``--min-lr``.
     batch_size : int or "full", default=32
         Rows per step; "full" is full-batch gradient descent.
     max_iter : int or None, default=None
@@ -146,8 +159,16 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         solver="sgd",
         optimizer="adam",
         learning_rate=0.001,
+        momentum=None,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=None,
+        weight_decay=0.01,
         schedule="constant",
         warmup_steps=0,
+        step_size=100,
+        gamma=0.5,
+        min_lr=0.0,
         batch_size=32,
         max_iter=None,
         tol=1e-4,
@@ -169,8 +190,16 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
         self.schedule = schedule
         self.warmup_steps = warmup_steps
+        self.step_size = step_size
+        self.gamma = gamma
+        self.min_lr = min_lr
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -335,8 +364,16 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
             solver=self.solver,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            weight_decay=self.weight_decay,
             schedule=self.schedule,
             warmup_steps=self.warmup_steps,
+            step_size=self.step_size,
+            gamma=self.gamma,
+            min_lr=self.min_lr,
             batch_size=self.batch_size,
             max_iter=self.max_iter,
             tol=self.tol,

@@ -206,6 +206,17 @@ impl Settings {
             "sgd" => SolverName::Sgd,
             _ => SolverName::Lbfgs,
         };
+        // The optimizers' hyperparameters, with the command line's
+        // defaults (PyTorch's); the library checks their ranges.
+        let momentum = optional::<f64>(params, "momentum", "a number in [0, 1) or None")?;
+        let epsilon = optional::<f64>(params, "epsilon", "a number > 0 or None")?;
+        let beta1: f64 = extract(params, "beta_1", "a number in [0, 1)")?;
+        let beta2: f64 = extract(params, "beta_2", "a number in [0, 1)")?;
+        let weight_decay: f64 = extract(params, "weight_decay", "a number ≥ 0")?;
+        let (momentum_or, epsilon_or) = (
+            |default: f32| momentum.map_or(default, |m| m as f32),
+            |default: f32| epsilon.map_or(default, |e| e as f32),
+        );
         let optimizer = match choice(
             params,
             "optimizer",
@@ -216,12 +227,36 @@ impl Settings {
         .as_str()
         {
             "sgd" => Optimizer::Sgd,
-            "momentum" => Optimizer::momentum(),
-            "nesterov" => Optimizer::nesterov(),
-            "adagrad" => Optimizer::adagrad(),
-            "rmsprop" => Optimizer::rmsprop(),
-            "adam" => Optimizer::adam(),
-            _ => Optimizer::adamw(),
+            "momentum" => Optimizer::Momentum {
+                momentum: momentum_or(0.9),
+                dampening: 0.0,
+            },
+            "nesterov" => Optimizer::Nesterov {
+                momentum: momentum_or(0.9),
+            },
+            "adagrad" => Optimizer::Adagrad {
+                lr_decay: 0.0,
+                eps: epsilon_or(1e-10),
+            },
+            "rmsprop" => Optimizer::RmsProp {
+                alpha: 0.99,
+                eps: epsilon_or(1e-8),
+                momentum: momentum_or(0.0),
+                centered: false,
+            },
+            "adam" => Optimizer::Adam {
+                beta1: beta1 as f32,
+                beta2: beta2 as f32,
+                eps: epsilon_or(1e-8),
+                amsgrad: false,
+            },
+            _ => Optimizer::AdamW {
+                beta1: beta1 as f32,
+                beta2: beta2 as f32,
+                eps: epsilon_or(1e-8),
+                weight_decay: weight_decay as f32,
+                amsgrad: false,
+            },
         };
         let learning_rate = number(
             "learning_rate",
@@ -230,6 +265,12 @@ impl Settings {
         )? as f32;
         let warmup_steps = u64::try_from(integer(params, "warmup_steps", "an integer ≥ 0")?)
             .map_err(|_| invalid("warmup_steps must be an integer ≥ 0"))?;
+        let step_size = u64::try_from(integer(params, "step_size", "an integer ≥ 1")?)
+            .ok()
+            .filter(|&v| v >= 1)
+            .ok_or_else(|| invalid("step_size must be an integer ≥ 1"))?;
+        let gamma: f64 = extract(params, "gamma", "a number in (0, 1]")?;
+        let min_lr: f64 = extract(params, "min_lr", "a number ≥ 0")?;
         let schedule = LrSchedule {
             schedule: match choice(
                 params,
@@ -247,12 +288,18 @@ impl Settings {
             {
                 "constant" => Schedule::Constant,
                 "step" => Schedule::Step {
-                    step_size: 100,
-                    gamma: 0.5,
+                    step_size,
+                    gamma: gamma as f32,
                 },
-                "exponential" => Schedule::Exponential { gamma: 0.999 },
-                "cosine" => Schedule::Cosine { min_lr: 0.0 },
-                "linear" => Schedule::Linear { min_lr: 0.0 },
+                "exponential" => Schedule::Exponential {
+                    gamma: gamma as f32,
+                },
+                "cosine" => Schedule::Cosine {
+                    min_lr: min_lr as f32,
+                },
+                "linear" => Schedule::Linear {
+                    min_lr: min_lr as f32,
+                },
                 _ => Schedule::InverseSqrt,
             },
             warmup_steps,

@@ -108,6 +108,50 @@ BALANCED = dict(
     ],
 )
 
+NESTEROV_STEP_SCHEDULE = dict(
+    params=dict(
+        optimizer="nesterov",
+        momentum=0.8,
+        learning_rate=0.05,
+        schedule="step",
+        step_size=7,
+        gamma=0.7,
+        warmup_steps=5,
+        batch_size=16,
+        max_iter=15,
+        tol=None,
+        alpha=1e-3,
+    ),
+    flags=[
+        "--optimizer", "nesterov", "--momentum", "0.8", "--lr", "0.05",
+        "--schedule", "step", "--step-size", "7", "--gamma", "0.7",
+        "--warmup-steps", "5", "--batch-size", "16", "--epochs", "15",
+        "--alpha", "1e-3",
+    ],
+)
+
+ADAMW_COSINE = dict(
+    params=dict(
+        optimizer="adamw",
+        learning_rate=0.02,
+        beta_1=0.8,
+        beta_2=0.99,
+        epsilon=1e-6,
+        weight_decay=0.05,
+        schedule="cosine",
+        min_lr=0.001,
+        batch_size=32,
+        max_iter=12,
+        tol=None,
+        alpha=1e-4,
+    ),
+    flags=[
+        "--optimizer", "adamw", "--lr", "0.02", "--beta1", "0.8", "--beta2", "0.99",
+        "--eps", "1e-6", "--weight-decay", "0.05", "--schedule", "cosine",
+        "--min-lr", "0.001", "--batch-size", "32", "--epochs", "12", "--alpha", "1e-4",
+    ],
+)
+
 CASES = {
     "sgd": SGD,
     "lbfgs": LBFGS,
@@ -115,6 +159,8 @@ CASES = {
     "elasticnet-sgd": ELASTIC_NET_SGD,
     "elasticnet-lbfgs": ELASTIC_NET_LBFGS,
     "class-weight-balanced": BALANCED,
+    "nesterov-step-schedule": NESTEROV_STEP_SCHEDULE,
+    "adamw-cosine": ADAMW_COSINE,
 }
 
 
