@@ -214,8 +214,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def __sklearn_is_fitted__(self):
-        # `n_features_in_` is set as soon as `fit` checks X; the model
-        # exists only once a fit has succeeded.
+        # A model exists once a fit has succeeded or a file was loaded.
         return hasattr(self, "coef_")
 
     def __sklearn_tags__(self):
