@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{gpu, rng};
+use common::{gpu, rng, teacher_data};
 use lintrain::train::{TargetKind, UntrainedClass};
 use lintrain::{
     BackendChoice, BackendKind, BatchSize, CpuBackend, EarlyStopping, Error, Examples, History,
@@ -14,21 +14,11 @@ use lintrain::{
 };
 use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
-use rand_distr::StandardNormal;
 
 /// Features, three classes from a linear teacher, and real-valued targets
 /// (a linear map plus noise) for the same rows.
 fn data(rows: usize, seed: u64) -> (Array2<f32>, Array1<u32>, Array2<f32>) {
-    let mut rng = rng(seed);
-    let x = Array2::from_shape_simple_fn((rows, 5), || rng.sample::<f32, _>(StandardNormal));
-    let map = Array2::from_shape_simple_fn((5, 3), || rng.sample::<f32, _>(StandardNormal));
-    let scores = x.dot(&map);
-    let labels = scores
-        .outer_iter()
-        .map(|row| (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u32)
-        .collect();
-    let values = scores.mapv(|s| s + 0.1 * rng.sample::<f32, _>(StandardNormal));
-    (x, labels, values)
+    teacher_data(rows, 5, seed)
 }
 
 fn cpu_config() -> TrainConfig {

@@ -7,28 +7,18 @@
 
 mod common;
 
-use common::{gpu, rng};
+use common::{gpu, teacher_data};
 use lintrain::{
     Backend, BackendChoice, BatchSize, CpuBackend, Examples, History, LbfgsOptions, Loss,
     Optimizer, Outcome, Regularizer, SharedRows, Solver, TrainConfig, TrainData, Trainer,
 };
 use ndarray::{Array1, Array2};
-use rand::Rng;
-use rand_distr::StandardNormal;
 use std::sync::{Arc, Mutex, Weak};
 
 /// Row-major features in a plain vector, three classes from a linear
 /// teacher, and real-valued targets for the same rows.
 fn data(rows: usize, features: usize, seed: u64) -> (Vec<f32>, Array1<u32>, Array2<f32>) {
-    let mut rng = rng(seed);
-    let x = Array2::from_shape_simple_fn((rows, features), || rng.sample::<f32, _>(StandardNormal));
-    let map = Array2::from_shape_simple_fn((features, 3), || rng.sample::<f32, _>(StandardNormal));
-    let scores = x.dot(&map);
-    let labels = scores
-        .outer_iter()
-        .map(|row| (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u32)
-        .collect();
-    let values = scores.mapv(|s| s + 0.1 * rng.sample::<f32, _>(StandardNormal));
+    let (x, labels, values) = teacher_data(rows, features, seed);
     (x.into_raw_vec_and_offset().0, labels, values)
 }
 

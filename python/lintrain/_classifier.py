@@ -242,13 +242,8 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         _check_two_classes(classes)
         start, standardizer = None, None
         if self.warm_start and self._continues(classes, X.shape[1]):
-            start = dict(
-                weights=self._weights(),
-                bias=self._bias(),
-                optimizer_state=None,
-                steps_taken=0,
-                epochs_done=0,
-            )
+            # scikit-learn's warm start: the weights, a fresh optimizer.
+            start = self._start(with_optimizer=False)
             standardizer = self._standardizer
         params = self._engine_params(classes)
         result = _lintrain.fit(
@@ -314,13 +309,7 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
         y_ids = np.searchsorted(all_classes, y).astype(np.uint32)
         start, standardizer = None, None
         if not first:
-            start = dict(
-                weights=self._weights(),
-                bias=self._bias(),
-                optimizer_state=self._optimizer_state,
-                steps_taken=self.t_,
-                epochs_done=self._epochs_done,
-            )
+            start = self._start(with_optimizer=True)
             standardizer = self._standardizer
         params = self._engine_params(all_classes)
         params.update(early_stopping=False, tol=None)
@@ -461,6 +450,18 @@ class LinearClassifier(ClassifierMixin, BaseEstimator):
                 f"objective {result['objective']:.6e}); raise max_iter or tol",
                 ConvergenceWarning,
             )
+
+    def _start(self, with_optimizer):
+        """Where the engine continues from: the fitted weights, and with
+        `with_optimizer` the optimizer's state and position (partial_fit);
+        without, a fresh optimizer (warm_start)."""
+        return dict(
+            weights=self._weights(),
+            bias=self._bias(),
+            optimizer_state=self._optimizer_state if with_optimizer else None,
+            steps_taken=self.t_ if with_optimizer else 0,
+            epochs_done=self._epochs_done if with_optimizer else 0,
+        )
 
     def _weights(self):
         """W as the engine stores it: n_features × n_outputs."""

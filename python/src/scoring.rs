@@ -5,7 +5,7 @@ use crate::errors::{invalid, to_py};
 use lintrain::Model;
 use lintrain::data::Standardizer;
 use lintrain::model_file::parse_loss;
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::Array1;
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
@@ -65,50 +65,32 @@ pub fn scores<'py>(
     kind: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     crate::arrays::check_aligned(&x)?;
+    if !matches!(kind, "class_scores" | "proba" | "predict") {
+        return Err(invalid(format!("unknown kind of scores {kind:?}")));
+    }
     let model = parts.model()?;
-    let standardizer = parts.standardizer()?;
     let view = x.as_array();
-    let prepared = |x: ArrayView2<'_, f32>| -> lintrain::Result<Option<Array2<f32>>> {
-        let Some(s) = &standardizer else {
-            return Ok(None);
-        };
-        if s.features() != x.ncols() {
-            return Err(lintrain::Error::ShapeMismatch {
-                op: "standardize",
-                detail: format!(
-                    "the data has {} features, the model {}",
-                    x.ncols(),
-                    s.features()
-                ),
-            });
-        }
-        s.apply(x).map(Some)
+    // Standardized once, into a copy, for a model that carries a
+    // standardizer (`apply` checks the width); `x` itself otherwise.
+    let standardized = match parts.standardizer()? {
+        Some(s) => Some(py.detach(|| s.apply(view)).map_err(to_py)?),
+        None => None,
     };
-    let scored =
-        |compute: &(dyn Fn(ArrayView2<'_, f32>) -> lintrain::Result<Array2<f32>> + Sync)| {
-            py.detach(|| {
-                let standardized = prepared(view)?;
-                compute(standardized.as_ref().map_or(view, |x| x.view()))
-            })
-            .map_err(to_py)
-        };
+    let input = standardized.as_ref().map_or(view, |x| x.view());
     Ok(match kind {
-        "class_scores" => scored(&|x| model.class_scores(x))?
+        "class_scores" => py
+            .detach(|| model.class_scores(input))
+            .map_err(to_py)?
             .into_pyarray(py)
             .into_any(),
-        "proba" => scored(&|x| model.predict_proba(x))?
+        "proba" => py
+            .detach(|| model.predict_proba(input))
+            .map_err(to_py)?
             .into_pyarray(py)
             .into_any(),
-        "predict" => {
-            let ids = py
-                .detach(|| {
-                    let standardized = prepared(view)?;
-                    model.predict(standardized.as_ref().map_or(view, |x| x.view()))
-                })
-                .map_err(to_py)?;
-            Array1::from(ids).into_pyarray(py).into_any()
-        }
-        other => return Err(invalid(format!("unknown kind of scores {other:?}"))),
+        _ => Array1::from(py.detach(|| model.predict(input)).map_err(to_py)?)
+            .into_pyarray(py)
+            .into_any(),
     })
 }
 

@@ -8,8 +8,10 @@ pub mod files;
 
 use lintrain::gpu::{GpuOptions, MatmulVariant};
 use lintrain::{AdapterChoice, GpuBackend, GpuContext};
+use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use std::sync::Arc;
 
 /// Whether this run is CI, where a missing GPU adapter is a failure.
@@ -74,6 +76,26 @@ pub fn random_labels(rng: &mut ChaCha8Rng, len: usize, classes: usize) -> Vec<u3
     (0..len)
         .map(|_| rng.random_range(0..classes as u32))
         .collect()
+}
+
+/// Features (standard normal), three classes from a linear teacher (the
+/// highest of `x·M`, M standard normal) and real-valued targets (`x·M`
+/// plus noise 0.1) for the same rows, seeded.
+pub fn teacher_data(
+    rows: usize,
+    features: usize,
+    seed: u64,
+) -> (Array2<f32>, Array1<u32>, Array2<f32>) {
+    let mut rng = rng(seed);
+    let x = Array2::from_shape_simple_fn((rows, features), || rng.sample::<f32, _>(StandardNormal));
+    let map = Array2::from_shape_simple_fn((features, 3), || rng.sample::<f32, _>(StandardNormal));
+    let scores = x.dot(&map);
+    let labels = scores
+        .outer_iter()
+        .map(|row| (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as u32)
+        .collect();
+    let values = scores.mapv(|s| s + 0.1 * rng.sample::<f32, _>(StandardNormal));
+    (x, labels, values)
 }
 
 pub fn nan_vec(len: usize) -> Vec<f32> {
