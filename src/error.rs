@@ -88,6 +88,12 @@ pub enum Error {
     #[error("training was interrupted")]
     Interrupted,
 
+    /// A data-parallel run that cannot go on: the ranks disagree (a
+    /// different number of features or parameters), a rank has no rows,
+    /// or a size is beyond the transport's limits.
+    #[error("distributed run: {0}")]
+    Distributed(String),
+
     /// A file that could not be read or written. `source` is the operating
     /// system's error where there is one, so callers can match its kind
     /// ([`Error::io_kind`]); `reason` says it in words.

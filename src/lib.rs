@@ -10,6 +10,7 @@ pub mod config;
 pub mod cpu;
 pub mod data;
 pub mod dataset;
+pub mod distributed;
 mod error;
 pub mod gpu;
 pub mod gradcheck;

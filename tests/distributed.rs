@@ -1,0 +1,2 @@
+//! Placeholder until the mpirun tests land.
+#![cfg(feature = "mpi")]
