@@ -36,6 +36,14 @@
 //! `n_0/N`, and the penalty and its gradient from the f64 parameters.
 //! Nothing is summed with atomics, so an evaluation is bitwise repeatable.
 //!
+//! # Across ranks
+//! In a data-parallel run ([`crate::distributed`]) each rank holds `n_r`
+//! of the N rows and evaluates its own share as above, without the
+//! penalty. The ranks then add `[(n_r/N)·∇_data f_r | (n_r/N)·loss_r |
+//! correct_r]` in rank order ([`Collective::ordered_sum`]), and every rank
+//! adds the penalty to the same sum: one reduction of P + 2 values per
+//! evaluation, and the same value, bit for bit, on every rank.
+//!
 //! On the GPU a pass records every chunk into the pending submission (one
 //! submission for up to ~2000 chunks), and after the first evaluation
 //! allocates nothing where the fused step runs (at most 16 outputs; the
@@ -43,6 +51,7 @@
 
 use crate::backend::ring::{BlockFeed, DeviceRing, FeedOrder, block_rows_for};
 use crate::backend::{Backend, LinearStep, ResidentTargets, checks};
+use crate::distributed::Collective;
 use crate::loss::Loss;
 use crate::solver::Objective;
 use crate::{Error, Result};
@@ -109,6 +118,8 @@ pub struct FullBatchObjective<'a, B: Backend> {
     /// θ as f32 on the host, reused.
     params_f32: Vec<f32>,
     last: Option<(Vec<f64>, ObjectiveValue)>,
+    /// The other ranks of a data-parallel run, and N, the rows of all.
+    across: Option<(&'a dyn Collective, usize)>,
 }
 
 impl<'a, B: Backend> FullBatchObjective<'a, B> {
@@ -195,6 +206,7 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
             accumulator,
             params_f32: vec![0.0; parameters],
             last: None,
+            across: None,
         };
         let PassRows::Resident {
             x,
@@ -277,12 +289,31 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
             accumulator: backend.zeros(stats_offset(parameters) + 2 * chunks)?,
             params_f32: vec![0.0; parameters],
             last: None,
+            across: None,
         })
     }
 
-    /// N, the rows of the dataset.
+    /// Makes this the share of one rank of a data-parallel run over
+    /// `total_rows` rows in all: every evaluation adds the ranks' shares
+    /// through `collective` (see the module's "Across ranks"), so every
+    /// rank must evaluate at the same points, with or without the
+    /// gradient alike.
+    pub fn across(&mut self, collective: &'a dyn Collective, total_rows: usize) -> Result<()> {
+        if total_rows < self.rows {
+            return Err(Error::Distributed(format!(
+                "this rank holds {} rows, more than the {total_rows} of every rank",
+                self.rows
+            )));
+        }
+        self.across = Some((collective, total_rows));
+        self.last = None;
+        Ok(())
+    }
+
+    /// N, the rows of the dataset (of every rank's share, in a
+    /// data-parallel run).
     pub fn rows(&self) -> usize {
-        self.rows
+        self.across.map_or(self.rows, |(_, total)| total)
     }
 
     /// Rows per chunk (the last chunk holds the rest; at most N).
@@ -337,7 +368,7 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
         let with_gradient = gradient.is_some();
         self.record_pass(with_gradient)?;
         let accumulated = self.backend.read(&self.accumulator)?;
-        let value = self.combine(params, &accumulated, gradient);
+        let value = self.combine(params, &accumulated, gradient)?;
         match &mut self.last {
             Some((last_params, last_value)) => {
                 last_params.copy_from_slice(params);
@@ -425,13 +456,14 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
     }
 
     /// The objective from the accumulator read back, in f64 and in chunk
-    /// order, with `∇f` written into `gradient` when given.
+    /// order (then in rank order across ranks), with `∇f` written into
+    /// `gradient` when given.
     fn combine(
         &self,
         params: &[f64],
         accumulated: &[f32],
-        gradient: Option<&mut [f64]>,
-    ) -> ObjectiveValue {
+        mut gradient: Option<&mut [f64]>,
+    ) -> Result<ObjectiveValue> {
         let n = self.rows as f64;
         let stats = &accumulated[stats_offset(self.dimension())..];
         let mut data_loss = 0.0;
@@ -442,23 +474,39 @@ impl<'a, B: Backend> FullBatchObjective<'a, B> {
             data_loss += rows / n * stats[2 * chunk] as f64;
             correct += stats[2 * chunk + 1] as f64;
         }
-        let weights = &params[..self.features * self.outputs];
-        let penalty = self.l2 * weights.iter().map(|w| w * w).sum::<f64>();
-        if let Some(gradient) = gradient {
+        if let Some(gradient) = gradient.as_deref_mut() {
             let scale = self.chunk_rows as f64 / n;
             for (g, &a) in gradient.iter_mut().zip(accumulated) {
                 *g = scale * a as f64;
             }
+        }
+        if let Some((collective, total)) = self.across {
+            let weight = n / total as f64;
+            let mut shared: Vec<f64> = gradient.as_deref().unwrap_or(&[]).to_vec();
+            for g in &mut shared {
+                *g *= weight;
+            }
+            shared.extend([weight * data_loss, correct]);
+            collective.ordered_sum(&mut shared)?;
+            correct = shared.pop().expect("pushed above");
+            data_loss = shared.pop().expect("pushed above");
+            if let Some(gradient) = gradient.as_deref_mut() {
+                gradient.copy_from_slice(&shared);
+            }
+        }
+        let weights = &params[..self.features * self.outputs];
+        let penalty = self.l2 * weights.iter().map(|w| w * w).sum::<f64>();
+        if let Some(gradient) = gradient {
             for (g, &w) in gradient.iter_mut().zip(weights) {
                 *g += 2.0 * self.l2 * w;
             }
         }
-        ObjectiveValue {
+        Ok(ObjectiveValue {
             objective: data_loss + penalty,
             data_loss,
             penalty,
             correct: correct as usize,
-        }
+        })
     }
 }
 

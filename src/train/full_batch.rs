@@ -11,6 +11,7 @@
 //! iteration's wall time; validation rows, when there are any, are scored
 //! at every iterate with the same objective.
 
+use super::across::Across;
 use super::interrupt::{self, Interrupt};
 use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
@@ -133,19 +134,22 @@ fn to_f32(params: &[f64]) -> Vec<f32> {
 /// start) or the configured initial weights, calling `on_iteration` with
 /// each record and `on_model` with each iterate's model; ends with
 /// [`Error::Interrupted`] at the first evaluation after `interrupt` is set.
+/// With `across`, the data is one rank's share of a data-parallel run, and
+/// every evaluation is of every rank's rows.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run<B: Backend>(
     backend: &B,
     config: &TrainConfig,
     options: &LbfgsOptions,
     prepared: &Prepared<'_>,
+    across: Option<&Across<'_>>,
     resume: Option<&Checkpoint>,
     interrupt: Option<&Interrupt>,
     on_iteration: &mut dyn FnMut(&EpochRecord),
     on_model: &mut dyn FnMut(Model),
 ) -> Result<Outcome> {
     let train = &prepared.train;
-    let (n, features) = (train.len(), train.x.ncols());
+    let features = train.x.ncols();
     let (classes, outputs) = match &train.targets {
         CheckedTargets::Classes { classes, .. } => {
             (*classes, config.loss.outputs_for_classes(*classes))
@@ -179,7 +183,7 @@ pub(super) fn run<B: Backend>(
         weights,
         l2,
     )?);
-    let validation = match &prepared.validation {
+    let mut validation = match &prepared.validation {
         Some(examples) => Some(split_objective(
             backend,
             config,
@@ -191,8 +195,16 @@ pub(super) fn run<B: Backend>(
         )?),
         None => None,
     };
+    if let Some(across) = across {
+        objective
+            .borrow_mut()
+            .across(across.collective, across.train.total())?;
+        if let (Some(objective), Some(shares)) = (validation.as_mut(), &across.validation) {
+            objective.across(across.collective, shares.total())?;
+        }
+    }
     let shape = Shape {
-        rows: n,
+        rows: objective.borrow().rows(),
         features,
         classes,
         outputs,

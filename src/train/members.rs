@@ -113,7 +113,7 @@ fn fit_one_after_another<B: Backend>(
             trainer = trainer.resume_from(warm);
         }
         let mut forward = |record: &EpochRecord| on_epoch(k, record);
-        let result = match trainer.run_full_batch_with(backend, prepared, &mut forward) {
+        let result = match trainer.run_full_batch_with(backend, prepared, None, &mut forward) {
             // Only a divergence is the member's own; anything else (the
             // device, the data) ends every member.
             Err(error) if !matches!(error, Error::Diverged { .. }) => return Err(error),

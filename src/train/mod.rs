@@ -12,6 +12,7 @@
 //!
 //! [`Trainer`] ties them together: prepare, open, then run the epochs.
 
+mod across;
 mod full_batch;
 mod interrupt;
 mod member_memory;
@@ -38,12 +39,14 @@ pub use streamed::{
 };
 
 use crate::backend::Backend;
+use crate::distributed::Collective;
 use crate::history::{EpochRecord, History};
 #[cfg(doc)]
 use crate::{BackendChoice, Error};
 use crate::{Model, Result, TrainConfig};
+use across::Across;
 use ndarray::{ArrayView1, ArrayView2};
-use prepare::Prepared;
+use prepare::{CheckedTargets, Prepared};
 use session::Session;
 use start::Start;
 use stopping::{EarlyStopper, ToleranceWatch, Verdict};
@@ -214,9 +217,55 @@ impl Trainer {
     pub fn fit_data(&mut self, data: TrainData<'_>) -> Result<Outcome> {
         let prepared = prepare::prepare(&self.config, data)?;
         match self.config.backend.open()? {
-            OpenedBackend::Cpu(cpu) => self.run_on(&cpu, &prepared),
-            OpenedBackend::Gpu(gpu) => self.run_on(&*gpu, &prepared),
+            OpenedBackend::Cpu(cpu) => self.run_on(&cpu, &prepared, None),
+            OpenedBackend::Gpu(gpu) => self.run_on(&*gpu, &prepared, None),
         }
+    }
+
+    /// Trains one rank's share of a data-parallel run ([`crate::distributed`]):
+    /// every rank of `collective` calls this at the same time with its own
+    /// rows, the same configuration and the same start, and every rank
+    /// returns the same model.
+    ///
+    /// - L-BFGS, and minibatch training whose batch is every row
+    ///   ([`crate::BatchSize::Full`]), minimize the objective over all the
+    ///   ranks' rows: each evaluation or step adds the ranks' shares in
+    ///   rank order, so the iterates are one process's up to the rounding
+    ///   of the ranks' own f32 passes.
+    /// - Minibatch training is synchronous data-parallel SGD: each step
+    ///   every rank takes a batch of its own rows (sampled with a seed
+    ///   derived from `config.seed` and its rank; rank 0's is the seed
+    ///   itself) and every rank updates with the mean gradient over the
+    ///   global batch, about K × `batch_size` rows. An epoch is one pass
+    ///   over every rank's share.
+    ///
+    /// The ranks' classes must agree (`config.classes` states the global
+    /// count), and a validation split is the caller's to make globally
+    /// (pass each rank its rows of one split with [`TrainData::split`]):
+    /// a `validation_fraction` alone splits each rank's share by itself.
+    /// Every rank needs at least one row of each part. Losses, accuracies
+    /// and the history are of all the ranks' rows.
+    pub fn fit_data_across(
+        &mut self,
+        data: TrainData<'_>,
+        collective: &dyn Collective,
+    ) -> Result<Outcome> {
+        let prepared = prepare::prepare(&self.config, data)?;
+        match self.config.backend.open()? {
+            OpenedBackend::Cpu(cpu) => self.run_on(&cpu, &prepared, Some(collective)),
+            OpenedBackend::Gpu(gpu) => self.run_on(&*gpu, &prepared, Some(collective)),
+        }
+    }
+
+    /// [`Trainer::fit_data_across`] on a backend the caller opened.
+    pub fn fit_data_across_on<B: Backend>(
+        &mut self,
+        backend: &B,
+        data: TrainData<'_>,
+        collective: &dyn Collective,
+    ) -> Result<Outcome> {
+        let prepared = prepare::prepare(&self.config, data)?;
+        self.run_on(backend, &prepared, Some(collective))
     }
 
     /// [`Trainer::fit_data`] on a backend the caller opened (so that tests
@@ -224,7 +273,7 @@ impl Trainer {
     /// `config.backend` is not used.
     pub fn fit_data_on<B: Backend>(&mut self, backend: &B, data: TrainData<'_>) -> Result<Outcome> {
         let prepared = prepare::prepare(&self.config, data)?;
-        self.run_on(backend, &prepared)
+        self.run_on(backend, &prepared, None)
     }
 
     /// Trains a classifier on class-index labels; a validation set is held
@@ -273,9 +322,10 @@ impl Trainer {
         &mut self,
         backend: &B,
         prepared: &Prepared<'_>,
+        across: Option<&Across<'_>>,
     ) -> Result<Outcome> {
         let mut on_epoch = self.on_epoch.take();
-        let outcome = self.run_full_batch_with(backend, prepared, &mut |record| {
+        let outcome = self.run_full_batch_with(backend, prepared, across, &mut |record| {
             if let Some(callback) = on_epoch.as_mut() {
                 callback(record);
             }
@@ -289,6 +339,7 @@ impl Trainer {
         &mut self,
         backend: &B,
         prepared: &Prepared<'_>,
+        across: Option<&Across<'_>>,
         on_epoch: &mut dyn FnMut(&EpochRecord),
     ) -> Result<Outcome> {
         let crate::Solver::Lbfgs(options) = self.config.solver else {
@@ -302,6 +353,7 @@ impl Trainer {
             &self.config,
             &options,
             prepared,
+            across,
             self.start.as_ref().map(Start::checkpoint),
             self.interrupt.as_ref(),
             on_epoch,
@@ -375,12 +427,33 @@ impl Trainer {
     /// The epochs, from the checkpoint's (or the first) to the last or the
     /// epoch limit, unless early stopping or the tolerance rule ends them
     /// sooner.
-    fn run_on<B: Backend>(&mut self, backend: &B, prepared: &Prepared<'_>) -> Result<Outcome> {
+    fn run_on<B: Backend>(
+        &mut self,
+        backend: &B,
+        prepared: &Prepared<'_>,
+        collective: Option<&dyn Collective>,
+    ) -> Result<Outcome> {
+        let across = match collective {
+            Some(collective) => {
+                let outputs = match &prepared.train.targets {
+                    CheckedTargets::Classes { classes, .. } => {
+                        self.config.loss.outputs_for_classes(*classes)
+                    }
+                    CheckedTargets::Values(values) => values.ncols(),
+                };
+                Some(Across::gather(collective, &self.config, prepared, outputs)?)
+            }
+            None => None,
+        };
         if let crate::Solver::Lbfgs(_) = self.config.solver {
-            return self.run_full_batch(backend, prepared);
+            return self.run_full_batch(backend, prepared, across.as_ref());
         }
         let config = self.config.clone();
-        let session = Session::new(backend, &config, prepared, self.start.as_ref())?;
+        let start = self.start.as_ref();
+        let session = match &across {
+            Some(across) => Session::across(backend, &config, prepared, start, across)?,
+            None => Session::new(backend, &config, prepared, start)?,
+        };
         self.run_session(backend, session)
     }
 

@@ -18,6 +18,8 @@ impl BackendChoice {
     /// - `Gpu`: a GPU adapter, a hardware one when there is one (an error
     ///   when no adapter opens);
     /// - `Software`: the software adapter (an error without one);
+    /// - `GpuNumber(n)`: hardware GPU number `n` modulo their number, or
+    ///   else what `Gpu` picks;
     /// - `Auto`: the hardware GPU when one is listed, otherwise the CPU. The
     ///   software adapter is never chosen, and a listed hardware adapter that
     ///   fails to open is an error, not a quiet fall back to the CPU.
@@ -29,6 +31,7 @@ impl BackendChoice {
             }
             BackendChoice::Auto | BackendChoice::Gpu => AdapterChoice::PreferHardware,
             BackendChoice::Software => AdapterChoice::Software,
+            BackendChoice::GpuNumber(n) => AdapterChoice::HardwareNumber(n),
         };
         let context = GpuContext::new(adapter)?;
         Ok(OpenedBackend::Gpu(Box::new(GpuBackend::new(Arc::new(

@@ -8,6 +8,7 @@
 //! stats, the validation stats and the weights are read once per epoch.
 
 use super::Checkpoint;
+use super::across::Across;
 use super::interrupt::{self, Interrupt};
 use super::prepare::{CheckedExamples, CheckedTargets, Prepared};
 use super::resident::Uploaded;
@@ -103,6 +104,8 @@ pub(super) struct Session<'c, B: Backend> {
     latest: Vec<HostWeights>,
     /// Read before every training step; `None` for a sweep's members.
     interrupt: Option<Interrupt>,
+    /// The other ranks of a data-parallel run.
+    across: Option<&'c Across<'c>>,
 }
 
 /// What a session is built from: the model's shape, the step plan, the
@@ -126,7 +129,20 @@ impl<'c, B: Backend> Session<'c, B> {
         prepared: &'c Prepared<'_>,
         start: Option<&Start>,
     ) -> Result<Self> {
-        Self::build(backend, std::slice::from_ref(config), prepared, start)
+        Self::build(backend, std::slice::from_ref(config), prepared, start, None)
+    }
+
+    /// [`Session::new`] for one rank of a data-parallel run: its steps
+    /// average the gradient over every rank's batch ([`super::across`]).
+    pub fn across(
+        backend: &'c B,
+        config: &'c TrainConfig,
+        prepared: &'c Prepared<'_>,
+        start: Option<&Start>,
+        across: &'c Across<'c>,
+    ) -> Result<Self> {
+        let configs = std::slice::from_ref(config);
+        Self::build(backend, configs, prepared, start, Some(across))
     }
 
     /// Uploads the data and one copy of the initial model per member
@@ -136,7 +152,7 @@ impl<'c, B: Backend> Session<'c, B> {
         configs: &'c [TrainConfig],
         prepared: &'c Prepared<'_>,
     ) -> Result<Self> {
-        Self::build(backend, configs, prepared, None)
+        Self::build(backend, configs, prepared, None, None)
     }
 
     fn build(
@@ -144,6 +160,7 @@ impl<'c, B: Backend> Session<'c, B> {
         configs: &'c [TrainConfig],
         prepared: &'c Prepared<'_>,
         start: Option<&Start>,
+        across: Option<&'c Across<'c>>,
     ) -> Result<Self> {
         let config = &configs[0];
         let train = &prepared.train;
@@ -160,6 +177,9 @@ impl<'c, B: Backend> Session<'c, B> {
             classes,
         };
         let mut plan = StepPlan::new(config, n);
+        if let Some(across) = across {
+            across.spread(&mut plan, config.epochs);
+        }
         let initial = start_params(start, config, features, outputs, &mut plan)?;
         let validation_rows = prepared.validation.as_ref().map_or(0, |v| v.len());
         let on_ring = beyond_device_budget(config, prepared.uploaded_rows(), features);
@@ -207,7 +227,9 @@ impl<'c, B: Backend> Session<'c, B> {
             train: (train_rows, n),
             validation: validation.map(|rows| (rows, validation_rows)),
         };
-        Self::assemble(backend, configs, parts, start)
+        let mut session = Self::assemble(backend, configs, parts, start)?;
+        session.across = across;
+        Ok(session)
     }
 
     /// A session over data streamed from disk ([`super::streamed`]): both
@@ -331,6 +353,7 @@ impl<'c, B: Backend> Session<'c, B> {
             class_weights,
             latest,
             interrupt: None,
+            across: None,
         })
     }
 
@@ -428,12 +451,15 @@ impl<'c, B: Backend> Session<'c, B> {
             outputs: self.shape.outputs,
             class_weights: self.class_weights.as_ref(),
         };
-        let order = self
-            .train
-            .epoch_order(self.plan, self.configs[0].seed, epoch);
-        let (backend, configs, plan) = (self.backend, self.configs, self.plan);
+        let seed = match self.across {
+            Some(across) => across.seed(self.configs[0].seed),
+            None => self.configs[0].seed,
+        };
+        let order = self.train.epoch_order(self.plan, seed, epoch);
+        let (backend, configs, plan, across) = (self.backend, self.configs, self.plan, self.across);
         let (active, position) = (&mut self.active, &mut self.position);
         let interrupt = self.interrupt.as_ref();
+        let mut step = 0;
         let rows_per_step =
             self.train
                 .pass(backend, order, plan.batch, &mut |data, stats, at| {
@@ -447,32 +473,38 @@ impl<'c, B: Backend> Session<'c, B> {
                         &active.params,
                         Some(&mut active.grads),
                     )?;
-                    position.steps_taken += 1;
-                    for (update, &k) in updates.iter_mut().zip(&active.ids) {
-                        let config = &configs[k];
-                        update.learning_rate = config.schedule.learning_rate(
-                            config.learning_rate,
-                            position.steps_taken - 1,
-                            plan.total_steps,
-                        );
-                        update.step = position.steps_taken;
+                    if let Some(across) = across {
+                        for grads in &mut active.grads {
+                            across.average_gradient(backend, grads, true, step)?;
+                        }
                     }
-                    backend.update_members(
-                        &mut active.params,
-                        &active.grads,
-                        &mut active.states,
-                        &updates,
-                    )
+                    step += 1;
+                    update_members(backend, configs, plan, active, position, &mut updates)
                 })?;
-        if rows_per_step.len() != plan.steps_per_epoch {
+        if rows_per_step.len() != plan.local_steps {
             return Err(Error::InvalidConfig(format!(
                 "epoch {epoch} took {} steps, {} were planned (the data changed during the run?)",
                 rows_per_step.len(),
-                plan.steps_per_epoch
+                plan.local_steps
             )));
         }
+        // A rank whose share ran out still steps with the others.
+        if let Some(across) = across {
+            for step in plan.local_steps..plan.steps_per_epoch {
+                interrupt::check(interrupt)?;
+                for grads in &mut active.grads {
+                    across.average_gradient(backend, grads, false, step)?;
+                }
+                update_members(backend, configs, plan, active, position, &mut updates)?;
+            }
+        }
         let stats = self.backend.read(&self.train.stats)?;
-        let seen: usize = rows_per_step.iter().sum();
+        let mut seen: usize = rows_per_step.iter().sum();
+        if let Some(across) = across {
+            let mut all = [seen as f64];
+            across.sum(&mut all)?;
+            seen = all[0] as usize;
+        }
         let mut trained = Vec::with_capacity(members);
         for i in 0..members {
             trained.push(self.member_training(epoch, i, &stats, &rows_per_step)?);
@@ -526,18 +558,28 @@ impl<'c, B: Backend> Session<'c, B> {
         let members = self.active.ids.len();
         let mut loss_sum = 0.0f64;
         let mut correct = 0.0f64;
+        let mut first_bad = None;
         for (step, &rows) in rows_per_step.iter().enumerate() {
             let slot = 2 * (step * members + i);
             let loss = stats[slot];
-            if !loss.is_finite() {
-                return Ok(Err(Error::Diverged {
-                    epoch,
-                    step: step + 1,
-                    loss,
-                }));
+            if !loss.is_finite() && first_bad.is_none() {
+                first_bad = Some((step + 1, loss));
             }
             loss_sum += loss as f64 * rows as f64;
             correct += stats[slot + 1] as f64;
+        }
+        let mut seen = rows_per_step.iter().sum::<usize>() as f64;
+        if let Some(across) = self.across {
+            // Every rank learns of a divergence on any rank.
+            let mut all = [loss_sum, correct, seen, f64::from(first_bad.is_some())];
+            across.sum(&mut all)?;
+            [loss_sum, correct, seen] = [all[0], all[1], all[2]];
+            if all[3] > 0.0 && first_bad.is_none() {
+                first_bad = Some((self.plan.steps_per_epoch, f32::NAN));
+            }
+        }
+        if let Some((step, loss)) = first_bad {
+            return Ok(Err(Error::Diverged { epoch, step, loss }));
         }
         let params = self.backend.read(&self.active.params[i])?;
         if let Some(&bad) = params.iter().find(|p| !p.is_finite()) {
@@ -548,13 +590,12 @@ impl<'c, B: Backend> Session<'c, B> {
             }));
         }
         let config = &self.configs[self.active.ids[i]];
-        let seen: usize = rows_per_step.iter().sum();
         Ok(Ok(MemberTraining {
             penalty: config
                 .regularizer
                 .penalty(&params[..self.shape.weight_len()]),
-            mean_loss: loss_sum / seen as f64,
-            accuracy: self.train.has_classes().then(|| correct / seen as f64),
+            mean_loss: loss_sum / seen,
+            accuracy: self.train.has_classes().then(|| correct / seen),
             params,
         }))
     }
@@ -582,19 +623,27 @@ impl<'c, B: Backend> Session<'c, B> {
         )?;
         let stats = self.backend.read(&validation.stats)?;
         let has_classes = self.train.has_classes();
+        // Per member: its loss sum and correct count; then the rows.
+        let mut sums = Vec::with_capacity(2 * members + 1);
+        for i in 0..members {
+            let mut loss_sum = 0.0f64;
+            let mut correct = 0.0f64;
+            for (step, &step_rows) in rows_per_step.iter().enumerate() {
+                let slot = 2 * (step * members + i);
+                loss_sum += stats[slot] as f64 * step_rows as f64;
+                correct += stats[slot + 1] as f64;
+            }
+            sums.extend([loss_sum, correct]);
+        }
+        sums.push(rows as f64);
+        if let Some(across) = self.across {
+            across.sum(&mut sums)?;
+        }
+        let rows = sums[2 * members];
         let scores = (0..members)
-            .map(|i| {
-                let mut loss_sum = 0.0f64;
-                let mut correct = 0.0f64;
-                for (step, &step_rows) in rows_per_step.iter().enumerate() {
-                    let slot = 2 * (step * members + i);
-                    loss_sum += stats[slot] as f64 * step_rows as f64;
-                    correct += stats[slot + 1] as f64;
-                }
-                ValidationScore {
-                    loss: loss_sum / rows as f64 + penalties[i],
-                    accuracy: has_classes.then(|| correct / rows as f64),
-                }
+            .map(|i| ValidationScore {
+                loss: sums[2 * i] / rows + penalties[i],
+                accuracy: has_classes.then(|| sums[2 * i + 1] / rows),
             })
             .collect();
         Ok(Some(scores))
@@ -628,6 +677,35 @@ impl<'c, B: Backend> Session<'c, B> {
             epochs_done: position.epochs_done,
         })
     }
+}
+
+/// Takes the optimizer step of every active member with the gradients in
+/// `active.grads`: the step count and each member's scheduled learning
+/// rate advance first.
+fn update_members<B: Backend>(
+    backend: &B,
+    configs: &[TrainConfig],
+    plan: StepPlan,
+    active: &mut ActiveMembers<B>,
+    position: &mut RunPosition,
+    updates: &mut [UpdateStep],
+) -> Result<()> {
+    position.steps_taken += 1;
+    for (update, &k) in updates.iter_mut().zip(&active.ids) {
+        let config = &configs[k];
+        update.learning_rate = config.schedule.learning_rate(
+            config.learning_rate,
+            position.steps_taken - 1,
+            plan.total_steps,
+        );
+        update.step = position.steps_taken;
+    }
+    backend.update_members(
+        &mut active.params,
+        &active.grads,
+        &mut active.states,
+        updates,
+    )
 }
 
 /// An active member's epoch of training, before validation.

@@ -18,6 +18,9 @@ pub(super) struct StepPlan {
     pub total_steps: u64,
     /// Training rows.
     pub rows: usize,
+    /// Steps this process takes per epoch: `steps_per_epoch`, except on a
+    /// rank of a data-parallel run whose share runs out before another's.
+    pub local_steps: usize,
 }
 
 impl StepPlan {
@@ -33,6 +36,19 @@ impl StepPlan {
             steps_per_epoch,
             total_steps: (config.epochs as u64).saturating_mul(steps_per_epoch as u64),
             rows,
+            local_steps: steps_per_epoch,
+        }
+    }
+
+    /// The plan of one rank of a data-parallel run whose epochs take
+    /// `steps` steps (those of the rank that takes the most): an epoch
+    /// sampled with replacement draws that many batches; otherwise this
+    /// rank's share ends after its own steps.
+    pub(super) fn spread_over(&mut self, steps: usize, epochs: usize) {
+        self.steps_per_epoch = steps;
+        self.total_steps = (epochs as u64).saturating_mul(steps as u64);
+        if self.sampling == Sampling::WithReplacement {
+            self.local_steps = steps;
         }
     }
 

@@ -127,6 +127,34 @@ impl Moments {
         self.count += other.count;
     }
 
+    /// The whole state as `3·features + 1` numbers, `[count | K | mean − K
+    /// | M2]`, for sending to another process ([`Moments::from_values`]
+    /// reads it back exactly).
+    pub fn to_values(&self) -> Vec<f64> {
+        let mut values = Vec::with_capacity(3 * self.m2.len() + 1);
+        values.push(self.count as f64);
+        values.extend(&self.shift);
+        values.extend(&self.shifted_mean);
+        values.extend(&self.m2);
+        values
+    }
+
+    /// Moments of `features` features from [`Moments::to_values`]'s
+    /// numbers; `None` when their number does not fit.
+    pub fn from_values(features: usize, values: &[f64]) -> Option<Moments> {
+        if values.len() != 3 * features + 1 {
+            return None;
+        }
+        let part = |k: usize| values[1 + k * features..1 + (k + 1) * features].to_vec();
+        Some(Moments {
+            count: values[0] as u64,
+            shift: part(0),
+            shifted_mean: part(1),
+            m2: part(2),
+            mean: OnceLock::new(),
+        })
+    }
+
     /// The rows added (merged ones included).
     pub fn count(&self) -> u64 {
         self.count
