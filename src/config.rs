@@ -54,6 +54,11 @@ pub enum BackendChoice {
     Gpu,
     /// The software adapter (lavapipe).
     Software,
+    /// Hardware GPU number `n` (modulo their number; see
+    /// [`crate::AdapterChoice::HardwareNumber`]): each rank of a
+    /// data-parallel run picks its own by its local rank. An error when no
+    /// adapter opens.
+    GpuNumber(usize),
 }
 
 /// What early stopping watches on the validation set.

@@ -11,6 +11,12 @@ pub enum AdapterChoice {
     PreferHardware,
     /// The software adapter (lavapipe on Linux): correct but slow.
     Software,
+    /// Hardware GPU number `n` modulo their number, in the order
+    /// `PreferHardware` ranks them (discrete, integrated, virtual, other;
+    /// then as the driver lists them): one GPU per rank of a
+    /// data-parallel run on a machine with several. Without a hardware
+    /// GPU, what `PreferHardware` picks.
+    HardwareNumber(usize),
 }
 
 /// Which matrix-multiply kernel to use.
@@ -332,11 +338,21 @@ fn pick_adapter(instance: &wgpu::Instance, choice: AdapterChoice) -> Result<wgpu
     let picked = match choice {
         AdapterChoice::Software => adapters.into_iter().find(is_software),
         AdapterChoice::PreferHardware => adapters.into_iter().min_by_key(rank),
+        AdapterChoice::HardwareNumber(n) => {
+            let (mut hardware, software): (Vec<_>, Vec<_>) =
+                adapters.into_iter().partition(|a| !is_software(a));
+            // Stable: adapters of one kind keep the driver's order.
+            hardware.sort_by_key(rank);
+            match hardware.len() {
+                0 => software.into_iter().next(),
+                count => Some(hardware.swap_remove(n % count)),
+            }
+        }
     };
     picked.ok_or_else(|| Error::NoAdapter {
         detail: match choice {
             AdapterChoice::Software => " (asked for the software adapter)".into(),
-            AdapterChoice::PreferHardware => String::new(),
+            AdapterChoice::PreferHardware | AdapterChoice::HardwareNumber(_) => String::new(),
         },
     })
 }
