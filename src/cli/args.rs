@@ -225,7 +225,7 @@ impl ObjectiveArgs {
     }
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -339,6 +339,9 @@ pub struct TrainArgs {
     /// Plot loss and accuracy per epoch to this .svg or .png file [default: no plot].
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Data-parallel training under mpirun (`mpirun -n K lintrain train --distributed …`; needs a build with the `mpi` feature): rank r of K holds rows ⌊rN/K⌋..⌊(r+1)N/K⌋ of --data, or its own file where --data and --labels contain `{rank}`; rank 0 logs and writes the outputs.
+    #[arg(long)]
+    pub distributed: bool,
     /// The clap ids of the flags the command line gave
     /// ([`super::command::Cli::parse_arguments`]); empty when parsed otherwise.
     #[arg(skip)]

@@ -13,6 +13,8 @@ pub mod inputs;
 pub mod json;
 pub mod log;
 pub mod memory_args;
+#[cfg(feature = "mpi")]
+pub mod mpi_launch;
 pub mod paths;
 pub mod plot;
 pub mod predict;
@@ -27,6 +29,8 @@ pub mod sweep_argv;
 pub mod sweep_plot;
 pub mod sweep_report;
 pub mod train;
+#[cfg(feature = "mpi")]
+pub mod train_distributed;
 pub mod train_streamed;
 pub mod training_data;
 pub mod value_parsers;
@@ -67,6 +71,7 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// Runs the parsed command; `quiet` silences log lines and progress.
 pub fn run(command: command::Command, quiet: bool) -> CliResult {
     match command {
+        command::Command::Train(a) if a.distributed => distributed(&a, quiet),
         command::Command::Train(a) => train::run(&a, quiet),
         command::Command::Sweep(a) => sweep::run(&a, quiet),
         command::Command::Eval(a) => eval::run(&a),
@@ -90,5 +95,21 @@ pub fn run(command: command::Command, quiet: bool) -> CliResult {
             }
             Ok(bench::run_and_print(&a, quiet)?)
         }
+    }
+}
+
+/// `train --distributed`: under MPI with the `mpi` feature; an error
+/// naming the feature without it.
+fn distributed(args: &args::TrainArgs, quiet: bool) -> CliResult {
+    #[cfg(feature = "mpi")]
+    {
+        mpi_launch::run(args, quiet)
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        let _ = (args, quiet);
+        Err(CliError::new(
+            "--distributed needs a lintrain built with MPI: install Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev libclang-dev), then cargo build --release --features mpi",
+        ))
     }
 }

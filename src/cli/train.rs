@@ -25,15 +25,15 @@ use std::time::Instant;
 
 /// Standardized data and its class ids, of which the rows `rows` (all
 /// when `None`) form the part.
-struct Part {
-    x: Arc<Array2<f32>>,
-    labels: Array1<u32>,
-    rows: Option<Vec<usize>>,
+pub(super) struct Part {
+    pub x: Arc<Array2<f32>>,
+    pub labels: Array1<u32>,
+    pub rows: Option<Vec<usize>>,
 }
 
 impl Part {
     /// The part's class ids.
-    fn part_labels(&self) -> Vec<u32> {
+    pub fn part_labels(&self) -> Vec<u32> {
         match &self.rows {
             Some(rows) => rows.iter().map(|&r| self.labels[r]).collect(),
             None => self.labels.to_vec(),
@@ -202,7 +202,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 
 /// Whether a checkpoint can continue on this data with this configuration:
 /// the same classes, features, loss and standardization, and epochs left.
-fn check_resume(
+pub(super) fn check_resume(
     resume: &SavedCheckpoint,
     config: &lintrain::TrainConfig,
     data: &Labelled,
@@ -320,7 +320,7 @@ fn class_weight_file(args: &TrainArgs) -> Option<&PathBuf> {
 
 /// Mean data loss and accuracy of `model` on `part`: its rows in place, or
 /// copied out a bounded chunk at a time.
-fn score(model: &Model, part: &Part) -> CliResult<(f64, f64)> {
+pub(super) fn score(model: &Model, part: &Part) -> CliResult<(f64, f64)> {
     let Some(rows) = &part.rows else {
         return training_data::score(model, part.x.view(), part.labels.view());
     };

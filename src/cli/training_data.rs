@@ -188,6 +188,62 @@ pub fn load_resident_training_data(args: &TrainArgs, log: &Log) -> CliResult<Lab
     }
 }
 
+/// Rank `rank` of `size`'s share of `--data` (or of the bundled Iris
+/// data): the rows `⌊rN/K⌋..⌊(r+1)N/K⌋`. `.npy` shards are read only
+/// there (the share must fit the memory budget); other formats are parsed
+/// whole and the share kept. The labels are those of the share, with the
+/// class map of the whole file's labels.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub fn load_training_share(
+    args: &TrainArgs,
+    log: &Log,
+    rank: usize,
+    size: usize,
+) -> CliResult<Labelled> {
+    let share = |rows: usize| lintrain::distributed::share_of(rows, rank, size);
+    if let Some(path) = &args.data.data
+        && let Some(shards) = open_shards(path, args, log)?
+    {
+        check_outputs_spare_shards(args, &shards)?;
+        let raw = read_label_shards(
+            args.data.labels.as_deref(),
+            args.data.read.y_key.as_deref(),
+            &shards,
+        )?;
+        let classes = ClassMap::fit(&raw);
+        let range = share(shards.rows());
+        let labels = classes.encode(&raw)?[range.clone()].to_vec();
+        drop(raw);
+        let bytes = (range.len() as u64)
+            .saturating_mul(4 * shards.features() as u64)
+            .saturating_add(8 * range.len() as u64);
+        if bytes > args.memory.budget() {
+            return Err(CliError::new(format!(
+                "{}: this rank's share of {} rows is {} as f32, larger than {}; a distributed \
+                 run holds each share in memory: run more ranks or raise --memory-budget",
+                display_name(path),
+                range.len(),
+                format_bytes(bytes),
+                args.memory.describe_budget()
+            )));
+        }
+        return Ok(Labelled {
+            x: shards.load_rows(range)?,
+            labels,
+            classes,
+            feature_names: (0..shards.features()).map(|j| format!("x{j}")).collect(),
+            source: display_name(path),
+        });
+    }
+    let whole = load_resident_data(args)?;
+    let range = share(whole.x.nrows());
+    Ok(Labelled {
+        x: whole.x.slice(ndarray::s![range.clone(), ..]).to_owned(),
+        labels: whole.labels[range].to_vec(),
+        ..whole
+    })
+}
+
 /// The whole-file loader's reading of `--data`.
 fn load_resident_data(args: &TrainArgs) -> CliResult<Labelled> {
     let Some(path) = &args.data.data else {
@@ -253,9 +309,15 @@ pub fn load_test(
 /// without one); an error when it leaves a part empty or a class with no
 /// training row.
 pub fn validation_split(args: &TrainArgs, data: &Labelled) -> CliResult<RowSplit> {
+    split_labels(args, &data.labels, &data.classes)
+}
+
+/// [`validation_split`] of the rows with class ids `labels` (every rank's,
+/// in a distributed run) in the classes `classes`.
+pub fn split_labels(args: &TrainArgs, labels: &[u32], classes: &ClassMap) -> CliResult<RowSplit> {
     let config = args.config();
-    let n = data.labels.len();
-    let split = RowSplit::stratified(&data.labels, config.validation_fraction, config.seed);
+    let n = labels.len();
+    let split = RowSplit::stratified(labels, config.validation_fraction, config.seed);
     if config.validation_fraction > 0.0 {
         if split.has_empty_part() {
             return Err(CliError::new(format!(
@@ -265,10 +327,8 @@ pub fn validation_split(args: &TrainArgs, data: &Labelled) -> CliResult<RowSplit
                 split.validation.len()
             )));
         }
-        if let Some(UntrainedClass { class, rows }) =
-            split.untrained_class(&data.labels, data.classes.len())
-        {
-            return Err(untrained_class(args, &data.classes.names()[class], rows));
+        if let Some(UntrainedClass { class, rows }) = split.untrained_class(labels, classes.len()) {
+            return Err(untrained_class(args, &classes.names()[class], rows));
         }
     }
     Ok(split)

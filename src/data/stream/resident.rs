@@ -29,7 +29,23 @@ impl ShardSet {
     /// At most [`MAX_TABLE_VALUES`] values (rows × features), the limit of
     /// every in-memory table; more is [`crate::Error::TooLarge`].
     pub fn load_resident(&self) -> Result<Array2<f32>> {
-        let (rows, features) = (self.rows, self.features);
+        self.load_rows(0..self.rows)
+    }
+
+    /// The rows `rows` of the table (global indices, across shards) as one
+    /// C-order f32 array, read as [`ShardSet::load_resident`] reads the
+    /// whole table: one rank's share of a data-parallel run. A range
+    /// beyond the table is [`crate::Error::IndexOutOfRange`].
+    pub fn load_rows(&self, range: std::ops::Range<usize>) -> Result<Array2<f32>> {
+        if range.start > range.end || range.end > self.rows {
+            return Err(crate::Error::IndexOutOfRange {
+                position: 0,
+                index: range.end,
+                rows: self.rows,
+            });
+        }
+        let first_row = range.start;
+        let (rows, features) = (range.len(), self.features);
         let first = &self.shards[0].path;
         limits::check_product(
             format!(
@@ -55,6 +71,7 @@ impl ShardSet {
         let mut row = 0;
         while row < rows {
             let count = piece_rows.min(rows - row);
+            let at_row = first_row + row;
             let start = values.len();
             // Zeroing a piece that the read then overwrites costs a pass
             // over cache-warm memory; reading into uninitialised memory
@@ -62,14 +79,14 @@ impl ShardSet {
             values.resize(start + count * features, 0.0);
             let piece = &mut values[start..];
             if native {
-                reader.read_rows(row, bytemuck::cast_slice_mut(piece))?;
+                reader.read_rows(at_row, bytemuck::cast_slice_mut(piece))?;
             } else {
                 scratch.resize(count * row_bytes, 0);
-                reader.read_rows(row, &mut scratch)?;
+                reader.read_rows(at_row, &mut scratch)?;
                 self.element.convert(&scratch, piece, &mut half_bits);
             }
             if let Some(at) = first_non_finite(piece) {
-                let global = row + at / features;
+                let global = at_row + at / features;
                 return Err(self.non_finite(global, at % features, piece[at]));
             }
             row += count;

@@ -1,0 +1,396 @@
+//! `lintrain train --distributed`: one rank's part of a data-parallel run
+//! (see [`lintrain::distributed`]). Every rank runs this with the same
+//! flags; each holds its own share of the rows:
+//!
+//! 1. load the share (`{rank}` files, or rows `⌊rN/K⌋..⌊(r+1)N/K⌋` of
+//!    `--data`);
+//! 2. agree on the class map (the union of every rank's, sorted as one
+//!    process sorts them), gather every rank's class ids, and split them
+//!    as one process would (the same seeded, stratified split);
+//! 3. standardize with the moments of every rank's training rows, merged
+//!    in rank order;
+//! 4. train together ([`Trainer::fit_data_across`]) and score every
+//!    rank's rows;
+//! 5. rank 0 logs, reports and writes every output; the others say
+//!    nothing unless they fail.
+//!
+//! The transport is any [`Collective`]: MPI's world under `mpirun`
+//! (`super::mpi_launch`), or a single rank.
+
+use super::args::TrainArgs;
+use super::class_weights::class_weights;
+use super::conclude::{Trained, conclude};
+use super::json::FinalMetrics;
+use super::log::Log;
+use super::progress::Progress;
+use super::run_description::{describe_regularizer, method_name, name_list};
+use super::train::{Part, check_before_loading, check_resume, score};
+use super::training_data::{
+    Labelled, TrainingData, load_test, load_training_data, load_training_share, split_labels,
+};
+use super::{CliError, CliResult};
+use lintrain::checkpoint_file::SavedCheckpoint;
+use lintrain::data::stream::Moments;
+use lintrain::data::{ClassMap, Standardizer};
+use lintrain::distributed::{Collective, Shares, gather_u32s, gather_u64};
+use lintrain::{
+    BackendChoice, Examples, Model, RowSplit, SharedRows, Solver, TrainConfig, TrainData, Trainer,
+};
+use ndarray::Array1;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What `--data` and `--labels` contain to name one file per rank.
+const RANK_PLACEHOLDER: &str = "{rank}";
+
+/// Runs this rank's part; `local_rank` (this process's rank on its
+/// machine) picks its GPU.
+pub fn run(
+    args: &TrainArgs,
+    quiet: bool,
+    collective: &dyn Collective,
+    local_rank: Option<usize>,
+) -> CliResult {
+    let started = Instant::now();
+    let (rank, size) = (collective.rank(), collective.size());
+    let leader = rank == 0;
+    let log = Log {
+        quiet: quiet || !leader,
+    };
+    check_before_loading(args)?;
+    let mut config = args.config();
+    config.backend = rank_backend(config.backend, local_rank.unwrap_or(rank));
+    let resume = args
+        .resume
+        .as_ref()
+        .map(|path| {
+            SavedCheckpoint::load(path, config.optimizer)
+                .map_err(|e| CliError::new(format!("--resume: {e}")))
+        })
+        .transpose()?;
+
+    let mut data = load_share(args, &log, rank, size)?;
+    same_on_every_rank(collective, "features", data.x.ncols())?;
+    let classes = agree_on_classes(collective, &mut data)?;
+    let rows = Shares::gather(collective, data.x.nrows())?;
+    let all_labels = gather_u32s(collective, &data.labels)?;
+    let split = split_labels(args, &all_labels, &classes)?;
+    let local_split = rows_of_rank(&split, rows.offset(), rows.local());
+    let train_rows = Shares::gather(collective, local_split.train.len())?;
+    log.line(format_args!(
+        "distributed: {size} ranks, rows per rank: {}{}",
+        list(&rows.rows),
+        if split.validation.is_empty() {
+            String::new()
+        } else {
+            format!("; training rows per rank: {}", list(&train_rows.rows))
+        }
+    ));
+    if let (Some(resume), Some(path)) = (&resume, &args.resume) {
+        check_resume(resume, &config, &data, args.no_standardize)
+            .map_err(|reason| CliError::new(format!("--resume {}: {reason}", path.display())))?;
+    }
+    let test = if leader {
+        load_test(args, &classes, data.x.ncols())?
+    } else {
+        None
+    };
+
+    let standardizer = match &resume {
+        Some(resume) => resume.saved.standardizer.clone(),
+        None if args.no_standardize => None,
+        None => Some(global_standardizer(collective, &data, &local_split.train)?),
+    };
+    let mut all = std::mem::take(&mut data.x);
+    let (mut test_x, test_labels) = test.unzip();
+    if let Some(s) = &standardizer {
+        s.apply_in_place(&mut all)?;
+        if let Some(x) = test_x.as_mut() {
+            s.apply_in_place(x)?;
+        }
+    }
+    let labels = Array1::from(std::mem::take(&mut data.labels));
+    let all = Arc::new(all);
+    let n = all.nrows();
+    let part = |rows: &[usize]| Part {
+        x: Arc::clone(&all),
+        labels: labels.clone(),
+        rows: (rows.len() < n).then(|| rows.to_vec()),
+    };
+    let train = part(&local_split.train);
+    let val = (!split.validation.is_empty()).then(|| part(&local_split.validation));
+    let test = test_x.zip(test_labels).map(|(x, labels)| Part {
+        x: Arc::new(x),
+        labels: Array1::from(labels),
+        rows: None,
+    });
+
+    let class_count = classes.len();
+    let regularizer = args.flagged_regularizer(split.train.len(), class_count)?;
+    let config = TrainConfig {
+        regularizer,
+        ..config
+    };
+    log.line(format_args!(
+        "training {} with {} on {} ({} rows: {} train, {} validation; {} features; {} classes: {})",
+        config.loss.name(),
+        method_name(&config),
+        data.source,
+        all_labels.len(),
+        split.train.len(),
+        split.validation.len(),
+        all.ncols(),
+        class_count,
+        name_list(classes.names())
+    ));
+    if let Some(given) = args.strength.describe(split.train.len()) {
+        log.line(format_args!(
+            "regularizer {}, from {given}",
+            describe_regularizer(&config.regularizer)
+        ));
+    }
+    let class_weights = match &args.class_weight {
+        Some(source) => {
+            let train_labels: Vec<u32> = split.train.iter().map(|&r| all_labels[r]).collect();
+            Some(class_weights(source, &classes, Some(&train_labels))?)
+        }
+        None => None,
+    };
+    let progress = match config.solver {
+        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", log.quiet),
+        _ => Progress::new(config.epochs, "epoch", log.quiet),
+    };
+    let reporter = progress.clone();
+    let mut trainer = Trainer::new(TrainConfig {
+        classes: Some(class_count),
+        class_weights,
+        ..config.clone()
+    })
+    .on_epoch(move |record| reporter.epoch(record));
+    if let Some(resume) = &resume {
+        trainer = trainer.resume_from(resume.checkpoint.clone());
+    }
+    let shared = SharedRows::from(Arc::clone(&all));
+    let result = trainer.fit_data_across(
+        TrainData::split(
+            Examples::shared_classes(&shared, labels.view()),
+            &local_split,
+        ),
+        collective,
+    );
+    progress.finish();
+    let last_finite = trainer.last_finite_model().cloned();
+    // Every rank scores its rows; the sums are every rank's. Only rank 0
+    // holds the --test rows.
+    let score_final = |model: &Model| -> CliResult<FinalMetrics> {
+        let sums = |split: &str, part: &Part| -> CliResult<[f64; 3]> {
+            let scored = score(model, part).map_err(|e| {
+                CliError::new(format!(
+                    "scoring the trained model on the {split} rows: {e}"
+                ))
+            })?;
+            let rows = part.rows.as_ref().map_or(part.x.nrows(), Vec::len) as f64;
+            Ok([scored.0 * rows, (scored.1 * rows).round(), rows])
+        };
+        let mut totals = sums("training", &train)?.to_vec();
+        if let Some(val) = &val {
+            totals.extend(sums("validation", val)?);
+        }
+        collective.ordered_sum(&mut totals)?;
+        let mean = |at: usize| (totals[at] / totals[at + 2], totals[at + 1] / totals[at + 2]);
+        Ok(FinalMetrics {
+            train: Some(mean(0)),
+            val: val.as_ref().map(|_| mean(3)),
+            test: test
+                .as_ref()
+                .map(|t| {
+                    score(model, t).map_err(|e| {
+                        CliError::new(format!("scoring the trained model on the --test rows: {e}"))
+                    })
+                })
+                .transpose()?,
+        })
+    };
+    if !leader {
+        // The others take part in the scoring, and fail as rank 0 does.
+        return match result {
+            Ok(outcome) => score_final(&outcome.model).map(|_| ()),
+            Err(error) => Err(error.into()),
+        };
+    }
+    conclude(
+        args,
+        &log,
+        started,
+        Trained {
+            config,
+            class_count,
+            result,
+            last_finite,
+            standardizer,
+            classes: &classes,
+            feature_names: &data.feature_names,
+            source: &data.source,
+        },
+        &score_final,
+    )
+}
+
+/// The backend of rank `local_rank` on its machine: a GPU run (or an
+/// automatic one on a machine with a hardware GPU) takes GPU number
+/// `local_rank`, so that the ranks on one machine share its GPUs.
+fn rank_backend(choice: BackendChoice, local_rank: usize) -> BackendChoice {
+    match choice {
+        BackendChoice::Gpu => BackendChoice::GpuNumber(local_rank),
+        BackendChoice::Auto if lintrain::gpu::hardware_adapter_available() => {
+            BackendChoice::GpuNumber(local_rank)
+        }
+        other => other,
+    }
+}
+
+/// This rank's rows: its own files where `--data` or `--labels` name one
+/// per rank, otherwise its share of the one table.
+fn load_share(args: &TrainArgs, log: &Log, rank: usize, size: usize) -> CliResult<Labelled> {
+    let per_rank = |path: &Option<PathBuf>| {
+        path.as_ref()
+            .is_some_and(|p| p.to_string_lossy().contains(RANK_PLACEHOLDER))
+    };
+    if !per_rank(&args.data.data) && !per_rank(&args.data.labels) {
+        return load_training_share(args, log, rank, size);
+    }
+    let mut own = args.clone();
+    for path in [&mut own.data.data, &mut own.data.labels]
+        .into_iter()
+        .flatten()
+    {
+        *path = PathBuf::from(
+            path.to_string_lossy()
+                .replace(RANK_PLACEHOLDER, &rank.to_string()),
+        );
+    }
+    match load_training_data(&own, log)? {
+        TrainingData::Resident(data) => Ok(data),
+        TrainingData::Streamed(input) => Err(CliError::new(format!(
+            "{}: larger than {}; a distributed run holds each rank's rows in memory: split \
+             the data over more ranks or raise --memory-budget",
+            input.source,
+            args.memory.describe_budget()
+        ))),
+    }
+}
+
+/// The class map of every rank's labels, as one process would fit it on
+/// all of them (integers in numeric order when every name is one, else
+/// names in lexicographic order); `data`'s class ids are re-encoded in it.
+fn agree_on_classes(collective: &dyn Collective, data: &mut Labelled) -> CliResult<ClassMap> {
+    let mine = serde_json::to_vec(data.classes.names())
+        .map_err(|e| CliError::new(format!("sending the class names: {e}")))?;
+    let mut names: Vec<String> = Vec::new();
+    for (rank, bytes) in collective.all_gather_bytes(&mine)?.iter().enumerate() {
+        let theirs: Vec<String> = serde_json::from_slice(bytes)
+            .map_err(|e| CliError::new(format!("rank {rank}'s class names: {e}")))?;
+        names.extend(theirs);
+    }
+    let integers: Option<Vec<i64>> = names.iter().map(|n| n.parse().ok()).collect();
+    let names = match integers {
+        Some(mut values) => {
+            values.sort_unstable();
+            values.dedup();
+            values.iter().map(i64::to_string).collect()
+        }
+        None => {
+            names.sort_unstable();
+            names.dedup();
+            names
+        }
+    };
+    let classes = ClassMap::from_names(names);
+    let to_global: Vec<u32> = data
+        .classes
+        .names()
+        .iter()
+        .map(|name| {
+            classes
+                .names()
+                .iter()
+                .position(|n| n == name)
+                .expect("every rank's names are in the union") as u32
+        })
+        .collect();
+    for label in &mut data.labels {
+        *label = to_global[*label as usize];
+    }
+    data.classes = classes.clone();
+    Ok(classes)
+}
+
+/// The rows of `split` (over every rank's rows) that rank's `rows` rows
+/// from `offset` hold, as indices into them.
+fn rows_of_rank(split: &RowSplit, offset: usize, rows: usize) -> RowSplit {
+    let mine = |part: &[usize]| -> Vec<usize> {
+        part.iter()
+            .filter(|&&r| (offset..offset + rows).contains(&r))
+            .map(|r| r - offset)
+            .collect()
+    };
+    RowSplit {
+        train: mine(&split.train),
+        validation: mine(&split.validation),
+    }
+}
+
+/// The standardizer of every rank's training rows: each rank's moments
+/// (accumulated row by row, as one process does) merged in rank order.
+fn global_standardizer(
+    collective: &dyn Collective,
+    data: &Labelled,
+    train_rows: &[usize],
+) -> CliResult<Standardizer> {
+    let features = data.x.ncols();
+    let mut mine = Moments::new(features);
+    for &row in train_rows {
+        let values = data.x.row(row);
+        match values.as_slice() {
+            Some(values) => mine.add_row(values),
+            None => mine.add_row(&values.to_vec()),
+        }
+    }
+    let values = mine.to_values();
+    let mut merged = Moments::new(features);
+    for (rank, bytes) in collective
+        .all_gather_bytes(bytemuck::cast_slice(&values))?
+        .iter()
+        .enumerate()
+    {
+        let theirs: Vec<f64> = bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")))
+            .collect();
+        let moments = Moments::from_values(features, &theirs)
+            .ok_or_else(|| CliError::new(format!("rank {rank} sent moments of another width")))?;
+        merged.merge(&moments);
+    }
+    Ok(Standardizer::from_moments(&merged))
+}
+
+/// An error unless every rank has the same `value` of `what`.
+fn same_on_every_rank(collective: &dyn Collective, what: &str, value: usize) -> CliResult {
+    let all = gather_u64(collective, value as u64)?;
+    match all.iter().position(|&v| v != all[0]) {
+        Some(rank) => Err(CliError::new(format!(
+            "the ranks' data differ: rank 0 has {} {what}, rank {rank} has {}",
+            all[0], all[rank]
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn list(values: &[usize]) -> String {
+    values
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
