@@ -1977,3 +1977,15 @@ fn c_on_two_classes_with_softmax_doubles_the_l2_part() {
     // --reg-strength is lintrain's λ, whatever the classes.
     assert_eq!(strength(train(&["--reg-strength", "0.125"])).0, 0.125);
 }
+
+/// Without the `mpi` feature, `--distributed` names the feature and how to
+/// build with it rather than training alone (under mpirun, K copies would
+/// each write the outputs).
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn distributed_without_the_mpi_feature_says_how_to_build_it() {
+    fail_with(
+        &["train", "--distributed", "--backend", "cpu"],
+        &["--distributed", "--features mpi", "openmpi-bin"],
+    );
+}

@@ -690,3 +690,18 @@ fn json_has_the_schema_and_metric_loss_selects_the_lowest_validation_loss() {
         .fold(f64::INFINITY, f64::min);
     assert_eq!(number(&report["best"]["val_loss"], "best val_loss"), lowest);
 }
+
+#[test]
+fn a_distributed_sweep_is_refused_naming_train() {
+    fail_with(
+        &[
+            "sweep",
+            "--distributed",
+            "--backend",
+            "cpu",
+            "--lr",
+            "0.1,0.01",
+        ],
+        &["--distributed", "lintrain train --distributed"],
+    );
+}

@@ -187,6 +187,11 @@ pub fn run(args: &SweepArgs, quiet: bool) -> CliResult {
 /// an optimizer that has one).
 fn check_sweep(args: &SweepArgs, grid: &Grid) -> CliResult<Selection> {
     let train = &args.train;
+    if train.distributed {
+        return Err(CliError::new(
+            "--distributed: a sweep runs in one process (its members share each pass over the data); run `lintrain train --distributed` for one setting",
+        ));
+    }
     for (flag, given) in [
         ("--resume", train.resume.is_some()),
         ("--save-checkpoint", train.save_checkpoint.is_some()),
