@@ -22,6 +22,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     };
     let world = MpiWorld::new(universe.world());
     let (rank, size) = (world.rank(), world.size());
+    share_the_cores();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         train_distributed::run(args, quiet, &world, MpiWorld::local_rank())
     }));
@@ -36,4 +37,23 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         "lintrain: rank {rank} of {size}: error: {message}"
     );
     world.abort(FAILED)
+}
+
+/// Gives each rank on a machine its share of the cores for the CPU
+/// backend's threads, unless `RAYON_NUM_THREADS` says otherwise: K ranks
+/// each running a thread per core would oversubscribe the machine K
+/// times (and the CPU backend's helpers spin while they wait). The
+/// launcher's binding is respected: the cores are those this process
+/// may run on.
+fn share_the_cores() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ranks_here = MpiWorld::local_size().unwrap_or(1).max(1);
+    let threads = (cores / ranks_here).max(1);
+    // Fails only when the pool was already built, which nothing did yet.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
 }

@@ -79,12 +79,19 @@ pub fn run(
     let local_split = rows_of_rank(&split, rows.offset(), rows.local());
     let train_rows = Shares::gather(collective, local_split.train.len())?;
     log.line(format_args!(
-        "distributed: {size} ranks, rows per rank: {}{}",
+        "distributed: {size} rank{}, rows per rank: {}{}; {} CPU thread{} per rank",
+        if size == 1 { "" } else { "s" },
         list(&rows.rows),
         if split.validation.is_empty() {
             String::new()
         } else {
             format!("; training rows per rank: {}", list(&train_rows.rows))
+        },
+        rayon::current_num_threads(),
+        if rayon::current_num_threads() == 1 {
+            ""
+        } else {
+            "s"
         }
     ));
     if let (Some(resume), Some(path)) = (&resume, &args.resume) {

@@ -42,6 +42,15 @@ impl MpiWorld {
         .iter()
         .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
     }
+
+    /// The number of ranks on this process's machine, from the launcher
+    /// (Open MPI's `OMPI_COMM_WORLD_LOCAL_SIZE`, MPICH's
+    /// `MPI_LOCALNRANKS`); `None` when it sets neither.
+    pub fn local_size() -> Option<usize> {
+        ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok()?.trim().parse().ok())
+    }
 }
 
 fn count(len: usize, what: &str) -> Result<Count> {
