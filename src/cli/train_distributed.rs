@@ -277,6 +277,8 @@ fn load_share(args: &TrainArgs, log: &Log, rank: usize, size: usize) -> CliResul
                 .replace(RANK_PLACEHOLDER, &rank.to_string()),
         );
     }
+    // This rank's own files may be what an output names.
+    check_before_loading(&own)?;
     match load_training_data(&own, log)? {
         TrainingData::Resident(data) => Ok(data),
         TrainingData::Streamed(input) => Err(CliError::new(format!(

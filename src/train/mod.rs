@@ -244,7 +244,9 @@ impl Trainer {
     /// (pass each rank its rows of one split with [`TrainData::split`]):
     /// a `validation_fraction` alone splits each rank's share by itself.
     /// Every rank needs at least one row of each part. Losses, accuracies
-    /// and the history are of all the ranks' rows.
+    /// and the history are of all the ranks' rows. An [`Interrupt`] must be
+    /// set on every rank (a rank that stops alone leaves the others
+    /// waiting in their next collective).
     pub fn fit_data_across(
         &mut self,
         data: TrainData<'_>,
