@@ -309,7 +309,7 @@ impl GpuContext {
 }
 
 fn pick_adapter(instance: &wgpu::Instance, choice: AdapterChoice) -> Result<wgpu::Adapter> {
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME")
         && !wanted.is_empty()
     {
@@ -339,14 +339,8 @@ fn pick_adapter(instance: &wgpu::Instance, choice: AdapterChoice) -> Result<wgpu
         AdapterChoice::Software => adapters.into_iter().find(is_software),
         AdapterChoice::PreferHardware => adapters.into_iter().min_by_key(rank),
         AdapterChoice::HardwareNumber(n) => {
-            let (mut hardware, software): (Vec<_>, Vec<_>) =
-                adapters.into_iter().partition(|a| !is_software(a));
-            // Stable: adapters of one kind keep the driver's order.
-            hardware.sort_by_key(rank);
-            match hardware.len() {
-                0 => software.into_iter().next(),
-                count => Some(hardware.swap_remove(n % count)),
-            }
+            let types: Vec<_> = adapters.iter().map(|a| a.get_info().device_type).collect();
+            hardware_number(&types, n).map(|at| adapters.swap_remove(at))
         }
     };
     picked.ok_or_else(|| Error::NoAdapter {
@@ -355,6 +349,29 @@ fn pick_adapter(instance: &wgpu::Instance, choice: AdapterChoice) -> Result<wgpu
             AdapterChoice::PreferHardware | AdapterChoice::HardwareNumber(_) => String::new(),
         },
     })
+}
+
+/// Where among adapters of the device types `types` (as the driver lists
+/// them) [`AdapterChoice::HardwareNumber`]`(n)` points: hardware adapter
+/// `n` modulo their number, discrete before integrated before virtual
+/// before other (a stable order: adapters of one type keep the driver's
+/// order); without a hardware adapter, the first software one.
+fn hardware_number(types: &[wgpu::DeviceType], n: usize) -> Option<usize> {
+    let order = |t: wgpu::DeviceType| match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    let mut hardware: Vec<usize> = (0..types.len())
+        .filter(|&i| types[i] != wgpu::DeviceType::Cpu)
+        .collect();
+    hardware.sort_by_key(|&i| order(types[i]));
+    match hardware.len() {
+        0 => types.iter().position(|&t| t == wgpu::DeviceType::Cpu),
+        count => Some(hardware[n % count]),
+    }
 }
 
 /// Whether a hardware (non-software) GPU adapter exists.
@@ -367,6 +384,19 @@ pub fn hardware_adapter_available() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_local_rank_takes_its_own_hardware_gpu() {
+        use wgpu::DeviceType::{Cpu, DiscreteGpu, IntegratedGpu};
+        let machine = [Cpu, IntegratedGpu, DiscreteGpu, DiscreteGpu];
+        let picked: Vec<_> = (0..5).map(|n| hardware_number(&machine, n)).collect();
+        // Discrete ones first in the driver's order, then the integrated
+        // one, then around again; never the software adapter.
+        assert_eq!(picked, [Some(2), Some(3), Some(1), Some(2), Some(3)]);
+        assert_eq!(hardware_number(&[DiscreteGpu, Cpu], 1), Some(0));
+        assert_eq!(hardware_number(&[Cpu, Cpu], 3), Some(0));
+        assert_eq!(hardware_number(&[], 0), None);
+    }
 
     #[test]
     fn tiled_loss_uses_subgroups_only_where_they_are_usable() {
