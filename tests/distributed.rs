@@ -71,6 +71,19 @@ const LBFGS: &[&str] = &[
     "--backend",
     "cpu",
 ];
+/// [`LBFGS`] with the strength as scikit-learn's C, which is converted
+/// with the number of training rows (λ = 1/(2·C·n), about 1.2e-2 here):
+/// every rank's, not one rank's.
+const LBFGS_C: &[&str] = &[
+    "--solver",
+    "lbfgs",
+    "--tol",
+    "1e-8",
+    "--C",
+    "0.05",
+    "--backend",
+    "cpu",
+];
 /// Full-batch gradient descent: one step per epoch on the whole gradient.
 const FULL_BATCH: &[&str] = &[
     "--batch-size",
@@ -197,8 +210,10 @@ fn read_model(path: &Path) -> Model {
     }
 }
 
-/// Every tensor of `actual` within [`RELATIVE`] of the reference's scale:
-/// `max_i |a_i − b_i| ≤ 1e-5 · max_i |b_i|`, `b` the reference.
+/// Every tensor of `actual` within [`RELATIVE`] of the reference's scale,
+/// `max_i |a_i − b_i| ≤ 1e-5 · max_i |b_i|` with `b` the reference, and
+/// the same metadata (class and feature names in order, loss, regularizer
+/// and its λ, which `--C` converts with the global row count).
 #[track_caller]
 fn assert_models_close(what: &str, actual: &Path, reference: &Path) {
     let a = read_model(actual);
@@ -229,6 +244,7 @@ fn assert_models_close(what: &str, actual: &Path, reference: &Path) {
             expected[index]
         );
     }
+    assert_eq!(a.metadata, b.metadata, "{what}: metadata");
 }
 
 /// The same tensors, bit for bit, and the same metadata.
@@ -578,7 +594,8 @@ fn lbfgs_on_two_and_three_ranks_is_the_one_process_model() {
 }
 
 /// The same from `.npy` features and an `.npy` of integer labels
-/// (`--labels`), on 3 ranks with a validation split.
+/// (`--labels`), on 3 ranks with a validation split, the strength given as
+/// `--C`.
 #[test]
 fn lbfgs_on_npy_features_and_labels_is_the_one_process_model() {
     let Some(mpi) = mpi() else { return };
@@ -587,10 +604,13 @@ fn lbfgs_on_npy_features_and_labels_is_the_one_process_model() {
     Problem::new(ROWS, 2).write_npy(&x, &y, 0..ROWS);
     let data = ["--data", s(&x), "--labels", s(&y), "--val-fraction", "0.2"];
     let reference = dir.path().join("one.safetensors");
-    succeed(&train_args(LBFGS, &args(&data, &["--save", s(&reference)])));
+    succeed(&train_args(
+        LBFGS_C,
+        &args(&data, &["--save", s(&reference)]),
+    ));
     let model = dir.path().join("three.safetensors");
-    mpi.succeed(3, &args(LBFGS, &args(&data, &["--save", s(&model)])));
-    assert_models_close("L-BFGS on 3 ranks from .npy", &model, &reference);
+    mpi.succeed(3, &args(LBFGS_C, &args(&data, &["--save", s(&model)])));
+    assert_models_close("L-BFGS with --C on 3 ranks from .npy", &model, &reference);
 }
 
 /// Full-batch gradient descent (`--batch-size full`) on 2 and 3 ranks is
