@@ -495,8 +495,10 @@ fn assert_lists_shares(run: &Run, ranks: usize, expected: &[usize]) {
     );
 }
 
-/// Rank `rank` of `ranks` failed with `message` (the one-process run's
-/// error, without `lintrain: error: `), and the job ended quickly.
+/// The job failed quickly, and one of the `failing` ranks of `ranks`
+/// printed `lintrain: rank R of K: error: MESSAGE`, MESSAGE being the
+/// one-process run's error (without its `lintrain: error: `); no line
+/// lacks the rank, and nothing panicked.
 #[track_caller]
 fn assert_rank_failed(job: &Job, ranks: usize, failing: &[usize], message: &str) {
     assert!(!job.run.ok(), "the job should fail: {}", job.describe());
