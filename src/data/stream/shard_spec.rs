@@ -62,7 +62,7 @@ pub(super) fn resolve(spec: &Path) -> Result<SpecFiles> {
     Ok(SpecFiles::One(spec.to_path_buf()))
 }
 
-/// The files `spec` names, as [`resolve`] finds them: the one path, or
+/// The files `spec` names, as `resolve` finds them: the one path, or
 /// the sorted matches of a glob or the `.npy` files of a directory.
 pub fn spec_files(spec: &Path) -> Result<Vec<PathBuf>> {
     Ok(match resolve(spec)? {
