@@ -88,6 +88,20 @@ impl Loss {
         }
     }
 
+    /// Whether a row's loss is unchanged when one constant is added to
+    /// every score of the row: softmax (`softmax(s + c) = softmax(s)`) and
+    /// the multiclass hinges (which compare scores with each other). The
+    /// bias is then determined only up to a constant across classes, and
+    /// without an L2 penalty so is each feature's row of weights:
+    /// scikit-learn's "symmetric parametrization" removes that freedom
+    /// (coefficients summing to 0 over the classes).
+    pub fn ignores_a_common_shift(&self) -> bool {
+        matches!(
+            self,
+            Loss::SoftmaxCrossEntropy { .. } | Loss::Hinge { .. } | Loss::SquaredHinge { .. }
+        )
+    }
+
     /// Whether a classifier with `classes` classes (at least 2) can score
     /// with `outputs` columns under this loss. One column per class always
     /// fits. One column for two classes fits only the losses that read a

@@ -261,3 +261,48 @@ fn lbfgs_on_iris_is_the_newton_optimum() {
         .unwrap();
     assert_at_the_optimum("CPU on Iris", &problem, &reference, &outcome, 1e-8);
 }
+
+/// The softmax loss ignores a constant added to every class's score, so
+/// the bias (never penalized) is fixed only up to such a constant, and
+/// with a weak L2 penalty each feature's weights nearly so. The models
+/// L-BFGS returns are in scikit-learn's symmetric parametrization: the
+/// bias, and under L2 each feature's weights, sum to 0 over the classes;
+/// under L1 the weights are left as OWL-QN found them.
+#[test]
+fn softmax_models_sum_to_zero_over_the_classes() {
+    let problem = Softmax::seeded(150, 4, 3, 1e-4, 12);
+    let (x, labels) = inputs(&problem);
+    let row_sums = |model: &lintrain::Model| -> Vec<f64> {
+        let mut sums: Vec<f64> = model
+            .weights
+            .rows()
+            .into_iter()
+            .map(|row| row.iter().map(|&w| w as f64).sum())
+            .collect();
+        sums.push(model.bias.iter().map(|&b| b as f64).sum());
+        sums
+    };
+    // From a random start, whose class means the L2 penalty alone shrinks
+    // slowly.
+    let l2 = TrainConfig {
+        init: Init::Random { scale: 1.0 },
+        ..lbfgs_config(1e-4, 1e-6)
+    };
+    let model = Trainer::new(l2).fit(x.view(), labels.view()).unwrap().model;
+    let scale = model.weights.iter().fold(0.0f32, |m, w| m.max(w.abs())) as f64;
+    for (row, sum) in row_sums(&model).iter().enumerate() {
+        assert!(
+            sum.abs() <= 1e-6 * scale,
+            "row {row} sums to {sum} (scale {scale})"
+        );
+    }
+    let l1 = TrainConfig {
+        init: Init::Random { scale: 1.0 },
+        regularizer: Regularizer::L1 { strength: 1e-3 },
+        ..lbfgs_config(0.0, 1e-6)
+    };
+    let model = Trainer::new(l1).fit(x.view(), labels.view()).unwrap().model;
+    let sums = row_sums(&model);
+    let bias = sums.last().unwrap();
+    assert!(bias.abs() <= 1e-6 * scale, "the bias sums to {bias}");
+}

@@ -18,6 +18,7 @@ use super::resident::Uploaded;
 use super::split_rows::{beyond_device_budget, ring_block_bytes};
 use super::start::{check_model_shape, initial_params};
 use super::streamed::{DiskFeed, StreamedData, StreamedSplit};
+use super::symmetric::centre_over_classes;
 use super::{Checkpoint, Outcome};
 use crate::backend::Backend;
 use crate::backend::ring::HostFeed;
@@ -345,15 +346,27 @@ fn solve<B: Backend>(
         }
         None => initial_params(config, features, outputs),
     };
-    on_model(model_of(&initial));
-
     let l1 = config.regularizer.coefficients().0 as f64;
     let penalty = (l1 > 0.0).then(|| L1Penalty::on_weights(l1, features, outputs));
     let l1_value = |params: &[f64]| penalty.as_ref().map_or(0.0, |p| p.value(params));
+    // The symmetric parametrization (see `symmetric`; the weights too
+    // unless an L1 penalty prefers others): the run starts from the
+    // configured weights centred, and every model it hands out (each
+    // iterate's, the result) is centred again, without the rounding that
+    // drifted along the flat directions.
+    let symmetric =
+        (classes > 0 && config.loss.ignores_a_common_shift()).then_some(penalty.is_none());
+    let centre = |params: &mut [f64]| {
+        if let Some(weights) = symmetric {
+            centre_over_classes(params, outputs, weights);
+        }
+    };
 
     let has_classes = classes > 0;
 
-    let x0: Vec<f64> = initial.iter().map(|&p| p as f64).collect();
+    let mut x0: Vec<f64> = initial.iter().map(|&p| p as f64).collect();
+    centre(&mut x0);
+    on_model(model_of(&to_f32(&x0)));
     let mut records = Vec::new();
     let mut failure = None;
     let mut started = Instant::now();
@@ -400,7 +413,9 @@ fn solve<B: Backend>(
             match scored {
                 Ok(epoch_record) => {
                     on_iteration(&epoch_record);
-                    on_model(model_of(&to_f32(params)));
+                    let mut iterate = params.to_vec();
+                    centre(&mut iterate);
+                    on_model(model_of(&to_f32(&iterate)));
                     records.push(epoch_record);
                 }
                 Err(error) => failure = Some(error),
@@ -412,7 +427,9 @@ fn solve<B: Backend>(
     if let Some(error) = failure {
         return Err(error);
     }
-    let params = to_f32(&solution.params);
+    let mut solution_params = solution.params;
+    centre(&mut solution_params);
+    let params = to_f32(&solution_params);
     let model = model_of(&params);
     Ok(Outcome {
         model: model.clone(),

@@ -26,6 +26,7 @@ mod start;
 mod step_plan;
 mod stopping;
 mod streamed;
+mod symmetric;
 
 pub use interrupt::Interrupt;
 pub use member_memory::{BYTES_PER_MEMBER_PARAMETER, members_fit};
