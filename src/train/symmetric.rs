@@ -22,7 +22,7 @@
 /// is left as it is, so that a centred f32 model (a checkpoint, a warm
 /// start) comes back bit for bit.
 pub(super) fn centre_over_classes(params: &mut [f64], outputs: usize, weights: bool) {
-    if outputs < 2 || params.len() % outputs != 0 {
+    if outputs < 2 || !params.len().is_multiple_of(outputs) {
         return;
     }
     let rows = params.len() / outputs;
