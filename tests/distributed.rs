@@ -1119,3 +1119,184 @@ fn find_stream(root: &Path, rank: usize, name: &str) -> Option<PathBuf> {
                 .is_some_and(|d| d.to_string_lossy() == dir)
     })
 }
+
+/// Failures every rank meets alike (a flag, a divergence) are reported
+/// once, by rank 0, in the one-process form, and end every rank without
+/// `MPI_Abort`; a divergence still leaves rank 0's last finite model
+/// (written while the others wait for it, not killed mid-write).
+#[test]
+fn failures_every_rank_meets_are_reported_once_by_rank_zero() {
+    let Some(mpi) = mpi() else { return };
+    let dir = tempdir();
+    let data = dir.path().join("data.csv");
+    Problem::new(ROWS, 21).write_csv(&data, 0..ROWS);
+    let once = |job: &Job, message: &str| {
+        assert!(!job.run.ok(), "the job should fail: {}", job.describe());
+        let lines: Vec<&str> = job
+            .run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("error:"))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "one error line expected: {}",
+            job.describe()
+        );
+        assert!(
+            lines[0].starts_with("lintrain: error: ") && lines[0].contains(message),
+            "{message:?} in the one-process form expected: {}",
+            job.describe()
+        );
+        assert!(
+            !job.run.stderr.contains("MPI_ABORT"),
+            "the ranks aborted: {}",
+            job.describe()
+        );
+    };
+    let job = mpi.train(
+        3,
+        &[
+            "--backend",
+            "cpu",
+            "--data",
+            s(&data),
+            "--early-stopping",
+            "2",
+        ],
+    );
+    once(&job, "--early-stopping needs a validation set");
+
+    let model = dir.path().join("model.safetensors");
+    let last = dir.path().join("model.last-finite.safetensors");
+    for attempt in 0..3 {
+        let _ = std::fs::remove_file(&last);
+        let job = mpi.train(
+            2,
+            &[
+                "--backend",
+                "cpu",
+                "--data",
+                s(&data),
+                "--no-standardize",
+                "--lr",
+                "1e30",
+                "--epochs",
+                "3",
+                "--save",
+                s(&model),
+            ],
+        );
+        once(&job, "training diverged");
+        assert!(
+            last.exists(),
+            "attempt {attempt}: no {}: {}",
+            last.display(),
+            job.describe()
+        );
+        read_model(&last);
+        assert!(!model.exists(), "a diverged run saved {}", model.display());
+    }
+}
+
+/// `{rank}` files whose columns differ (names or order), or whose labels
+/// one rank reads as integers and another as text, cannot train one
+/// model: the job ends with a message naming both ranks' readings.
+#[test]
+fn rank_files_that_disagree_are_refused() {
+    let Some(mpi) = mpi() else { return };
+    let dir = tempdir();
+    let header: String = (0..3).map(|j| format!("f{j},")).collect::<String>() + "label\n";
+    let swapped = "f1,f0,f2,label\n";
+    let rows = |labels: [&str; 4]| -> String {
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("{i}.5,{}.25,-{i},{l}\n", 3 - i))
+            .collect()
+    };
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    write("cols_0.csv", header.clone() + &rows(["a", "b", "a", "b"]));
+    write(
+        "cols_1.csv",
+        swapped.to_string() + &rows(["b", "a", "b", "a"]),
+    );
+    write("kind_0.csv", header.clone() + &rows(["1", "2", "1", "2"]));
+    write("kind_1.csv", header.clone() + &rows(["1", "x", "1", "x"]));
+    for (pattern, fragments) in [
+        (
+            "cols_{rank}.csv",
+            [
+                "the ranks' columns differ",
+                "\"f0\" on rank 0 and \"f1\" on rank 1",
+            ],
+        ),
+        (
+            "kind_{rank}.csv",
+            [
+                "the ranks' labels differ in kind",
+                "rank 0's are integers and rank 1's are text",
+            ],
+        ),
+    ] {
+        let path = dir.path().join(pattern);
+        let job = mpi.train(2, &["--backend", "cpu", "--data", s(&path)]);
+        assert!(
+            !job.run.ok(),
+            "{pattern}: the job should fail: {}",
+            job.describe()
+        );
+        for fragment in fragments {
+            assert!(
+                job.run.stderr.contains(fragment),
+                "{pattern}: {fragment:?}: {}",
+                job.describe()
+            );
+        }
+    }
+}
+
+/// Only rank 0 checks that the outputs can be written: on a cluster the
+/// output directory need exist on rank 0's machine only (here, each rank's
+/// working directory stands for its machine).
+#[test]
+fn only_rank_zero_needs_the_output_directory() {
+    let Some(mpi) = mpi() else { return };
+    let dir = tempdir();
+    let data = dir.path().join("data.csv");
+    Problem::new(ROWS, 22).write_csv(&data, 0..ROWS);
+    let (dir0, dir1) = (dir.path().join("host0"), dir.path().join("host1"));
+    std::fs::create_dir_all(dir0.join("out")).unwrap();
+    std::fs::create_dir(&dir1).unwrap();
+    let mut command = mpi.command(&[]);
+    for (i, wdir) in [&dir0, &dir1].into_iter().enumerate() {
+        if i > 0 {
+            command.arg(":");
+        }
+        command.args([
+            "-n",
+            "1",
+            "-wdir",
+            s(wdir),
+            lintrain_bin(),
+            "train",
+            "--distributed",
+        ]);
+        command.args(["--backend", "cpu", "--data", s(&data), "--epochs", "2"]);
+        command.args([
+            "--save",
+            "out/model.safetensors",
+            "--save-checkpoint",
+            "out/ck.safetensors",
+        ]);
+    }
+    let job = mpi.job(command);
+    assert!(job.run.ok(), "{}", job.describe());
+    read_model(&dir0.join("out/model.safetensors"));
+    assert!(
+        std::fs::read_dir(&dir1).unwrap().next().is_none(),
+        "rank 1 created something in its directory: {}",
+        job.describe()
+    );
+}

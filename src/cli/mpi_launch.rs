@@ -3,7 +3,8 @@
 //! makes a failure on any rank end every rank.
 
 use super::args::TrainArgs;
-use super::{CliError, CliResult, train_distributed};
+use super::train_distributed::{self, Ending};
+use super::{CliError, CliResult};
 use lintrain::distributed::{Collective, MpiWorld};
 use std::io::Write;
 
@@ -28,14 +29,23 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     }));
     let message = match outcome {
         // Dropping the universe finalizes MPI once every rank is done.
-        Ok(Ok(())) => return Ok(()),
+        Ok(Ok(Ending::Succeeded)) => return Ok(()),
+        // Every rank failed alike, and rank 0 said why: each ends with a
+        // failure once MPI is finalized (exiting without finalizing would
+        // make mpirun report a crash).
+        Ok(Ok(Ending::Failed)) => {
+            drop(world);
+            drop(universe);
+            std::process::exit(FAILED);
+        }
+        // A world of one (no mpirun) fails as one process does.
+        Ok(Err(error)) if size == 1 => return Err(error),
         Ok(Err(error)) => error.to_string(),
         Err(_) => "internal error (the line above has it; please report this bug)".into(),
     };
-    let _ = writeln!(
-        std::io::stderr(),
-        "lintrain: rank {rank} of {size}: error: {message}"
-    );
+    // One write, so that two ranks' lines do not interleave.
+    let line = format!("lintrain: rank {rank} of {size}: error: {message}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
     world.abort(FAILED)
 }
 

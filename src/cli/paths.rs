@@ -67,6 +67,14 @@ pub fn check_outputs(inputs: &[Named<'_>], outputs: &[Named<'_>]) -> CliResult {
     for output in outputs {
         check_writable(output.path, output.flag)?;
     }
+    check_outputs_spare_inputs(inputs, outputs)
+}
+
+/// [`check_outputs`] without creating anything: refuses an output that is
+/// an input or another output, and leaves whether it can be written to
+/// the process that writes it (rank 0 of a distributed run, where the
+/// others only check their own inputs).
+pub fn check_outputs_spare_inputs(inputs: &[Named<'_>], outputs: &[Named<'_>]) -> CliResult {
     let inputs: Vec<_> = inputs
         .iter()
         .filter_map(|input| std::fs::metadata(input.path).ok().map(|_| input))

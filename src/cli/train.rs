@@ -6,7 +6,7 @@ use super::class_weights::class_weights;
 use super::conclude::{Trained, conclude};
 use super::json::FinalMetrics;
 use super::log::Log;
-use super::paths::{Named, check_outputs};
+use super::paths::{Named, check_outputs, check_outputs_spare_inputs};
 use super::progress::Progress;
 use super::run_description::{describe_regularizer, method_name, name_list};
 use super::training_data::{
@@ -265,6 +265,13 @@ pub(super) fn check_resume(
 
 /// Flag combinations and output paths, checked before any data is read.
 pub(super) fn check_before_loading(args: &TrainArgs) -> CliResult {
+    check_before_loading_with(args, true)
+}
+
+/// [`check_before_loading`]; with `probe_outputs` false the outputs are
+/// only compared with the inputs, and nothing is created (a distributed
+/// run's other ranks, which write nothing).
+pub(super) fn check_before_loading_with(args: &TrainArgs, probe_outputs: bool) -> CliResult {
     args.check_combinations().map_err(CliError::new)?;
     let config = args.config();
     config.validate()?;
@@ -308,7 +315,11 @@ pub(super) fn check_before_loading(args: &TrainArgs) -> CliResult {
     .into_iter()
     .flatten()
     .collect();
-    check_outputs(&inputs, &outputs)
+    if probe_outputs {
+        check_outputs(&inputs, &outputs)
+    } else {
+        check_outputs_spare_inputs(&inputs, &outputs)
+    }
 }
 
 fn class_weight_file(args: &TrainArgs) -> Option<&PathBuf> {

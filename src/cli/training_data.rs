@@ -23,6 +23,9 @@ pub struct Labelled {
     pub classes: ClassMap,
     pub feature_names: Vec<String>,
     pub source: String,
+    /// Whether the labels were read as integers (their class names are
+    /// then the integers written plainly), not as text.
+    pub integer_labels: bool,
 }
 
 /// Training rows on disk, too large for the memory budget: read in
@@ -61,6 +64,7 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
     )?;
     let classes = ClassMap::fit(&raw);
     let labels = classes.encode(&raw)?;
+    let integer_labels = raw.is_integers();
     drop(raw);
     let feature_names = (0..shards.features()).map(|j| format!("x{j}")).collect();
     let source = display_name(path);
@@ -78,6 +82,7 @@ pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData
             classes,
             feature_names,
             source,
+            integer_labels,
         }));
     };
     log.line(format_args!(
@@ -213,6 +218,7 @@ pub fn load_training_share(
         let classes = ClassMap::fit(&raw);
         let range = share(shards.rows());
         let labels = classes.encode(&raw)?[range.clone()].to_vec();
+        let integer_labels = raw.is_integers();
         drop(raw);
         let bytes = (range.len() as u64)
             .saturating_mul(4 * shards.features() as u64)
@@ -233,6 +239,7 @@ pub fn load_training_share(
             classes,
             feature_names: (0..shards.features()).map(|j| format!("x{j}")).collect(),
             source: display_name(path),
+            integer_labels,
         });
     }
     let whole = load_resident_data(args)?;
@@ -256,6 +263,7 @@ fn load_resident_data(args: &TrainArgs) -> CliResult<Labelled> {
                 .map(String::from)
                 .to_vec(),
             source: "the bundled Iris data".into(),
+            integer_labels: false,
         });
     };
     let table = inputs::labelled(
@@ -276,6 +284,7 @@ fn load_resident_data(args: &TrainArgs) -> CliResult<Labelled> {
         classes,
         feature_names: table.feature_names,
         source: display_name(path),
+        integer_labels: raw.is_integers(),
     })
 }
 

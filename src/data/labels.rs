@@ -396,6 +396,11 @@ impl ClassMap {
         ClassMap { names, ids }
     }
 
+    /// The class id of the label `name`, if it is one of the classes.
+    pub fn id_of(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
     pub fn names(&self) -> &[String] {
         &self.names
     }
