@@ -1300,3 +1300,30 @@ fn only_rank_zero_needs_the_output_directory() {
         job.describe()
     );
 }
+
+/// Ranks on different kinds of backend (one on the CPU, one on a GPU: here
+/// lavapipe) would compute the minibatch update differently: refused.
+#[test]
+fn ranks_on_different_backends_are_refused() {
+    let Some(mpi) = mpi() else { return };
+    let dir = tempdir();
+    let data = dir.path().join("data.csv");
+    Problem::new(ROWS, 23).write_csv(&data, 0..ROWS);
+    let mut command = mpi.command(&[]);
+    for (i, backend) in ["cpu", "software"].into_iter().enumerate() {
+        if i > 0 {
+            command.arg(":");
+        }
+        command.args(["-n", "1", lintrain_bin(), "train", "--distributed"]);
+        command.args(["--backend", backend, "--data", s(&data), "--epochs", "1"]);
+    }
+    let job = mpi.job(command);
+    assert!(!job.run.ok(), "the job should fail: {}", job.describe());
+    assert!(
+        job.run.stderr.contains(
+            "lintrain: error: distributed run: rank 0 trains on the CPU and rank 1 on a GPU: give every rank the same --backend"
+        ),
+        "{}",
+        job.describe()
+    );
+}

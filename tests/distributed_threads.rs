@@ -337,3 +337,43 @@ fn noisy(seed: u64) -> (Array2<f32>, Array1<u32>) {
         .collect();
     (x, labels)
 }
+
+/// Each rank takes the minibatch update on its own device: ranks whose
+/// updates differ (here a misconfigured learning rate on rank 1; in
+/// practice devices with other arithmetic) would drift apart silently.
+/// After each epoch the ranks compare their weights, and both stop with
+/// the same error.
+#[test]
+fn ranks_whose_weights_drift_apart_stop_together() {
+    let (x, labels) = data();
+    let group = ThreadGroup::new(2);
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = group
+            .into_iter()
+            .map(|member| {
+                let (x, labels) = (&x, &labels);
+                scope.spawn(move || {
+                    let share = share_of(ROWS, member.rank(), 2);
+                    let config = TrainConfig {
+                        learning_rate: if member.rank() == 0 { 0.1 } else { 0.2 },
+                        ..full_batch_gd()
+                    };
+                    let x = x.slice(s![share.clone(), ..]);
+                    let labels = labels.slice(s![share]);
+                    Trainer::new(config)
+                        .fit_data_across(TrainData::new(Examples::classes(x, labels)), &member)
+                        .map(|_| ())
+                        .unwrap_err()
+                        .to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for error in &errors {
+        assert!(
+            error.contains("after epoch 1 rank 1's weights differ from rank 0's"),
+            "{errors:?}"
+        );
+    }
+}

@@ -18,7 +18,7 @@
 
 use super::prepare::Prepared;
 use super::step_plan::StepPlan;
-use crate::backend::Backend;
+use crate::backend::{Backend, BackendKind};
 use crate::config::{BatchSize, Sampling, TrainConfig};
 use crate::distributed::{Collective, Shares, gather_u64};
 use crate::{Error, Result};
@@ -37,17 +37,29 @@ pub(super) struct Across<'c> {
 
 impl<'c> Across<'c> {
     /// Gathers every rank's rows and checks that the ranks can train
-    /// together: the same features and score columns, and rows of every
-    /// part on every rank.
+    /// together: the same features and score columns, rows of every part
+    /// on every rank, and the same kind of backend (a minibatch step is
+    /// taken on every rank's own device, and a CPU's and a GPU's arithmetic
+    /// would set the ranks' weights apart).
     pub fn gather(
         collective: &'c dyn Collective,
         config: &TrainConfig,
         prepared: &Prepared<'_>,
         outputs: usize,
+        backend: BackendKind,
     ) -> Result<Self> {
         let features = prepared.train.x.ncols();
         same_everywhere(collective, "features", features)?;
         same_everywhere(collective, "score columns (classes)", outputs)?;
+        let kinds = gather_u64(collective, matches!(backend, BackendKind::Gpu) as u64)?;
+        if let Some(rank) = kinds.iter().position(|&k| k != kinds[0]) {
+            let name = |k: u64| if k == 1 { "a GPU" } else { "the CPU" };
+            return Err(Error::Distributed(format!(
+                "rank 0 trains on {} and rank {rank} on {}: give every rank the same --backend",
+                name(kinds[0]),
+                name(kinds[rank])
+            )));
+        }
         let train = Shares::gather(collective, prepared.train.len())?;
         train.require_rows("training")?;
         let validation = Shares::gather(
@@ -131,6 +143,26 @@ impl<'c> Across<'c> {
         self.collective.ordered_sum(&mut values)?;
         let averaged: Vec<f32> = values.iter().map(|&g| g as f32).collect();
         backend.write(grads, &averaged)
+    }
+
+    /// An error unless every rank holds the same weights `params` after
+    /// epoch `epoch` (one 64-bit hash of their bits gathered): each rank
+    /// takes the update on its own device, and devices whose arithmetic
+    /// differs (GPUs of different makes, say) would drift apart silently.
+    pub fn check_same_weights(&self, params: &[f32], epoch: usize) -> Result<()> {
+        // FNV-1a over the bits: any difference in any weight shows.
+        let hash = params.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, p| {
+            (h ^ u64::from(p.to_bits())).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let all = gather_u64(self.collective, hash)?;
+        match all.iter().position(|&h| h != all[0]) {
+            Some(rank) => Err(Error::Distributed(format!(
+                "after epoch {epoch} rank {rank}'s weights differ from rank 0's: the ranks' \
+                 devices compute the update differently; train every rank on the same kind of \
+                 device (or --backend cpu)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// `values` added over the ranks in rank order.

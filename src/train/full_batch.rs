@@ -101,6 +101,10 @@ fn split_objective<'a, B: Backend>(
 struct Shared<'o, 'a, B: Backend> {
     objective: &'o RefCell<FullBatchObjective<'a, B>>,
     interrupt: Option<&'o Interrupt>,
+    /// Set when scoring an iterate failed: the run ends at the next
+    /// evaluation rather than going on without its scores (in a
+    /// data-parallel run, out of step with the other ranks).
+    failure: &'o RefCell<Option<Error>>,
 }
 
 impl<B: Backend> Objective for Shared<'_, '_, B> {
@@ -109,6 +113,11 @@ impl<B: Backend> Objective for Shared<'_, '_, B> {
     }
     fn value_and_gradient(&mut self, params: &[f64], gradient: &mut [f64]) -> Result<f64> {
         interrupt::check(self.interrupt)?;
+        if self.failure.borrow().is_some() {
+            return Err(Error::InvalidConfig(
+                "the run ended after scoring an iterate failed".into(),
+            ));
+        }
         self.objective
             .borrow_mut()
             .value_and_gradient(params, gradient)
@@ -368,19 +377,20 @@ fn solve<B: Backend>(
     centre(&mut x0);
     on_model(model_of(&to_f32(&x0)));
     let mut records = Vec::new();
-    let mut failure = None;
+    let failure = RefCell::new(None);
     let mut started = Instant::now();
     let mut evaluations_before = 0;
     let solution = minimize(
         &mut Shared {
             objective: &objective,
             interrupt,
+            failure: &failure,
         },
         &x0,
         penalty.as_ref(),
         options,
         &mut |record, params| {
-            if failure.is_some() {
+            if failure.borrow().is_some() {
                 return;
             }
             let scored = (|| -> Result<EpochRecord> {
@@ -418,15 +428,16 @@ fn solve<B: Backend>(
                     on_model(model_of(&to_f32(&iterate)));
                     records.push(epoch_record);
                 }
-                Err(error) => failure = Some(error),
+                Err(error) => *failure.borrow_mut() = Some(error),
             }
             evaluations_before = record.function_evaluations;
             started = Instant::now();
         },
-    )?;
-    if let Some(error) = failure {
+    );
+    if let Some(error) = failure.into_inner() {
         return Err(error);
     }
+    let solution = solution?;
     let mut solution_params = solution.params;
     centre(&mut solution_params);
     let params = to_f32(&solution_params);

@@ -444,7 +444,14 @@ impl Trainer {
                     }
                     CheckedTargets::Values(values) => values.ncols(),
                 };
-                Some(Across::gather(collective, &self.config, prepared, outputs)?)
+                let kind = backend.info().kind;
+                Some(Across::gather(
+                    collective,
+                    &self.config,
+                    prepared,
+                    outputs,
+                    kind,
+                )?)
             }
             None => None,
         };

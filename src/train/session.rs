@@ -582,6 +582,9 @@ impl<'c, B: Backend> Session<'c, B> {
             return Ok(Err(Error::Diverged { epoch, step, loss }));
         }
         let params = self.backend.read(&self.active.params[i])?;
+        if let Some(across) = self.across {
+            across.check_same_weights(&params, epoch)?;
+        }
         if let Some(&bad) = params.iter().find(|p| !p.is_finite()) {
             return Ok(Err(Error::Diverged {
                 epoch,
