@@ -3,7 +3,7 @@
 //! `--quiet`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lintrain::EpochRecord;
+use lintrain::{EpochRecord, Solver, TrainConfig, Trainer};
 use std::io::{IsTerminal, Write};
 
 /// How progress is shown.
@@ -118,4 +118,27 @@ fn metrics(r: &EpochRecord) -> String {
         text.push_str(&format!("  val acc {:.1}%", 100.0 * a));
     }
     text
+}
+
+/// A trainer for `config` on `classes` classes with `class_weights`, whose
+/// epochs (or L-BFGS iterations) a [`Progress`] reports, and that progress
+/// (silent when `quiet`), to finish when training returns.
+pub fn reported_trainer(
+    config: &TrainConfig,
+    classes: usize,
+    class_weights: Option<Vec<f32>>,
+    quiet: bool,
+) -> (Trainer, Progress) {
+    let progress = match config.solver {
+        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", quiet),
+        _ => Progress::new(config.epochs, "epoch", quiet),
+    };
+    let reporter = progress.clone();
+    let trainer = Trainer::new(TrainConfig {
+        classes: Some(classes),
+        class_weights,
+        ..config.clone()
+    })
+    .on_epoch(move |record| reporter.epoch(record));
+    (trainer, progress)
 }

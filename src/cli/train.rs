@@ -7,7 +7,7 @@ use super::conclude::{Trained, conclude};
 use super::json::FinalMetrics;
 use super::log::Log;
 use super::paths::{Named, check_outputs, check_outputs_spare_inputs};
-use super::progress::Progress;
+use super::progress::reported_trainer;
 use super::run_description::{describe_regularizer, method_name, name_list};
 use super::training_data::{
     self, Labelled, TrainingData, load_test, load_training_data, validation_split,
@@ -17,7 +17,7 @@ use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::Standardizer;
 use lintrain::model_file::format_loss;
 use lintrain::train::TargetKind;
-use lintrain::{Examples, Model, SharedRows, Solver, TrainConfig, TrainData, Trainer};
+use lintrain::{Examples, Model, SharedRows, TrainConfig, TrainData};
 use ndarray::{Array1, Array2, Axis};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -144,17 +144,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         )?),
         None => None,
     };
-    let progress = match config.solver {
-        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", quiet),
-        _ => Progress::new(config.epochs, "epoch", quiet),
-    };
-    let reporter = progress.clone();
-    let mut trainer = Trainer::new(TrainConfig {
-        classes: Some(class_count),
-        class_weights,
-        ..config.clone()
-    })
-    .on_epoch(move |record| reporter.epoch(record));
+    let (mut trainer, progress) = reported_trainer(&config, class_count, class_weights, quiet);
     if let Some(resume) = &resume {
         trainer = trainer.resume_from(resume.checkpoint.clone());
     }

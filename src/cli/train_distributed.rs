@@ -22,11 +22,11 @@ use super::class_weights::class_weights;
 use super::conclude::{Trained, conclude};
 use super::json::FinalMetrics;
 use super::log::Log;
-use super::progress::Progress;
+use super::progress::reported_trainer;
 use super::run_description::{describe_regularizer, method_name, name_list};
 use super::train::{Part, check_before_loading, check_before_loading_with, check_resume, score};
 use super::training_data::{
-    Labelled, TrainingData, load_test, load_training_data, load_training_share, split_labels,
+    Labelled, TrainingData, load_test, load_training_data_with, load_training_share, split_labels,
 };
 use super::{CliError, CliResult};
 use lintrain::checkpoint_file::SavedCheckpoint;
@@ -34,8 +34,7 @@ use lintrain::data::stream::Moments;
 use lintrain::data::{ClassMap, Standardizer};
 use lintrain::distributed::{Collective, Shares, gather_u32s, gather_u64};
 use lintrain::{
-    BackendChoice, Error, Examples, Model, RowSplit, SharedRows, Solver, TrainConfig, TrainData,
-    Trainer,
+    BackendChoice, Error, Examples, Model, RowSplit, SharedRows, TrainConfig, TrainData,
 };
 use ndarray::Array1;
 use std::io::Write;
@@ -231,17 +230,7 @@ pub fn run(
         }
         None => None,
     };
-    let progress = match config.solver {
-        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", log.quiet),
-        _ => Progress::new(config.epochs, "epoch", log.quiet),
-    };
-    let reporter = progress.clone();
-    let mut trainer = Trainer::new(TrainConfig {
-        classes: Some(class_count),
-        class_weights,
-        ..config.clone()
-    })
-    .on_epoch(move |record| reporter.epoch(record));
+    let (mut trainer, progress) = reported_trainer(&config, class_count, class_weights, log.quiet);
     if let Some(resume) = &resume {
         trainer = trainer.resume_from(resume.checkpoint.clone());
     }
@@ -391,7 +380,7 @@ fn load_share(args: &TrainArgs, log: &Log, rank: usize, size: usize) -> CliResul
     // This rank's own files may be what an output names (only rank 0
     // checks that the outputs can be written).
     check_before_loading_with(&own, rank == 0)?;
-    match load_training_data(&own, log)? {
+    match load_training_data_with(&own, log, rank == 0)? {
         TrainingData::Resident(data) => Ok(Labelled {
             // The log names the pattern, not rank 0's file.
             source: args

@@ -10,7 +10,7 @@ use super::conclude::{Trained, conclude};
 use super::json::FinalMetrics;
 use super::log::Log;
 use super::memory_args::format_bytes;
-use super::progress::Progress;
+use super::progress::reported_trainer;
 use super::run_description::{describe_regularizer, method_name, name_list};
 use super::training_data::{self, StreamedInput, load_test};
 use super::{CliError, CliResult};
@@ -20,7 +20,7 @@ use lintrain::train::{
     BLOCKS_HELD, DEFAULT_BLOCK_BYTES, DEFAULT_CHUNK_BYTES, StreamedData, VALIDATION_BLOCKS_HELD,
     chunk_rows_for, fit_streamed_standardizer,
 };
-use lintrain::{BatchSize, Model, Solver, TrainConfig, Trainer};
+use lintrain::{BatchSize, Model, Solver, TrainConfig};
 use ndarray::{Array1, s};
 use std::sync::Arc;
 use std::time::Instant;
@@ -202,17 +202,7 @@ pub fn run(
         None => None,
     };
     drop(train_labels);
-    let progress = match config.solver {
-        Solver::Lbfgs(options) => Progress::new(options.max_iterations, "iteration", log.quiet),
-        _ => Progress::new(config.epochs, "epoch", log.quiet),
-    };
-    let reporter = progress.clone();
-    let mut trainer = Trainer::new(TrainConfig {
-        classes: Some(class_count),
-        class_weights,
-        ..config.clone()
-    })
-    .on_epoch(move |record| reporter.epoch(record));
+    let (mut trainer, progress) = reported_trainer(&config, class_count, class_weights, log.quiet);
     let result = trainer.fit_streamed(&data);
     progress.finish();
     let last_finite = trainer.last_finite_model().cloned();

@@ -5,7 +5,7 @@
 use super::args::TrainArgs;
 use super::log::Log;
 use super::memory_args::format_bytes;
-use super::paths::{Named, check_outputs};
+use super::paths::{Named, check_outputs, check_outputs_spare_inputs};
 use super::{CliError, CliResult, inputs};
 use lintrain::data::stream::{ShardSet, read_label_shards, spec_files};
 use lintrain::data::{ClassMap, RawLabels};
@@ -24,7 +24,9 @@ pub struct Labelled {
     pub feature_names: Vec<String>,
     pub source: String,
     /// Whether the labels were read as integers (their class names are
-    /// then the integers written plainly), not as text.
+    /// then the integers written plainly), not as text: what the ranks of
+    /// a distributed run compare.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub integer_labels: bool,
 }
 
@@ -50,22 +52,25 @@ pub enum TrainingData {
 /// memory budget, streamed; the log says which and why. The classes are
 /// those of the labels, in sorted order.
 pub fn load_training_data(args: &TrainArgs, log: &Log) -> CliResult<TrainingData> {
+    load_training_data_with(args, log, true)
+}
+
+/// [`load_training_data`]; with `probe_outputs` false, the outputs are
+/// only compared with the shards, and nothing is created (a distributed
+/// run's ranks other than 0, which write nothing).
+pub fn load_training_data_with(
+    args: &TrainArgs,
+    log: &Log,
+    probe_outputs: bool,
+) -> CliResult<TrainingData> {
     let Some(path) = &args.data.data else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
     let Some(shards) = open_shards(path, args, log)? else {
         return Ok(TrainingData::Resident(load_resident_data(args)?));
     };
-    check_outputs_spare_shards(args, &shards)?;
-    let raw = read_label_shards(
-        args.data.labels.as_deref(),
-        args.data.read.y_key.as_deref(),
-        &shards,
-    )?;
-    let classes = ClassMap::fit(&raw);
-    let labels = classes.encode(&raw)?;
-    let integer_labels = raw.is_integers();
-    drop(raw);
+    check_outputs_spare_shards(args, &shards, probe_outputs)?;
+    let (classes, labels, integer_labels) = shard_labels(args, &shards)?;
     let feature_names = (0..shards.features()).map(|j| format!("x{j}")).collect();
     let source = display_name(path);
     let size = format_bytes(shards.f32_bytes());
@@ -150,11 +155,29 @@ fn open_shards(path: &Path, args: &TrainArgs, log: &Log) -> CliResult<Option<Sha
     }
 }
 
+/// The class map of the shards' labels (`--labels`, or the `.npz`'s
+/// key), every row's class id, and whether the labels are integers.
+fn shard_labels(args: &TrainArgs, shards: &ShardSet) -> CliResult<(ClassMap, Vec<u32>, bool)> {
+    let raw = read_label_shards(
+        args.data.labels.as_deref(),
+        args.data.read.y_key.as_deref(),
+        shards,
+    )?;
+    let classes = ClassMap::fit(&raw);
+    let labels = classes.encode(&raw)?;
+    Ok((classes, labels, raw.is_integers()))
+}
+
 /// Refuses an output (`--save`, `--save-checkpoint`, `--plot`) that is one
 /// of the data or labels shards: a glob or a directory names its files only
 /// once it is resolved, after the checks made before loading. A labels spec
-/// that cannot be resolved is left for the labels reader to report.
-fn check_outputs_spare_shards(args: &TrainArgs, shards: &ShardSet) -> CliResult {
+/// that cannot be resolved is left for the labels reader to report. With
+/// `probe_outputs` false the outputs are not probed for writing.
+fn check_outputs_spare_shards(
+    args: &TrainArgs,
+    shards: &ShardSet,
+    probe_outputs: bool,
+) -> CliResult {
     let label_files = args
         .data
         .labels
@@ -175,7 +198,11 @@ fn check_outputs_spare_shards(args: &TrainArgs, shards: &ShardSet) -> CliResult 
     .into_iter()
     .flatten()
     .collect();
-    check_outputs(&inputs, &outputs)
+    if probe_outputs {
+        check_outputs(&inputs, &outputs)
+    } else {
+        check_outputs_spare_inputs(&inputs, &outputs)
+    }
 }
 
 /// [`load_training_data`] for a command that needs the rows in memory
@@ -209,17 +236,10 @@ pub fn load_training_share(
     if let Some(path) = &args.data.data
         && let Some(shards) = open_shards(path, args, log)?
     {
-        check_outputs_spare_shards(args, &shards)?;
-        let raw = read_label_shards(
-            args.data.labels.as_deref(),
-            args.data.read.y_key.as_deref(),
-            &shards,
-        )?;
-        let classes = ClassMap::fit(&raw);
+        check_outputs_spare_shards(args, &shards, rank == 0)?;
+        let (classes, labels, integer_labels) = shard_labels(args, &shards)?;
         let range = share(shards.rows());
-        let labels = classes.encode(&raw)?[range.clone()].to_vec();
-        let integer_labels = raw.is_integers();
-        drop(raw);
+        let labels = labels[range.clone()].to_vec();
         let bytes = (range.len() as u64)
             .saturating_mul(4 * shards.features() as u64)
             .saturating_add(8 * range.len() as u64);
