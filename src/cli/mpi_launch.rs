@@ -23,7 +23,7 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
     };
     let world = MpiWorld::new(universe.world());
     let (rank, size) = (world.rank(), world.size());
-    share_the_cores();
+    share_the_cores(rank == 0 && !quiet);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         train_distributed::run(args, quiet, &world, MpiWorld::local_rank())
     }));
@@ -54,8 +54,9 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
 /// each running a thread per core would oversubscribe the machine K
 /// times (and the CPU backend's helpers spin while they wait). The
 /// launcher's binding is respected: the cores are those this process
-/// may run on.
-fn share_the_cores() {
+/// may run on. With `note`, says when that binding leaves most of the
+/// machine idle (Open MPI binds one or two ranks to a core each).
+fn share_the_cores(note: bool) {
     if std::env::var_os("RAYON_NUM_THREADS").is_some() {
         return;
     }
@@ -66,4 +67,32 @@ fn share_the_cores() {
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global();
+    if note
+        && let Some(online) = online_cpus()
+        && cores * ranks_here < online
+    {
+        let line = format!(
+            "note: each rank may run on {cores} of this machine's {online} CPUs (mpirun's \
+             binding: Open MPI binds one or two ranks to a core each); give mpirun \
+             --bind-to none to let the ranks use them all\n"
+        );
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
+/// The machine's online CPUs (Linux: `/sys/devices/system/cpu/online`,
+/// ranges such as `0-15,32-47`); `None` where that cannot be read.
+fn online_cpus() -> Option<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;
+    let mut count = 0;
+    for range in text.trim().split(',') {
+        count += match range.split_once('-') {
+            Some((first, last)) => last.parse::<usize>().ok()? + 1 - first.parse::<usize>().ok()?,
+            None => {
+                range.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    Some(count)
 }
