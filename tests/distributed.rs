@@ -423,6 +423,26 @@ impl Mpi {
         self.job(command)
     }
 
+    /// Open MPI's MPMD form: one rank per entry of `ranks`, rank r running
+    /// `lintrain train --distributed ranks[r].args` in the working
+    /// directory `ranks[r].wdir` when it is given.
+    fn per_rank(&self, global: &[&str], ranks: &[RankContext<'_>]) -> Command {
+        let mut command = self.command(global);
+        for (i, rank) in ranks.iter().enumerate() {
+            if i > 0 {
+                command.arg(":");
+            }
+            command.args(["-n", "1"]);
+            if let Some(wdir) = rank.wdir {
+                command.args(["-wdir", s(wdir)]);
+            }
+            command
+                .args([lintrain_bin(), "train", "--distributed"])
+                .args(&rank.args);
+        }
+        command
+    }
+
     /// [`Mpi::train`], which must succeed.
     #[track_caller]
     fn succeed(&self, ranks: usize, args: &[&str]) -> Run {
@@ -430,6 +450,12 @@ impl Mpi {
         assert!(job.run.ok(), "{}", job.describe());
         job.run
     }
+}
+
+/// One rank of [`Mpi::per_rank`]: its working directory and its flags.
+struct RankContext<'a> {
+    wdir: Option<&'a Path>,
+    args: Vec<&'a str>,
 }
 
 /// `["train", base…, more…]` for the one-process run.
@@ -1012,24 +1038,14 @@ fn only_rank_zero_writes_and_prints() {
         "checkpoint.safetensors",
         "--json",
     ];
-    let mut command = mpi.command(&["--output-filename", s(&streams)]);
-    for (i, wdir) in [&dir0, &dir1].into_iter().enumerate() {
-        if i > 0 {
-            command.arg(":");
-        }
-        command
-            .args([
-                "-n",
-                "1",
-                "-wdir",
-                s(wdir),
-                lintrain_bin(),
-                "train",
-                "--distributed",
-            ])
-            .args(train);
-    }
-    let job = mpi.job(command);
+    let contexts: Vec<RankContext<'_>> = [&dir0, &dir1]
+        .into_iter()
+        .map(|wdir| RankContext {
+            wdir: Some(wdir),
+            args: train.to_vec(),
+        })
+        .collect();
+    let job = mpi.job(mpi.per_rank(&["--output-filename", s(&streams)], &contexts));
     assert!(job.run.ok(), "{}", job.describe());
 
     let listing = |d: &Path| -> Vec<String> {
@@ -1269,29 +1285,25 @@ fn only_rank_zero_needs_the_output_directory() {
     let (dir0, dir1) = (dir.path().join("host0"), dir.path().join("host1"));
     std::fs::create_dir_all(dir0.join("out")).unwrap();
     std::fs::create_dir(&dir1).unwrap();
-    let mut command = mpi.command(&[]);
-    for (i, wdir) in [&dir0, &dir1].into_iter().enumerate() {
-        if i > 0 {
-            command.arg(":");
-        }
-        command.args([
-            "-n",
-            "1",
-            "-wdir",
-            s(wdir),
-            lintrain_bin(),
-            "train",
-            "--distributed",
-        ]);
-        command.args(["--backend", "cpu", "--data", s(&data), "--epochs", "2"]);
-        command.args([
-            "--save",
-            "out/model.safetensors",
-            "--save-checkpoint",
-            "out/ck.safetensors",
-        ]);
-    }
-    let job = mpi.job(command);
+    let contexts: Vec<RankContext<'_>> = [&dir0, &dir1]
+        .into_iter()
+        .map(|wdir| RankContext {
+            wdir: Some(wdir),
+            args: vec![
+                "--backend",
+                "cpu",
+                "--data",
+                s(&data),
+                "--epochs",
+                "2",
+                "--save",
+                "out/model.safetensors",
+                "--save-checkpoint",
+                "out/ck.safetensors",
+            ],
+        })
+        .collect();
+    let job = mpi.job(mpi.per_rank(&[], &contexts));
     assert!(job.run.ok(), "{}", job.describe());
     read_model(&dir0.join("out/model.safetensors"));
     assert!(
@@ -1309,15 +1321,14 @@ fn ranks_on_different_backends_are_refused() {
     let dir = tempdir();
     let data = dir.path().join("data.csv");
     Problem::new(ROWS, 23).write_csv(&data, 0..ROWS);
-    let mut command = mpi.command(&[]);
-    for (i, backend) in ["cpu", "software"].into_iter().enumerate() {
-        if i > 0 {
-            command.arg(":");
-        }
-        command.args(["-n", "1", lintrain_bin(), "train", "--distributed"]);
-        command.args(["--backend", backend, "--data", s(&data), "--epochs", "1"]);
-    }
-    let job = mpi.job(command);
+    let contexts: Vec<RankContext<'_>> = ["cpu", "software"]
+        .into_iter()
+        .map(|backend| RankContext {
+            wdir: None,
+            args: vec!["--backend", backend, "--data", s(&data), "--epochs", "1"],
+        })
+        .collect();
+    let job = mpi.job(mpi.per_rank(&[], &contexts));
     assert!(!job.run.ok(), "the job should fail: {}", job.describe());
     assert!(
         job.run.stderr.contains(

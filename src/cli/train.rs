@@ -17,7 +17,7 @@ use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::Standardizer;
 use lintrain::model_file::format_loss;
 use lintrain::train::TargetKind;
-use lintrain::{Examples, Model, SharedRows, TrainConfig, TrainData};
+use lintrain::{Examples, Model, RowSplit, SharedRows, TrainConfig, TrainData};
 use ndarray::{Array1, Array2, Axis};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +29,61 @@ pub(super) struct Part {
     pub x: Arc<Array2<f32>>,
     pub labels: Array1<u32>,
     pub rows: Option<Vec<usize>>,
+}
+
+/// The table standardized in place and shared by its parts, never copied
+/// (the CPU trains on it in place), with its class ids.
+pub(super) struct Parts {
+    pub all: Arc<Array2<f32>>,
+    pub labels: Array1<u32>,
+    pub train: Part,
+    /// With a validation split.
+    pub val: Option<Part>,
+    /// The `--test` rows, standardized alike.
+    pub test: Option<Part>,
+}
+
+/// Takes `data`'s table and class ids, standardizes them and the `--test`
+/// rows with `standardizer` (when there is one), and makes the parts of
+/// `split`: its training rows, its validation rows when `validation`, and
+/// the test rows.
+pub(super) fn standardized_parts(
+    data: &mut Labelled,
+    standardizer: Option<&Standardizer>,
+    test: Option<(Array2<f32>, Vec<u32>)>,
+    split: &RowSplit,
+    validation: bool,
+) -> CliResult<Parts> {
+    let mut all = std::mem::take(&mut data.x);
+    let (mut test_x, test_labels) = test.unzip();
+    if let Some(s) = standardizer {
+        s.apply_in_place(&mut all)?;
+        if let Some(x) = test_x.as_mut() {
+            s.apply_in_place(x)?;
+        }
+    }
+    let labels = Array1::from(std::mem::take(&mut data.labels));
+    let all = Arc::new(all);
+    let n = all.nrows();
+    let part = |rows: &[usize]| Part {
+        x: Arc::clone(&all),
+        labels: labels.clone(),
+        rows: (rows.len() < n).then(|| rows.to_vec()),
+    };
+    let train = part(&split.train);
+    let val = validation.then(|| part(&split.validation));
+    let test = test_x.zip(test_labels).map(|(x, labels)| Part {
+        x: Arc::new(x),
+        labels: Array1::from(labels),
+        rows: None,
+    });
+    Ok(Parts {
+        all,
+        labels,
+        train,
+        val,
+        test,
+    })
 }
 
 impl Part {
@@ -79,32 +134,19 @@ pub fn run(args: &TrainArgs, quiet: bool) -> CliResult {
         None if args.no_standardize => None,
         None => Some(Standardizer::fit_rows(data.x.view(), train_rows)?),
     };
-    let mut all = std::mem::take(&mut data.x);
-    let (mut test_x, test_labels) = test.unzip();
-    if let Some(s) = &standardizer {
-        s.apply_in_place(&mut all)?;
-        if let Some(x) = test_x.as_mut() {
-            s.apply_in_place(x)?;
-        }
-    }
-    let labels = Array1::from(std::mem::take(&mut data.labels));
-    let all = Arc::new(all);
-    let whole = |rows: &[usize]| (rows.len() < n).then(|| rows.to_vec());
-    let train = Part {
-        x: Arc::clone(&all),
-        labels: labels.clone(),
-        rows: whole(train_rows),
-    };
-    let val = (!val_rows.is_empty()).then(|| Part {
-        x: Arc::clone(&all),
-        labels: labels.clone(),
-        rows: Some(val_rows.clone()),
-    });
-    let test = test_x.zip(test_labels).map(|(x, labels)| Part {
-        x: Arc::new(x),
-        labels: Array1::from(labels),
-        rows: None,
-    });
+    let Parts {
+        all,
+        labels,
+        train,
+        val,
+        test,
+    } = standardized_parts(
+        &mut data,
+        standardizer.as_ref(),
+        test,
+        &split,
+        !val_rows.is_empty(),
+    )?;
 
     // --C scales with the training rows, known only now.
     let class_count = data.classes.len();

@@ -24,7 +24,10 @@ use super::json::FinalMetrics;
 use super::log::Log;
 use super::progress::reported_trainer;
 use super::run_description::{describe_regularizer, method_name, name_list};
-use super::train::{Part, check_before_loading, check_before_loading_with, check_resume, score};
+use super::train::{
+    Part, Parts, check_before_loading, check_before_loading_with, check_resume, score,
+    standardized_parts,
+};
 use super::training_data::{
     Labelled, TrainingData, load_test, load_training_data_with, load_training_share, split_labels,
 };
@@ -32,11 +35,10 @@ use super::{CliError, CliResult};
 use lintrain::checkpoint_file::SavedCheckpoint;
 use lintrain::data::stream::Moments;
 use lintrain::data::{ClassMap, Standardizer};
-use lintrain::distributed::{Collective, Shares, gather_u32s, gather_u64};
+use lintrain::distributed::{Collective, Shares, gather_u32s, gather_u64, same_on_every_rank};
 use lintrain::{
     BackendChoice, Error, Examples, Model, RowSplit, SharedRows, TrainConfig, TrainData,
 };
-use ndarray::Array1;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,7 +109,7 @@ pub fn run(
     let mut data = load_share(args, &log, rank, size)?;
     on_every_rank!(
         leader,
-        same_on_every_rank(collective, "features", data.x.ncols())
+        same_on_every_rank(collective, "features", data.x.ncols() as u64)
     );
     on_every_rank!(leader, same_feature_names(collective, &data.feature_names));
     let classes = on_every_rank!(leader, agree_on_classes(collective, &mut data));
@@ -169,29 +171,20 @@ pub fn run(
         None if args.no_standardize => None,
         None => Some(global_standardizer(collective, &data, &local_split.train)?),
     };
-    let mut all = std::mem::take(&mut data.x);
-    let (mut test_x, test_labels) = test.unzip();
-    if let Some(s) = &standardizer {
-        s.apply_in_place(&mut all)?;
-        if let Some(x) = test_x.as_mut() {
-            s.apply_in_place(x)?;
-        }
-    }
-    let labels = Array1::from(std::mem::take(&mut data.labels));
-    let all = Arc::new(all);
-    let n = all.nrows();
-    let part = |rows: &[usize]| Part {
-        x: Arc::clone(&all),
-        labels: labels.clone(),
-        rows: (rows.len() < n).then(|| rows.to_vec()),
-    };
-    let train = part(&local_split.train);
-    let val = (!split.validation.is_empty()).then(|| part(&local_split.validation));
-    let test = test_x.zip(test_labels).map(|(x, labels)| Part {
-        x: Arc::new(x),
-        labels: Array1::from(labels),
-        rows: None,
-    });
+    let validation = !split.validation.is_empty();
+    let Parts {
+        all,
+        labels,
+        train,
+        val,
+        test,
+    } = standardized_parts(
+        &mut data,
+        standardizer.as_ref(),
+        test,
+        &local_split,
+        validation,
+    )?;
 
     let class_count = classes.len();
     let regularizer = on_every_rank!(
@@ -504,15 +497,7 @@ fn global_standardizer(
     train_rows: &[usize],
 ) -> CliResult<Standardizer> {
     let features = data.x.ncols();
-    let mut mine = Moments::new(features);
-    for &row in train_rows {
-        let values = data.x.row(row);
-        match values.as_slice() {
-            Some(values) => mine.add_row(values),
-            None => mine.add_row(&values.to_vec()),
-        }
-    }
-    let values = mine.to_values();
+    let values = Standardizer::moments_of_rows(data.x.view(), train_rows)?.to_values();
     let mut merged = Moments::new(features);
     for (rank, bytes) in collective
         .all_gather_bytes(bytemuck::cast_slice(&values))?
@@ -528,18 +513,6 @@ fn global_standardizer(
         merged.merge(&moments);
     }
     Ok(Standardizer::from_moments(&merged))
-}
-
-/// An error unless every rank has the same `value` of `what`.
-fn same_on_every_rank(collective: &dyn Collective, what: &str, value: usize) -> CliResult {
-    let all = gather_u64(collective, value as u64)?;
-    match all.iter().position(|&v| v != all[0]) {
-        Some(rank) => Err(CliError::new(format!(
-            "the ranks' data differ: rank 0 has {} {what}, rank {rank} has {}",
-            all[0], all[rank]
-        ))),
-        None => Ok(()),
-    }
 }
 
 fn list(values: &[usize]) -> String {

@@ -26,6 +26,18 @@ impl Standardizer {
     /// does ([`Moments`]), so that data held in memory and the same rows
     /// streamed from disk standardize to the same bits.
     pub fn fit_rows(x: ArrayView2<'_, f32>, rows: &[usize]) -> Result<Standardizer> {
+        let moments = Self::moments_of_rows(x, rows)?;
+        if rows.is_empty() {
+            let (mean, std) = feature_moments_of_rows(&x, std::iter::empty());
+            return Ok(Standardizer { mean, std });
+        }
+        Ok(Standardizer::from_moments(&moments))
+    }
+
+    /// The [`Moments`] [`Standardizer::fit_rows`] fits: the rows `rows` of
+    /// `x` added one by one in the given order (one rank's share of a
+    /// distributed run, to merge with the others').
+    pub fn moments_of_rows(x: ArrayView2<'_, f32>, rows: &[usize]) -> Result<Moments> {
         if let Some(&bad) = rows.iter().find(|&&r| r >= x.nrows()) {
             return Err(Error::IndexOutOfRange {
                 position: rows.iter().position(|&r| r == bad).unwrap_or(0),
@@ -41,11 +53,7 @@ impl Standardizer {
                 None => moments.add_row(&values.to_vec()),
             }
         }
-        if rows.is_empty() {
-            let (mean, std) = feature_moments_of_rows(&x, std::iter::empty());
-            return Ok(Standardizer { mean, std });
-        }
-        Ok(Standardizer::from_moments(&moments))
+        Ok(moments)
     }
 
     /// The mean and std of `moments` as f32, with std 1 where std ≤ 1e-12

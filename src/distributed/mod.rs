@@ -96,6 +96,19 @@ pub fn gather_u64(collective: &dyn Collective, value: u64) -> Result<Vec<u64>> {
         .collect()
 }
 
+/// An error unless every rank has rank 0's `value` of `what` (the same
+/// error on every rank, naming the first rank that differs).
+pub fn same_on_every_rank(collective: &dyn Collective, what: &str, value: u64) -> Result<()> {
+    let all = gather_u64(collective, value)?;
+    match all.iter().position(|&v| v != all[0]) {
+        Some(rank) => Err(Error::Distributed(format!(
+            "the ranks' data differ: rank 0 has {} {what}, rank {rank} has {}",
+            all[0], all[rank]
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Every rank's `values` (any lengths) concatenated in rank order.
 pub fn gather_u32s(collective: &dyn Collective, values: &[u32]) -> Result<Vec<u32>> {
     let parts = collective.all_gather_bytes(bytemuck::cast_slice(values))?;

@@ -20,7 +20,7 @@ use super::prepare::Prepared;
 use super::step_plan::StepPlan;
 use crate::backend::{Backend, BackendKind};
 use crate::config::{BatchSize, Sampling, TrainConfig};
-use crate::distributed::{Collective, Shares, gather_u64};
+use crate::distributed::{Collective, Shares, gather_u64, same_on_every_rank};
 use crate::{Error, Result};
 
 /// One rank's view of a data-parallel run.
@@ -49,8 +49,8 @@ impl<'c> Across<'c> {
         backend: BackendKind,
     ) -> Result<Self> {
         let features = prepared.train.x.ncols();
-        same_everywhere(collective, "features", features)?;
-        same_everywhere(collective, "score columns (classes)", outputs)?;
+        same_on_every_rank(collective, "features", features as u64)?;
+        same_on_every_rank(collective, "score columns (classes)", outputs as u64)?;
         let kinds = gather_u64(collective, matches!(backend, BackendKind::Gpu) as u64)?;
         if let Some(rank) = kinds.iter().position(|&k| k != kinds[0]) {
             let name = |k: u64| if k == 1 { "a GPU" } else { "the CPU" };
@@ -188,18 +188,5 @@ pub(super) fn rank_seed(seed: u64, rank: usize) -> u64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
-    }
-}
-
-/// An error unless every rank has the same `value` of `what`.
-fn same_everywhere(collective: &dyn Collective, what: &str, value: usize) -> Result<()> {
-    let all = gather_u64(collective, value as u64)?;
-    match all.iter().position(|&v| v != value as u64) {
-        Some(rank) => Err(Error::Distributed(format!(
-            "the ranks' data differ: rank {rank} has {} {what}, rank {} has {value}",
-            all[rank],
-            collective.rank()
-        ))),
-        None => Ok(()),
     }
 }

@@ -507,7 +507,7 @@ impl<'c, B: Backend> Session<'c, B> {
         }
         let mut trained = Vec::with_capacity(members);
         for i in 0..members {
-            trained.push(self.member_training(epoch, i, &stats, &rows_per_step)?);
+            trained.push(self.member_training(epoch, i, &stats, &rows_per_step, seen)?);
         }
         let penalties: Vec<f64> = trained
             .iter()
@@ -547,13 +547,15 @@ impl<'c, B: Backend> Session<'c, B> {
 
     /// Active member `i`'s epoch from the stats (laid out as
     /// [`ResidentSplit::stats`] says) and its weights, read back; its
-    /// divergence when a loss or a weight is not finite.
+    /// divergence when a loss or a weight is not finite. `seen` is the
+    /// epoch's training rows (every rank's, in a data-parallel run).
     fn member_training(
         &self,
         epoch: usize,
         i: usize,
         stats: &[f32],
         rows_per_step: &[usize],
+        seen: usize,
     ) -> Result<Result<MemberTraining>> {
         let members = self.active.ids.len();
         let mut loss_sum = 0.0f64;
@@ -568,13 +570,12 @@ impl<'c, B: Backend> Session<'c, B> {
             loss_sum += loss as f64 * rows as f64;
             correct += stats[slot + 1] as f64;
         }
-        let mut seen = rows_per_step.iter().sum::<usize>() as f64;
         if let Some(across) = self.across {
             // Every rank learns of a divergence on any rank.
-            let mut all = [loss_sum, correct, seen, f64::from(first_bad.is_some())];
+            let mut all = [loss_sum, correct, f64::from(first_bad.is_some())];
             across.sum(&mut all)?;
-            [loss_sum, correct, seen] = [all[0], all[1], all[2]];
-            if all[3] > 0.0 && first_bad.is_none() {
+            [loss_sum, correct] = [all[0], all[1]];
+            if all[2] > 0.0 && first_bad.is_none() {
                 first_bad = Some((self.plan.steps_per_epoch, f32::NAN));
             }
         }
@@ -597,8 +598,8 @@ impl<'c, B: Backend> Session<'c, B> {
             penalty: config
                 .regularizer
                 .penalty(&params[..self.shape.weight_len()]),
-            mean_loss: loss_sum / seen,
-            accuracy: self.train.has_classes().then(|| correct / seen),
+            mean_loss: loss_sum / seen as f64,
+            accuracy: self.train.has_classes().then(|| correct / seen as f64),
             params,
         }))
     }
